@@ -1,0 +1,185 @@
+"""Real training: a narrow VGG learns, and runs live as folders through start, stop, resume and failure."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT_ROOT, subprocess_environment, tiny_config
+from vgg import runs
+from vgg.inference import Predictor, evaluate, load_model
+from vgg.runs import RunError, create_run, launch, open_run, wait_for
+from vgg.train import train_run
+
+
+def test_a_narrow_vgg16_learns_the_generated_classes(image_folder, tmp_path):
+    run = create_run(tmp_path / "runs", tiny_config(epochs=4), name="learn")
+    status = train_run(run, data_dir=image_folder, progress=lambda message: None)
+    assert status["state"] == "finished", status.get("traceback")
+    epochs = [row for row in run.metrics() if row["kind"] == "epoch"]
+    assert [row["epoch"] for row in epochs] == [1, 2, 3, 4]
+    assert epochs[-1]["val_accuracy"] >= 0.9
+    assert epochs[-1]["loss"] < epochs[0]["loss"]
+    # The final model, reloaded from disk in safe mode, scores the same on the held-out images.
+    from vgg.data import load_cifar10
+
+    dataset = load_cifar10(image_folder, validation_size=100)
+    model = load_model(run.model_path, tmp_path / "runs")
+    assert evaluate(model, dataset.x_val, dataset.y_val)["accuracy"] >= 0.9
+    assert status["device"].startswith(("CPU", "GPU"))
+    assert (run.path / "tensorboard").is_dir()
+
+
+def test_batch_and_epoch_lines_carry_every_metric(image_folder, tmp_path):
+    run = create_run(tmp_path / "runs", tiny_config(epochs=1), name="metrics")
+    train_run(run, data_dir=image_folder, progress=lambda message: None)
+    rows = run.metrics()
+    batch = next(row for row in rows if row["kind"] == "batch")
+    epoch = next(row for row in rows if row["kind"] == "epoch")
+    for key in ("step", "epoch", "loss", "accuracy", "learning_rate", "images_per_second", "elapsed"):
+        assert key in batch and key in epoch
+    assert epoch["val_accuracy"] is not None and epoch["val_loss"] is not None
+    steps = [row["step"] for row in rows if row["kind"] == "batch"]
+    assert steps == sorted(steps) and len(steps) >= 10
+
+
+def _start(runs_dir, name, config, image_folder):
+    create_run(runs_dir, config, name=name, data_dir=str(image_folder))
+    os.environ["PYTHONPATH"] = subprocess_environment()["PYTHONPATH"]
+    return launch(runs_dir, name, data_dir=image_folder)
+
+
+def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
+    runs_dir = tmp_path / "runs"
+    # Many small batches with a slow logging pace would hide nothing: log every batch.
+    run, process = _start(runs_dir, "life", tiny_config(epochs=6, batch_size=8), image_folder)
+    assert wait_for(run, ("running",), 60)["state"] == "running"
+    # Metrics appear while the run trains, not only at its end.
+    deadline = time.monotonic() + 90
+    while len(run.metrics()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(run.metrics()) >= 5 and run.status()["state"] == "running"
+
+    # A second start while one trains is refused with a sentence naming the busy run.
+    create_run(runs_dir, tiny_config(), name="second")
+    with pytest.raises(RunError, match="'life' is already training"):
+        launch(runs_dir, "second")
+
+    run.request_stop()
+    assert process.wait(timeout=120) == 0
+    status = run.status()
+    assert status["state"] == "stopped"
+    assert run.checkpoint_path.exists()
+    checkpoint = json.loads((run.path / "checkpoint.json").read_text())
+    steps_before = [row["step"] for row in run.metrics()]
+    assert max(steps_before) >= checkpoint["step"]
+
+    run, process = launch(runs_dir, "life", data_dir=image_folder, resume=True)
+    assert process.wait(timeout=300) == 0
+    assert run.status()["state"] == "finished"
+    rows = run.metrics()
+    steps = [row["step"] for row in rows if row["kind"] == "batch"]
+    assert steps == sorted(steps), "metrics continue where the checkpoint left them"
+    assert steps[-1] > checkpoint["step"]
+    assert [row["epoch"] for row in rows if row["kind"] == "epoch"][-1] == 6
+    assert run.model_path.exists()
+
+
+def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path):
+    runs_dir = tmp_path / "runs"
+    run, process = _start(runs_dir, "killed", tiny_config(epochs=30, batch_size=8), image_folder)
+    deadline = time.monotonic() + 120
+    while not run.checkpoint_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.checkpoint_path.exists()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    assert run.status()["state"] == "interrupted"
+    checkpoint = json.loads((run.path / "checkpoint.json").read_text())
+    # Resume it with a short horizon, so the test ends soon; metrics stay readable.
+    config = run.config().replace(epochs=checkpoint["epochs_done"] + 1)
+    runs.write_json_atomically(run.config_path, json.loads(config.to_json()))
+    run, process = launch(runs_dir, "killed", data_dir=image_folder, resume=True)
+    assert process.wait(timeout=300) == 0
+    assert run.status()["state"] == "finished"
+    epochs = [row["epoch"] for row in run.metrics() if row["kind"] == "epoch"]
+    assert epochs == list(range(1, checkpoint["epochs_done"] + 2))
+
+
+def test_a_failing_run_is_recorded_as_failed_with_its_reason(tmp_path):
+    run = create_run(tmp_path / "runs", tiny_config(), name="broken")
+    status = train_run(run, data_dir=tmp_path / "missing", progress=lambda message: None)
+    assert status["state"] == "failed"
+    assert "has no train/ folder" in status["error"]
+    assert open_run(tmp_path / "runs", "broken").status()["state"] == "failed"
+
+
+def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_path):
+    runs_dir = tmp_path / "runs"
+    environment = subprocess_environment()
+    command = [sys.executable, "-m", "vgg"]
+    train = subprocess.run(
+        command + ["train", "--data-dir", str(image_folder), "--runs-dir", str(runs_dir), "--name", "cli",
+                   "--width", "0.125", "--epochs", "3", "--batch-size", "32", "--validation-size", "100",
+                   "--warmup-epochs", "0", "--learning-rate", "0.05", "--no-augment", "--jit-compile", "off", "--json"],
+        capture_output=True, text=True, env=environment, cwd=PROJECT_ROOT, timeout=300,
+    )
+    assert train.returncode == 0, train.stderr[-2000:]
+    assert json.loads(train.stdout)["state"] == "finished"
+
+    listing = subprocess.run(command + ["runs", "--runs-dir", str(runs_dir), "--json"],
+                             capture_output=True, text=True, env=environment, timeout=120)
+    assert [row["name"] for row in json.loads(listing.stdout)] == ["cli"]
+
+    evaluation = subprocess.run(
+        command + ["evaluate", "--run", "cli", "--runs-dir", str(runs_dir), "--data-dir", str(image_folder),
+                   "--validation-size", "100", "--json"],
+        capture_output=True, text=True, env=environment, timeout=120,
+    )
+    result = json.loads(evaluation.stdout)
+    assert result["accuracy"] >= 0.8 and len(result["per_class_accuracy"]) == 10
+    assert np.array(result["confusion_matrix"]).sum() == 100
+
+    image = next((image_folder / "train" / "ship").iterdir())
+    prediction = subprocess.run(
+        command + ["predict", str(image), "--run", "cli", "--runs-dir", str(runs_dir), "--top-k", "3", "--json"],
+        capture_output=True, text=True, env=environment, timeout=120,
+    )
+    top = json.loads(prediction.stdout)["predictions"][0]["top"]
+    assert len(top) == 3 and top[0]["class"] == "ship"
+
+
+@pytest.mark.parametrize(
+    "arguments, phrase",
+    [
+        (["train", "--epochs", "0"], "epochs must be between 1 and 1000"),
+        (["train", "--resume", "../../etc"], "A run name uses letters"),
+        (["predict", "/nonexistent.png", "--model", "/tmp/x.h5"], "Only .keras model files"),
+        (["describe", "--model", "/etc/passwd.keras"], "outside the runs folder"),
+        (["evaluate", "--run", "nope"], "No run named 'nope'"),
+    ],
+)
+def test_cli_bad_input_gets_one_sentence_and_exit_code_2(arguments, phrase, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "vgg"] + arguments, capture_output=True, text=True,
+        env=subprocess_environment(VGG_RUNS_DIR=tmp_path), cwd=PROJECT_ROOT, timeout=120,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and phrase in errors[0], result.stderr[-1000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_describe_blog_preset_reports_its_parameters():
+    result = subprocess.run(
+        [sys.executable, "-m", "vgg", "describe", "--preset", "blog", "--json"],
+        capture_output=True, text=True, env=subprocess_environment(), cwd=PROJECT_ROOT, timeout=120,
+    )
+    description = json.loads(result.stdout)
+    assert description["params"] == 33_638_218
+    assert [row["name"] for row in description["layers"]][-3:] == ["fc1", "fc2", "predictions"]

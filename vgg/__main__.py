@@ -1,0 +1,5 @@
+import sys
+
+from vgg.cli import main
+
+sys.exit(main())

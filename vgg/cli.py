@@ -1,0 +1,208 @@
+"""`python -m vgg`: train, evaluate, predict, describe, runs, bench.
+
+Every command takes --json, and a bad input ends in one sentence on stderr with exit code 2.
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+
+from vgg import config as config_module
+from vgg.config import PRESETS, TrainConfig
+from vgg.errors import UserError
+
+
+
+def _add_setting_options(parser):
+    """One option per TrainConfig field, so the CLI can never fall behind the settings."""
+    group = parser.add_argument_group("settings (override the preset)")
+    for field in dataclasses.fields(TrainConfig):
+        option = "--" + field.name.replace("_", "-")
+        if field.type in (bool, "bool"):
+            group.add_argument(option, dest=field.name, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(field.type if isinstance(field.type, str) else field.type.__name__, str)
+            group.add_argument(option, dest=field.name, type=kind, default=None, metavar=field.name.upper())
+
+
+def _config_from_args(args):
+    config = config_module.preset(args.preset)
+    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)}
+    return config_module.validate(config.replace(**{name: value for name, value in overrides.items() if value is not None}))
+
+
+def _print(args, value, text):
+    print(json.dumps(value, indent=2) if args.json else text)
+
+
+def command_train(args):
+    from vgg import runs
+
+    runs_dir = pathlib.Path(args.runs_dir or runs.default_runs_dir())
+    if args.resume:
+        run = runs.open_run(runs_dir, args.resume)
+        state = run.status().get("state")
+        if state == "finished":
+            raise runs.RunError(f"Run {args.resume!r} has finished already; start a new run to train more.")
+        if state == "running":
+            raise runs.RunError(f"Run {args.resume!r} is training already.")
+    else:
+        config = _config_from_args(args)
+        run = runs.create_run(runs_dir, config, name=args.name, preset=args.preset, data_dir=args.data_dir)
+    from vgg.train import train_run
+
+    progress = (lambda message: None) if args.json else (lambda message: print(message, flush=True))
+    progress(f"Run folder: {run.path}")
+    status = train_run(run, data_dir=args.data_dir, progress=progress)
+    if status["state"] == "failed":
+        raise runs.RunError(f"Run {run.name!r} failed: {status['error']} (details in {run.status_path}).")
+    summary = run.summary()
+    _print(args, summary, f"{run.name}: {status['state']}, validation accuracy {summary['val_accuracy']}")
+
+
+def _load_model_from_args(args):
+    from vgg import inference, runs
+
+    runs_dir = args.runs_dir or runs.default_runs_dir()
+    if args.run:
+        run = runs.open_run(runs_dir, args.run)
+        path = run.model_path if run.model_path.exists() else run.checkpoint_path
+    elif args.model:
+        path = pathlib.Path(args.model)
+    else:
+        path = inference.default_model_path()
+        if path is None:
+            raise inference.ModelError("No model given and none ships in assets/; pass --model or --run.")
+    return inference.load_model(path, runs_dir), str(path)
+
+
+def command_evaluate(args):
+    from vgg import data, inference
+
+    model, path = _load_model_from_args(args)
+    dataset = data.load_cifar10(args.data_dir, validation_size=args.validation_size, seed=args.seed)
+    result = inference.evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names))
+    result.update(model=path, data=dataset.source, class_names=list(dataset.class_names))
+    lines = [f"{path} on {dataset.source}", f"accuracy: {result['accuracy']:.4f} ({result['images']} images)"]
+    lines += [f"  {name:<11} {accuracy:.4f}" for name, accuracy in zip(dataset.class_names, result["per_class_accuracy"])]
+    lines.append("confusion matrix (rows: true, columns: predicted):")
+    lines += ["  " + " ".join(f"{count:5d}" for count in row) for row in result["confusion_matrix"]]
+    _print(args, result, "\n".join(lines))
+
+
+def command_predict(args):
+    from vgg import data, images, inference
+
+    model, path = _load_model_from_args(args)
+    predictor = inference.Predictor(model)
+    results = []
+    for file_name in args.images:
+        try:
+            content = pathlib.Path(file_name).read_bytes()
+        except OSError as error:
+            raise images.ImageError(f"Cannot read {file_name} ({error.strerror}).") from None
+        _, pixels = images.load_upload(content, file_name)
+        top = predictor.top_k(pixels, data.CLASS_NAMES, k=args.top_k)
+        results.append({"image": file_name, "top": [{"class": name, "probability": p} for name, p in top]})
+    text = "\n".join(
+        f"{result['image']}: " + ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result["top"])
+        for result in results
+    )
+    _print(args, {"model": path, "predictions": results}, text)
+
+
+def command_describe(args):
+    from vgg import model as model_module
+
+    if args.preset:
+        config = config_module.preset(args.preset)
+        model = model_module.build_from_config(config)
+        source = f"preset {args.preset}"
+    else:
+        model, source = _load_model_from_args(args)
+    description = model_module.describe(model)
+    description["source"] = source
+    lines = [f"{description['name']} ({source})", f"{'layer':<16}{'kind':<20}{'output shape':<20}{'params':>12}"]
+    for row in description["layers"]:
+        lines.append(f"{row['name']:<16}{row['kind']:<20}{str(tuple(row['output_shape'] or ())):<20}{row['params']:>12,}")
+    lines.append(f"total parameters: {description['params']:,}")
+    _print(args, description, "\n".join(lines))
+
+
+def command_runs(args):
+    from vgg import runs
+
+    summaries = [run.summary() for run in runs.list_runs(args.runs_dir or runs.default_runs_dir())]
+    lines = [f"{'run':<36}{'state':<13}{'epochs':<9}{'val acc':<9}device"]
+    for row in summaries:
+        accuracy = f"{row['val_accuracy']:.3f}" if row["val_accuracy"] is not None else "-"
+        lines.append(f"{row['name']:<36}{row['state']:<13}{row['epochs_done']}/{row['epochs'] or '?':<7}{accuracy:<9}{row['device'] or ''}")
+    _print(args, summaries, "\n".join(lines) if summaries else "No runs yet.")
+
+
+def command_bench(args):
+    from vgg import bench
+
+    bench.main(args)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m vgg", description="VGG16 Lab: train and inspect VGG on CIFAR-10.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add(name, help_text, function):
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        command.set_defaults(function=function)
+        return command
+
+    def add_model_options(command):
+        command.add_argument("--model", help="a .keras file in the runs folder or assets/ (default: the shipped model)")
+        command.add_argument("--run", help="use this run's final model (or its checkpoint)")
+        command.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+
+    train = add("train", "train a VGG on CIFAR-10 as a run (or resume one)", command_train)
+    train.add_argument("--preset", default="cpu", choices=list(PRESETS), help="starting settings (default: cpu)")
+    train.add_argument("--data-dir", help="local image folder root/train/<class>/*.jpg (default: $VGG_DATA_DIR, else Keras' download)")
+    train.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+    train.add_argument("--name", help="run name (default: preset and time)")
+    train.add_argument("--resume", metavar="RUN", help="resume this run from its last checkpoint")
+    _add_setting_options(train)
+
+    evaluate = add("evaluate", "accuracy, per-class accuracy and confusion matrix on the validation split", command_evaluate)
+    add_model_options(evaluate)
+    evaluate.add_argument("--data-dir", help="local image folder (default: $VGG_DATA_DIR, else Keras' download)")
+    evaluate.add_argument("--validation-size", type=int, default=5000)
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    predict = add("predict", "top-k classes for image files", command_predict)
+    predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, WebP, GIF, BMP)")
+    predict.add_argument("--top-k", type=int, default=5, choices=range(1, 11), metavar="K")
+    add_model_options(predict)
+
+    describe = add("describe", "layers, output shapes and parameters of a preset or a saved model", command_describe)
+    describe.add_argument("--preset", choices=list(PRESETS))
+    add_model_options(describe)
+
+    runs_command = add("runs", "list runs and their status", command_runs)
+    runs_command.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+
+    bench = add("bench", "measure training and inference speed on this machine", command_bench)
+    bench.add_argument("--data-dir", help="local image folder for real images")
+    bench.add_argument("--quick", action="store_true", help="fewer steps, for a smoke test")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.function(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,148 @@
+"""One dataclass of training settings, the named presets, and the checks on both."""
+
+import dataclasses
+import json
+import math
+
+from vgg.errors import UserError
+
+VARIANTS = {"A": "VGG11", "B": "VGG13", "D": "VGG16", "E": "VGG19"}
+HEADS = ("paper", "small", "linear")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine")
+INPUT_SCALINGS = ("unit", "standardize")
+AUTO_CHOICES = ("auto", "on", "off")
+
+
+class SettingError(UserError, ValueError):
+    """A setting a user chose that cannot work; its message is one sentence for the UI or CLI."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    variant: str = "D"  # Column of the paper's Table 1: A = VGG11, B = VGG13, D = VGG16, E = VGG19.
+    width: float = 0.25  # Multiplier on every conv layer's channels; 1.0 is the paper's 64-128-256-512-512.
+    batch_norm: bool = True  # Batch normalization after each conv: what lets a deep VGG learn from scratch.
+    head: str = "small"  # Classifier: "paper" Dense 4096-4096, "small" one Dense layer, "linear" none.
+    dropout_rate: float = 0.0  # Dropout before each Dense layer of the head.
+    input_scaling: str = "standardize"  # "unit" divides pixels by 255 (the blog); "standardize" also subtracts the channel mean.
+    optimizer: str = "sgd"  # "sgd" (with Nesterov momentum), "adam" or "adamw".
+    learning_rate: float = 0.1  # Peak learning rate, reached after the warm-up.
+    schedule: str = "cosine"  # "constant", or "cosine": linear warm-up, then cosine decay to zero.
+    warmup_epochs: float = 0.5  # Epochs of linear warm-up; large learning rates diverge without it.
+    momentum: float = 0.9  # SGD momentum.
+    weight_decay: float = 5e-4  # Decoupled weight decay; 0 turns it off.
+    label_smoothing: float = 0.1  # Share of each target spread over the other classes.
+    batch_size: int = 256  # Images per step; larger batches run faster per image on a CPU.
+    epochs: int = 3  # Passes over the training set.
+    train_subset: int = 0  # Train on this many images (class-balanced); 0 means all of them.
+    augment: bool = True  # Random crop with 4-pixel padding and horizontal flip of training images.
+    validation_size: int = 5000  # Images held out for validation when the data has no test split.
+    seed: int = 0  # Seed of the validation split, the shuffling, the augmentation and the initial weights.
+    jit_compile: str = "auto"  # XLA: "auto" uses it on a GPU only; on the CPU we measured it slowed VGG down.
+    mixed_precision: str = "auto"  # float16 compute: "auto" uses it on a GPU only.
+    log_every_seconds: float = 1.0  # How often a batch line is written to metrics.jsonl.
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingError(f"Unknown setting(s): {', '.join(unknown)}.")
+        return cls(**values)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _preset(**changes):
+    return dataclasses.replace(TrainConfig(), **changes)
+
+
+# The blog post's model and recipe, kept exactly so that its failure can be shown:
+# no batch normalization, Dense 4096-4096, Adam at 1e-3, batch 32, pixels scaled to [0, 1].
+BLOG = _preset(
+    width=1.0,
+    batch_norm=False,
+    head="paper",
+    input_scaling="unit",
+    optimizer="adam",
+    learning_rate=1e-3,
+    schedule="constant",
+    warmup_epochs=0.0,
+    weight_decay=0.0,
+    label_smoothing=0.0,
+    batch_size=32,
+    epochs=10,
+    augment=False,
+    jit_compile="off",
+)
+
+PRESETS = {
+    # Sized for a 2-core CPU: the 13-conv topology at a quarter of the width.
+    "cpu": _preset(width=0.25, epochs=5, batch_size=256, learning_rate=0.1),
+    # Between the two: half width, for the shipped model and for patient CPUs.
+    "half": _preset(width=0.5, epochs=60, batch_size=128, learning_rate=0.05, dropout_rate=0.2),
+    # The paper's full width with batch normalization, for a GPU.
+    "gpu": _preset(width=1.0, epochs=60, batch_size=128, learning_rate=0.05, dropout_rate=0.3),
+    "blog": BLOG,
+}
+
+PRESET_DESCRIPTIONS = {
+    "cpu": "VGG16 at quarter width with batch norm: learns within minutes on a 2-core CPU.",
+    "half": "VGG16 at half width with batch norm: the shipped model's recipe.",
+    "gpu": "Full-width VGG16 with batch norm, cosine schedule and augmentation: for a GPU.",
+    "blog": "The blog post's recipe: VGG16 without batch norm, Dense 4096-4096, Adam 1e-3, batch 32. It does not learn.",
+}
+
+
+def preset(name):
+    if name not in PRESETS:
+        raise SettingError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    return PRESETS[name]
+
+
+def _check_range(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SettingError(f"{name} must be a number. Received: {name}={value!r}")
+    if not low <= value <= high:
+        raise SettingError(f"{name} must be between {low} and {high}. Received: {name}={value!r}")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise SettingError(f"{name} must be one of {', '.join(map(str, choices))}. Received: {name}={value!r}")
+
+
+def validate(config):
+    """Refuses settings that cannot work, with one sentence naming the setting; returns the config."""
+    _check_choice("variant", config.variant, tuple(VARIANTS))
+    _check_range("width", config.width, 1 / 64, 2.0)
+    _check_choice("head", config.head, HEADS)
+    _check_range("dropout_rate", config.dropout_rate, 0.0, 0.9)
+    _check_choice("input_scaling", config.input_scaling, INPUT_SCALINGS)
+    _check_choice("optimizer", config.optimizer, OPTIMIZERS)
+    _check_range("learning_rate", config.learning_rate, 1e-7, 10.0)
+    _check_choice("schedule", config.schedule, SCHEDULES)
+    _check_range("warmup_epochs", config.warmup_epochs, 0.0, 1000.0)
+    _check_range("momentum", config.momentum, 0.0, 0.999)
+    _check_range("weight_decay", config.weight_decay, 0.0, 0.1)
+    _check_range("label_smoothing", config.label_smoothing, 0.0, 0.5)
+    _check_range("batch_size", config.batch_size, 1, 4096)
+    _check_range("epochs", config.epochs, 1, 1000)
+    _check_range("train_subset", config.train_subset, 0, 10_000_000)
+    _check_range("validation_size", config.validation_size, 0, 1_000_000)
+    _check_range("seed", config.seed, 0, 2**31 - 1)
+    _check_range("log_every_seconds", config.log_every_seconds, 0.0, 3600.0)
+    _check_choice("jit_compile", config.jit_compile, AUTO_CHOICES)
+    _check_choice("mixed_precision", config.mixed_precision, AUTO_CHOICES)
+    for name in ("batch_size", "epochs", "train_subset", "validation_size", "seed"):
+        if not isinstance(getattr(config, name), int):
+            raise SettingError(f"{name} must be a whole number. Received: {name}={getattr(config, name)!r}")
+    for name in ("batch_norm", "augment"):
+        if not isinstance(getattr(config, name), bool):
+            raise SettingError(f"{name} must be true or false. Received: {name}={getattr(config, name)!r}")
+    return config

@@ -1,0 +1,232 @@
+"""CIFAR-10: from Keras' download or from a local image folder, cached, split and augmented."""
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+
+import numpy as np
+
+from vgg.errors import UserError
+
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DATA_DIR_VARIABLE = "VGG_DATA_DIR"
+CACHE_DIR_VARIABLE = "VGG_CACHE_DIR"
+PAD = 4  # Pixels of zero padding around an image before the random 32x32 crop.
+
+
+class DataError(UserError):
+    """Data that cannot be loaded; its message is one sentence saying what to do."""
+
+
+@dataclasses.dataclass
+class Dataset:
+    x_train: np.ndarray  # uint8, (N, 32, 32, 3)
+    y_train: np.ndarray  # int64 class indices, (N,)
+    x_val: np.ndarray
+    y_val: np.ndarray
+    class_names: tuple
+    source: str  # Where the images came from, said in one line for the UI.
+
+
+def default_data_dir():
+    """The local image folder named by VGG_DATA_DIR, or None for Keras' download."""
+    return os.environ.get(DATA_DIR_VARIABLE) or None
+
+
+def cache_dir():
+    default = pathlib.Path.home() / ".cache" / "vgg16lab"
+    return pathlib.Path(os.environ.get(CACHE_DIR_VARIABLE) or default)
+
+
+def load_cifar10(data_dir=None, validation_size=5000, seed=0):
+    """Loads CIFAR-10 as uint8 arrays with a validation split.
+
+    With no `data_dir` (and no VGG_DATA_DIR) this is Keras' own download, whose test split
+    serves as validation. A local folder `root/train/<class>/*.jpg` is decoded once and
+    cached; without `root/test/`, a seeded class-balanced validation split is held out.
+    """
+    data_dir = data_dir or default_data_dir()
+    if data_dir:
+        return _load_image_folder(pathlib.Path(data_dir), validation_size, seed)
+    return _load_keras_download()
+
+
+def _load_keras_download():
+    import keras
+
+    try:
+        (x_train, y_train), (x_val, y_val) = keras.datasets.cifar10.load_data()
+    except Exception as error:
+        raise DataError(
+            "Could not download CIFAR-10 (no network?); point VGG_DATA_DIR or --data-dir at a local "
+            f"copy laid out as root/train/<class>/*.jpg instead ({type(error).__name__})."
+        ) from None
+    return Dataset(
+        x_train, y_train.reshape(-1).astype(np.int64), x_val, y_val.reshape(-1).astype(np.int64),
+        CLASS_NAMES, "CIFAR-10 from Keras' download (validation = the official test split)",
+    )
+
+
+def _load_image_folder(root, validation_size, seed):
+    train_dir = root / "train"
+    if not train_dir.is_dir():
+        raise DataError(f"{root} has no train/ folder; a local copy must be laid out as root/train/<class>/*.jpg.")
+    x_train, y_train, class_names = read_image_folder(train_dir)
+    test_dir = root / "test"
+    if test_dir.is_dir():
+        x_val, y_val, test_classes = read_image_folder(test_dir)
+        if test_classes != class_names:
+            raise DataError(f"{test_dir} has other classes than {train_dir}.")
+        source = f"local folder {root} (validation = its test/ folder)"
+    else:
+        train_index, val_index = balanced_split(y_train, validation_size, seed)
+        x_val, y_val = x_train[val_index], y_train[val_index]
+        x_train, y_train = x_train[train_index], y_train[train_index]
+        source = f"local folder {root} ({len(y_val)} training images held out for validation, seed {seed})"
+    return Dataset(x_train, y_train, x_val, y_val, class_names, source)
+
+
+def _class_folders(split_dir):
+    names = sorted(entry.name for entry in os.scandir(split_dir) if entry.is_dir() and not entry.name.startswith("."))
+    # CIFAR-10's own label order when the folders are its classes, so labels match Keras' download.
+    if sorted(CLASS_NAMES) == names:
+        return CLASS_NAMES
+    return tuple(names)
+
+
+def _list_images(split_dir, class_names):
+    files = []
+    for label, name in enumerate(class_names):
+        entries = sorted(
+            (entry for entry in os.scandir(split_dir / name) if entry.name.lower().endswith(IMAGE_SUFFIXES)),
+            key=lambda entry: entry.name,
+        )
+        files.extend((entry, label) for entry in entries)
+    return files
+
+
+def read_image_folder(split_dir):
+    """Decodes `split_dir/<class>/*` to uint8 arrays, through a cache keyed by the files' names, sizes and times."""
+    split_dir = pathlib.Path(split_dir)
+    class_names = _class_folders(split_dir)
+    if not class_names:
+        raise DataError(f"{split_dir} has no class folders.")
+    files = _list_images(split_dir, class_names)
+    if not files:
+        raise DataError(f"{split_dir} has no .png or .jpg images in its class folders.")
+    key = hashlib.sha256(str(split_dir.resolve()).encode())
+    for entry, label in files:
+        stat = entry.stat()
+        key.update(f"{label}/{entry.name}/{stat.st_size}/{stat.st_mtime_ns}\n".encode())
+    cache_file = cache_dir() / f"images-{key.hexdigest()[:24]}.npz"
+    if cache_file.exists():
+        try:
+            with np.load(cache_file) as cached:
+                return cached["images"], cached["labels"], class_names
+        except Exception:
+            pass  # A cache left half-written by a crash is rebuilt below.
+    images = np.stack([_decode_32x32(entry.path) for entry, _ in files])
+    labels = np.array([label for _, label in files], dtype=np.int64)
+    _write_cache(cache_file, images, labels)
+    return images, labels, class_names
+
+
+def _decode_32x32(path):
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            if image.size != (32, 32):
+                image = image.resize((32, 32), Image.Resampling.BOX)
+            return np.asarray(image, dtype=np.uint8)
+    except Exception as error:
+        raise DataError(f"{path} is not a readable image ({type(error).__name__}).") from None
+
+
+def _write_cache(cache_file, images, labels):
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")
+        # Uncompressed, so that loading 50,000 images again takes a fraction of a second.
+        np.savez(temporary, images=images, labels=labels)
+        os.replace(temporary, cache_file)
+    except OSError:
+        pass  # A read-only or full disk only costs the next start the decoding time.
+
+
+def balanced_split(labels, validation_size, seed):
+    """Indices (train, validation): the same share of every class held out, chosen with `seed`."""
+    classes = np.unique(labels)
+    if validation_size <= 0:
+        return np.arange(len(labels)), np.array([], dtype=np.int64)
+    per_class = validation_size // len(classes)
+    if per_class < 1 or per_class >= min(np.bincount(labels)[classes]):
+        raise DataError(
+            f"Cannot hold out {validation_size} validation images from {len(labels)} in {len(classes)} classes."
+        )
+    rng = np.random.default_rng(seed)
+    validation = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes])
+    train_mask = np.ones(len(labels), dtype=bool)
+    train_mask[validation] = False
+    return np.flatnonzero(train_mask), np.sort(validation)
+
+
+def balanced_subset(labels, size, seed):
+    """Indices of `size` examples, the same number from every class, chosen with `seed`."""
+    if not size or size >= len(labels):
+        return np.arange(len(labels))
+    _, index = balanced_split(labels, size, seed + 1)
+    return index
+
+
+def channel_mean(images):
+    """The per-channel mean pixel (R, G, B on the 0-255 scale) that the paper subtracts."""
+    return images.reshape(-1, images.shape[-1]).mean(axis=0, dtype=np.float64)
+
+
+def augment_batch(images, seed):
+    """Random crop with 4-pixel zero padding and random horizontal flip, for a batch (B, H, W, C).
+
+    Stateless: the same seed (a pair of integers) gives the same crops and flips, so the
+    Data page's preview shows exactly what training does.
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images)
+    batch = tf.shape(images)[0]
+    height, width = images.shape[1], images.shape[2]
+    padded = tf.pad(images, [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]])
+    seed = tf.cast(seed, tf.int64)
+    offsets = tf.random.stateless_uniform([batch, 2], seed=seed, maxval=2 * PAD + 1, dtype=tf.int32)
+    rows = offsets[:, :1] + tf.range(height)[None, :]
+    columns = offsets[:, 1:] + tf.range(width)[None, :]
+    cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
+    cropped = tf.gather(cropped, columns, axis=2, batch_dims=1)
+    flip = tf.random.stateless_uniform([batch], seed=seed + 1) < 0.5
+    return tf.where(flip[:, None, None, None], tf.reverse(cropped, axis=[2]), cropped)
+
+
+def make_tf_dataset(images, labels, batch_size, num_classes=10, augment=False, shuffle=False, seed=0, one_hot=True):
+    """A tf.data pipeline of (float32 pixels 0-255, one-hot labels), augmented on the fly."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    # Training drops the last partial batch: a new batch shape would make XLA compile again.
+    dataset = dataset.batch(batch_size, drop_remainder=shuffle and len(labels) > batch_size)
+    if augment:
+        seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            lambda batch, batch_seed: (augment_batch(batch[0], batch_seed), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+
+    def to_model_inputs(pixels, classes):
+        targets = tf.one_hot(classes, num_classes) if one_hot else classes
+        return tf.cast(pixels, tf.float32), targets
+
+    return dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,156 @@
+"""Trusted model loading and the fast paths the app calls on every click:
+probabilities, feature maps of every block, Grad-CAM."""
+
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vgg.errors import UserError
+from vgg.model import activation_layer_names, block_of
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"
+SHIPPED_MODEL = ASSETS_DIR / "vgg16_cifar10.keras"
+MAX_MODEL_BYTES = 600 * 1024 * 1024  # The blog model with Adam's state is about 400 MB.
+
+
+class ModelError(UserError):
+    """A model that cannot be loaded; its message is one sentence for the user."""
+
+
+def trusted_model_path(path, runs_dir):
+    """`path` if it is a .keras file inside the runs folder or assets/, else ModelError.
+
+    Only files this project saved itself are opened, since a model file can carry code.
+    """
+    path = pathlib.Path(path)
+    if path.suffix != ".keras":
+        raise ModelError(f"Only .keras model files are loaded. Received: {path.name}")
+    resolved = path.resolve()
+    roots = [pathlib.Path(runs_dir).resolve(), ASSETS_DIR.resolve()]
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise ModelError(f"{path} is outside the runs folder and assets/; only the project's own models are loaded.")
+    if not resolved.is_file():
+        raise ModelError(f"There is no model file at {path}.")
+    if resolved.stat().st_size > MAX_MODEL_BYTES:
+        raise ModelError(f"{path.name} is larger than {MAX_MODEL_BYTES // 2**20} MB.")
+    return resolved
+
+
+def load_model(path, runs_dir="runs"):
+    """Loads a project model with Keras safe mode on (no deserialized Python code)."""
+    path = trusted_model_path(path, runs_dir)
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:
+        raise ModelError(f"{path.name} is not a readable Keras model ({type(error).__name__}).") from None
+
+
+def default_model_path():
+    return SHIPPED_MODEL if SHIPPED_MODEL.exists() else None
+
+
+def grad_cam_layer_name(model, block=4):
+    """The last activation of `block`: at 4x4 (block 4) Grad-CAM is still class-specific yet not one blob."""
+    names = [name for name in activation_layer_names(model) if block_of(name) == block]
+    if not names:
+        raise ValueError(f"The model has no conv layer in block {block}. Received: block={block}")
+    return names[-1]
+
+
+class Predictor:
+    """Wraps a model with traced, cached functions: after the first call each answers in milliseconds."""
+
+    def __init__(self, model):
+        self.model = model
+        self.activation_names = activation_layer_names(model)
+        self.pool_names = [layer.name for layer in model.layers if layer.name.endswith("_pool") and block_of(layer.name)]
+        outputs = [model.get_layer(name).output for name in self.activation_names + self.pool_names]
+        self._feature_model = keras.Model(model.inputs, outputs)
+        self._gradcam_models = {}
+        self._probabilities = tf.function(lambda images: self.model(images, training=False), reduce_retracing=True)
+        self._features = tf.function(lambda images: self._feature_model(images, training=False), reduce_retracing=True)
+
+    @staticmethod
+    def _batch(images):
+        images = np.asarray(images, dtype=np.float32)
+        return images[None] if images.ndim == 3 else images
+
+    def probabilities(self, images):
+        """Class probabilities, (N, classes), for uint8 or float pixels (N, 32, 32, 3) or one image."""
+        return self._probabilities(tf.constant(self._batch(images))).numpy()
+
+    def top_k(self, image, class_names, k=5):
+        probabilities = self.probabilities(image)[0]
+        order = np.argsort(probabilities)[::-1][:k]
+        return [(class_names[index], float(probabilities[index])) for index in order]
+
+    def feature_maps(self, image):
+        """{layer name: (H, W, channels) array} for every conv activation and pooling layer."""
+        outputs = self._features(tf.constant(self._batch(image)))
+        names = self.activation_names + self.pool_names
+        return {name: output.numpy()[0] for name, output in zip(names, outputs)}
+
+    def grad_cam(self, image, class_index=None, block=4):
+        """Grad-CAM (Selvaraju et al.) of `class_index` (default: the top class), upsampled to the input size, in [0, 1]."""
+        function = self._gradcam_function(block)
+        image = tf.constant(self._batch(image))
+        class_index = -1 if class_index is None else int(class_index)
+        heatmap, predicted = function(image, tf.constant(class_index))
+        return heatmap.numpy(), int(predicted)
+
+    def _gradcam_function(self, block):
+        if block in self._gradcam_models:
+            return self._gradcam_models[block]
+        layer_name = grad_cam_layer_name(self.model, block)
+        model = keras.Model(self.model.inputs, [self.model.get_layer(layer_name).output, self.model.outputs[0]])
+        size = self.model.inputs[0].shape[1:3]
+
+        @tf.function(reduce_retracing=True)
+        def grad_cam(images, class_index):
+            with tf.GradientTape() as tape:
+                activations, probabilities = model(images, training=False)
+                tape.watch(activations)
+                predicted = tf.argmax(probabilities[0], output_type=tf.int32)
+                chosen = tf.where(class_index < 0, predicted, class_index)
+                # The class score before softmax would be ideal; log-probability has the same gradient direction.
+                score = tf.math.log(probabilities[0, chosen] + 1e-12)
+            gradients = tape.gradient(score, activations)
+            weights = tf.reduce_mean(gradients, axis=(1, 2))
+            cam = tf.nn.relu(tf.reduce_sum(activations * weights[:, None, None, :], axis=-1))[0]
+            cam = cam / (tf.reduce_max(cam) + 1e-12)
+            heatmap = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0]
+            return heatmap, chosen
+
+        self._gradcam_models[block] = grad_cam
+        return grad_cam
+
+
+def filters_as_images(model, layer_name):
+    """The 3x3 kernels of a conv layer: for the first layer (3 input channels) as RGB images in [0, 1],
+    for deeper layers the per-filter weights averaged over input channels, (filters, 3, 3)."""
+    kernel = model.get_layer(layer_name).get_weights()[0]  # (3, 3, in, out)
+    if kernel.shape[2] == 3:
+        rgb = np.transpose(kernel, (3, 0, 1, 2))
+        low, high = rgb.min(axis=(1, 2, 3), keepdims=True), rgb.max(axis=(1, 2, 3), keepdims=True)
+        return (rgb - low) / np.maximum(high - low, 1e-12)
+    return np.transpose(kernel.mean(axis=2), (2, 0, 1))
+
+
+def evaluate(model, images, labels, num_classes=10, batch_size=500):
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
+    predictor = Predictor(model) if not isinstance(model, Predictor) else model
+    predictions = np.concatenate(
+        [predictor.probabilities(images[start : start + batch_size]).argmax(axis=1) for start in range(0, len(images), batch_size)]
+    )
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {
+        "accuracy": float((predictions == labels).mean()),
+        "per_class_accuracy": per_class.tolist(),
+        "confusion_matrix": confusion.tolist(),
+        "images": int(len(labels)),
+    }

@@ -1,0 +1,328 @@
+"""Training runs as folders: config, status, live metrics, checkpoints, and the one-at-a-time launcher.
+
+A run folder holds:
+    config.json      the TrainConfig it trains with
+    status.json      state (created, queued, running, finished, stopped, failed), pid, device, error
+    metrics.jsonl    one JSON line per logged batch and per epoch
+    checkpoint.keras the model and optimizer state after the last finished epoch or stop
+    model.keras      the final model, without optimizer state
+    tensorboard/     logs for `tensorboard --logdir runs`
+    log.txt          the training process's own output
+Every JSON file is replaced atomically, so a crash mid-write leaves the last good version.
+"""
+
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from vgg.config import SettingError, TrainConfig
+from vgg.errors import UserError
+
+RUNS_DIR_VARIABLE = "VGG_RUNS_DIR"
+ACTIVE_STATES = ("queued", "running")
+RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TRAINING_LOCK = ".training.lock"
+LAUNCH_LOCK = ".launch.lock"
+
+
+class RunError(UserError):
+    """A run that cannot be found, started or resumed; its message is one sentence."""
+
+
+def default_runs_dir():
+    return pathlib.Path(os.environ.get(RUNS_DIR_VARIABLE) or "runs")
+
+
+def write_json_atomically(path, value):
+    """Writes JSON so that readers see the old file or the new one, never half of one."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w") as file:
+            json.dump(value, file, indent=2)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise RunError(f"Could not write {path.name} ({error.strerror or error}); what was saved before is kept.") from None
+
+
+def read_json(path, default=None):
+    try:
+        with open(path) as file:
+            return json.load(file)
+    except (OSError, ValueError):
+        return default
+
+
+def pid_alive(pid):
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    # A zombie (finished but not yet reaped by its parent) has stopped training too.
+    try:
+        with open(f"/proc/{int(pid)}/stat") as file:
+            return file.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def now_iso():
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+class Run:
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+        self.name = self.path.name
+
+    @property
+    def config_path(self):
+        return self.path / "config.json"
+
+    @property
+    def status_path(self):
+        return self.path / "status.json"
+
+    @property
+    def metrics_path(self):
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoint_path(self):
+        return self.path / "checkpoint.keras"
+
+    @property
+    def model_path(self):
+        return self.path / "model.keras"
+
+    @property
+    def stop_path(self):
+        return self.path / "stop-requested"
+
+    @property
+    def log_path(self):
+        return self.path / "log.txt"
+
+    def exists(self):
+        return self.config_path.exists()
+
+    def config(self):
+        values = read_json(self.config_path)
+        if values is None:
+            raise RunError(f"Run {self.name!r} has no readable config.json.")
+        return TrainConfig.from_dict(values)
+
+    def status(self):
+        """The status with `state` as a user should see it: a run whose process died is `interrupted`."""
+        status = read_json(self.status_path, default={"state": "unknown"})
+        if status.get("state") in ACTIVE_STATES and not pid_alive(status.get("pid")):
+            status["state"] = "interrupted"
+        return status
+
+    def update_status(self, condition=None, **changes):
+        """Merges `changes` into status.json (only if `condition(status)` holds, when given).
+
+        The launcher and the training process both write it, so the read-modify-write holds a lock.
+        """
+        with _file_lock(self.path / ".status.lock", blocking=True):
+            status = read_json(self.status_path, default={})
+            if condition is not None and not condition(status):
+                return status
+            status.update(changes, updated=now_iso())
+            write_json_atomically(self.status_path, status)
+            return status
+
+    def metrics(self):
+        """Every complete metrics line; a line cut short by a crash is skipped."""
+        rows = []
+        try:
+            with open(self.metrics_path) as file:
+                for line in file:
+                    with contextlib.suppress(ValueError):
+                        rows.append(json.loads(line))
+        except OSError:
+            pass
+        return rows
+
+    def truncate_metrics(self, last_step):
+        """Drops the lines logged after the checkpoint a resumed run starts from."""
+        kept = [row for row in self.metrics() if row.get("step", 0) <= last_step]
+        temporary = self.metrics_path.with_name(".metrics.jsonl.tmp")
+        with open(temporary, "w") as file:
+            file.writelines(json.dumps(row) + "\n" for row in kept)
+        os.replace(temporary, self.metrics_path)
+
+    def request_stop(self):
+        """Asks the training process to finish its batch, save a checkpoint and stop."""
+        status = self.status()
+        if status["state"] not in ACTIVE_STATES:
+            raise RunError(f"Run {self.name!r} is not training (it is {status['state']}).")
+        self.stop_path.touch()
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            os.kill(int(status["pid"]), signal.SIGTERM)
+
+    def stop_requested(self):
+        return self.stop_path.exists()
+
+    def summary(self):
+        status = self.status()
+        epochs = [row for row in self.metrics() if row.get("kind") == "epoch"]
+        last = epochs[-1] if epochs else {}
+        try:
+            config = self.config()
+        except (RunError, SettingError, TypeError):
+            config = None
+        return {
+            "name": self.name,
+            "state": status.get("state"),
+            "created": status.get("created"),
+            "device": status.get("device"),
+            "error": status.get("error"),
+            "epochs_done": last.get("epoch", 0),
+            "epochs": config.epochs if config else None,
+            "val_accuracy": last.get("val_accuracy"),
+            "preset": status.get("preset"),
+        }
+
+
+def run_path(runs_dir, name):
+    """The folder of run `name`, refusing names that could reach outside `runs_dir`."""
+    if not isinstance(name, str) or not RUN_NAME_PATTERN.match(name):
+        raise RunError(
+            f"A run name uses letters, digits, '.', '_' and '-' only (at most 64). Received: {name!r}"
+        )
+    runs_dir = pathlib.Path(runs_dir).resolve()
+    path = (runs_dir / name).resolve()
+    if path.parent != runs_dir:
+        raise RunError(f"Run name {name!r} points outside the runs folder.")
+    return path
+
+
+def open_run(runs_dir, name):
+    run = Run(run_path(runs_dir, name))
+    if not run.exists():
+        raise RunError(f"No run named {name!r} in {runs_dir}.")
+    return run
+
+
+def list_runs(runs_dir):
+    """Runs in `runs_dir`, newest first."""
+    runs_dir = pathlib.Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    runs = [Run(path) for path in runs_dir.iterdir() if path.is_dir() and (path / "config.json").exists()]
+    return sorted(runs, key=lambda run: run.config_path.stat().st_mtime, reverse=True)
+
+
+def new_run_name(runs_dir, prefix="run"):
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{prefix}-{stamp}"
+    suffix = 1
+    while (pathlib.Path(runs_dir) / name).exists():
+        suffix += 1
+        name = f"{prefix}-{stamp}-{suffix}"
+    return name
+
+
+def create_run(runs_dir, config, name=None, preset=None, data_dir=None):
+    """Makes the run folder with its config and a `queued` status."""
+    runs_dir = pathlib.Path(runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"Cannot create the runs folder {runs_dir} ({error.strerror}).") from None
+    name = name or new_run_name(runs_dir, prefix=preset or "run")
+    run = Run(run_path(runs_dir, name))
+    if run.path.exists():
+        raise RunError(f"A run named {name!r} exists already; choose another name or resume it.")
+    run.path.mkdir()
+    write_json_atomically(run.config_path, json.loads(config.to_json()))
+    # "created" until a training process takes it: only a process makes a run active.
+    run.update_status(state="created", created=now_iso(), preset=preset, data_dir=data_dir, pid=None)
+    return run
+
+
+@contextlib.contextmanager
+def _file_lock(path, blocking):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as file:
+        flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(file, flags)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def training_lock(runs_dir, blocking=True):
+    """Held by a training process for its whole life: one training per runs folder at a time."""
+    return _file_lock(pathlib.Path(runs_dir) / TRAINING_LOCK, blocking)
+
+
+def active_run(runs_dir, other_than=None):
+    """The run that is queued or training in `runs_dir`, if any."""
+    for run in list_runs(runs_dir):
+        if run.name != other_than and run.status().get("state") in ACTIVE_STATES:
+            return run
+    return None
+
+
+def launch(runs_dir, run_name, data_dir=None, resume=False):
+    """Starts `python -m vgg train` for a run in its own process, unless another run is training.
+
+    Two sessions pressing Train together serialize on a lock here: the second sees the
+    first's run as active and is refused with a sentence naming it.
+    """
+    runs_dir = pathlib.Path(runs_dir)
+    with _file_lock(runs_dir / LAUNCH_LOCK, blocking=True):
+        busy = active_run(runs_dir, other_than=run_name)
+        if busy is not None:
+            raise RunError(
+                f"Run {busy.name!r} is already training on this machine; stop it or wait for it "
+                "(two trainings at once would each run at half speed)."
+            )
+        run = open_run(runs_dir, run_name)
+        command = [sys.executable, "-m", "vgg", "train", "--runs-dir", str(runs_dir), "--resume", run_name]
+        if data_dir:
+            command += ["--data-dir", str(data_dir)]
+        with contextlib.suppress(FileNotFoundError):
+            run.stop_path.unlink()
+        # Queued under this server's pid until the child writes its own, so the run counts as
+        # active from this moment and a second launch is refused.
+        run.update_status(state="queued", pid=os.getpid(), error=None, resumed=resume)
+        log = open(run.log_path, "a")
+        # A new session keeps the training alive when the web server restarts or a page reloads.
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        log.close()
+        run.update_status(condition=lambda status: status.get("pid") == os.getpid(), pid=process.pid)
+        return run, process
+
+
+def wait_for(run, states, timeout_seconds):
+    """Polls until the run's state is one of `states`; returns the last status."""
+    deadline = time.monotonic() + timeout_seconds
+    status = run.status()
+    while status.get("state") not in states and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = run.status()
+    return status

@@ -1,0 +1,327 @@
+"""Trains a run in this process: `model.fit` with callbacks that log, checkpoint and stop on request."""
+
+import contextlib
+import json
+import math
+import os
+import platform
+import signal
+import time
+import traceback
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vgg import data as data_module
+from vgg.config import validate
+from vgg.model import build_from_config
+from vgg.runs import RunError, read_json, training_lock, write_json_atomically
+
+
+def cpu_name():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or "CPU"
+
+
+def device_summary():
+    """What TensorFlow will train on, in one line, e.g. 'CPU (AMD EPYC, 2 cores)'."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = []
+        for gpu in gpus:
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        return f"GPU ({', '.join(names)})"
+    return f"CPU ({cpu_name()}, {os.cpu_count()} cores)"
+
+
+def use_jit(config, on_gpu):
+    if config.jit_compile != "auto":
+        return config.jit_compile == "on"
+    # Measured on the 2-core AVX-512 CPU with oneDNN (BENCHMARKS.md): XLA made a quarter-width
+    # VGG16 2.5x and a half-width one 7x slower there, so on a CPU it stays off.
+    return on_gpu
+
+
+def use_mixed_precision(config, on_gpu):
+    if config.mixed_precision != "auto":
+        return config.mixed_precision == "on"
+    # float16 helps tensor cores; CPUs without native float16 run it many times slower.
+    return on_gpu
+
+
+def distribution_strategy():
+    """MirroredStrategy over several GPUs (or several logical CPUs when asked), else the default."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def learning_rate_schedule(config, steps_per_epoch):
+    if config.schedule == "constant":
+        return config.learning_rate
+    total_steps = max(1, config.epochs * steps_per_epoch)
+    warmup_steps = min(total_steps - 1, int(config.warmup_epochs * steps_per_epoch))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 100 if warmup_steps else config.learning_rate,
+        warmup_target=config.learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+        decay_steps=total_steps - warmup_steps,
+    )
+
+
+def make_optimizer(config, steps_per_epoch):
+    learning_rate = learning_rate_schedule(config, steps_per_epoch)
+    weight_decay = config.weight_decay or None
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=config.momentum, nesterov=True, weight_decay=weight_decay)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
+    return keras.optimizers.Adam(learning_rate, weight_decay=weight_decay)
+
+
+def compile_model(model, config, steps_per_epoch, on_gpu):
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=use_jit(config, on_gpu),
+    )
+
+
+def current_learning_rate(optimizer):
+    learning_rate = optimizer.learning_rate
+    return float(keras.ops.convert_to_numpy(learning_rate))
+
+
+class RunLogger(keras.callbacks.Callback):
+    """Appends batch and epoch lines to metrics.jsonl, flushed at once so the app can draw them live."""
+
+    def __init__(self, run, config, images_per_epoch, steps_per_epoch, started_elapsed):
+        super().__init__()
+        self.run = run
+        self.config = config
+        self.images_per_epoch = images_per_epoch
+        self.steps_per_epoch = steps_per_epoch
+        self.elapsed_before = started_elapsed  # Training seconds of earlier sessions of this run.
+        self.file = open(run.metrics_path, "a")
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+        self.last_time = self.start
+        self.last_step = self.global_step()
+
+    def global_step(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def elapsed(self):
+        return self.elapsed_before + time.monotonic() - self.start
+
+    def write(self, row):
+        self.file.write(json.dumps(row) + "\n")
+        self.file.flush()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_started = self.elapsed()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        is_last = batch + 1 == self.steps_per_epoch
+        if now - self.last_time < self.config.log_every_seconds and not is_last:
+            return
+        step = self.global_step()
+        images_per_second = (step - self.last_step) * self.config.batch_size / max(now - self.last_time, 1e-9)
+        self.last_time, self.last_step = now, step
+        self.write(
+            {
+                "kind": "batch",
+                "step": step,
+                "epoch": self.epoch + (batch + 1) / self.steps_per_epoch,
+                "loss": float(logs["loss"]),
+                "accuracy": float(logs["accuracy"]),
+                "learning_rate": current_learning_rate(self.model.optimizer),
+                "images_per_second": round(images_per_second, 1),
+                "elapsed": round(self.elapsed(), 2),
+            }
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {
+            "kind": "epoch",
+            "step": self.global_step(),
+            "epoch": epoch + 1,
+            "loss": float(logs.get("loss", math.nan)),
+            "accuracy": float(logs.get("accuracy", math.nan)),
+            "val_loss": float(logs["val_loss"]) if "val_loss" in logs else None,
+            "val_accuracy": float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+            "learning_rate": current_learning_rate(self.model.optimizer),
+            # Includes the validation pass: the rate a user waits at, not the kernel's peak.
+            "images_per_second": round(self.images_per_epoch / max(self.elapsed() - self.epoch_started, 1e-9), 1),
+            "elapsed": round(self.elapsed(), 2),
+        }
+        self.write(row)
+
+    def on_train_end(self, logs=None):
+        self.file.close()
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Stops after the current batch when the app asks (a stop file) or the process gets SIGTERM."""
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        self.requested = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested or self.run.stop_requested():
+            self.requested = True
+            self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves model and optimizer after every epoch and on a stop, replacing the file atomically."""
+
+    def __init__(self, run, stopper, logger):
+        super().__init__()
+        self.run = run
+        self.stopper = stopper
+        self.logger = logger
+        self.epochs_done = 0
+
+    def save(self, epochs_done):
+        temporary = self.run.path / ".checkpoint.tmp.keras"
+        self.model.save(temporary)
+        os.replace(temporary, self.run.checkpoint_path)
+        state = {"epochs_done": epochs_done, "step": self.logger.global_step(), "elapsed": self.logger.elapsed()}
+        write_json_atomically(self.run.path / "checkpoint.json", state)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_done = epoch + 1
+        self.save(self.epochs_done)
+
+    def on_train_end(self, logs=None):
+        if self.stopper.requested:
+            # A stop mid-epoch restarts that epoch on resume; the step counter keeps counting.
+            self.save(self.epochs_done)
+
+
+def prepare_data(config, data_dir):
+    dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
+    subset = data_module.balanced_subset(dataset.y_train, config.train_subset, config.seed)
+    return dataset, dataset.x_train[subset], dataset.y_train[subset]
+
+
+def save_inference_model(model, path):
+    """Saves weights and architecture without the optimizer state: a third the size of a checkpoint."""
+    inference_model = keras.Model.from_config(model.get_config())
+    inference_model.set_weights(model.get_weights())
+    temporary = path.with_name(f".{path.name}.tmp.keras")
+    inference_model.save(temporary)
+    os.replace(temporary, path)
+
+
+def train_run(run, data_dir=None, progress=print):
+    """Trains (or resumes) `run` to its configured number of epochs; returns the final status.
+
+    Waits while another process trains in the same runs folder, so that runs queue rather
+    than halve each other's speed. Any error is recorded as `failed` with its message.
+    """
+    runs_dir = run.path.parent
+    run.update_status(state="queued", pid=os.getpid())
+    with training_lock(runs_dir, blocking=True):
+        try:
+            return _train_locked(run, data_dir, progress)
+        except KeyboardInterrupt:
+            run.update_status(state="stopped", pid=None, error="Interrupted from the keyboard.")
+            raise
+        except Exception as error:
+            # Recorded for the app and the CLI to say in one sentence; the traceback stays in status.json.
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return run.update_status(state="failed", pid=None, error=message, traceback=traceback.format_exc())
+
+
+def _train_locked(run, data_dir, progress):
+    config = validate(run.config())
+    status = run.status()
+    data_dir = data_dir or status.get("data_dir")
+    keras.utils.set_random_seed(config.seed)
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    mixed = use_mixed_precision(config, on_gpu)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    device = device_summary()
+    run.update_status(state="running", pid=os.getpid(), device=device, mixed_precision=mixed,
+                      jit_compile=use_jit(config, on_gpu), error=None, traceback=None)
+    progress(f"Training {run.name} on {device}.")
+
+    dataset, x_train, y_train = prepare_data(config, data_dir)
+    run.update_status(data_source=dataset.source, train_images=len(y_train), val_images=len(dataset.y_val))
+    steps_per_epoch = max(1, len(y_train) // config.batch_size)
+    train_data = data_module.make_tf_dataset(
+        x_train, y_train, config.batch_size, augment=config.augment, shuffle=True, seed=config.seed
+    )
+    val_data = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
+
+    checkpoint = _read_checkpoint_state(run)
+    strategy = distribution_strategy()
+    with strategy.scope():
+        if checkpoint:
+            model = load_checkpoint(run)
+            run.truncate_metrics(checkpoint["step"])
+            progress(f"Resuming from epoch {checkpoint['epochs_done']} (step {checkpoint['step']}).")
+        else:
+            model = build_from_config(config)
+            compile_model(model, config, steps_per_epoch, on_gpu)
+    initial_epoch = checkpoint["epochs_done"] if checkpoint else 0
+
+    if initial_epoch < config.epochs:
+        logger = RunLogger(run, config, len(y_train), steps_per_epoch, checkpoint["elapsed"] if checkpoint else 0.0)
+        stopper = StopOnRequest(run)
+        callbacks = [
+            logger,
+            stopper,
+            Checkpointer(run, stopper, logger),
+            keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
+        ]
+        model.fit(
+            train_data,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=val_data,
+            callbacks=callbacks,
+            shuffle=False,  # The tf.data pipeline shuffles already.
+            verbose=0,
+        )
+        if stopper.requested:
+            progress("Stopped; resume with: python -m vgg train --resume " + run.name)
+            return run.update_status(state="stopped", pid=None)
+    save_inference_model(model, run.model_path)
+    return run.update_status(state="finished", pid=None)
+
+
+def _read_checkpoint_state(run):
+    if not run.checkpoint_path.exists():
+        return None
+    return read_json(run.path / "checkpoint.json")
+
+
+def load_checkpoint(run):
+    try:
+        return keras.saving.load_model(run.checkpoint_path, safe_mode=True, compile=True)
+    except Exception as error:
+        raise RunError(
+            f"The checkpoint of run {run.name!r} cannot be read ({type(error).__name__}); "
+            "start a new run, the old one's metrics are kept."
+        ) from None
