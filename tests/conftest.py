@@ -86,3 +86,26 @@ def subprocess_environment(**extra):
     environment["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + environment.get("PYTHONPATH", "")
     environment.update({key: str(value) for key, value in extra.items()})
     return environment
+
+
+@pytest.fixture(scope="session")
+def trained_runs_dir(tmp_path_factory, image_folder):
+    """A runs folder holding one finished tiny run, so the model pages have a model to show."""
+    from vgg.runs import create_run
+    from vgg.train import train_run
+
+    runs_dir = tmp_path_factory.mktemp("runs")
+    run = create_run(runs_dir, tiny_config(epochs=3), name="tiny", data_dir=str(image_folder))
+    status = train_run(run, data_dir=image_folder, progress=lambda message: None)
+    assert status["state"] == "finished", status.get("traceback")
+    return runs_dir
+
+
+def png_bytes(pixels):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()

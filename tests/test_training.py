@@ -49,9 +49,8 @@ def test_batch_and_epoch_lines_carry_every_metric(image_folder, tmp_path):
 
 
 def _start(runs_dir, name, config, image_folder):
-    create_run(runs_dir, config, name=name, data_dir=str(image_folder))
     os.environ["PYTHONPATH"] = subprocess_environment()["PYTHONPATH"]
-    return launch(runs_dir, name, data_dir=image_folder)
+    return launch(runs_dir, name, config=config, data_dir=image_folder)
 
 
 def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
@@ -66,9 +65,9 @@ def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
     assert len(run.metrics()) >= 5 and run.status()["state"] == "running"
 
     # A second start while one trains is refused with a sentence naming the busy run.
-    create_run(runs_dir, tiny_config(), name="second")
     with pytest.raises(RunError, match="'life' is already training"):
-        launch(runs_dir, "second")
+        launch(runs_dir, "second", config=tiny_config())
+    assert not (runs_dir / "second").exists()
 
     run.request_stop()
     assert process.wait(timeout=120) == 0

@@ -81,6 +81,8 @@ def _load_image_folder(root, validation_size, seed):
             raise DataError(f"{test_dir} has other classes than {train_dir}.")
         source = f"local folder {root} (validation = its test/ folder)"
     else:
+        # Small folders (a class's own photos, the tests' images) keep at most a fifth for validation.
+        validation_size = min(validation_size, len(y_train) // 5)
         train_index, val_index = balanced_split(y_train, validation_size, seed)
         x_val, y_val = x_train[val_index], y_train[val_index]
         x_train, y_train = x_train[train_index], y_train[train_index]

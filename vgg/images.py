@@ -1,16 +1,30 @@
 """Turning whatever a user uploads into the 32x32 RGB image the network sees."""
 
 import io
+import math
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from vgg.errors import UserError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # Phone photos are 2-12 MB; more is not a photo.
 MAX_PIXELS = 50_000_000  # A 50-megapixel photo decodes to 150 MB; larger files are refused before decoding.
 INPUT_SIZE = 32
+# Only the formats people upload. Pillow's other decoders are rarely exercised, and some (ICO, for one)
+# decode the pixels while opening, before the size check below can refuse them.
+FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF")
+_ORIENTATION = 0x0112  # The EXIF tag in which phones say how to turn the stored pixels upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class ImageError(UserError, ValueError):
@@ -20,48 +34,58 @@ class ImageError(UserError, ValueError):
 def decode_image(data, filename="the file"):
     """Decodes bytes to an RGB PIL image: first frame of animations, EXIF rotation applied,
     transparency flattened onto white, 16-bit and CMYK converted. Raises ImageError otherwise."""
+    name = " ".join(str(filename).split()) or "the file"  # A newline in a file name would split the sentence.
     if not data:
-        raise ImageError(f"{filename} is empty.")
+        raise ImageError(f"{name} is empty.")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(f"{filename} is {len(data) / 2**20:.0f} MB; images up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted.")
+        megabytes = math.ceil(len(data) / 2**20 * 10) / 10  # Rounded up: "20.0 MB" would look accepted.
+        raise ImageError(f"{name} is {megabytes:.1f} MB; images up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted.")
+    limit = f"images up to {MAX_PIXELS // 1_000_000} megapixels are accepted"
     try:
         with warnings.catch_warnings():
-            # Pillow warns, then raises, on decompression bombs; the size check below says it in our words.
+            # Pillow warns on large images; the size check below says it in our words.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise ImageError(
-                    f"{filename} is {width}x{height} pixels; images up to {MAX_PIXELS // 1_000_000} megapixels are accepted."
-                )
-            image.seek(0)  # The first frame of an animated GIF or WebP.
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb(image)
-    except ImageError:
-        raise
+            image = Image.open(io.BytesIO(data), formats=FORMATS)  # Reads the header only.
     except Image.DecompressionBombError:
-        raise ImageError(f"{filename} is too large to decode safely.") from None
+        # Pillow's own limit (179 megapixels by default) stops these before we see the size.
+        raise ImageError(f"{name} has more than {2 * Image.MAX_IMAGE_PIXELS // 1_000_000} megapixels; {limit}.") from None
     except Exception:
-        raise ImageError(f"{filename} is not an image that can be read (PNG, JPEG, WebP, GIF or BMP).") from None
+        raise ImageError(f"{name} is not an image that can be read (PNG, JPEG, WebP, GIF, BMP or TIFF).") from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name} is {width}x{height} pixels ({math.ceil(width * height / 1e6)} megapixels); {limit}.")
+    try:
+        image.seek(0)  # The first frame of an animated GIF, WebP or PNG.
+        image.load()
+        return _to_rgb(_upright(image))
+    except Exception:
+        kind = {"MPO": "JPEG", "WEBP": "WebP"}.get(image.format, image.format)  # MPO: a phone's multi-picture JPEG.
+        raise ImageError(f"{name} looks like a {kind} image but is damaged or incomplete; try saving it again.") from None
+
+
+def _upright(image):
+    # Not ImageOps.exif_transpose: it also rewrites the EXIF block, and fails on a slightly broken one.
+    try:
+        method = _UPRIGHT.get(image.getexif().get(_ORIENTATION))
+    except Exception:  # Unreadable EXIF: keep the pixels as stored rather than refuse the photo.
+        return image
+    return image if method is None else image.transpose(method)
 
 
 def _to_rgb(image):
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16- and 32-bit greyscale: scale the used range to 8 bits instead of clipping to white.
-        values = np.asarray(image, dtype=np.float64)
-        top = values.max() or 1.0
-        image = Image.fromarray((values * (255.0 / top)).astype(np.uint8), mode="L")
-    if image.mode == "F":
-        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
-        span = (values.max() - values.min()) or 1.0
-        image = Image.fromarray(((values - values.min()) * 255.0 / span).astype(np.uint8), mode="L")
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "RGB" and "transparency" in image.info):
-        image = image.convert("RGBA")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16-bit, 32-bit and float greyscale: Pillow's convert("L") clips everything above 255 to white,
+        # so the used range (from 0, or from the lowest value if negative) is scaled to 8 bits instead.
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32))
+        low = min(float(values.min()), 0.0)
+        span = (float(values.max()) - low) or 1.0
+        values -= low
+        values *= 255.0 / span
+        image = Image.fromarray(np.rint(values).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        # Transparent pixels often store black; flattened onto white they look as the picture shows.
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
+        image = Image.alpha_composite(background, image.convert("RGBA"))
     return image.convert("RGB")
 
 
@@ -72,11 +96,6 @@ def to_network_input(image, size=INPUT_SIZE):
     left, top = (width - side) // 2, (height - side) // 2
     square = image.crop((left, top, left + side, top + side))
     return np.asarray(square.resize((size, size), Image.Resampling.BOX, reducing_gap=3.0), dtype=np.uint8)
-
-
-def enlarge(pixels, scale=8):
-    """Nearest-neighbour upscaling: every pixel becomes a crisp scale x scale square."""
-    return np.repeat(np.repeat(np.asarray(pixels), scale, axis=0), scale, axis=1)
 
 
 def load_upload(data, filename="the file"):

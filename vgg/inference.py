@@ -128,17 +128,6 @@ class Predictor:
         return grad_cam
 
 
-def filters_as_images(model, layer_name):
-    """The 3x3 kernels of a conv layer: for the first layer (3 input channels) as RGB images in [0, 1],
-    for deeper layers the per-filter weights averaged over input channels, (filters, 3, 3)."""
-    kernel = model.get_layer(layer_name).get_weights()[0]  # (3, 3, in, out)
-    if kernel.shape[2] == 3:
-        rgb = np.transpose(kernel, (3, 0, 1, 2))
-        low, high = rgb.min(axis=(1, 2, 3), keepdims=True), rgb.max(axis=(1, 2, 3), keepdims=True)
-        return (rgb - low) / np.maximum(high - low, 1e-12)
-    return np.transpose(kernel.mean(axis=2), (2, 0, 1))
-
-
 def evaluate(model, images, labels, num_classes=10, batch_size=500):
     """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
     predictor = Predictor(model) if not isinstance(model, Predictor) else model

@@ -285,13 +285,16 @@ def active_run(runs_dir, other_than=None):
     return None
 
 
-def launch(runs_dir, run_name, data_dir=None, resume=False):
-    """Starts `python -m vgg train` for a run in its own process, unless another run is training.
+def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, resume=False):
+    """Starts `python -m vgg train` in its own process for a new run (given `config`) or an
+    existing one (given `run_name`), unless another run is training in `runs_dir`.
 
     Two sessions pressing Train together serialize on a lock here: the second sees the
     first's run as active and is refused with a sentence naming it.
     """
     runs_dir = pathlib.Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = str(data_dir) if data_dir else None
     with _file_lock(runs_dir / LAUNCH_LOCK, blocking=True):
         busy = active_run(runs_dir, other_than=run_name)
         if busy is not None:
@@ -299,8 +302,13 @@ def launch(runs_dir, run_name, data_dir=None, resume=False):
                 f"Run {busy.name!r} is already training on this machine; stop it or wait for it "
                 "(two trainings at once would each run at half speed)."
             )
-        run = open_run(runs_dir, run_name)
-        command = [sys.executable, "-m", "vgg", "train", "--runs-dir", str(runs_dir), "--resume", run_name]
+        if config is not None:
+            run = create_run(runs_dir, config, name=run_name, preset=preset, data_dir=data_dir)
+        else:
+            run = open_run(runs_dir, run_name)
+            if run.status().get("state") in ACTIVE_STATES:
+                raise RunError(f"Run {run.name!r} is training already.")
+        command = [sys.executable, "-m", "vgg", "train", "--runs-dir", str(runs_dir), "--resume", run.name]
         if data_dir:
             command += ["--data-dir", str(data_dir)]
         with contextlib.suppress(FileNotFoundError):
@@ -308,12 +316,11 @@ def launch(runs_dir, run_name, data_dir=None, resume=False):
         # Queued under this server's pid until the child writes its own, so the run counts as
         # active from this moment and a second launch is refused.
         run.update_status(state="queued", pid=os.getpid(), error=None, resumed=resume)
-        log = open(run.log_path, "a")
-        # A new session keeps the training alive when the web server restarts or a page reloads.
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
-        log.close()
+        with open(run.log_path, "a") as log:
+            # A new session keeps the training alive when the web server restarts or a page reloads.
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         run.update_status(condition=lambda status: status.get("pid") == os.getpid(), pid=process.pid)
         return run, process
 

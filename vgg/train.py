@@ -130,6 +130,19 @@ class RunLogger(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.epoch_started = self.elapsed()
+        # Keras reports running means that restart every epoch; the logger turns them into the
+        # mean over each logging interval, so curves do not jump at epoch boundaries.
+        self.sums_at_last_log = {"loss": 0.0, "accuracy": 0.0}
+        self.batches_at_last_log = 0
+
+    def interval_means(self, batches_done, logs):
+        means = {}
+        for key, last_sum in self.sums_at_last_log.items():
+            total = float(logs[key]) * batches_done
+            means[key] = (total - last_sum) / max(batches_done - self.batches_at_last_log, 1)
+            self.sums_at_last_log[key] = total
+        self.batches_at_last_log = batches_done
+        return means
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.monotonic()
@@ -139,13 +152,14 @@ class RunLogger(keras.callbacks.Callback):
         step = self.global_step()
         images_per_second = (step - self.last_step) * self.config.batch_size / max(now - self.last_time, 1e-9)
         self.last_time, self.last_step = now, step
+        means = self.interval_means(batch + 1, logs)
         self.write(
             {
                 "kind": "batch",
                 "step": step,
                 "epoch": self.epoch + (batch + 1) / self.steps_per_epoch,
-                "loss": float(logs["loss"]),
-                "accuracy": float(logs["accuracy"]),
+                "loss": means["loss"],
+                "accuracy": means["accuracy"],
                 "learning_rate": current_learning_rate(self.model.optimizer),
                 "images_per_second": round(images_per_second, 1),
                 "elapsed": round(self.elapsed(), 2),

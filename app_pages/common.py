@@ -1,0 +1,114 @@
+"""What several pages share: cached data and models, the model chooser, the image chooser.
+
+Heavy imports (TensorFlow) happen inside the cached functions, so the first page paints
+before TensorFlow has loaded.
+"""
+
+import os
+import pathlib
+
+import streamlit as st
+
+from vgg.data import CLASS_NAMES, DataError, default_data_dir
+from vgg.errors import UserError
+from vgg.runs import default_runs_dir, list_runs
+
+SHIPPED_LABEL = "Shipped VGG16 (assets/)"
+
+
+def runs_dir():
+    return default_runs_dir()
+
+
+@st.cache_resource(show_spinner="Loading CIFAR-10…")
+def load_dataset(data_dir):
+    from vgg.data import load_cifar10
+
+    return load_cifar10(data_dir)
+
+
+def dataset_or_message():
+    """(dataset, None) when data is available, else (None, one sentence saying how to get it)."""
+    try:
+        return load_dataset(default_data_dir()), None
+    except DataError as error:
+        return None, str(error)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_predictor(path, modified_time):
+    """A Predictor for a model file; `modified_time` makes a re-saved checkpoint load anew."""
+    from vgg.inference import Predictor, load_model
+
+    return Predictor(load_model(path, runs_dir()))
+
+
+def available_models():
+    """{label: path} of the shipped model and every run's final model or checkpoint, newest run first."""
+    from vgg.inference import default_model_path
+
+    models = {}
+    shipped = default_model_path()
+    if shipped is not None:
+        models[SHIPPED_LABEL] = shipped
+    for run in list_runs(runs_dir()):
+        if run.model_path.exists():
+            models[f"Run {run.name} (final)"] = run.model_path
+        elif run.checkpoint_path.exists():
+            models[f"Run {run.name} (last checkpoint)"] = run.checkpoint_path
+    return models
+
+
+def model_choice_ui(key):
+    """Lets the user pick a model; returns a Predictor, or None after saying why there is none."""
+    models = available_models()
+    if not models:
+        st.info(
+            "No trained model yet: train one on the Train page (even one epoch of the cpu preset), "
+            "and it appears here."
+        )
+        return None
+    label = st.selectbox("Model", list(models), key=key, help="The shipped model, or any run's saved model.")
+    path = models[label]
+    try:
+        return load_predictor(str(path), os.path.getmtime(path))
+    except (UserError, OSError) as error:
+        st.error(str(error))
+        return None
+
+
+def read_upload(uploaded_file):
+    """(RGB image, 32x32 input) for an uploaded file, or None after showing one sentence."""
+    from vgg.images import load_upload
+
+    try:
+        return load_upload(uploaded_file.getvalue(), uploaded_file.name)
+    except UserError as error:
+        st.error(str(error))
+        return None
+
+
+def image_choice_ui(key):
+    """A CIFAR-10 validation image (by class and index) or an upload; returns (32x32 uint8 image, label text) or None."""
+    source = st.radio("Image", ["CIFAR-10 sample", "Upload"], horizontal=True, key=f"{key}_source")
+    if source == "Upload":
+        uploaded = st.file_uploader(
+            "An image (PNG, JPEG, WebP, GIF)", type=["png", "jpg", "jpeg", "webp", "gif", "bmp"], key=f"{key}_upload"
+        )
+        if uploaded is None:
+            return None
+        decoded = read_upload(uploaded)
+        return None if decoded is None else (decoded[1], uploaded.name)
+    dataset, message = dataset_or_message()
+    if dataset is None:
+        st.info(message)
+        return None
+    columns = st.columns(2)
+    class_name = columns[0].selectbox("Class", CLASS_NAMES, key=f"{key}_class")
+    indices = (dataset.y_val == CLASS_NAMES.index(class_name)).nonzero()[0]
+    number = columns[1].number_input("Sample", 0, len(indices) - 1, 0, key=f"{key}_index")
+    return dataset.x_val[indices[number]], f"validation image: {class_name} #{number}"
+
+
+def project_root():
+    return pathlib.Path(__file__).resolve().parent.parent

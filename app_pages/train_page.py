@@ -1,0 +1,186 @@
+"""Train: choose a recipe, start a run in its own process, watch it live, stop, resume, compare."""
+
+import time
+
+import streamlit as st
+
+from app_pages.charts import training_figure
+from app_pages.common import runs_dir
+from vgg.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, VARIANTS, validate
+from vgg.data import default_data_dir
+from vgg.errors import UserError
+from vgg.runs import ACTIVE_STATES, active_run, launch, list_runs, open_run
+
+WIDTHS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
+BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
+STATE_ICONS = {
+    "running": ":material/play_circle:", "queued": ":material/schedule:", "finished": ":material/check_circle:",
+    "stopped": ":material/pause_circle:", "failed": ":material/error:", "interrupted": ":material/warning:",
+    "created": ":material/radio_button_unchecked:",
+}
+
+
+def settings_ui():
+    """Returns (preset name, TrainConfig) as the user set them; widgets reset when the preset changes."""
+    preset_name = st.selectbox(
+        "Preset", list(PRESETS), format_func=lambda name: f"{name}: {PRESET_DESCRIPTIONS[name]}", key="preset"
+    )
+    preset = PRESETS[preset_name]
+    # Keys carry the preset's name, so choosing another preset shows its values, not stale ones.
+    key = f"{preset_name}_"
+    columns = st.columns(3)
+    variant = columns[0].selectbox(
+        "VGG variant", list(VARIANTS), index=list(VARIANTS).index(preset.variant),
+        format_func=lambda name: f"{VARIANTS[name]} ({name})", key=key + "variant",
+    )
+    width = columns[1].select_slider(
+        "Width", WIDTHS, value=preset.width, key=key + "width",
+        help="Multiplier on every conv layer's channels: 1.0 is the paper's 64-128-256-512-512. Cost grows with its square.",
+    )
+    batch_norm = columns[2].checkbox("Batch normalization", preset.batch_norm, key=key + "batch_norm",
+                                     help="Without it, VGG16 trained from scratch often never learns: see the blog preset.")
+    optimizer = columns[0].selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(preset.optimizer), key=key + "optimizer")
+    learning_rate = columns[1].number_input(
+        "Learning rate", 1e-6, 5.0, float(preset.learning_rate), format="%.4f", key=key + "learning_rate"
+    )
+    batch_size = columns[2].select_slider("Batch size", BATCH_SIZES, value=preset.batch_size, key=key + "batch_size")
+    epochs = columns[0].number_input("Epochs", 1, 500, preset.epochs, key=key + "epochs")
+    train_subset = columns[1].number_input(
+        "Training images (0 = all)", 0, 50_000, preset.train_subset, step=1000, key=key + "train_subset",
+        help="A class-balanced subset: smaller runs finish sooner.",
+    )
+    augment = columns[2].checkbox("Augmentation (crop + flip)", preset.augment, key=key + "augment")
+    config = preset.replace(
+        variant=variant, width=float(width), batch_norm=batch_norm, optimizer=optimizer,
+        learning_rate=float(learning_rate), batch_size=int(batch_size), epochs=int(epochs),
+        train_subset=int(train_subset), augment=augment,
+    )
+    return preset_name, config
+
+
+def start_ui(preset_name, config):
+    """The Start button; returns the new run's name when one started."""
+    busy = active_run(runs_dir())
+    if busy is not None:
+        st.info(f"Run **{busy.name}** is training; a new run can start when it finishes or is stopped.")
+    if st.button("Start training", type="primary", disabled=busy is not None, key="start"):
+        try:
+            run, _ = launch(runs_dir(), config=validate(config), preset=preset_name, data_dir=default_data_dir())
+        except UserError as error:
+            st.error(str(error))
+            return None
+        st.toast(f"Started {run.name}")
+        return run.name
+    return None
+
+
+def progress_text(status, rows, config):
+    batches = [row for row in rows if row.get("kind") == "batch"]
+    if not batches:
+        return 0.0, "Preparing data and model…" if status["state"] in ACTIVE_STATES else "No metrics yet."
+    last = batches[-1]
+    fraction = min(1.0, last["epoch"] / config.epochs)
+    speed = last.get("images_per_second") or 0
+    images_left = (config.epochs - last["epoch"]) * (last["step"] / max(last["epoch"], 1e-9)) * config.batch_size
+    eta = f", about {time.strftime('%H:%M:%S', time.gmtime(images_left / speed))} left" if speed and status["state"] == "running" else ""
+    return fraction, f"Epoch {last['epoch']:.2f} of {config.epochs} · {speed:,.0f} images/s{eta}"
+
+
+@st.fragment(run_every=1.0)
+def live_run_ui(run_name, compare_names):
+    """Redraws every second from the run's files, so it follows a run started anywhere, even by the CLI."""
+    try:
+        run = open_run(runs_dir(), run_name)
+        config = run.config()
+    except UserError as error:
+        st.error(str(error))
+        return
+    status = run.status()
+    rows = run.metrics()
+    state = status.get("state", "unknown")
+    columns = st.columns([3, 1, 1])
+    columns[0].markdown(
+        f"{STATE_ICONS.get(state, '')} **{run.name}** is **{state}** · device: {status.get('device') or 'not yet known'}"
+    )
+    if state in ACTIVE_STATES:
+        if columns[1].button("Stop", key=f"stop_{run.name}", help="Finish the batch, save a checkpoint, stop"):
+            try:
+                run.request_stop()
+                st.toast("Stopping after this batch…")
+            except UserError as error:
+                st.error(str(error))
+    elif state in ("stopped", "interrupted", "failed") and run.checkpoint_path.exists():
+        if columns[1].button("Resume", key=f"resume_{run.name}", help="Continue from the last checkpoint"):
+            try:
+                launch(runs_dir(), run.name, data_dir=status.get("data_dir") or default_data_dir(), resume=True)
+                st.toast(f"Resuming {run.name}")
+            except UserError as error:
+                st.error(str(error))
+    if state == "failed":
+        st.error(f"The run failed: {status.get('error')}")
+    fraction, text = progress_text(status, rows, config)
+    st.progress(fraction, text=text)
+    epochs = [row for row in rows if row.get("kind") == "epoch" and row.get("val_accuracy") is not None]
+    if epochs:
+        metric_columns = st.columns(4)
+        metric_columns[0].metric("Validation accuracy", f"{epochs[-1]['val_accuracy']:.1%}",
+                                 f"{epochs[-1]['val_accuracy'] - epochs[-2]['val_accuracy']:+.1%}" if len(epochs) > 1 else None)
+        metric_columns[1].metric("Validation loss", f"{epochs[-1]['val_loss']:.3f}")
+        metric_columns[2].metric("Training accuracy", f"{epochs[-1]['accuracy']:.1%}")
+        metric_columns[3].metric("Learning rate", f"{epochs[-1]['learning_rate']:.2g}")
+    series = {run.name: rows}
+    for name in compare_names:
+        try:
+            series[name] = open_run(runs_dir(), name).metrics()
+        except UserError:
+            continue
+    st.plotly_chart(training_figure(series), key=f"chart_{run.name}")
+
+
+def runs_table_ui(runs):
+    rows = []
+    for run in runs:
+        summary = run.summary()
+        rows.append({
+            "run": summary["name"],
+            "state": summary["state"],
+            "preset": summary["preset"],
+            "epochs": f"{summary['epochs_done']}/{summary['epochs']}",
+            "validation accuracy": None if summary["val_accuracy"] is None else round(summary["val_accuracy"], 4),
+            "device": summary["device"],
+            "created": summary["created"],
+        })
+    st.dataframe(rows, hide_index=True)
+
+
+def render():
+    st.title("Train VGG16")
+    with st.expander("Why did the blog's VGG16 never learn?"):
+        st.markdown(
+            "The blog trained VGG16 from scratch **without batch normalization**, with Adam at 1e-3 and two "
+            "Dense 4096 layers. Its loss sat at **2.3026 = ln 10**, the loss of guessing each class with "
+            "probability 1/10, and its accuracy at 10%. Thirteen conv layers of ReLUs, initialised without "
+            "care for their depth, let the signal and its gradients fade or blow up through the stack; the "
+            "first large Adam steps then push the ReLUs into silence, and a network whose features are all "
+            "zero can only output the same guess for every image. Batch normalization re-centres and "
+            "re-scales every layer's output, so the gradient reaches the first layers: start the **blog** "
+            "preset and the **cpu** preset one after the other and overlay them to see the difference."
+        )
+    preset_name, config = settings_ui()
+    started = start_ui(preset_name, config)
+
+    runs = list_runs(runs_dir())
+    if not runs:
+        st.info("No runs yet: choose a preset and press Start training.")
+        return
+    names = [run.name for run in runs]
+    busy = active_run(runs_dir())
+    default_name = started or (busy.name if busy else names[0])
+    st.subheader("Run")
+    columns = st.columns([1, 2])
+    run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}")
+    compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name], key="compare")
+    live_run_ui(run_name, compare_names)
+    st.subheader("All runs")
+    runs_table_ui(runs)
+    st.caption(f"Runs are saved in {runs_dir().resolve()}; `tensorboard --logdir {runs_dir()}` shows them too.")

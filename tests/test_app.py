@@ -1,0 +1,146 @@
+"""Every page through Streamlit's AppTest: it renders, its controls are there, and it does its job."""
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import vgg.inference
+from conftest import PROJECT_ROOT, generated_images, png_bytes
+from vgg.runs import list_runs, open_run, wait_for
+
+
+def page_test(module):
+    """An AppTest of one page function, outside the router, as a user on that page sees it."""
+    script = f"import vgg\nfrom app_pages import {module}\n{module}.render()\n"
+    return AppTest.from_string(script, default_timeout=120)
+
+
+@pytest.fixture
+def app_environment(monkeypatch, image_folder, trained_runs_dir):
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.setenv("VGG_RUNS_DIR", str(trained_runs_dir))
+    monkeypatch.chdir(PROJECT_ROOT)
+    return trained_runs_dir
+
+
+def texts(app):
+    return " ".join(
+        [element.value for element in app.markdown]
+        + [element.value for element in app.caption]
+        + [element.value for element in app.info]
+        + [element.value for element in app.warning]
+        + [element.value for element in app.error]
+        + [element.value for element in app.title]
+    )
+
+
+def test_entry_file_routes_to_the_data_page(app_environment):
+    app = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=120).run()
+    assert not app.exception
+    assert app.title[0].value == "CIFAR-10"
+    assert "Source: local folder" in texts(app)
+
+
+def test_data_page_browses_classes_and_shows_a_sample_up_close(app_environment):
+    app = page_test("data_page").run()
+    assert not app.exception
+    assert app.multiselect[0].value == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    app.multiselect[0].set_value(["cat", "ship"]).run()
+    assert not app.exception
+    assert "**cat**" in texts(app) and "**ship**" in texts(app) and "**dog**" not in texts(app)
+    assert "Augmentation preview" in texts(app)
+    reshuffle = next(button for button in app.button if button.label == "Reshuffle")
+    reshuffle.click().run()
+    assert app.session_state["data_seed"] == 1
+
+
+def test_data_page_without_data_says_how_to_get_it(app_environment, monkeypatch, tmp_path):
+    monkeypatch.setenv("VGG_DATA_DIR", str(tmp_path / "nowhere"))
+    app = page_test("data_page").run()
+    assert not app.exception
+    assert "root/train/<class>" in app.warning[0].value
+
+
+def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment):
+    app = page_test("inside_page").run()
+    assert not app.exception
+    assert app.selectbox(key="inside_model").value.startswith("Run tiny")
+    assert len(app.expander) == 5
+    assert "receptive field" in app.expander[0].label
+    assert "block1_relu1" in texts(app)
+    assert app.select_slider(key="feature_layer").value == "block1_relu1"
+    app.select_slider(key="feature_layer").set_value("block5_pool").run()
+    assert not app.exception
+    assert "block5_pool: 1x1 maps" in texts(app)
+    assert "The model says" in texts(app)
+
+
+def test_model_pages_without_any_model_say_how_to_get_one(app_environment, monkeypatch, tmp_path):
+    monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(vgg.inference, "SHIPPED_MODEL", tmp_path / "none.keras")
+    for module in ("inside_page", "predict_page"):
+        app = page_test(module).run()
+        assert not app.exception
+        assert "No trained model yet" in app.info[0].value
+
+
+def test_predict_page_predicts_an_upload_and_refuses_a_non_image(app_environment):
+    images, labels = generated_images(per_class=1, seed=5)
+    ship = images[list(labels).index(8)]
+    big_ship = np.repeat(np.repeat(ship, 10, axis=0), 10, axis=1)  # 320x320: the page must shrink it.
+    app = page_test("predict_page").run()
+    assert not app.exception
+    uploader = app.get("file_uploader")[0]
+    uploader.set_value([("ship.png", png_bytes(big_ship), "image/png"), ("notes.png", b"hello, not an image", "image/png")]).run()
+    assert not app.exception
+    assert "ship.png: **ship**" in texts(app)
+    assert "notes.png is not an image that can be read" in app.error[0].value
+    assert len(app.get("plotly_chart")) == 1, "one top-5 chart, for the one real image"
+
+
+def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, monkeypatch):
+    runs_dir = tmp_path / "runs"
+    monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
+    app = page_test("train_page").run()
+    assert not app.exception
+    assert "No runs yet" in texts(app)
+    for label in ("VGG variant", "Optimizer"):
+        assert any(box.label == label for box in app.selectbox)
+    app.selectbox(key="preset").set_value("cpu").run()
+    app.select_slider(key="cpu_width").set_value(0.125)
+    app.select_slider(key="cpu_batch_size").set_value(32)
+    app.number_input(key="cpu_epochs").set_value(2)
+    app.checkbox(key="cpu_augment").uncheck()
+    app.button(key="start").click().run()
+    assert not app.exception, app.exception
+    runs = list_runs(runs_dir)
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.config().width == 0.125 and run.config().epochs == 2 and not run.config().augment
+    status = wait_for(run, ("finished", "failed"), 240)
+    assert status["state"] == "finished", status
+    app.run()
+    assert f"**{run.name}** is **finished**" in texts(app)
+    assert len(run.metrics()) > 2
+    assert app.get("plotly_chart")
+
+
+def test_train_page_stops_a_run_and_refuses_a_second_start(app_environment, tmp_path, monkeypatch, image_folder):
+    from conftest import subprocess_environment, tiny_config
+    from vgg.runs import launch
+
+    runs_dir = tmp_path / "runs"
+    monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
+    run, process = launch(runs_dir, "long", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
+    assert wait_for(run, ("running",), 120)["state"] == "running"
+    app = page_test("train_page").run()
+    assert not app.exception
+    assert app.button(key="start").disabled
+    assert "Run **long** is training" in texts(app)
+    app.button(key="stop_long").click().run()
+    assert process.wait(timeout=120) == 0
+    assert open_run(runs_dir, "long").status()["state"] == "stopped"
+    app.run()
+    assert "**long** is **stopped**" in texts(app)
+    assert any(button.label == "Resume" for button in app.button)

@@ -1,0 +1,106 @@
+"""Pictures of what the network computes, as uint8 RGB arrays: colour maps, tiled feature maps
+and filters, Grad-CAM overlays, receptive fields. NumPy only, so the app draws them instantly."""
+
+import math
+
+import numpy as np
+
+# Anchor colours of matplotlib's viridis (perceptually uniform, readable when projected).
+VIRIDIS = ((68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 142),
+           (31, 158, 137), (53, 183, 121), (110, 206, 88), (181, 222, 43), (253, 231, 37))
+# Blue-white-red for signed weights: white is zero.
+DIVERGING = ((33, 102, 172), (146, 197, 222), (247, 247, 247), (244, 165, 130), (178, 24, 43))
+# Black-red-yellow-white ("hot") for Grad-CAM: attention reads as heat.
+HOT = ((0, 0, 0), (180, 0, 0), (255, 120, 0), (255, 230, 0), (255, 255, 255))
+
+
+def _lookup_table(anchors):
+    anchors = np.asarray(anchors, dtype=np.float64)
+    positions = np.linspace(0, 1, len(anchors))
+    levels = np.linspace(0, 1, 256)
+    return np.stack([np.interp(levels, positions, anchors[:, channel]) for channel in range(3)], axis=1).astype(np.uint8)
+
+
+COLOR_MAPS = {"viridis": _lookup_table(VIRIDIS), "diverging": _lookup_table(DIVERGING), "hot": _lookup_table(HOT)}
+
+
+def colorize(values, low=None, high=None, color_map="viridis"):
+    """Maps an array of floats to RGB with a colour map; `low`/`high` fix the scale (default: the array's range)."""
+    values = np.asarray(values, dtype=np.float64)
+    low = values.min() if low is None else low
+    high = values.max() if high is None else high
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    indices = np.clip(np.round(scaled * 255), 0, 255).astype(np.uint8)
+    return COLOR_MAPS[color_map][indices]
+
+
+def enlarge(pixels, scale):
+    """Nearest-neighbour upscaling: each pixel becomes a crisp scale x scale square."""
+    return np.repeat(np.repeat(np.asarray(pixels), scale, axis=0), scale, axis=1)
+
+
+def tile(images, columns, gap=2, background=255):
+    """Lays equal-sized RGB images (N, H, W, 3) out in a grid with `gap` pixels between them."""
+    images = np.asarray(images)
+    count, height, width = images.shape[:3]
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, 3), background, dtype=np.uint8)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap), column * (width + gap)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def feature_map_grid(maps, count=16, shared_scale=True, target_size=96, columns=8):
+    """The first `count` channels of a (H, W, C) activation as a viridis grid, each map enlarged
+    to about `target_size` pixels. A shared scale compares channels; per-map scales show each one's pattern."""
+    maps = np.asarray(maps)[..., :count]
+    low, high = (maps.min(), maps.max()) if shared_scale else (None, None)
+    scale = max(1, target_size // maps.shape[0])
+    pictures = [enlarge(colorize(maps[..., channel], low, high), scale) for channel in range(maps.shape[-1])]
+    return tile(pictures, columns=columns)
+
+
+def first_layer_filters(kernel, scale=16):
+    """First-layer 3x3x3 kernels (3, 3, 3, N) as RGB squares, each stretched to its own range."""
+    rgb = np.transpose(np.asarray(kernel), (3, 0, 1, 2))
+    low = rgb.min(axis=(1, 2, 3), keepdims=True)
+    high = rgb.max(axis=(1, 2, 3), keepdims=True)
+    pictures = ((rgb - low) / np.maximum(high - low, 1e-12) * 255).astype(np.uint8)
+    return tile([enlarge(picture, scale) for picture in pictures], columns=16, gap=3)
+
+
+def deep_filters(kernel, count=32, scale=12):
+    """Deeper kernels (3, 3, in, out): each filter's weights summed over its inputs, blue negative, red positive."""
+    summed = np.asarray(kernel).sum(axis=2)[..., :count]
+    bound = np.abs(summed).max() or 1.0
+    pictures = [enlarge(colorize(summed[..., index], -bound, bound, "diverging"), scale) for index in range(summed.shape[-1])]
+    return tile(pictures, columns=16, gap=3)
+
+
+def heatmap_overlay(image, heatmap, opacity=0.5):
+    """Blends a [0, 1] heatmap, resized to the image, over an RGB image (H, W, 3)."""
+    from PIL import Image
+
+    image = np.asarray(image, dtype=np.uint8)
+    heat = Image.fromarray((np.clip(heatmap, 0, 1) * 255).astype(np.uint8)).resize(
+        (image.shape[1], image.shape[0]), Image.Resampling.BILINEAR
+    )
+    colored = COLOR_MAPS["hot"][np.asarray(heat)]
+    return (image * (1 - opacity) + colored * opacity).astype(np.uint8)
+
+
+def receptive_fields(model):
+    """{layer name: receptive field in input pixels} for the conv and pooling layers, from kernel sizes and strides."""
+    field, jump, fields = 1, 1, {}
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if kernel is None:
+            continue
+        strides = getattr(layer, "strides", (1, 1))
+        field += (kernel[0] - 1) * jump
+        jump *= strides[0]
+        fields[layer.name] = field
+    return fields
