@@ -69,9 +69,10 @@ def start_ui(preset_name, config):
         except UserError as error:
             st.error(str(error))
             return None
-        st.toast(f"Started {run.name}")
-        return run.name
-    return None
+        st.session_state.started_run = run.name
+        # Redraw the whole page: the Start button must show as disabled while the run trains.
+        st.rerun()
+    return st.session_state.pop("started_run", None)
 
 
 def progress_text(status, rows, config):
@@ -98,6 +99,13 @@ def live_run_ui(run_name, compare_names):
     status = run.status()
     rows = run.metrics()
     state = status.get("state", "unknown")
+    # When the run starts or ends (here or in another session), redraw the whole page, so the
+    # Start button and the runs table follow; otherwise only this fragment redraws, every second.
+    state_key = f"last_state_{run.name}"
+    previous = st.session_state.get(state_key)
+    st.session_state[state_key] = state
+    if previous is not None and previous != state:
+        st.rerun(scope="app")
     columns = st.columns([3, 1, 1])
     columns[0].markdown(
         f"{STATE_ICONS.get(state, '')} **{run.name}** is **{state}** · device: {status.get('device') or 'not yet known'}"
@@ -113,7 +121,7 @@ def live_run_ui(run_name, compare_names):
         if columns[1].button("Resume", key=f"resume_{run.name}", help="Continue from the last checkpoint"):
             try:
                 launch(runs_dir(), run.name, data_dir=status.get("data_dir") or default_data_dir(), resume=True)
-                st.toast(f"Resuming {run.name}")
+                st.rerun(scope="app")
             except UserError as error:
                 st.error(str(error))
     if state == "failed":

@@ -14,7 +14,7 @@ MAX_PIXELS = 50_000_000  # A 50-megapixel photo decodes to 150 MB; larger files 
 INPUT_SIZE = 32
 # Only the formats people upload. Pillow's other decoders are rarely exercised, and some (ICO, for one)
 # decode the pixels while opening, before the size check below can refuse them.
-FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF")
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO, the multi-picture JPEG of phones.
 _ORIENTATION = 0x0112  # The EXIF tag in which phones say how to turn the stored pixels upright.
 _UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -47,8 +47,9 @@ def decode_image(data, filename="the file"):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)  # Reads the header only.
     except Image.DecompressionBombError:
-        # Pillow's own limit (179 megapixels by default) stops these before we see the size.
-        raise ImageError(f"{name} has more than {2 * Image.MAX_IMAGE_PIXELS // 1_000_000} megapixels; {limit}.") from None
+        # Pillow's own limit (about 179 megapixels) stops these before we see the size.
+        pillow_limit = 2 * Image.MAX_IMAGE_PIXELS // 1_000_000
+        raise ImageError(f"{name} has more than {pillow_limit} megapixels; {limit}.") from None
     except Exception:
         raise ImageError(f"{name} is not an image that can be read (PNG, JPEG, WebP, GIF, BMP or TIFF).") from None
     width, height = image.size
@@ -59,8 +60,9 @@ def decode_image(data, filename="the file"):
         image.load()
         return _to_rgb(_upright(image))
     except Exception:
-        kind = {"MPO": "JPEG", "WEBP": "WebP"}.get(image.format, image.format)  # MPO: a phone's multi-picture JPEG.
-        raise ImageError(f"{name} looks like a {kind} image but is damaged or incomplete; try saving it again.") from None
+        kind = {"MPO": "JPEG", "WEBP": "WebP"}.get(image.format, image.format)  # MPO: a phone's multi-part JPEG.
+        message = f"{name} looks like a {kind} image but is damaged or incomplete; try saving it again."
+        raise ImageError(message) from None
 
 
 def _upright(image):

@@ -1,0 +1,191 @@
+"""End to end in headless Chromium: the real server, the real browser, a real training process.
+
+Screenshots land in tests/screenshots/ for a person to look at.
+"""
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import PROJECT_ROOT, generated_images, png_bytes, subprocess_environment
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+CHROMIUM = shutil.which("chromium")
+SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is missing; tests/run.sh installs it")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    # Debian's chromium, since Playwright cannot download its own browser here; the flags keep it
+    # from reaching for the network, which this machine closes.
+    return {
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args():
+    return {"viewport": {"width": 1400, "height": 1100}}
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, image_folder, trained_runs_dir):
+    """A real `streamlit run` on a free port, over generated data and a runs folder with one tiny model."""
+    runs_dir = tmp_path_factory.mktemp("browser") / "runs"
+    shutil.copytree(trained_runs_dir, runs_dir)
+    port = free_port()
+    environment = subprocess_environment(VGG_DATA_DIR=image_folder, VGG_RUNS_DIR=runs_dir)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail("streamlit did not start within 60 seconds")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def screenshot(page, name):
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def open_page(page, url):
+    page.goto(url)
+    expect(page.get_by_test_id("stApp")).to_be_visible(timeout=30_000)
+
+
+def no_exception(page):
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_every_page_renders_in_chromium(page, app_url):
+    open_page(page, app_url)
+    expect(page.get_by_role("heading", name="CIFAR-10")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Source: local folder")).to_be_visible()
+    expect(page.get_by_test_id("stImage").first).to_be_visible()
+    no_exception(page)
+    screenshot(page, "data")
+    for link, heading, name in (
+        ("Train", "Train VGG16", "train"),
+        ("Inside VGG16", "Inside VGG16", "inside"),
+        ("Predict", "What does VGG16 see?", "predict"),
+    ):
+        page.get_by_test_id("stSidebarNav").get_by_text(link, exact=True).click()
+        expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1500)
+        no_exception(page)
+        screenshot(page, name)
+
+
+def test_inside_page_draws_feature_maps_of_a_sample(page, app_url):
+    open_page(page, f"{app_url}/inside")
+    expect(page.get_by_text("Block 1:").first).to_be_visible(timeout=60_000)
+    page.get_by_role("tab", name="Feature maps").click()
+    expect(page.get_by_text("The model says")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"block1_relu1: 32x32 maps"))).to_be_visible()
+    no_exception(page)
+    screenshot(page, "inside-feature-maps")
+    page.get_by_role("tab", name="Filters").click()
+    expect(page.get_by_text("First layer")).to_be_visible()
+    screenshot(page, "inside-filters")
+
+
+def test_upload_an_image_and_see_a_prediction(page, app_url, tmp_path):
+    images, labels = generated_images(per_class=1, seed=9)
+    ship = tmp_path / "my-ship.png"
+    ship.write_bytes(png_bytes(images[list(labels).index(8)].repeat(8, axis=0).repeat(8, axis=1)))
+    not_an_image = tmp_path / "homework.jpg"
+    not_an_image.write_text("This is my homework, not a photo.")
+    open_page(page, f"{app_url}/predict")
+    expect(page.get_by_role("heading", name="What does VGG16 see?")).to_be_visible(timeout=60_000)
+    page.locator("input[type=file]").first.set_input_files([str(ship), str(not_an_image)])
+    expect(page.get_by_text(re.compile(r"my-ship\.png: ship"))).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(1, timeout=30_000)
+    expect(page.get_by_text("homework.jpg is not an image that can be read")).to_be_visible()
+    no_exception(page)
+    screenshot(page, "predict-upload")
+
+
+def chart_points(page):
+    """How many training points the live loss chart shows now (0 before it is drawn)."""
+    return page.evaluate(
+        "() => { const plot = document.querySelector('.js-plotly-plot');"
+        " return plot && plot.data ? plot.data[0].x.length : 0; }"
+    )
+
+
+def set_number(page, label, value):
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    page.wait_for_timeout(800)
+
+
+def test_train_a_tiny_run_and_watch_its_chart_grow(page, app_url):
+    open_page(page, f"{app_url}/train")
+    expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=60_000)
+    set_number(page, "Epochs", 12)
+    # Batch 256 leaves one step per epoch on 480 images; 32 gives 15, so the curve grows steadily.
+    batch_slider = page.get_by_role("slider").nth(1)
+    batch_slider.focus()
+    for _ in range(3):
+        batch_slider.press("ArrowLeft")
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text(re.compile(r"is (queued|running) ·"))).to_be_visible(timeout=30_000)
+    seen = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        seen.add(chart_points(page))
+        if page.get_by_text(re.compile(r"is finished ·")).count():
+            break
+        page.wait_for_timeout(500)
+    screenshot(page, "train-finished")
+    expect(page.get_by_text(re.compile(r"is finished ·"))).to_be_visible()
+    growing = sorted(count for count in seen if count)
+    assert len(growing) >= 2, f"the chart never grew while training: point counts seen {sorted(seen)}"
+    assert chart_points(page) >= max(growing)
+    expect(page.get_by_text(re.compile(r"Epoch 12\.00 of 12"))).to_be_visible()
+    no_exception(page)
+
+
+def test_stop_a_run_from_the_browser(page, app_url):
+    open_page(page, f"{app_url}/train")
+    expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=60_000)
+    set_number(page, "Epochs", 500)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text(re.compile(r"is running ·"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text(re.compile(r"is stopped ·"))).to_be_visible(timeout=120_000)
+    screenshot(page, "train-stopped")
+    expect(page.get_by_role("button", name="Resume")).to_be_visible(timeout=15_000)
+    no_exception(page)
