@@ -182,3 +182,18 @@ def test_describe_blog_preset_reports_its_parameters():
     description = json.loads(result.stdout)
     assert description["params"] == 33_638_218
     assert [row["name"] for row in description["layers"]][-3:] == ["fc1", "fc2", "predictions"]
+
+
+def test_mirrored_strategy_trains_over_two_logical_cpus(image_folder, tmp_path):
+    """The multi-GPU path (tf.distribute.MirroredStrategy), run on two logical CPU devices."""
+    runs_dir = tmp_path / "runs"
+    result = subprocess.run(
+        [sys.executable, "-m", "vgg", "train", "--data-dir", str(image_folder), "--runs-dir", str(runs_dir),
+         "--name", "mirrored", "--width", "0.125", "--epochs", "3", "--batch-size", "32", "--validation-size", "100",
+         "--warmup-epochs", "0", "--learning-rate", "0.05", "--no-augment", "--jit-compile", "off", "--json"],
+        capture_output=True, text=True, env=subprocess_environment(VGG_CPU_REPLICAS=2), cwd=PROJECT_ROOT, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    status = open_run(runs_dir, "mirrored").status()
+    assert status["state"] == "finished" and status["replicas"] == 2
+    assert json.loads(result.stdout)["val_accuracy"] >= 0.8

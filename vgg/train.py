@@ -55,11 +55,24 @@ def use_mixed_precision(config, on_gpu):
     return on_gpu
 
 
+CPU_REPLICAS_VARIABLE = "VGG_CPU_REPLICAS"
+
+
 def distribution_strategy():
-    """MirroredStrategy over several GPUs (or several logical CPUs when asked), else the default."""
-    gpus = tf.config.list_logical_devices("GPU")
+    """MirroredStrategy over every GPU when there are several, else the default strategy.
+
+    VGG_CPU_REPLICAS=N splits the CPU into N logical devices and mirrors over them: the same
+    code path as several GPUs, testable on a machine without any. Must run before TensorFlow
+    creates its first tensor, since logical devices cannot change after that.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
+    cpu_replicas = int(os.environ.get(CPU_REPLICAS_VARIABLE) or 0)
+    if cpu_replicas > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+        return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(cpu_replicas)])
     return tf.distribute.get_strategy()
 
 
@@ -271,12 +284,14 @@ def _train_locked(run, data_dir, progress):
     config = validate(run.config())
     status = run.status()
     data_dir = data_dir or status.get("data_dir")
+    strategy = distribution_strategy()
     keras.utils.set_random_seed(config.seed)
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     mixed = use_mixed_precision(config, on_gpu)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     device = device_summary()
-    run.update_status(state="running", pid=os.getpid(), device=device, mixed_precision=mixed,
+    run.update_status(state="running", pid=os.getpid(), device=device, replicas=strategy.num_replicas_in_sync,
+                      mixed_precision=mixed,
                       jit_compile=use_jit(config, on_gpu), error=None, traceback=None)
     progress(f"Training {run.name} on {device}.")
 
@@ -289,7 +304,6 @@ def _train_locked(run, data_dir, progress):
     val_data = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
 
     checkpoint = _read_checkpoint_state(run)
-    strategy = distribution_strategy()
     with strategy.scope():
         if checkpoint:
             model = load_checkpoint(run)
