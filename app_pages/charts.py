@@ -13,10 +13,12 @@ def training_figure(runs_metrics):
     """Loss and accuracy against epochs for {run name: metrics rows}: training per batch (lines),
     validation per epoch (dashed with markers)."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    highest_training_loss = 0.0
     for index, (name, rows) in enumerate(runs_metrics.items()):
         color = PALETTE[index % len(PALETTE)]
         batches = [row for row in rows if row.get("kind") == "batch"]
         epochs = [row for row in rows if row.get("kind") == "epoch" and row.get("val_loss") is not None]
+        highest_training_loss = max([highest_training_loss] + [row["loss"] for row in batches])
         for column, key in ((1, "loss"), (2, "accuracy")):
             figure.add_trace(
                 go.Scatter(
@@ -41,7 +43,9 @@ def training_figure(runs_metrics):
     figure.add_hline(y=0.1, line={"color": "grey", "dash": "dot"}, row=1, col=2,
                      annotation_text="10%: chance", annotation_position="bottom right")
     figure.update_xaxes(title_text="epoch", rangemode="tozero")
-    figure.update_yaxes(rangemode="tozero", row=1, col=1)
+    # An early validation loss of 30 (batch norm statistics not yet settled) would flatten every
+    # other curve: the axis follows the training loss, and higher points leave the chart.
+    figure.update_yaxes(range=[0, max(2.6, min(5.0, 1.1 * highest_training_loss))], row=1, col=1)
     figure.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
     figure.update_layout(
         height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},

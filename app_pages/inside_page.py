@@ -5,7 +5,6 @@ import streamlit as st
 
 from app_pages.common import image_choice_ui, model_choice_ui
 from vgg.data import CLASS_NAMES
-from vgg.model import block_of, describe
 from vgg.visualize import deep_filters, enlarge, feature_map_grid, first_layer_filters, receptive_fields
 
 BLOCK_STORIES = {
@@ -20,6 +19,8 @@ BLOCK_STORIES = {
 
 
 def architecture_ui(model):
+    from vgg.model import describe
+
     description = describe(model)
     fields = receptive_fields(model)
     st.caption(f"{description['name']}: {description['conv_layers']} conv layers, {description['params']:,} parameters.")
@@ -45,6 +46,8 @@ def architecture_ui(model):
 
 
 def feature_maps_ui(predictor, image):
+    from vgg.model import block_of
+
     maps = predictor.feature_maps(image)
     columns = st.columns([2, 1, 1])
     names = predictor.activation_names + predictor.pool_names

@@ -77,6 +77,13 @@ def screenshot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def choose_model(page, label):
+    """Picks a model in the page's Model select box (the tiny run knows the generated classes)."""
+    page.get_by_test_id("stSelectbox").filter(has_text="Model").click()
+    page.get_by_role("option", name=label).click()
+    page.wait_for_timeout(1000)
+
+
 def open_page(page, url):
     page.goto(url)
     expect(page.get_by_test_id("stApp")).to_be_visible(timeout=30_000)
@@ -108,6 +115,7 @@ def test_every_page_renders_in_chromium(page, app_url):
 def test_inside_page_draws_feature_maps_of_a_sample(page, app_url):
     open_page(page, f"{app_url}/inside")
     expect(page.get_by_text("Block 1:").first).to_be_visible(timeout=60_000)
+    choose_model(page, "Run tiny (final)")
     page.get_by_role("tab", name="Feature maps").click()
     expect(page.get_by_text("The model says")).to_be_visible(timeout=60_000)
     expect(page.get_by_text(re.compile(r"block1_relu1: 32x32 maps"))).to_be_visible()
@@ -126,6 +134,7 @@ def test_upload_an_image_and_see_a_prediction(page, app_url, tmp_path):
     not_an_image.write_text("This is my homework, not a photo.")
     open_page(page, f"{app_url}/predict")
     expect(page.get_by_role("heading", name="What does VGG16 see?")).to_be_visible(timeout=60_000)
+    choose_model(page, "Run tiny (final)")
     page.locator("input[type=file]").first.set_input_files([str(ship), str(not_an_image)])
     expect(page.get_by_text(re.compile(r"my-ship\.png: ship"))).to_be_visible(timeout=60_000)
     expect(page.locator(".js-plotly-plot")).to_have_count(1, timeout=30_000)

@@ -1,0 +1,50 @@
+"""The trained VGG16 in assets/: it loads safely, is the architecture its card says, and scores the card's accuracy."""
+
+import json
+
+import pytest
+
+from conftest import SHARED_CIFAR10
+from vgg import inference
+from vgg.model import build_from_config, conv_layers, describe
+
+CARD_DATA = inference.ASSETS_DIR / "vgg16_cifar10.json"
+pytestmark = pytest.mark.skipif(not inference.SHIPPED_MODEL.exists(), reason="no model ships in assets/ yet")
+
+
+@pytest.fixture(scope="module")
+def card():
+    return json.loads(CARD_DATA.read_text())
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    return inference.load_model(inference.SHIPPED_MODEL, runs_dir="runs")
+
+
+def test_shipped_model_is_small_and_is_the_default(shipped_model):
+    assert inference.SHIPPED_MODEL.stat().st_size <= 20 * 2**20
+    assert inference.default_model_path() == inference.SHIPPED_MODEL
+
+
+def test_shipped_model_has_the_architecture_its_card_states(shipped_model, card):
+    from vgg.config import TrainConfig
+
+    expected = build_from_config(TrainConfig.from_dict(card["config"]))
+    assert len(conv_layers(shipped_model)) == 13
+    ours, theirs = describe(shipped_model), describe(expected)
+    assert [(row["name"], row["output_shape"], row["params"]) for row in ours["layers"]] == [
+        (row["name"], row["output_shape"], row["params"]) for row in theirs["layers"]
+    ]
+    assert ours["params"] == card["params"]
+
+
+@pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
+def test_shipped_model_scores_its_cards_validation_accuracy(shipped_model, card):
+    from vgg.data import load_cifar10
+
+    dataset = load_cifar10(SHARED_CIFAR10, validation_size=card["validation_size"], seed=card["config"]["seed"])
+    result = inference.evaluate(shipped_model, dataset.x_val, dataset.y_val)
+    print(f"shipped model: {result['accuracy']:.4f} on {result['images']} validation images (card: {card['val_accuracy']:.4f})")
+    assert result["accuracy"] == pytest.approx(card["val_accuracy"], abs=0.005)
+    assert result["per_class_accuracy"] == pytest.approx(card["per_class_accuracy"], abs=0.02)

@@ -1,0 +1,367 @@
+"""`python -m vgg bench`: how fast this machine trains and answers, each against a baseline measured in the same run.
+
+Throughputs time a fixed number of training steps after warm-up steps (the first steps trace and
+compile, which a long run pays once). Latencies are medians of warm calls. The ratio is always the
+speed-up over the baseline, so above 1 means the project's path is the faster one.
+"""
+
+import contextlib
+import io
+import json
+import os
+import pathlib
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vgg import data as data_module
+from vgg import images as images_module
+from vgg import inference
+from vgg.config import PRESETS
+from vgg.model import build_from_config
+from vgg.train import compile_model, cpu_name, use_mixed_precision
+
+# Steps, calls and preset comparisons of the full run and of --quick. Warm-up stays at two steps
+# at least: make_tf_dataset keeps a lone batch's shape open, which would trace the step again.
+FULL_PLAN = {"warmup_steps": 3, "blog_steps": 20, "preset_steps": 10, "xla_steps": 4, "calls": 50}
+QUICK_PLAN = {"warmup_steps": 2, "blog_steps": 2, "preset_steps": 2, "xla_steps": 0, "calls": 15}
+SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
+CHROMIUM_ARGUMENTS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--no-first-run"]
+
+# The blog's plain Keras code, run in a fresh interpreter that never imports `vgg`, so that
+# TF_ENABLE_ONEDNN_OPTS stays at TensorFlow's own default there.
+BLOG_BASELINE_SCRIPT = """
+import json, sys, time
+import keras
+import numpy as np
+from keras import layers
+from tensorflow.python.util import _pywrap_util_port
+
+images_path, result_path, warmup_steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+model = keras.Sequential([keras.Input(shape=(32, 32, 3))])
+for filters, convolutions in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
+    for _ in range(convolutions):
+        model.add(layers.Conv2D(filters, (3, 3), padding="same", activation="relu"))
+    model.add(layers.MaxPooling2D((2, 2), strides=(2, 2)))
+model.add(layers.Flatten())
+model.add(layers.Dense(4096, activation="relu"))
+model.add(layers.Dense(4096, activation="relu"))
+model.add(layers.Dense(10, activation="softmax"))
+model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+with np.load(images_path) as arrays:
+    x = arrays["images"].astype("float32") / 255
+    y = keras.utils.to_categorical(arrays["labels"], 10)
+warmup_images = warmup_steps * 32
+model.fit(x[:warmup_images], y[:warmup_images], batch_size=32, epochs=1)
+start = time.perf_counter()
+model.fit(x[warmup_images:], y[warmup_images:], batch_size=32, epochs=1)
+seconds = time.perf_counter() - start
+result = {"images_per_second": (len(x) - warmup_images) / seconds, "params": model.count_params(),
+          "onednn": bool(_pywrap_util_port.IsMklEnabled())}
+with open(result_path, "w") as file:
+    json.dump(result, file)
+"""
+
+
+def say(message):
+    """Progress goes to stderr, so that stdout holds only the table or the JSON."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def onednn_enabled():
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def machine_summary():
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"machine: {cpu_name()}, {os.cpu_count()} cores, load average {load:.2f} (1 min) | "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__} | oneDNN {'on' if onednn_enabled() else 'off'}"
+    )
+
+
+def sample_images(count, data_dir, seed=0):
+    """`count` uint8 images and labels: real ones from `data_dir` (repeated when too few), else random pixels."""
+    if data_dir:
+        dataset = data_module.load_cifar10(data_dir, validation_size=0, seed=seed)
+        order = np.random.default_rng(seed).permutation(len(dataset.y_train))
+        images, labels = dataset.x_train[order], dataset.y_train[order]
+        return np.resize(images, (count, *images.shape[1:])), np.resize(labels, count)
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, size=count)
+
+
+def trainer_throughput(config, images, labels, warmup_steps):
+    """(images per second, parameters) of the project's trainer path: build, compile, tf.data, `fit` without callbacks."""
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed_precision(config, on_gpu) else "float32")
+    model = build_from_config(config)
+    compile_model(model, config, steps_per_epoch=len(labels) // config.batch_size, on_gpu=on_gpu)
+    warmup_images = warmup_steps * config.batch_size
+
+    def fit(start, stop):
+        dataset = data_module.make_tf_dataset(
+            images[start:stop], labels[start:stop], config.batch_size, augment=config.augment, shuffle=True, seed=config.seed
+        )
+        model.fit(dataset, epochs=1, shuffle=False, verbose=0)
+
+    fit(0, warmup_images)
+    start = time.perf_counter()
+    fit(warmup_images, len(labels))
+    seconds = time.perf_counter() - start
+    params = model.count_params()
+    keras.backend.clear_session()
+    return (len(labels) - warmup_images) / seconds, params
+
+
+def blog_baseline_throughput(images, labels, warmup_steps):
+    """Runs BLOG_BASELINE_SCRIPT in a fresh interpreter; returns its result dictionary."""
+    environment = dict(os.environ)
+    # `import vgg` set the flag in this process; the blog's code runs with TensorFlow's default.
+    environment.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    with tempfile.TemporaryDirectory(prefix="vgg-bench-") as folder:
+        images_path, result_path = pathlib.Path(folder, "images.npz"), pathlib.Path(folder, "result.json")
+        np.savez(images_path, images=images, labels=labels)
+        command = [sys.executable, "-c", BLOG_BASELINE_SCRIPT, str(images_path), str(result_path), str(warmup_steps)]
+        finished = subprocess.run(command, env=environment, cwd=folder, capture_output=True, text=True)
+        if finished.returncode != 0:
+            raise RuntimeError(f"The blog baseline failed: {finished.stderr.strip()[-2000:]}")
+        return json.loads(result_path.read_text())
+
+
+def median_milliseconds(function, calls):
+    for _ in range(3):
+        function()  # The first calls trace the tf.functions; a user pays that once per model.
+    durations = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        function()
+        durations.append((time.perf_counter() - start) * 1000)
+    return statistics.median(durations)
+
+
+def eager_grad_cam(model, layer_name, batch):
+    """Grad-CAM as the Keras example writes it: an eager GradientTape, no tf.function."""
+    grad_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+
+    def run():
+        with tf.GradientTape() as tape:
+            activations, probabilities = grad_model(batch)
+            score = probabilities[:, tf.argmax(probabilities[0])]
+        gradients = tape.gradient(score, activations)
+        weights = tf.reduce_mean(gradients, axis=(0, 1, 2))
+        heatmap = tf.nn.relu(tf.reduce_sum(activations[0] * weights, axis=-1))
+        return (heatmap / (tf.reduce_max(heatmap) + 1e-12)).numpy()
+
+    return run
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def first_page_seconds(data_dir):
+    """Seconds from starting `streamlit run` to the first page's heading being visible in Chromium.
+
+    The browser starts before the clock does: a user's browser is open already.
+    """
+    from playwright.sync_api import sync_playwright
+
+    environment = dict(os.environ)
+    if data_dir:
+        environment[data_module.DATA_DIR_VARIABLE] = str(data_dir)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGUMENTS)
+        page = browser.new_page()
+        start = time.perf_counter()
+        server = subprocess.Popen(command, cwd=inference.PROJECT_ROOT, env=environment,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while True:
+                with contextlib.suppress(OSError):
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
+                    break
+                if time.perf_counter() - start > SERVER_START_TIMEOUT or server.poll() is not None:
+                    raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT} s")
+                time.sleep(0.05)
+            page.goto(url)
+            page.locator("h1, [data-testid=stHeading]").first.wait_for(state="visible", timeout=SERVER_START_TIMEOUT * 1000)
+            return time.perf_counter() - start
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            browser.close()
+
+
+def make_row(name, value, unit, baseline=None, baseline_name=None, target=None, note=""):
+    """One result. `target` is (what, operator, number) with what in {"value", "ratio"}."""
+    higher_is_better = unit == "images/s"
+    ratio = None
+    if value and baseline:
+        ratio = value / baseline if higher_is_better else baseline / value
+    met = None
+    if target is not None and value is not None:
+        what, operator, number = target
+        measured = value if what == "value" else ratio
+        met = measured is not None and (measured >= number if operator == ">=" else measured <= number)
+    return {
+        "name": name,
+        "value": None if value is None else round(value, 2),
+        "unit": unit,
+        "baseline": None if baseline is None else round(baseline, 2),
+        "baseline_name": baseline_name,
+        "ratio": None if ratio is None else round(ratio, 2),
+        "target": None if target is None else f"{target[0]} {target[1]} {target[2]}",
+        "target_met": met,
+        "note": note,
+    }
+
+
+def training_rows(args, plan):
+    rows = []
+    blog = PRESETS["blog"]
+    count = (plan["warmup_steps"] + plan["blog_steps"]) * blog.batch_size
+    images, labels = sample_images(count, args.data_dir)
+    say(f"training the blog preset through the trainer ({plan['blog_steps']} timed steps)")
+    project, project_params = trainer_throughput(blog, images, labels, plan["warmup_steps"])
+    say("training the blog's plain Keras code in a fresh interpreter")
+    baseline = blog_baseline_throughput(images, labels, plan["warmup_steps"])
+    note = (f"baseline oneDNN {'on' if baseline['onednn'] else 'off'} (TensorFlow's default here), "
+            f"project oneDNN {'on' if onednn_enabled() else 'off'}; parameters {project_params:,} vs {baseline['params']:,}")
+    rows.append(make_row("blog training", project, "images/s", baseline["images_per_second"],
+                         "blog's model.fit(numpy, batch_size=32) in plain Keras", ("ratio", ">=", 4), note))
+
+    for name in ("cpu", "half"):
+        config = PRESETS[name]
+        count = (plan["warmup_steps"] + plan["preset_steps"]) * config.batch_size
+        images, labels = sample_images(count, args.data_dir)
+        say(f"training the {name} preset through the trainer ({plan['preset_steps']} timed steps)")
+        project, _ = trainer_throughput(config, images, labels, plan["warmup_steps"])
+        xla, note = None, "XLA baseline measured in the full run only"
+        if plan["xla_steps"]:
+            say(f"training the {name} preset with jit_compile on ({plan['xla_steps']} timed steps)")
+            count = (plan["warmup_steps"] + plan["xla_steps"]) * config.batch_size
+            xla, _ = trainer_throughput(config.replace(jit_compile="on"), images[:count], labels[:count], plan["warmup_steps"])
+            note = f"jit_compile {config.jit_compile} vs on"
+        rows.append(make_row(f"{name} training", project, "images/s", xla, "same preset with jit_compile on", None, note))
+    return rows
+
+
+def inference_rows(args, plan):
+    shipped = inference.default_model_path()
+    if shipped:
+        model, source = inference.load_model(shipped, runs_dir=inference.ASSETS_DIR), f"shipped model {shipped.name}"
+    else:
+        model, source = build_from_config(PRESETS["cpu"]), "cpu preset model built fresh (no shipped model)"
+    predictor = inference.Predictor(model)
+    sample, _ = sample_images(1, args.data_dir, seed=1)
+    png = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(sample[0]).save(png, format="PNG")
+    _, pixels = images_module.load_upload(png.getvalue(), "bench.png")
+    batch = tf.constant(pixels[None].astype(np.float32))
+    calls = plan["calls"]
+    say(f"timing inference on the {source}, median of {calls} calls")
+
+    top_k = median_milliseconds(lambda: predictor.top_k(pixels, data_module.CLASS_NAMES, k=5), calls)
+    predict = median_milliseconds(lambda: model.predict(pixels[None], verbose=0), calls)
+    grad_cam = median_milliseconds(lambda: predictor.grad_cam(pixels), calls)
+    eager = median_milliseconds(eager_grad_cam(model, inference.grad_cam_layer_name(model), batch), calls)
+    features = median_milliseconds(lambda: predictor.feature_maps(pixels), calls)
+    names = predictor.activation_names + predictor.pool_names
+    feature_model = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
+    features_predict = median_milliseconds(lambda: feature_model.predict(batch, verbose=0), calls)
+    keras.backend.clear_session()
+    return [
+        make_row("top-5 of one image", top_k, "ms", predict, "model.predict(x, verbose=0)", ("value", "<=", 10), source),
+        make_row("Grad-CAM", grad_cam, "ms", eager, "eager GradientTape (the Keras example)", ("value", "<=", 30), source),
+        make_row("feature maps, 5 blocks", features, "ms", features_predict, "keras.Model(outputs=every block).predict",
+                 ("value", "<=", 50), source),
+    ]
+
+
+def streamlit_row(args):
+    name, target = "first page painted", ("value", "<=", 3)
+    if shutil.which("chromium") is None:
+        return make_row(name, None, "s", target=target, note="skipped: chromium not installed")
+    say("starting streamlit and waiting for the first page's heading in Chromium")
+    try:
+        seconds = first_page_seconds(args.data_dir)
+    except ImportError:
+        return make_row(name, None, "s", target=target, note="skipped: playwright not installed")
+    except Exception as error:
+        row = make_row(name, None, "s", target=target, note=f"failed: {error}")
+        row["target_met"] = False
+        return row
+    return make_row(name, seconds, "s", target=target, note="from starting the server process; browser already open")
+
+
+def format_number(number):
+    if number is None:
+        return "-"
+    return f"{number:,.1f}" if abs(number) >= 100 else f"{number:.2f}"
+
+
+def format_table(rows):
+    header = ("name", "value", "unit", "baseline", "ratio", "target", "met")
+    lines = []
+    for row in rows:
+        met = {True: "yes", False: "NO", None: "-"}[row["target_met"]]
+        value = format_number(row["value"]) if row["value"] is not None else row["note"]
+        lines.append((row["name"], value, row["unit"], format_number(row["baseline"]),
+                      format_number(row["ratio"]), row["target"] or "-", met))
+    widths = [max(len(str(line[index])) for line in [header, *lines]) for index in range(len(header))]
+    text = [
+        "  ".join(str(cell).ljust(width) if index in (0, 2, 5) else str(cell).rjust(width)
+                  for index, (cell, width) in enumerate(zip(line, widths)))
+        for line in [header, *lines]
+    ]
+    text.insert(1, "  ".join("-" * width for width in widths))
+    # What each baseline was, and where the model came from, under the table rather than in a wider one.
+    text += [f"  {row['name']}: baseline = {row['baseline_name'] or 'none'}; {row['note']}" for row in rows if row["value"] is not None]
+    return "\n".join(text)
+
+
+def summary_line(rows):
+    judged = [row for row in rows if row["target_met"] is not None]
+    skipped = sum(1 for row in rows if row["target"] and row["target_met"] is None)
+    met = sum(1 for row in judged if row["target_met"])
+    return f"bench: {met} targets met of {len(judged)}" + (f" ({skipped} skipped)" if skipped else "")
+
+
+def main(args):
+    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    machine = machine_summary()
+    # The machine line heads the table; with --json it goes to stderr, keeping stdout one JSON list.
+    print(machine, file=sys.stderr if args.json else sys.stdout, flush=True)
+    started = time.perf_counter()
+    rows = training_rows(args, plan) + inference_rows(args, plan) + [streamlit_row(args)]
+    say(f"finished in {time.perf_counter() - started:.0f} s")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        say(summary_line(rows).removeprefix("bench: "))
+    else:
+        print(format_table(rows))
+        print(summary_line(rows))
