@@ -11,8 +11,7 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED_CIFAR10 = PROJECT_ROOT.parent / "shared" / "cifar10"
 sys.path.insert(0, str(PROJECT_ROOT))
 
-import vgg  # noqa: E402  (sets TensorFlow's environment before anything imports it)
-
+# Importing vgg first sets TensorFlow's environment (oneDNN, logging) before anything loads it.
 from vgg.config import TrainConfig  # noqa: E402
 from vgg.data import CLASS_NAMES  # noqa: E402
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import PROJECT_ROOT, subprocess_environment, tiny_config
 from vgg import runs
-from vgg.inference import Predictor, evaluate, load_model
+from vgg.inference import evaluate, load_model
 from vgg.runs import RunError, create_run, launch, open_run, wait_for
 from vgg.train import train_run
 

@@ -142,6 +142,15 @@ def command_runs(args):
     _print(args, summaries, "\n".join(lines) if summaries else "No runs yet.")
 
 
+def command_export(args):
+    from vgg import runs
+    from vgg.export import export_run
+
+    run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
+    card = export_run(run, args.data_dir)
+    _print(args, card, f"Shipped {run.name}: validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
+
+
 def command_bench(args):
     from vgg import bench
 
@@ -188,6 +197,11 @@ def build_parser():
 
     runs_command = add("runs", "list runs and their status", command_runs)
     runs_command.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+
+    export = add("export", "ship a finished run as assets/vgg16_cifar10.keras with its model card", command_export)
+    export.add_argument("--run", required=True, help="the finished run to ship")
+    export.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+    export.add_argument("--data-dir", help="the data its validation split comes from")
 
     bench = add("bench", "measure training and inference speed on this machine", command_bench)
     bench.add_argument("--data-dir", help="local image folder for real images")

@@ -10,7 +10,6 @@ import time
 import traceback
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from vgg import data as data_module
