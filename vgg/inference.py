@@ -45,6 +45,12 @@ def load_model(path, runs_dir="runs"):
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:
+        # Safe mode's refusal names `safe_mode` in a paragraph; the file is intact but carries code,
+        # and "not readable" would send the user looking for corruption instead.
+        if "safe_mode" in str(error):
+            raise ModelError(
+                f"{path.name} contains Python code (such as a Lambda layer) and is refused, since loading it could run that code."
+            ) from None
         raise ModelError(f"{path.name} is not a readable Keras model ({type(error).__name__}).") from None
 
 

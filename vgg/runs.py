@@ -18,6 +18,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,9 +202,12 @@ class Run:
 
 def run_path(runs_dir, name):
     """The folder of run `name`, refusing names that could reach outside `runs_dir`."""
-    if not isinstance(name, str) or not RUN_NAME_PATTERN.match(name):
+    # fullmatch, not match: `$` also matches before a trailing newline, which let "name\n" through.
+    if not isinstance(name, str) or not RUN_NAME_PATTERN.fullmatch(name):
         raise RunError(
-            f"A run name uses letters, digits, '.', '_' and '-' only (at most 64). Received: {name!r}"
+            # The first-character rule is said too: '-rf' or '.hidden' use only allowed characters.
+            f"A run name uses letters, digits, '.', '_' and '-' only and starts with a letter or digit "
+            f"(at most 64 characters). Received: {name!r}"
         )
     runs_dir = pathlib.Path(runs_dir).resolve()
     path = (runs_dir / name).resolve()
@@ -250,9 +254,15 @@ def create_run(runs_dir, config, name=None, preset=None, data_dir=None):
     if run.path.exists():
         raise RunError(f"A run named {name!r} exists already; choose another name or resume it.")
     run.path.mkdir()
-    write_json_atomically(run.config_path, json.loads(config.to_json()))
-    # "created" until a training process takes it: only a process makes a run active.
-    run.update_status(state="created", created=now_iso(), preset=preset, data_dir=data_dir, pid=None)
+    try:
+        write_json_atomically(run.config_path, json.loads(config.to_json()))
+        # "created" until a training process takes it: only a process makes a run active.
+        run.update_status(state="created", created=now_iso(), preset=preset, data_dir=data_dir, pid=None)
+    except RunError:
+        # A folder without its config is no run, yet its name would be taken: on a full disk the
+        # retry after freeing space was refused with "exists already".
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise
     return run
 
 

@@ -228,9 +228,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.epochs_done = 0
 
     def save(self, epochs_done):
-        temporary = self.run.path / ".checkpoint.tmp.keras"
-        self.model.save(temporary)
-        os.replace(temporary, self.run.checkpoint_path)
+        save_atomically(self.model, self.run.checkpoint_path, self.run.path / ".checkpoint.tmp.keras", "checkpoint")
         state = {"epochs_done": epochs_done, "step": self.logger.global_step(), "elapsed": self.logger.elapsed()}
         write_json_atomically(self.run.path / "checkpoint.json", state)
 
@@ -250,13 +248,29 @@ def prepare_data(config, data_dir):
     return dataset, dataset.x_train[subset], dataset.y_train[subset]
 
 
+def save_atomically(model, path, temporary, what):
+    """Saves to `temporary` and moves it over `path`, so `path` is always the last complete save."""
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException as error:
+        # A half-written file would keep a full disk full, and then not even the failure could be
+        # recorded in status.json.
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(error, OSError):
+            raise RunError(
+                f"Could not save the {what} of run {path.parent.name!r} ({error.strerror or error}); "
+                "the one saved before is kept."
+            ) from None
+        raise
+
+
 def save_inference_model(model, path):
     """Saves weights and architecture without the optimizer state: a third the size of a checkpoint."""
     inference_model = keras.Model.from_config(model.get_config())
     inference_model.set_weights(model.get_weights())
-    temporary = path.with_name(f".{path.name}.tmp.keras")
-    inference_model.save(temporary)
-    os.replace(temporary, path)
+    save_atomically(inference_model, path, path.with_name(f".{path.name}.tmp.keras"), "final model")
 
 
 def train_run(run, data_dir=None, progress=print):
