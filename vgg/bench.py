@@ -28,7 +28,7 @@ from vgg import images as images_module
 from vgg import inference
 from vgg.config import PRESETS
 from vgg.model import build_from_config
-from vgg.train import compile_model, cpu_name, use_mixed_precision
+from vgg.train import compile_model, cpu_name, precision_policy
 
 # Steps and calls of the full run and of --quick. Warm-up and timed phases take two steps at least:
 # make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
@@ -106,7 +106,7 @@ def sample_images(count, data_dir, seed=0):
 def trainer_throughput(config, images, labels, warmup_steps):
     """(images per second, parameters) of the project's trainer path: build, compile, tf.data, `fit` without callbacks."""
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed_precision(config, on_gpu) else "float32")
+    keras.mixed_precision.set_global_policy(precision_policy(config, on_gpu))
     model = build_from_config(config)
     compile_model(model, config, steps_per_epoch=len(labels) // config.batch_size, on_gpu=on_gpu)
     warmup_images = warmup_steps * config.batch_size
@@ -123,6 +123,8 @@ def trainer_throughput(config, images, labels, warmup_steps):
     seconds = time.perf_counter() - start
     params = model.count_params()
     keras.backend.clear_session()
+    # The next model built here (another preset, the inference rows) must not inherit this policy.
+    keras.mixed_precision.set_global_policy("float32")
     return (len(labels) - warmup_images) / seconds, params
 
 

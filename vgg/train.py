@@ -47,11 +47,26 @@ def use_jit(config, on_gpu):
     return on_gpu
 
 
-def use_mixed_precision(config, on_gpu):
-    if config.mixed_precision != "auto":
-        return config.mixed_precision == "on"
-    # float16 helps tensor cores; CPUs without native float16 run it many times slower.
-    return on_gpu
+def cpu_has_bfloat16():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as file:
+            return " avx512_bf16" in file.read()
+    return False
+
+
+def precision_policy(config, on_gpu):
+    """The Keras dtype policy: mixed float16 on a GPU; on a CPU, mixed bfloat16 only where it has
+    native bfloat16 and the model is full width (measured: the blog's model trained about 4x faster
+    that way, a quarter-width one no faster); float32 otherwise, since emulated 16-bit is far slower."""
+    choice = config.mixed_precision
+    if choice == "auto":
+        if on_gpu:
+            choice = "float16"
+        elif cpu_has_bfloat16() and config.width >= 1.0:
+            choice = "bfloat16"
+        else:
+            choice = "off"
+    return {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[choice]
 
 
 CPU_REPLICAS_VARIABLE = "VGG_CPU_REPLICAS"
@@ -300,11 +315,11 @@ def _train_locked(run, data_dir, progress):
     strategy = distribution_strategy()
     keras.utils.set_random_seed(config.seed)
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    mixed = use_mixed_precision(config, on_gpu)
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    policy = precision_policy(config, on_gpu)
+    keras.mixed_precision.set_global_policy(policy)
     device = device_summary()
     run.update_status(state="running", pid=os.getpid(), device=device, replicas=strategy.num_replicas_in_sync,
-                      mixed_precision=mixed,
+                      precision=policy,
                       jit_compile=use_jit(config, on_gpu), error=None, traceback=None)
     progress(f"Training {run.name} on {device}.")
 
