@@ -63,10 +63,16 @@ def start_ui(preset_name, config):
     busy = active_run(runs_dir())
     if busy is not None:
         st.info(f"Run **{busy.name}** is training; a new run can start when it finishes or is stopped.")
+        # A refusal stays on screen while the run that caused it trains, not only until the next redraw.
+        if st.session_state.get("start_refusal"):
+            st.error(st.session_state.start_refusal)
+    else:
+        st.session_state.pop("start_refusal", None)
     if st.button("Start training", type="primary", disabled=busy is not None, key="start"):
         try:
             run, _ = launch(runs_dir(), config=validate(config), preset=preset_name, data_dir=default_data_dir())
         except UserError as error:
+            st.session_state.start_refusal = str(error)
             st.error(str(error))
             return None
         st.session_state.started_run = run.name

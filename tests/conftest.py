@@ -1,8 +1,14 @@
 """Shared fixtures: generated image folders (no network, no downloads) and isolated caches."""
 
+import contextlib
 import os
 import pathlib
+import shutil
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -108,3 +114,59 @@ def png_bytes(pixels):
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    """pytest-playwright's launch options: Debian's chromium, since Playwright cannot download its own
+    browser here, with flags that keep it from reaching for the network, which this machine closes."""
+    return {
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"],
+    }
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(root, image_folder, runs_source):
+    """A real `streamlit run` on a free port over `image_folder`, with a copy of `runs_source` as its
+    runs folder. Yields (url, runs folder, server log path)."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is missing; tests/run.sh installs it")
+    pytest.importorskip("playwright.sync_api")
+    runs_dir = root / "runs"
+    shutil.copytree(runs_source, runs_dir)
+    port = free_port()
+    environment = subprocess_environment(VGG_DATA_DIR=image_folder, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache")
+    log_path = root / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            server.kill()
+            pytest.fail("streamlit did not start within 90 seconds")
+        try:
+            yield url, runs_dir, log_path
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

@@ -4,33 +4,16 @@ Screenshots land in tests/screenshots/ for a person to look at.
 """
 
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from conftest import PROJECT_ROOT, generated_images, png_bytes, subprocess_environment
+from conftest import CHROMIUM, PROJECT_ROOT, generated_images, png_bytes, running_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM = shutil.which("chromium")
 SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is missing; tests/run.sh installs it")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    # Debian's chromium, since Playwright cannot download its own browser here; the flags keep it
-    # from reaching for the network, which this machine closes.
-    return {
-        "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"],
-    }
 
 
 @pytest.fixture(scope="session")
@@ -38,39 +21,12 @@ def browser_context_args():
     return {"viewport": {"width": 1400, "height": 1100}}
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, image_folder, trained_runs_dir):
-    """A real `streamlit run` on a free port, over generated data and a runs folder with one tiny model."""
-    runs_dir = tmp_path_factory.mktemp("browser") / "runs"
-    shutil.copytree(trained_runs_dir, runs_dir)
-    port = free_port()
-    environment = subprocess_environment(VGG_DATA_DIR=image_folder, VGG_RUNS_DIR=runs_dir)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        server.kill()
-        pytest.fail("streamlit did not start within 60 seconds")
+    """A real `streamlit run` over generated data and a runs folder with one tiny model."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+    with running_app(tmp_path_factory.mktemp("browser"), image_folder, trained_runs_dir) as (url, _, _):
+        yield url
 
 
 def screenshot(page, name):

@@ -9,17 +9,15 @@ import pathlib
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 import types
-import urllib.request
 
 import pytest
 
-from conftest import PROJECT_ROOT, generated_images, png_bytes, subprocess_environment, tiny_config
+from conftest import PROJECT_ROOT, generated_images, png_bytes, running_app, subprocess_environment, tiny_config
 from vgg.data import CLASS_NAMES
 from vgg.inference import ModelError, load_model
 from vgg.runs import (
@@ -27,7 +25,6 @@ from vgg.runs import (
     write_json_atomically,
 )
 
-CHROMIUM = shutil.which("chromium")
 NOT_ACTIVE = ("created", "finished", "stopped", "failed", "interrupted", "unknown")
 
 
@@ -459,57 +456,14 @@ def test_two_threads_launching_at_once_start_exactly_one_run(image_folder, tmp_p
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    # Debian's chromium, since Playwright cannot download its own browser here; the flags keep it
-    # from reaching for the network, which this machine closes.
-    return {
-        "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"],
-    }
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, image_folder, trained_runs_dir):
     """A real `streamlit run` over generated data and a runs folder with one tiny model."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is missing; tests/run.sh installs it")
-    pytest.importorskip("playwright.sync_api")
     root = tmp_path_factory.mktemp("hardening-server")
-    runs_dir = root / "runs"
-    shutil.copytree(trained_runs_dir, runs_dir)
-    port = free_port()
-    environment = subprocess_environment(VGG_DATA_DIR=image_folder, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache")
-    log = open(root / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start within 90 seconds")
-    yield types.SimpleNamespace(url=url, runs_dir=runs_dir, log=root / "server.log")
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
-    # Only a failing test shows this; it says what the server said while the sessions ran.
-    print((root / "server.log").read_text()[-4000:])
+    with running_app(root, image_folder, trained_runs_dir) as (url, runs_dir, log):
+        yield types.SimpleNamespace(url=url, runs_dir=runs_dir, log=log)
+        # Only a failing test shows this; it says what the server said while the sessions ran.
+        print(log.read_text()[-4000:])
 
 
 def new_page(browser, url):

@@ -333,9 +333,10 @@ def _train_locked(run, data_dir, progress):
 
     checkpoint = _read_checkpoint_state(run)
     with strategy.scope():
+        # Lines logged after the checkpoint (or before any) would overlap the steps trained again.
+        run.truncate_metrics(checkpoint["step"] if checkpoint else 0)
         if checkpoint:
             model = load_checkpoint(run)
-            run.truncate_metrics(checkpoint["step"])
             progress(f"Resuming from epoch {checkpoint['epochs_done']} (step {checkpoint['step']}).")
         else:
             model = build_from_config(config)
