@@ -76,7 +76,7 @@ def feature_maps_ui(predictor, image):
 def filters_ui(model):
     first = model.get_layer("block1_conv1").get_weights()[0]
     st.markdown("**First layer**: each 3x3 filter shown as the RGB patch that excites it most (stretched to its range).")
-    st.image(first_layer_filters(first, scale=16))
+    st.image(first_layer_filters(first))
     conv_names = [layer.name for layer in model.layers if layer.name.startswith("block") and "_conv" in layer.name][1:]
     layer_name = st.selectbox("Deeper layer", conv_names, key="filter_layer")
     kernel = model.get_layer(layer_name).get_weights()[0]
@@ -84,7 +84,7 @@ def filters_ui(model):
         f"{layer_name}: {kernel.shape[3]} filters of 3x3x{kernel.shape[2]}; each square sums a filter over its "
         "input channels (red positive, blue negative weights)."
     )
-    st.image(deep_filters(kernel, count=min(64, kernel.shape[3]), scale=12))
+    st.image(deep_filters(kernel, count=min(64, kernel.shape[3])))
 
 
 def render():

@@ -63,21 +63,21 @@ def feature_map_grid(maps, count=16, shared_scale=True, target_size=96, columns=
     return tile(pictures, columns=columns)
 
 
-def first_layer_filters(kernel, scale=16):
+def first_layer_filters(kernel, scale=24):
     """First-layer 3x3x3 kernels (3, 3, 3, N) as RGB squares, each stretched to its own range."""
     rgb = np.transpose(np.asarray(kernel), (3, 0, 1, 2))
     low = rgb.min(axis=(1, 2, 3), keepdims=True)
     high = rgb.max(axis=(1, 2, 3), keepdims=True)
     pictures = ((rgb - low) / np.maximum(high - low, 1e-12) * 255).astype(np.uint8)
-    return tile([enlarge(picture, scale) for picture in pictures], columns=16, gap=3)
+    return tile([enlarge(picture, scale) for picture in pictures], columns=16, gap=8)
 
 
-def deep_filters(kernel, count=32, scale=12):
+def deep_filters(kernel, count=32, scale=16):
     """Deeper kernels (3, 3, in, out): each filter's weights summed over its inputs, blue negative, red positive."""
     summed = np.asarray(kernel).sum(axis=2)[..., :count]
     bound = np.abs(summed).max() or 1.0
     pictures = [enlarge(colorize(summed[..., index], -bound, bound, "diverging"), scale) for index in range(summed.shape[-1])]
-    return tile(pictures, columns=16, gap=3)
+    return tile(pictures, columns=16, gap=6)
 
 
 def heatmap_overlay(image, heatmap, opacity=0.5):
