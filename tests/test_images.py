@@ -62,9 +62,12 @@ def png_file(width, height, idat=b"", colour_type=2):
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
-def real_bomb_png(width, height):
-    """A valid greyscale PNG of black pixels: width x height bytes decoded, a few kB on disk."""
-    compressor, row = zlib.compressobj(9), bytes(width + 1)  # Each row: filter byte 0, then zeros.
+def real_bomb_png(width, height, shade=0):
+    """A valid greyscale PNG of one shade: width x height bytes decoded, a few kB on disk.
+
+    A grey shade rather than black for the control: pages of zeros may never be touched,
+    and then the memory probe would see no growth at all."""
+    compressor, row = zlib.compressobj(9), bytes([0]) + bytes([shade]) * width  # Filter byte 0, then pixels.
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     return png_file(width, height, idat, colour_type=0)
 
@@ -275,7 +278,7 @@ def test_decompression_bombs_leave_memory_alone(tmp_path):
     """Real bombs (valid files of black pixels) measured in a fresh process: only the control,
     an accepted 36-megapixel picture, makes memory grow, which shows the probe would notice."""
     bomb = real_bomb_png(9000, 9000)  # 81 MB as greyscale and 243 MB as RGB, once decoded; 80 kB here.
-    files = {"bomb.png": bomb, "bomb.ico": ico_hiding(bomb), "control.png": real_bomb_png(6000, 6000)}
+    files = {"bomb.png": bomb, "bomb.ico": ico_hiding(bomb), "control.png": real_bomb_png(6000, 6000, shade=128)}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     assert max(len(data) for data in files.values()) < 200_000

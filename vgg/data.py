@@ -164,8 +164,9 @@ def balanced_split(labels, validation_size, seed):
     classes = np.unique(labels)
     if validation_size <= 0:
         return np.arange(len(labels)), np.array([], dtype=np.int64)
-    per_class = validation_size // len(classes)
-    if per_class < 1 or per_class >= min(np.bincount(labels)[classes]):
+    # At least one image of each class, or validation could not say anything about that class.
+    per_class = max(1, validation_size // len(classes))
+    if per_class >= min(np.bincount(labels)[classes]):
         raise DataError(
             f"Cannot hold out {validation_size} validation images from {len(labels)} in {len(classes)} classes."
         )
