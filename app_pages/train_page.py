@@ -1,7 +1,5 @@
 """Train: choose a recipe, start a run in its own process, watch it live, stop, resume, compare."""
 
-import time
-
 import streamlit as st
 
 from app_pages.charts import training_figure
@@ -9,7 +7,7 @@ from app_pages.common import runs_dir
 from vgg.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, VARIANTS, validate
 from vgg.data import default_data_dir
 from vgg.errors import UserError
-from vgg.runs import ACTIVE_STATES, active_run, launch, list_runs, open_run
+from vgg.runs import ACTIVE_STATES, active_run, format_duration, launch, list_runs, open_run, progress
 
 WIDTHS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
@@ -82,15 +80,11 @@ def start_ui(preset_name, config):
 
 
 def progress_text(status, rows, config):
-    batches = [row for row in rows if row.get("kind") == "batch"]
-    if not batches:
+    fraction, epoch, speed, seconds_left = progress(rows, config)
+    if not epoch:
         return 0.0, "Preparing data and model…" if status["state"] in ACTIVE_STATES else "No metrics yet."
-    last = batches[-1]
-    fraction = min(1.0, last["epoch"] / config.epochs)
-    speed = last.get("images_per_second") or 0
-    images_left = (config.epochs - last["epoch"]) * (last["step"] / max(last["epoch"], 1e-9)) * config.batch_size
-    eta = f", about {time.strftime('%H:%M:%S', time.gmtime(images_left / speed))} left" if speed and status["state"] == "running" else ""
-    return fraction, f"Epoch {last['epoch']:.2f} of {config.epochs} · {speed:,.0f} images/s{eta}"
+    left = f", about {format_duration(seconds_left)} left" if seconds_left and status["state"] == "running" else ""
+    return fraction, f"Epoch {epoch:.2f} of {config.epochs} · {speed:,.0f} images/s{left}"
 
 
 @st.fragment(run_every=1.0)

@@ -168,5 +168,9 @@ def running_app(root, image_folder, runs_source):
         try:
             yield url, runs_dir, log_path
         finally:
+            from vgg.runs import stop_active_runs
+
+            # Training processes live in their own sessions: a failed test must not leave them running.
+            stop_active_runs(runs_dir)
             server.terminate()
             server.wait(timeout=30)

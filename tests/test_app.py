@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 import vgg.inference
 from conftest import PROJECT_ROOT, generated_images, png_bytes
-from vgg.runs import list_runs, open_run, wait_for
+from vgg.runs import list_runs, open_run, stop_active_runs, wait_for
 
 
 def page_test(module):
@@ -119,7 +119,7 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
     assert len(runs) == 1
     run = runs[0]
     assert run.config().width == 0.125 and run.config().epochs == 2 and not run.config().augment
-    status = wait_for(run, ("finished", "failed"), 240)
+    status = wait_for(run, ("finished", "failed", "interrupted"), 240)
     assert status["state"] == "finished", status
     app.run()
     assert f"**{run.name}** is **finished**" in texts(app)
@@ -127,7 +127,7 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
     assert app.get("plotly_chart")
 
 
-def test_train_page_stops_a_run_and_refuses_a_second_start(app_environment, tmp_path, monkeypatch, image_folder):
+def test_train_page_stops_a_run_and_refuses_a_second_start(app_environment, tmp_path, monkeypatch, image_folder, request):
     from conftest import subprocess_environment, tiny_config
     from vgg.runs import launch
 
@@ -135,6 +135,7 @@ def test_train_page_stops_a_run_and_refuses_a_second_start(app_environment, tmp_
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
     monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
     run, process = launch(runs_dir, "long", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
+    request.addfinalizer(lambda: stop_active_runs(runs_dir))
     assert wait_for(run, ("running",), 120)["state"] == "running"
     app = page_test("train_page").run()
     assert not app.exception

@@ -3,7 +3,10 @@ import time
 import numpy as np
 import pytest
 
-from conftest import SHARED_CIFAR10, write_image_folder
+import subprocess
+import sys
+
+from conftest import SHARED_CIFAR10, subprocess_environment, write_image_folder
 from vgg import data
 from vgg.data import CLASS_NAMES, DataError, augment_batch, balanced_split, load_cifar10
 
@@ -59,15 +62,18 @@ def test_a_broken_image_file_is_named(tmp_path):
         load_cifar10(root, validation_size=10)
 
 
-def test_download_without_network_says_how_to_use_a_local_copy(tmp_path, monkeypatch):
-    monkeypatch.delenv("VGG_DATA_DIR", raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    # A proxy on a closed local port makes the real download fail at once, network or not.
-    for variable in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")
-    with pytest.raises(DataError, match="VGG_DATA_DIR") as error:
-        load_cifar10(None)
-    assert "\n" not in str(error.value)
+def test_download_without_network_says_how_to_use_a_local_copy(tmp_path):
+    # A fresh process, since Keras reads KERAS_HOME once at import: its empty cache forces a real
+    # download, and a proxy on a closed local port makes that fail at once, network or not.
+    proxy = "http://127.0.0.1:9"
+    environment = subprocess_environment(
+        KERAS_HOME=tmp_path, HTTPS_PROXY=proxy, https_proxy=proxy, HTTP_PROXY=proxy, http_proxy=proxy
+    )
+    environment.pop("VGG_DATA_DIR", None)
+    result = subprocess.run([sys.executable, "-c", "import vgg.data; vgg.data.load_cifar10(None)"],
+                            capture_output=True, text=True, env=environment, timeout=120)
+    assert result.returncode != 0
+    assert "DataError" in result.stderr and "VGG_DATA_DIR" in result.stderr.splitlines()[-1]
 
 
 def test_augmentation_shifts_and_flips_but_keeps_the_picture():

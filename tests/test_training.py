@@ -93,7 +93,7 @@ def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path)
     runs_dir = tmp_path / "runs"
     run, process = _start(runs_dir, "killed", tiny_config(epochs=30, batch_size=8), image_folder)
     deadline = time.monotonic() + 120
-    while not run.checkpoint_path.exists() and time.monotonic() < deadline:
+    while not (run.checkpoint_path.exists() and (run.path / "checkpoint.json").exists()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert run.checkpoint_path.exists()
     os.kill(process.pid, signal.SIGKILL)

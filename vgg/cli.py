@@ -1,4 +1,4 @@
-"""`python -m vgg`: train, evaluate, predict, describe, runs, bench.
+"""`python -m vgg`: train, evaluate, predict, describe, runs, export, bench.
 
 Every command takes --json, and a bad input ends in one sentence on stderr with exit code 2.
 """
@@ -6,6 +6,7 @@ Every command takes --json, and a bad input ends in one sentence on stderr with 
 import argparse
 import dataclasses
 import json
+import os
 import pathlib
 import sys
 
@@ -46,8 +47,9 @@ def command_train(args):
         state = run.status().get("state")
         if state == "finished":
             raise runs.RunError(f"Run {args.resume!r} has finished already; start a new run to train more.")
-        if state == "running":
-            raise runs.RunError(f"Run {args.resume!r} is training already.")
+        # The launcher queues the run under its own pid, then this process's: both are this start.
+        if state in runs.ACTIVE_STATES and run.status().get("pid") not in (os.getpid(), os.getppid()):
+            raise runs.RunError(f"Run {args.resume!r} is {state} already.")
     else:
         config = _config_from_args(args)
         run = runs.create_run(runs_dir, config, name=args.name, preset=args.preset, data_dir=args.data_dir)
@@ -79,10 +81,20 @@ def _load_model_from_args(args):
 
 
 def command_evaluate(args):
-    from vgg import data, inference
+    from vgg import data, inference, runs
 
     model, path = _load_model_from_args(args)
-    dataset = data.load_cifar10(args.data_dir, validation_size=args.validation_size, seed=args.seed)
+    validation_size, seed = args.validation_size, args.seed
+    if args.run:
+        # A run is scored on the images its own split held out, never on ones it trained on.
+        config = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run).config()
+        validation_size = config.validation_size if validation_size is None else validation_size
+        seed = config.seed if seed is None else seed
+    dataset = data.load_cifar10(
+        args.data_dir, validation_size=5000 if validation_size is None else validation_size, seed=seed or 0
+    )
+    if len(dataset.y_val) == 0:
+        raise data.DataError("There are no validation images to evaluate on; use a --validation-size above 0.")
     result = inference.evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names))
     result.update(model=path, data=dataset.source, class_names=list(dataset.class_names))
     lines = [f"{path} on {dataset.source}", f"accuracy: {result['accuracy']:.4f} ({result['images']} images)"]
@@ -183,8 +195,8 @@ def build_parser():
     evaluate = add("evaluate", "accuracy, per-class accuracy and confusion matrix on the validation split", command_evaluate)
     add_model_options(evaluate)
     evaluate.add_argument("--data-dir", help="local image folder (default: $VGG_DATA_DIR, else Keras' download)")
-    evaluate.add_argument("--validation-size", type=int, default=5000)
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--validation-size", type=int, help="held-out images (default: the run's, else 5000)")
+    evaluate.add_argument("--seed", type=int, help="seed of the held-out split (default: the run's, else 0)")
 
     predict = add("predict", "top-k classes for image files", command_predict)
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, WebP, GIF, BMP)")

@@ -28,6 +28,7 @@ from vgg.config import SettingError, TrainConfig
 from vgg.errors import UserError
 
 RUNS_DIR_VARIABLE = "VGG_RUNS_DIR"
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 ACTIVE_STATES = ("queued", "running")
 RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TRAINING_LOCK = ".training.lock"
@@ -79,6 +80,15 @@ def pid_alive(pid):
             return file.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def _is_training_process(pid):
+    """Whether `pid` is still a `python -m vgg train` process, not a recycled pid of something else."""
+    try:
+        with open(f"/proc/{int(pid)}/cmdline", "rb") as file:
+            return b"vgg\x00train" in file.read()
+    except (OSError, ValueError):
+        return False
 
 
 def now_iso():
@@ -173,11 +183,11 @@ class Run:
         if status["state"] not in ACTIVE_STATES:
             raise RunError(f"Run {self.name!r} is not training (it is {status['state']}).")
         self.stop_path.touch()
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            os.kill(int(status["pid"]), signal.SIGTERM)
-
-    def stop_requested(self):
-        return self.stop_path.exists()
+        pid = status.get("pid")
+        # While a run is queued its pid may still be this server's own: the stop file alone does then.
+        if pid and int(pid) != os.getpid() and _is_training_process(pid):
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGTERM)
 
     def summary(self):
         status = self.status()
@@ -302,9 +312,13 @@ def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, res
     Two sessions pressing Train together serialize on a lock here: the second sees the
     first's run as active and is refused with a sentence naming it.
     """
-    runs_dir = pathlib.Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = str(data_dir) if data_dir else None
+    runs_dir = pathlib.Path(runs_dir).resolve()
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"Cannot create the runs folder {runs_dir} ({error.strerror}).") from None
+    # Absolute paths: the training process runs from the project folder, wherever the server started.
+    data_dir = str(pathlib.Path(data_dir).resolve()) if data_dir else None
     with _file_lock(runs_dir / LAUNCH_LOCK, blocking=True):
         busy = active_run(runs_dir, other_than=run_name)
         if busy is not None:
@@ -326,13 +340,50 @@ def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, res
         # Queued under this server's pid until the child writes its own, so the run counts as
         # active from this moment and a second launch is refused.
         run.update_status(state="queued", pid=os.getpid(), error=None, resumed=resume)
-        with open(run.log_path, "a") as log:
-            # A new session keeps the training alive when the web server restarts or a page reloads.
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
+        try:
+            with open(run.log_path, "a") as log:
+                # A new session keeps the training alive when the web server restarts or a page reloads.
+                process = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True, cwd=PROJECT_ROOT, env=environment,
+                )
+        except OSError as error:
+            run.update_status(state="failed", pid=None, error=f"Could not start training ({error.strerror or error}).")
+            raise RunError(f"Could not start the training process ({error.strerror or error}).") from None
         run.update_status(condition=lambda status: status.get("pid") == os.getpid(), pid=process.pid)
         return run, process
+
+
+def progress(rows, config):
+    """(fraction done, epochs done, images/s, seconds left or None) from a run's metrics rows."""
+    batches = [row for row in rows if row.get("kind") == "batch"]
+    if not batches:
+        return 0.0, 0.0, 0.0, None
+    last = batches[-1]
+    speed = last.get("images_per_second") or 0.0
+    images_per_epoch = last["step"] / max(last["epoch"], 1e-9) * config.batch_size
+    seconds_left = (config.epochs - last["epoch"]) * images_per_epoch / speed if speed else None
+    return min(1.0, last["epoch"] / config.epochs), last["epoch"], speed, seconds_left
+
+
+def format_duration(seconds):
+    """'2 h 05 min', '12 min', '40 s': a time left as a person says it."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def stop_active_runs(runs_dir, timeout_seconds=60):
+    """Asks every queued or running run in `runs_dir` to stop and waits for them (tests, shutdown)."""
+    for run in list_runs(runs_dir):
+        if run.status().get("state") in ACTIVE_STATES:
+            with contextlib.suppress(RunError):
+                run.request_stop()
+            wait_for(run, ("stopped", "finished", "failed", "interrupted"), timeout_seconds)
 
 
 def wait_for(run, states, timeout_seconds):

@@ -130,8 +130,9 @@ def current_learning_rate(optimizer):
 class RunLogger(keras.callbacks.Callback):
     """Appends batch and epoch lines to metrics.jsonl, flushed at once so the app can draw them live."""
 
-    def __init__(self, run, config, images_per_epoch, steps_per_epoch, started_elapsed):
+    def __init__(self, run, config, images_per_epoch, steps_per_epoch, started_elapsed, stopper):
         super().__init__()
+        self.stopper = stopper
         self.run = run
         self.config = config
         self.images_per_epoch = images_per_epoch
@@ -194,6 +195,8 @@ class RunLogger(keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.stopper.mid_epoch:
+            return  # Not an epoch: its numbers would describe a fraction of one.
         logs = logs or {}
         row = {
             "kind": "epoch",
@@ -214,47 +217,81 @@ class RunLogger(keras.callbacks.Callback):
         self.file.close()
 
 
-class StopOnRequest(keras.callbacks.Callback):
-    """Stops after the current batch when the app asks (a stop file) or the process gets SIGTERM."""
+class StopRequest:
+    """Whether this run was asked to stop: by SIGTERM, or by a stop file newer than this process.
+
+    The handler is installed when training starts (before the data loads), so a Stop pressed
+    while the run prepares still ends in a clean `stopped`; a stop file left from an earlier
+    session of the run is ignored, since it is older than this one.
+    """
 
     def __init__(self, run):
-        super().__init__()
         self.run = run
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._on_signal)
+        self.started = time.time()
+        self.signalled = False
+
+    def __enter__(self):
+        self.previous_handler = signal.signal(signal.SIGTERM, self._on_signal)
+        return self
+
+    def __exit__(self, *exception):
+        signal.signal(signal.SIGTERM, self.previous_handler)
 
     def _on_signal(self, signum, frame):
-        self.requested = True
+        self.signalled = True
+
+    @property
+    def requested(self):
+        if self.signalled:
+            return True
+        with contextlib.suppress(OSError):
+            return self.run.stop_path.stat().st_mtime >= self.started
+        return False
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Sets `stop_training` after the batch during which a stop was requested."""
+
+    def __init__(self, stop_request, steps_per_epoch):
+        super().__init__()
+        self.stop_request = stop_request
+        self.steps_per_epoch = steps_per_epoch
+        self.requested = False
+        self.mid_epoch = False  # Keras still ends the epoch (validation, epoch callbacks) after a stop.
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.requested or self.run.stop_requested():
+        if not self.requested and self.stop_request.requested:
             self.requested = True
+            self.mid_epoch = batch + 1 < self.steps_per_epoch
             self.model.stop_training = True
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Saves model and optimizer after every epoch and on a stop, replacing the file atomically."""
+    """Saves model and optimizer after every complete epoch and on a stop, replacing files atomically."""
 
-    def __init__(self, run, stopper, logger):
+    def __init__(self, run, stopper, logger, epochs_done):
         super().__init__()
         self.run = run
         self.stopper = stopper
         self.logger = logger
-        self.epochs_done = 0
+        self.epochs_done = epochs_done
 
-    def save(self, epochs_done):
-        save_atomically(self.model, self.run.checkpoint_path, self.run.path / ".checkpoint.tmp.keras", "checkpoint")
-        state = {"epochs_done": epochs_done, "step": self.logger.global_step(), "elapsed": self.logger.elapsed()}
+    def save(self):
+        # The small record goes first: a crash between the two writes then leaves a record that
+        # points at the older checkpoint, which a resume still reads correctly (one epoch early at worst).
+        state = {"epochs_done": self.epochs_done, "step": self.logger.global_step(), "elapsed": self.logger.elapsed()}
         write_json_atomically(self.run.path / "checkpoint.json", state)
+        save_atomically(self.model, self.run.checkpoint_path, self.run.path / ".checkpoint.tmp.keras", "checkpoint")
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.stopper.mid_epoch:
+            return  # An epoch cut short by a stop is not done; resuming trains it again.
         self.epochs_done = epoch + 1
-        self.save(self.epochs_done)
+        self.save()
 
     def on_train_end(self, logs=None):
-        if self.stopper.requested:
-            # A stop mid-epoch restarts that epoch on resume; the step counter keeps counting.
-            self.save(self.epochs_done)
+        if self.stopper.mid_epoch:
+            self.save()
 
 
 def prepare_data(config, data_dir):
@@ -296,9 +333,9 @@ def train_run(run, data_dir=None, progress=print):
     """
     runs_dir = run.path.parent
     run.update_status(state="queued", pid=os.getpid())
-    with training_lock(runs_dir, blocking=True):
+    with StopRequest(run) as stop_request, training_lock(runs_dir, blocking=True):
         try:
-            return _train_locked(run, data_dir, progress)
+            return _train_locked(run, data_dir, progress, stop_request)
         except KeyboardInterrupt:
             run.update_status(state="stopped", pid=None, error="Interrupted from the keyboard.")
             raise
@@ -308,7 +345,7 @@ def train_run(run, data_dir=None, progress=print):
             return run.update_status(state="failed", pid=None, error=message, traceback=traceback.format_exc())
 
 
-def _train_locked(run, data_dir, progress):
+def _train_locked(run, data_dir, progress, stop_request):
     config = validate(run.config())
     status = run.status()
     data_dir = data_dir or status.get("data_dir")
@@ -343,13 +380,16 @@ def _train_locked(run, data_dir, progress):
             compile_model(model, config, steps_per_epoch, on_gpu)
     initial_epoch = checkpoint["epochs_done"] if checkpoint else 0
 
+    if stop_request.requested:
+        progress("Stopped before training began.")
+        return run.update_status(state="stopped", pid=None)
     if initial_epoch < config.epochs:
-        logger = RunLogger(run, config, len(y_train), steps_per_epoch, checkpoint["elapsed"] if checkpoint else 0.0)
-        stopper = StopOnRequest(run)
+        stopper = StopOnRequest(stop_request, steps_per_epoch)
+        logger = RunLogger(run, config, len(y_train), steps_per_epoch, checkpoint["elapsed"] if checkpoint else 0.0, stopper)
         callbacks = [
-            logger,
             stopper,
-            Checkpointer(run, stopper, logger),
+            logger,
+            Checkpointer(run, stopper, logger, initial_epoch),
             keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
         ]
         model.fit(
