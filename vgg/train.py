@@ -47,25 +47,13 @@ def use_jit(config, on_gpu):
     return on_gpu
 
 
-def cpu_has_bfloat16():
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as file:
-            return " avx512_bf16" in file.read()
-    return False
-
-
 def precision_policy(config, on_gpu):
-    """The Keras dtype policy: mixed float16 on a GPU; on a CPU, mixed bfloat16 only where it has
-    native bfloat16 and the model is full width (measured: the blog's model trained about 4x faster
-    that way, a quarter-width one no faster); float32 otherwise, since emulated 16-bit is far slower."""
+    """The Keras dtype policy: mixed float16 on a GPU, float32 on a CPU. Mixed bfloat16 stays a
+    choice: on the AVX-512-BF16 CPU we measured it trained the blog's model no faster (125 images/s
+    either way, BENCHMARKS.md), and emulated 16-bit is far slower on CPUs without it."""
     choice = config.mixed_precision
     if choice == "auto":
-        if on_gpu:
-            choice = "float16"
-        elif cpu_has_bfloat16() and config.width >= 1.0:
-            choice = "bfloat16"
-        else:
-            choice = "off"
+        choice = "float16" if on_gpu else "off"
     return {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[choice]
 
 
