@@ -265,11 +265,11 @@ class Checkpointer(keras.callbacks.Callback):
         self.epochs_done = epochs_done
 
     def save(self):
-        # The small record goes first: a crash between the two writes then leaves a record that
-        # points at the older checkpoint, which a resume still reads correctly (one epoch early at worst).
+        save_atomically(self.model, self.run.checkpoint_path, self.run.path / ".checkpoint.tmp.keras", "checkpoint")
+        # Written after the model: if a crash falls between the two, resuming reads the position
+        # from the checkpoint's own optimizer (see _train_locked).
         state = {"epochs_done": self.epochs_done, "step": self.logger.global_step(), "elapsed": self.logger.elapsed()}
         write_json_atomically(self.run.path / "checkpoint.json", state)
-        save_atomically(self.model, self.run.checkpoint_path, self.run.path / ".checkpoint.tmp.keras", "checkpoint")
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stopper.mid_epoch:
@@ -356,16 +356,17 @@ def _train_locked(run, data_dir, progress, stop_request):
     )
     val_data = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
 
-    checkpoint = _read_checkpoint_state(run)
+    checkpoint = None
     with strategy.scope():
-        # Lines logged after the checkpoint (or before any) would overlap the steps trained again.
-        run.truncate_metrics(checkpoint["step"] if checkpoint else 0)
-        if checkpoint:
+        if run.checkpoint_path.exists():
             model = load_checkpoint(run)
+            checkpoint = _checkpoint_position(run, model, steps_per_epoch)
             progress(f"Resuming from epoch {checkpoint['epochs_done']} (step {checkpoint['step']}).")
         else:
             model = build_from_config(config)
             compile_model(model, config, steps_per_epoch, on_gpu)
+    # Lines logged after the checkpoint (or before any) would overlap the steps trained again.
+    run.truncate_metrics(checkpoint["step"] if checkpoint else 0)
     initial_epoch = checkpoint["epochs_done"] if checkpoint else 0
 
     if stop_request.requested:
@@ -396,10 +397,14 @@ def _train_locked(run, data_dir, progress, stop_request):
     return run.update_status(state="finished", pid=None)
 
 
-def _read_checkpoint_state(run):
-    if not run.checkpoint_path.exists():
-        return None
-    return read_json(run.path / "checkpoint.json")
+def _checkpoint_position(run, model, steps_per_epoch):
+    """Where a loaded checkpoint stands: its record, or, when a crash lost the record, the step
+    count of the checkpoint's own optimizer (whole epochs only, since checkpoints end epochs)."""
+    state = read_json(run.path / "checkpoint.json")
+    step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    if state is None or state.get("step") != step:
+        state = {"epochs_done": step // steps_per_epoch, "step": step, "elapsed": 0.0}
+    return state
 
 
 def load_checkpoint(run):
