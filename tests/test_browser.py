@@ -158,7 +158,7 @@ def test_train_a_tiny_run_and_watch_its_chart_grow(page, app_url):
     growing = sorted(count for count in seen if count)
     assert len(growing) >= 2, f"the chart never grew while training: point counts seen {sorted(seen)}"
     assert chart_points(page) >= max(growing)
-    expect(page.get_by_text(re.compile(r"Epoch 40\.00 of 40"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Epoch 40\.00 of 40")).first).to_be_visible()
     no_exception(page)
 
 

@@ -568,8 +568,14 @@ def test_two_sessions_pressing_start_together_start_one_run(browser, server):
     try:
         pages = [new_page(browser, server.url + "/train") for _ in range(2)]
         buttons = [page.get_by_role("button", name="Start training") for page in pages]
-        for button in buttons:
+        for page, button in zip(pages, buttons):
             expect(button).to_be_enabled(timeout=120_000)
+            # A long run, so that the winner is still training when the test looks (an idle
+            # machine finishes the preset's 5 epochs on the test images in seconds).
+            epochs = page.get_by_label("Epochs", exact=True)
+            epochs.fill("500")
+            epochs.press("Enter")
+            page.wait_for_timeout(1500)
             button.scroll_into_view_if_needed()
         boxes = [button.bounding_box() for button in buttons]
         # Two plain mouse clicks, milliseconds apart: neither waits for the server's answer to the other.
