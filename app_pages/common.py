@@ -11,6 +11,7 @@ import streamlit as st
 
 from vgg.data import CLASS_NAMES, DataError, default_data_dir
 from vgg.errors import UserError
+from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.runs import default_runs_dir, list_runs
 
 SHIPPED_LABEL = "Shipped VGG16 (assets/)"
@@ -93,7 +94,8 @@ def image_choice_ui(key):
     source = st.radio("Image", ["CIFAR-10 sample", "Upload"], horizontal=True, key=f"{key}_source")
     if source == "Upload":
         uploaded = st.file_uploader(
-            "An image (PNG, JPEG, WebP, GIF)", type=["png", "jpg", "jpeg", "webp", "gif", "bmp"], key=f"{key}_upload"
+            "An image (PNG, JPEG, WebP, GIF, BMP)", type=UPLOAD_TYPES, key=f"{key}_upload",
+            max_upload_size=MAX_UPLOAD_BYTES // 2**20,
         )
         if uploaded is None:
             return None

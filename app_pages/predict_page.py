@@ -5,10 +5,8 @@ import streamlit as st
 from app_pages.charts import top_classes_figure
 from app_pages.common import model_choice_ui, read_upload
 from vgg.data import CLASS_NAMES
-from vgg.images import MAX_UPLOAD_BYTES
+from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.visualize import enlarge, heatmap_overlay
-
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 
 
 def uploads_ui():
@@ -31,7 +29,8 @@ def prediction_ui(predictor, uploaded_file):
         return
     image, pixels = decoded
     top = predictor.top_k(pixels, CLASS_NAMES, k=5)
-    heatmap, predicted = predictor.grad_cam(pixels)
+    # Grad-CAM explains the class shown above it, which comes from the image and its mirror image.
+    heatmap, predicted = predictor.grad_cam(pixels, class_index=CLASS_NAMES.index(top[0][0]))
     st.markdown(f"#### {uploaded_file.name}: **{top[0][0]}** ({top[0][1]:.0%})")
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     preview = image.copy()

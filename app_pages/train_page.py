@@ -136,6 +136,11 @@ def live_run_ui(run_name, compare_names):
         metric_columns[1].metric("Validation loss", f"{epochs[-1]['val_loss']:.3f}")
         metric_columns[2].metric("Training accuracy", f"{epochs[-1]['accuracy']:.1%}")
         metric_columns[3].metric("Learning rate", f"{epochs[-1]['learning_rate']:.2g}")
+    if status.get("final_accuracy") is not None:
+        st.caption(
+            f"Finished model: **{status['final_accuracy']:.1%}** of the validation images right when each is "
+            f"averaged with its mirror image, as Predict does ({status['final_single_view_accuracy']:.1%} on the images alone)."
+        )
     series = {run.name: rows}
     for name in compare_names:
         try:
@@ -155,6 +160,7 @@ def runs_table_ui(runs):
             "preset": summary["preset"],
             "epochs": f"{summary['epochs_done']}/{summary['epochs']}",
             "validation accuracy": None if summary["val_accuracy"] is None else round(summary["val_accuracy"], 4),
+            "final, with mirror images": None if summary["final_accuracy"] is None else round(summary["final_accuracy"], 4),
             "device": summary["device"],
             "created": summary["created"],
         })

@@ -4,7 +4,6 @@ import contextlib
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ SHARED_CIFAR10 = PROJECT_ROOT.parent / "shared" / "cifar10"
 sys.path.insert(0, str(PROJECT_ROOT))
 
 # Importing vgg first sets TensorFlow's environment (oneDNN, logging) before anything loads it.
+from vgg.browser import CHROMIUM, CHROMIUM_ARGUMENTS, free_port  # noqa: E402,F401
 from vgg.config import TrainConfig  # noqa: E402
 from vgg.data import CLASS_NAMES  # noqa: E402
 
@@ -116,7 +116,6 @@ def png_bytes(pixels):
     return buffer.getvalue()
 
 
-CHROMIUM = shutil.which("chromium")
 
 
 @pytest.fixture(scope="session")
@@ -125,15 +124,8 @@ def browser_type_launch_args():
     browser here, with flags that keep it from reaching for the network, which this machine closes."""
     return {
         "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"],
+        "args": CHROMIUM_ARGUMENTS,
     }
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager

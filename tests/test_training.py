@@ -30,7 +30,11 @@ def test_a_narrow_vgg16_learns_the_generated_classes(image_folder, tmp_path):
 
     dataset = load_cifar10(image_folder, validation_size=100)
     model = load_model(run.model_path, tmp_path / "runs")
-    assert evaluate(model, dataset.x_val, dataset.y_val)["accuracy"] >= 0.9
+    result = evaluate(model, dataset.x_val, dataset.y_val)
+    assert result["accuracy"] >= 0.9
+    # The run records that final score, as the app predicts, for the Train page and the CLI.
+    assert status["final_accuracy"] == result["accuracy"]
+    assert status["final_single_view_accuracy"] == result["single_view_accuracy"]
     assert status["device"].startswith(("CPU", "GPU"))
     assert (run.path / "tensorboard").is_dir()
 
@@ -197,3 +201,22 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(image_folder, tmp_path):
     status = open_run(runs_dir, "mirrored").status()
     assert status["state"] == "finished" and status["replicas"] == 2
     assert json.loads(result.stdout)["val_accuracy"] >= 0.8
+
+
+def test_metrics_follow_a_growing_file_and_a_replaced_one(tmp_path):
+    """The live chart's reader: appended lines appear, a half-written line waits, a rewrite starts over."""
+    run = create_run(tmp_path, tiny_config(), name="growing")
+    with open(run.metrics_path, "a") as file:
+        file.write(json.dumps({"kind": "batch", "step": 1}) + "\n")
+    assert [row["step"] for row in run.metrics()] == [1]
+    with open(run.metrics_path, "a") as file:
+        file.write(json.dumps({"kind": "batch", "step": 2}) + "\n" + '{"kind": "batch", "st')
+    assert [row["step"] for row in run.metrics()] == [1, 2]
+    with open(run.metrics_path, "a") as file:
+        file.write('ep": 3}\n')
+    assert [row["step"] for row in run.metrics()] == [1, 2, 3]
+    run.truncate_metrics(last_step=1)
+    assert [row["step"] for row in run.metrics()] == [1]
+    with open(run.metrics_path, "a") as file:
+        file.write(json.dumps({"kind": "batch", "step": 2, "loss": 0.5}) + "\n")
+    assert run.metrics()[-1] == {"kind": "batch", "step": 2, "loss": 0.5}

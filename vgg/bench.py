@@ -10,8 +10,6 @@ import io
 import json
 import os
 import pathlib
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from vgg import data as data_module
 from vgg import images as images_module
 from vgg import inference
 from vgg.config import PRESETS
+from vgg.browser import CHROMIUM, CHROMIUM_ARGUMENTS, free_port
 from vgg.model import build_from_config
 from vgg.train import compile_model, cpu_name, precision_policy
 
@@ -35,8 +34,6 @@ from vgg.train import compile_model, cpu_name, precision_policy
 FULL_PLAN = {"warmup_steps": 3, "blog_steps": 40, "preset_steps": 20, "xla_steps": 5, "calls": 50}
 QUICK_PLAN = {"warmup_steps": 2, "blog_steps": 2, "preset_steps": 2, "xla_steps": 0, "calls": 15}
 SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
-CHROMIUM_ARGUMENTS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--no-first-run"]
 
 # The blog's plain Keras code, run in a fresh interpreter that never imports `vgg`, so that
 # TF_ENABLE_ONEDNN_OPTS stays at TensorFlow's own default there.
@@ -170,12 +167,6 @@ def eager_grad_cam(model, layer_name, batch):
     return run
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def first_page_seconds(data_dir):
     """Seconds from starting `streamlit run` to the first page's heading being visible in Chromium.
 
@@ -191,7 +182,7 @@ def first_page_seconds(data_dir):
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGUMENTS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
         page = browser.new_page()
         start = time.perf_counter()
         server = subprocess.Popen(command, cwd=inference.PROJECT_ROOT, env=environment,
@@ -306,7 +297,7 @@ def inference_rows(args, plan):
 
 def streamlit_row(args):
     name, target = "first page painted", ("value", "<=", 3)
-    if shutil.which("chromium") is None:
+    if CHROMIUM is None:
         return make_row(name, None, "s", target=target, note="skipped: chromium not installed")
     say("starting streamlit and waiting for the first page's heading in Chromium")
     try:

@@ -61,7 +61,10 @@ def command_train(args):
     if status["state"] == "failed":
         raise runs.RunError(f"Run {run.name!r} failed: {status['error']} (details in {run.status_path}).")
     summary = run.summary()
-    _print(args, summary, f"{run.name}: {status['state']}, validation accuracy {summary['val_accuracy']}")
+    text = f"{run.name}: {status['state']}, validation accuracy {summary['val_accuracy']}"
+    if summary["final_accuracy"] is not None:
+        text += f" ({summary['final_accuracy']} averaged with mirror images, as the app predicts)"
+    _print(args, summary, text)
 
 
 def _load_model_from_args(args):
@@ -97,7 +100,11 @@ def command_evaluate(args):
         raise data.DataError("There are no validation images to evaluate on; use a --validation-size above 0.")
     result = inference.evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names))
     result.update(model=path, data=dataset.source, class_names=list(dataset.class_names))
-    lines = [f"{path} on {dataset.source}", f"accuracy: {result['accuracy']:.4f} ({result['images']} images)"]
+    lines = [
+        f"{path} on {dataset.source}",
+        f"accuracy: {result['accuracy']:.4f} ({result['images']} images; each averaged with its mirror image, as the app predicts)",
+        f"accuracy of the images alone: {result['single_view_accuracy']:.4f}",
+    ]
     lines += [f"  {name:<11} {accuracy:.4f}" for name, accuracy in zip(dataset.class_names, result["per_class_accuracy"])]
     lines.append("confusion matrix (rows: true, columns: predicted):")
     lines += ["  " + " ".join(f"{count:5d}" for count in row) for row in result["confusion_matrix"]]

@@ -2,9 +2,11 @@
 
 import datetime
 import json
+import pathlib
 import shutil
 
 from vgg import data as data_module
+from vgg.config import VARIANTS, train_command
 from vgg.inference import ASSETS_DIR, SHIPPED_MODEL, evaluate, load_model
 from vgg.model import describe
 from vgg.runs import RunError
@@ -13,9 +15,10 @@ CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
 CARD = ASSETS_DIR / "MODEL_CARD.md"
 
 
-def export_run(run, data_dir):
+def export_run(run, data_dir, assets_dir=ASSETS_DIR):
     """Evaluates the run's final model on its validation split and writes the model, the card's
     numbers (JSON) and the card (Markdown) into assets/. Returns the card's numbers."""
+    assets_dir = pathlib.Path(assets_dir)
     if run.status().get("state") != "finished" or not run.model_path.exists():
         raise RunError(f"Run {run.name!r} has not finished; only a finished run's model can ship.")
     config = run.config()
@@ -30,22 +33,24 @@ def export_run(run, data_dir):
         "config": json.loads(config.to_json()),
         "params": describe(model)["params"],
         "data": dataset.source,
+        "data_dir": str(data_dir) if data_dir else None,
         "train_images": int(len(dataset.y_train)),
         "validation_size": int(len(dataset.y_val)),
         "epochs": len(epochs),
         "wall_time_seconds": round(epochs[-1]["elapsed"], 1) if epochs else None,
         "device": status.get("device"),
         "val_accuracy": result["accuracy"],
+        "val_accuracy_single_view": result["single_view_accuracy"],
         "per_class_accuracy": result["per_class_accuracy"],
         "confusion_matrix": result["confusion_matrix"],
         "class_names": list(dataset.class_names),
         "exported": datetime.date.today().isoformat(),
-        "command": f"python -m vgg train --preset {status.get('preset') or 'half'} --data-dir ../shared/cifar10",
+        "command": train_command(config, status.get("preset"), data_dir and str(data_dir)),
     }
-    ASSETS_DIR.mkdir(exist_ok=True)
-    shutil.copyfile(run.model_path, SHIPPED_MODEL)
-    CARD_DATA.write_text(json.dumps(card, indent=2) + "\n")
-    CARD.write_text(card_markdown(card))
+    assets_dir.mkdir(exist_ok=True)
+    shutil.copyfile(run.model_path, assets_dir / SHIPPED_MODEL.name)
+    (assets_dir / CARD_DATA.name).write_text(json.dumps(card, indent=2) + "\n")
+    (assets_dir / CARD.name).write_text(card_markdown(card))
     return card
 
 
@@ -55,17 +60,19 @@ def card_markdown(card):
     per_class = "\n".join(
         f"| {name} | {accuracy:.1%} |" for name, accuracy in zip(card["class_names"], card["per_class_accuracy"])
     )
+    evaluate_command = "python -m vgg evaluate" + (f" --data-dir {card['data_dir']}" if card.get("data_dir") else "")
     settings = "\n".join(f"| `{key}` | `{value}` |" for key, value in config.items())
+    normalization = "with batch normalization" if config["batch_norm"] else "without batch normalization"
     return f"""# Model card: {card['model_file']}
 
-VGG16 (configuration D of Simonyan & Zisserman: thirteen 3x3 conv layers in five blocks, 2x2 max
-pooling after each) at width {config['width']} with batch normalization, trained from scratch on
-CIFAR-10 by this project's own trainer. It is the model the app and `python -m vgg` use when no
-other is chosen.
+{VARIANTS[config['variant']]} (configuration {config['variant']} of Simonyan & Zisserman: 3x3 conv layers in
+five blocks, 2x2 max pooling after each) at width {config['width']} {normalization}, trained from
+scratch on CIFAR-10 by this project's own trainer. It is the model the app and `python -m vgg` use
+when no other is chosen.
 
 | | |
 | --- | --- |
-| validation accuracy | **{card['val_accuracy']:.2%}** on {card['validation_size']:,} held-out images |
+| validation accuracy | **{card['val_accuracy']:.2%}** on {card['validation_size']:,} held-out images, each averaged with its mirror image as the app predicts (the VGG paper's evaluation); {card['val_accuracy_single_view']:.2%} on the images alone |
 | parameters | {card['params']:,} |
 | data | {card['data']} |
 | training images | {card['train_images']:,} |
@@ -85,11 +92,11 @@ other is chosen.
 
 ```bash
 {card['command']}
-python -m vgg evaluate --data-dir ../shared/cifar10   # the shipped model on the same validation split
+{evaluate_command}   # the shipped model on the same validation split
 ```
 
-The validation split is the project's fixed one: 500 images of each class held out of
-`../shared/cifar10/train` with seed {config['seed']} (`vgg.data.balanced_split`). The official
+The validation split is the project's fixed one: {card['validation_size'] // len(card['class_names']):,} images of each class
+held out of the training images with seed {config['seed']} (`vgg.data.balanced_split`). The official
 CIFAR-10 test split was not used for training or for choosing anything.
 
 ## Exact configuration

@@ -10,6 +10,7 @@ from PIL import Image
 from vgg.errors import UserError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # Phone photos are 2-12 MB; more is not a photo.
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]  # What the upload widgets offer; decoding accepts more.
 MAX_PIXELS = 50_000_000  # A 50-megapixel photo decodes to 150 MB; larger files are refused before decoding.
 INPUT_SIZE = 32
 # Only the formats people upload. Pillow's other decoders are rarely exercised, and some (ICO, for one)

@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from vgg.config import SettingError, TrainConfig
@@ -89,6 +90,48 @@ def _is_training_process(pid):
             return b"vgg\x00train" in file.read()
     except (OSError, ValueError):
         return False
+
+
+class _MetricsReader:
+    """Parses each metrics.jsonl once: later reads parse only the lines appended since.
+
+    A class of browsers each redraws a live chart every second; without this, every redraw
+    re-parsed the whole file, on the same two cores that train.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._files = {}  # path -> (inode, bytes parsed, rows)
+
+    def read(self, path):
+        try:
+            with open(path, "rb") as file:
+                inode, size = os.fstat(file.fileno()).st_ino, os.fstat(file.fileno()).st_size
+                with self._lock:
+                    known_inode, offset, rows = self._files.get(str(path), (None, 0, []))
+                    if known_inode != inode or size < offset:
+                        # Replaced (a resume truncates by renaming) or cut: start again.
+                        offset, rows = 0, []
+                    file.seek(offset)
+                    appended = file.read(size - offset)
+                    complete_end = appended.rfind(b"\n") + 1
+                    rows = rows + _parse_lines(appended[:complete_end])
+                    self._files[str(path)] = (inode, offset + complete_end, rows)
+                # A last line without its newline is still being written, or was cut short by a crash.
+                return rows + _parse_lines(appended[complete_end:])
+        except OSError:
+            return []
+
+
+def _parse_lines(data):
+    rows = []
+    for line in data.splitlines():
+        with contextlib.suppress(ValueError):
+            rows.append(json.loads(line))
+    return rows
+
+
+_metrics_reader = _MetricsReader()
 
 
 def now_iso():
@@ -159,15 +202,7 @@ class Run:
 
     def metrics(self):
         """Every complete metrics line; a line cut short by a crash is skipped."""
-        rows = []
-        try:
-            with open(self.metrics_path) as file:
-                for line in file:
-                    with contextlib.suppress(ValueError):
-                        rows.append(json.loads(line))
-        except OSError:
-            pass
-        return rows
+        return _metrics_reader.read(self.metrics_path)
 
     def truncate_metrics(self, last_step):
         """Drops the lines logged after the checkpoint a resumed run starts from."""
@@ -206,6 +241,8 @@ class Run:
             "epochs_done": last.get("epoch", 0),
             "epochs": config.epochs if config else None,
             "val_accuracy": last.get("val_accuracy"),
+            # The finished model scored as the app predicts (each image averaged with its mirror image).
+            "final_accuracy": status.get("final_accuracy"),
             "preset": status.get("preset"),
         }
 

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from vgg import data as data_module
 from vgg.config import validate
+from vgg.inference import evaluate
 from vgg.model import build_from_config
 from vgg.runs import RunError, read_json, training_lock, write_json_atomically
 
@@ -394,7 +395,14 @@ def _train_locked(run, data_dir, progress, stop_request):
             progress("Stopped; resume with: python -m vgg train --resume " + run.name)
             return run.update_status(state="stopped", pid=None)
     save_inference_model(model, run.model_path)
-    return run.update_status(state="finished", pid=None)
+    final = {}
+    if len(dataset.y_val):
+        # Scored as the app predicts, so the run's last number is the one its users will see.
+        result = evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names))
+        final = {"final_accuracy": result["accuracy"], "final_single_view_accuracy": result["single_view_accuracy"]}
+        progress(f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its mirror "
+                 f"image ({result['single_view_accuracy']:.2%} on the images alone).")
+    return run.update_status(state="finished", pid=None, **final)
 
 
 def _checkpoint_position(run, model, steps_per_epoch):

@@ -1,0 +1,49 @@
+"""Shipping a finished run: the model file, its card, and a card command that rebuilds the same settings."""
+
+import json
+import shlex
+
+import pytest
+
+from vgg.cli import _config_from_args, build_parser
+from vgg.inference import evaluate, load_model
+from vgg.runs import RunError, create_run, open_run
+
+from conftest import tiny_config
+
+
+def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_folder, tmp_path):
+    from vgg.data import load_cifar10
+    from vgg.export import export_run
+
+    run = open_run(trained_runs_dir, "tiny")
+    card = export_run(run, image_folder, assets_dir=tmp_path)
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["MODEL_CARD.md", "vgg16_cifar10.json", "vgg16_cifar10.keras"]
+    assert json.loads((tmp_path / "vgg16_cifar10.json").read_text()) == card
+    # The shipped file scores what the card says on the run's own validation split.
+    model = load_model(tmp_path / "vgg16_cifar10.keras", tmp_path)
+    dataset = load_cifar10(image_folder, validation_size=card["validation_size"], seed=card["config"]["seed"])
+    assert evaluate(model, dataset.x_val, dataset.y_val)["accuracy"] == card["val_accuracy"]
+    assert card["epochs"] == 3 and len(card["per_class_accuracy"]) == 10
+    markdown = (tmp_path / "MODEL_CARD.md").read_text()
+    assert f"{card['val_accuracy']:.2%}" in markdown and card["command"] in markdown
+
+
+def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_folder, tmp_path):
+    from vgg.export import export_run
+
+    card = export_run(open_run(trained_runs_dir, "tiny"), image_folder, assets_dir=tmp_path)
+    arguments = shlex.split(card["command"])
+    assert arguments[:4] == ["python", "-m", "vgg", "train"]
+    rebuilt = _config_from_args(build_parser().parse_args(arguments[3:]))
+    assert json.loads(rebuilt.to_json()) == card["config"] == json.loads(tiny_config(epochs=3).to_json())
+
+
+def test_an_unfinished_run_cannot_ship(tmp_path, image_folder):
+    from vgg.export import export_run
+
+    run = create_run(tmp_path / "runs", tiny_config(), name="not-trained")
+    with pytest.raises(RunError, match="has not finished"):
+        export_run(run, image_folder, assets_dir=tmp_path / "assets")
+    assert not (tmp_path / "assets").exists()
