@@ -39,9 +39,9 @@ def dataset_or_message():
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_predictor(path, modified_time):
     """A Predictor for a model file; `modified_time` makes a re-saved checkpoint load anew."""
-    from vgg.inference import Predictor, load_model
+    from vgg.inference import Predictor, load_model, trained_with_flips
 
-    return Predictor(load_model(path, runs_dir()))
+    return Predictor(load_model(path, runs_dir()), flip_average=trained_with_flips(path))
 
 
 def available_models():

@@ -83,6 +83,8 @@ def progress_text(status, rows, config):
     fraction, epoch, speed, seconds_left = progress(rows, config)
     if not epoch:
         return 0.0, "Preparing data and model…" if status["state"] in ACTIVE_STATES else "No metrics yet."
+    if status["state"] == "running" and status.get("phase"):
+        return fraction, f"Epoch {epoch:.2f} of {config.epochs} · {status['phase']}…"
     left = f", about {format_duration(seconds_left)} left" if seconds_left and status["state"] == "running" else ""
     return fraction, f"Epoch {epoch:.2f} of {config.epochs} · {speed:,.0f} images/s{left}"
 
@@ -136,7 +138,7 @@ def live_run_ui(run_name, compare_names):
         metric_columns[1].metric("Validation loss", f"{epochs[-1]['val_loss']:.3f}")
         metric_columns[2].metric("Training accuracy", f"{epochs[-1]['accuracy']:.1%}")
         metric_columns[3].metric("Learning rate", f"{epochs[-1]['learning_rate']:.2g}")
-    if status.get("final_accuracy") is not None:
+    if status.get("final_accuracy") is not None and status.get("final_flip_average"):
         st.caption(
             f"Finished model: **{status['final_accuracy']:.1%}** of the validation images right when each is "
             f"averaged with its mirror image, as Predict does ({status['final_single_view_accuracy']:.1%} on the images alone)."

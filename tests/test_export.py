@@ -17,7 +17,9 @@ def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_fol
     from vgg.export import export_run
 
     run = open_run(trained_runs_dir, "tiny")
-    card = export_run(run, image_folder, assets_dir=tmp_path)
+    # No data folder given: the run's own, so the card's split is the one the run held out.
+    card = export_run(run, None, assets_dir=tmp_path)
+    assert card["data_dir"] == str(image_folder) and card["validation_size"] == run.config().validation_size
 
     assert sorted(path.name for path in tmp_path.iterdir()) == ["MODEL_CARD.md", "vgg16_cifar10.json", "vgg16_cifar10.keras"]
     assert json.loads((tmp_path / "vgg16_cifar10.json").read_text()) == card
@@ -28,6 +30,8 @@ def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_fol
     assert card["epochs"] == 3 and len(card["per_class_accuracy"]) == 10
     markdown = (tmp_path / "MODEL_CARD.md").read_text()
     assert f"{card['val_accuracy']:.2%}" in markdown and card["command"] in markdown
+    # The tiny run trained without flips, so the card states a single-view accuracy, as the app predicts it.
+    assert card["flip_average"] is False and "mirror" not in markdown
 
 
 def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_folder, tmp_path):

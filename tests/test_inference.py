@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vgg.inference import Predictor, evaluate, load_model
+from vgg.inference import SHIPPED_MODEL, Predictor, evaluate, load_model, trained_with_flips
 from vgg.runs import open_run
 
 from conftest import generated_images
@@ -56,3 +56,15 @@ def test_grad_cam_is_an_input_sized_map_for_the_class_asked(tiny_model):
     assert heatmap.shape == (32, 32) and 0 <= heatmap.min() and heatmap.max() <= 1.0 + 1e-6
     assert predicted == int(Predictor(tiny_model, flip_average=False).probabilities(image[3]).argmax())
     assert predictor.grad_cam(image[3], class_index=7)[1] == 7
+
+
+def test_mirror_averaging_is_used_only_for_models_trained_on_flips(trained_runs_dir, tmp_path):
+    # The tiny run trained without augmentation: its own view only.
+    assert trained_with_flips(open_run(trained_runs_dir, "tiny").model_path) is False
+    flipped_run = tmp_path / "flipped"
+    flipped_run.mkdir()
+    (flipped_run / "config.json").write_text('{"augment": true}')
+    assert trained_with_flips(flipped_run / "model.keras") is True
+    # The shipped model's card says how it trained; a model with no record gets its own view.
+    assert trained_with_flips(SHIPPED_MODEL) is True
+    assert trained_with_flips(tmp_path / "stray.keras") is False

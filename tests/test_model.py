@@ -82,3 +82,17 @@ def test_impossible_settings_are_refused_with_one_sentence(changes, phrase):
 def test_builder_refuses_an_unknown_variant_like_keras_does():
     with pytest.raises(ValueError, match="Received: variant='F'"):
         build_vgg("F")
+
+
+def test_train_command_spells_out_every_change_from_its_preset():
+    import shlex
+
+    from vgg.config import train_command
+
+    config = PRESETS["half"].replace(width=0.75, augment=False, epochs=3)
+    command = train_command(config, "half", "/tmp/my cifar")
+    arguments = shlex.split(command)
+    assert arguments[:6] == ["python", "-m", "vgg", "train", "--preset", "half"]
+    assert arguments[arguments.index("--data-dir") + 1] == "/tmp/my cifar"
+    assert {"--width", "0.75", "--no-augment", "--epochs", "3"} <= set(arguments)
+    assert "--learning-rate" not in arguments

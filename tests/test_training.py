@@ -217,6 +217,12 @@ def test_metrics_follow_a_growing_file_and_a_replaced_one(tmp_path):
     assert [row["step"] for row in run.metrics()] == [1, 2, 3]
     run.truncate_metrics(last_step=1)
     assert [row["step"] for row in run.metrics()] == [1]
+    # A different, longer file put in its place is read from its start, not from the old offset.
+    replacement = run.path / "replacement.jsonl"
+    replacement.write_text("".join(json.dumps({"kind": "epoch", "step": step * 10}) + "\n" for step in range(1, 9)))
+    os.replace(replacement, run.metrics_path)
+    assert [row["step"] for row in run.metrics()] == [10, 20, 30, 40, 50, 60, 70, 80]
+    run.truncate_metrics(last_step=10)
     with open(run.metrics_path, "a") as file:
         file.write(json.dumps({"kind": "batch", "step": 2, "loss": 0.5}) + "\n")
     assert run.metrics()[-1] == {"kind": "batch", "step": 2, "loss": 0.5}

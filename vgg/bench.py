@@ -24,6 +24,7 @@ import tensorflow as tf
 from vgg import data as data_module
 from vgg import images as images_module
 from vgg import inference
+from vgg import runs as runs_module
 from vgg.config import PRESETS
 from vgg.browser import CHROMIUM, CHROMIUM_ARGUMENTS, free_port
 from vgg.model import build_from_config
@@ -33,6 +34,8 @@ from vgg.train import compile_model, cpu_name, precision_policy
 # make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
 FULL_PLAN = {"warmup_steps": 3, "blog_steps": 40, "preset_steps": 20, "xla_steps": 5, "calls": 50}
 QUICK_PLAN = {"warmup_steps": 2, "blog_steps": 2, "preset_steps": 2, "xla_steps": 0, "calls": 15}
+# The time-to-accuracy training: the cpu preset for as many epochs as fit in five minutes here.
+TIME_TO_ACCURACY_EPOCHS = 10
 SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
 
 # The blog's plain Keras code, run in a fresh interpreter that never imports `vgg`, so that
@@ -101,7 +104,7 @@ def sample_images(count, data_dir, seed=0):
 
 
 def trainer_throughput(config, images, labels, warmup_steps):
-    """(images per second, parameters) of the project's trainer path: build, compile, tf.data, `fit` without callbacks."""
+    """(images per second, parameters, training FLOPs per image) of the project's trainer path: build, compile, tf.data, `fit` without callbacks."""
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy(precision_policy(config, on_gpu))
     model = build_from_config(config)
@@ -118,11 +121,11 @@ def trainer_throughput(config, images, labels, warmup_steps):
     start = time.perf_counter()
     fit(warmup_images, len(labels))
     seconds = time.perf_counter() - start
-    params = model.count_params()
+    params, flops_per_image = model.count_params(), training_flops_per_image(model)
     keras.backend.clear_session()
     # The next model built here (another preset, the inference rows) must not inherit this policy.
     keras.mixed_precision.set_global_policy("float32")
-    return (len(labels) - warmup_images) / seconds, params
+    return (len(labels) - warmup_images) / seconds, params, flops_per_image
 
 
 def blog_baseline_throughput(images, labels, warmup_steps):
@@ -138,6 +141,34 @@ def blog_baseline_throughput(images, labels, warmup_steps):
         if finished.returncode != 0:
             raise RuntimeError(f"The blog baseline failed: {finished.stderr.strip()[-2000:]}")
         return json.loads(result_path.read_text())
+
+
+def training_flops_per_image(model):
+    """Floating-point operations of one training step per image: the forward pass's multiply-adds
+    (2 FLOPs each) in conv and Dense layers, times 3 for the backward pass's two products."""
+    forward = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            height, width, channels_out = layer.output.shape[1:]
+            kernel_height, kernel_width, channels_in, _ = layer.kernel.shape
+            forward += 2 * height * width * kernel_height * kernel_width * channels_in * channels_out
+        elif isinstance(layer, keras.layers.Dense):
+            forward += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return 3 * forward
+
+
+def matmul_gflops(size=2048, repeats=20):
+    """This CPU's float32 matrix-multiply rate through TensorFlow (oneDNN): the practical peak."""
+    left = tf.random.normal([size, size])
+    right = tf.random.normal([size, size])
+    multiply = tf.function(lambda: tf.matmul(left, right))
+    multiply().numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        multiply().numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times) / 1e9
 
 
 def median_milliseconds(function, calls):
@@ -209,7 +240,7 @@ def first_page_seconds(data_dir):
 
 def make_row(name, value, unit, baseline=None, baseline_name=None, target=None, note=""):
     """One result. `target` is (what, operator, number) with what in {"value", "ratio"}."""
-    higher_is_better = unit == "images/s"
+    higher_is_better = unit in ("images/s", "GFLOP/s", "%")
     ratio = None
     if value and baseline:
         ratio = value / baseline if higher_is_better else baseline / value
@@ -237,25 +268,33 @@ def training_rows(args, plan):
     count = (plan["warmup_steps"] + plan["blog_steps"]) * blog.batch_size
     images, labels = sample_images(count, args.data_dir)
     say(f"training the blog preset through the trainer ({plan['blog_steps']} timed steps)")
-    project, project_params = trainer_throughput(blog, images, labels, plan["warmup_steps"])
+    project, project_params, flops_per_image = trainer_throughput(blog, images, labels, plan["warmup_steps"])
     say("training the blog's plain Keras code in a fresh interpreter")
     baseline = blog_baseline_throughput(images, labels, plan["warmup_steps"])
     note = (f"baseline oneDNN {'on' if baseline['onednn'] else 'off'} (TensorFlow's default here), "
             f"project oneDNN {'on' if onednn_enabled() else 'off'}; parameters {project_params:,} vs {baseline['params']:,}")
     rows.append(make_row("blog training", project, "images/s", baseline["images_per_second"],
                          "blog's model.fit(numpy, batch_size=32) in plain Keras", ("ratio", ">=", 4), note))
+    # How close to the CPU's limit both are: the ceiling on any float32 speed-up of this model.
+    say("timing float32 matrix multiplies, the practical peak")
+    peak = matmul_gflops()
+    rows.append(make_row("blog training compute", project * flops_per_image / 1e9, "GFLOP/s",
+                         baseline["images_per_second"] * flops_per_image / 1e9, "the blog's plain Keras", None,
+                         f"{flops_per_image / 1e9:.2f} GFLOP per training image; float32 matmul peak here "
+                         f"{peak:.0f} GFLOP/s, so at most {peak / (baseline['images_per_second'] * flops_per_image / 1e9):.1f}x "
+                         f"over the baseline without fewer FLOPs"))
 
     for name in ("cpu", "half"):
         config = PRESETS[name]
         count = (plan["warmup_steps"] + plan["preset_steps"]) * config.batch_size
         images, labels = sample_images(count, args.data_dir)
         say(f"training the {name} preset through the trainer ({plan['preset_steps']} timed steps)")
-        project, _ = trainer_throughput(config, images, labels, plan["warmup_steps"])
+        project, _, _ = trainer_throughput(config, images, labels, plan["warmup_steps"])
         xla, xla_name, note = None, None, "XLA baseline measured in the full run only"
         if plan["xla_steps"]:
             say(f"training the {name} preset with jit_compile on ({plan['xla_steps']} timed steps)")
             count = (plan["warmup_steps"] + plan["xla_steps"]) * config.batch_size
-            xla, _ = trainer_throughput(config.replace(jit_compile="on"), images[:count], labels[:count], plan["warmup_steps"])
+            xla, _, _ = trainer_throughput(config.replace(jit_compile="on"), images[:count], labels[:count], plan["warmup_steps"])
             xla_name, note = "same preset with jit_compile on", f"preset's jit_compile={config.jit_compile} vs on"
         rows.append(make_row(f"{name} training", project, "images/s", xla, xla_name, None, note))
     return rows
@@ -293,6 +332,68 @@ def inference_rows(args, plan):
         make_row("feature maps, 5 blocks", features, "ms", features_predict, "keras.Model(outputs=every block).predict",
                  ("value", "<=", 50), source),
     ]
+
+
+def follow_epochs(process, metrics_path, start):
+    """Until `process` ends: (epoch, seconds since `start`, validation accuracy) as each epoch's line appears."""
+    curve = []
+    while True:
+        finished = process.poll() is not None
+        now = time.perf_counter() - start
+        for row in runs_module.Run(metrics_path.parent).metrics():
+            if row.get("kind") == "epoch" and row.get("val_accuracy") is not None and row["epoch"] > len(curve):
+                curve.append((row["epoch"], now, row["val_accuracy"]))
+        if finished:
+            return curve
+        time.sleep(0.2)
+
+
+def time_to_accuracy_rows(args):
+    """Trains the cpu preset for real with `python -m vgg train`, as a user would, and reads the
+    validation accuracy after each epoch against the wall clock from the command's start."""
+    names = ("accuracy within 1 minute", "accuracy within 5 minutes")
+    targets = (("value", ">=", 60), ("value", ">=", 85))
+    if not args.data_dir:
+        return [make_row(name, None, "%", target=target, note="skipped: needs --data-dir (real CIFAR-10 images)")
+                for name, target in zip(names, targets)]
+    say(f"training the cpu preset for {TIME_TO_ACCURACY_EPOCHS} epochs on real images (about 5 minutes)")
+    try:
+        curve, total, final = time_to_accuracy_curve(pathlib.Path(args.data_dir).resolve())
+    except RuntimeError as error:
+        # A failed training is a result to report; the rows measured before it are kept.
+        return [dict(make_row(name, None, "%", target=target, note=f"failed: {error}"), target_met=False)
+                for name, target in zip(names, targets)]
+    say("curve: " + ", ".join(f"epoch {epoch} at {seconds:.0f} s: {accuracy:.1%}" for epoch, seconds, accuracy in curve)
+        + f"; final model at {total:.0f} s: {final:.1%}")
+    within_minute = max([accuracy for _, seconds, accuracy in curve if seconds <= 60], default=0.0)
+    # Within five minutes: the best epoch by then, or the final score if the whole command fit.
+    within_five = max([accuracy for _, seconds, accuracy in curve if seconds <= 300] + ([final] if total <= 300 else []),
+                      default=0.0)
+    curve_text = " ".join(f"{seconds:.0f}s:{accuracy:.1%}" for _, seconds, accuracy in curve)
+    return [
+        make_row(names[0], 100 * within_minute, "%", target=targets[0], note=f"cpu preset; curve {curve_text}"),
+        make_row(names[1], 100 * within_five, "%", target=targets[1],
+                 note=f"whole command {total:.0f} s, final model {final:.1%} (averaged with mirror images)"),
+    ]
+
+
+def time_to_accuracy_curve(data_dir):
+    """(curve of (epoch, seconds, validation accuracy), whole command's seconds, final score) of a real cpu-preset run."""
+    with tempfile.TemporaryDirectory(prefix="vgg-bench-runs-") as runs_dir:
+        command = [sys.executable, "-m", "vgg", "train", "--preset", "cpu", "--epochs", str(TIME_TO_ACCURACY_EPOCHS),
+                   "--data-dir", str(data_dir), "--runs-dir", runs_dir, "--name", "time-to-accuracy", "--json"]
+        metrics_path = pathlib.Path(runs_dir, "time-to-accuracy", "metrics.jsonl")
+        output_path, log_path = pathlib.Path(runs_dir, "summary.json"), pathlib.Path(runs_dir, "train.log")
+        start = time.perf_counter()
+        # Output goes to files: a pipe nobody reads for five minutes could fill and stall the training.
+        with open(output_path, "w") as output, open(log_path, "w") as log:
+            process = subprocess.Popen(command, cwd=inference.PROJECT_ROOT, stdout=output, stderr=log, text=True)
+            curve = follow_epochs(process, metrics_path, start)
+        total = time.perf_counter() - start
+        if process.returncode != 0:
+            raise RuntimeError(f"The time-to-accuracy training failed: {log_path.read_text().strip()[-2000:]}")
+        final = json.loads(output_path.read_text())["final_accuracy"]
+    return curve, total, final
 
 
 def streamlit_row(args):
@@ -351,6 +452,8 @@ def main(args):
     print(machine, file=sys.stderr if args.json else sys.stdout, flush=True)
     started = time.perf_counter()
     rows = training_rows(args, plan) + inference_rows(args, plan) + [streamlit_row(args)]
+    if not args.quick:
+        rows += time_to_accuracy_rows(args)
     say(f"finished in {time.perf_counter() - started:.0f} s")
     if args.json:
         print(json.dumps(rows, indent=2))

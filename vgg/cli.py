@@ -62,8 +62,8 @@ def command_train(args):
         raise runs.RunError(f"Run {run.name!r} failed: {status['error']} (details in {run.status_path}).")
     summary = run.summary()
     text = f"{run.name}: {status['state']}, validation accuracy {summary['val_accuracy']}"
-    if summary["final_accuracy"] is not None:
-        text += f" ({summary['final_accuracy']} averaged with mirror images, as the app predicts)"
+    if status.get("final_flip_average"):
+        text += f"; {summary['final_accuracy']:.4f} with each image averaged with its mirror image, as the app predicts"
     _print(args, summary, text)
 
 
@@ -98,13 +98,15 @@ def command_evaluate(args):
     )
     if len(dataset.y_val) == 0:
         raise data.DataError("There are no validation images to evaluate on; use a --validation-size above 0.")
-    result = inference.evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names))
+    result = inference.evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names),
+                                flip_average=inference.trained_with_flips(path))
     result.update(model=path, data=dataset.source, class_names=list(dataset.class_names))
-    lines = [
-        f"{path} on {dataset.source}",
-        f"accuracy: {result['accuracy']:.4f} ({result['images']} images; each averaged with its mirror image, as the app predicts)",
-        f"accuracy of the images alone: {result['single_view_accuracy']:.4f}",
-    ]
+    lines = [f"{path} on {dataset.source}"]
+    if result["flip_average"]:
+        lines.append(f"accuracy: {result['accuracy']:.4f} ({result['images']} images, each averaged with its mirror image, "
+                     f"as the app predicts; {result['single_view_accuracy']:.4f} on the images alone)")
+    else:
+        lines.append(f"accuracy: {result['accuracy']:.4f} ({result['images']} images)")
     lines += [f"  {name:<11} {accuracy:.4f}" for name, accuracy in zip(dataset.class_names, result["per_class_accuracy"])]
     lines.append("confusion matrix (rows: true, columns: predicted):")
     lines += ["  " + " ".join(f"{count:5d}" for count in row) for row in result["confusion_matrix"]]
@@ -115,7 +117,7 @@ def command_predict(args):
     from vgg import data, images, inference
 
     model, path = _load_model_from_args(args)
-    predictor = inference.Predictor(model)
+    predictor = inference.Predictor(model, flip_average=inference.trained_with_flips(path))
     results = []
     for file_name in args.images:
         try:

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+import shlex
 
 from vgg.errors import UserError
 
@@ -112,7 +113,7 @@ def train_command(config, preset_name, data_dir):
     base = preset(preset_name) if preset_name in PRESETS else preset("cpu")
     parts = ["python -m vgg train", f"--preset {preset_name if preset_name in PRESETS else 'cpu'}"]
     if data_dir:
-        parts.append(f"--data-dir {data_dir}")
+        parts.append(f"--data-dir {shlex.quote(str(data_dir))}")
     for field in dataclasses.fields(TrainConfig):
         value = getattr(config, field.name)
         if value == getattr(base, field.name):
@@ -121,7 +122,7 @@ def train_command(config, preset_name, data_dir):
         if isinstance(value, bool):
             parts.append(option if value else "--no-" + option[2:])
         else:
-            parts.append(f"{option} {value}")
+            parts.append(f"{option} {shlex.quote(str(value))}")
     return " ".join(parts)
 
 

@@ -22,11 +22,17 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR):
     if run.status().get("state") != "finished" or not run.model_path.exists():
         raise RunError(f"Run {run.name!r} has not finished; only a finished run's model can ship.")
     config = run.config()
+    status = run.status()
+    epochs = [row for row in run.metrics() if row.get("kind") == "epoch"]
+    if not epochs:
+        raise RunError(f"Run {run.name!r} has no epoch in its metrics; only a run with a training record can ship.")
+    if not config.validation_size:
+        raise RunError(f"Run {run.name!r} held out no validation images, so its accuracy cannot be stated on a card.")
+    # Scored on the data the run trained from, so the held-out split is the run's own.
+    data_dir = data_dir or status.get("data_dir")
     model = load_model(run.model_path, run.path.parent)
     dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
-    result = evaluate(model, dataset.x_val, dataset.y_val)
-    epochs = [row for row in run.metrics() if row.get("kind") == "epoch"]
-    status = run.status()
+    result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
     card = {
         "model_file": SHIPPED_MODEL.name,
         "run": run.name,
@@ -37,10 +43,11 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR):
         "train_images": int(len(dataset.y_train)),
         "validation_size": int(len(dataset.y_val)),
         "epochs": len(epochs),
-        "wall_time_seconds": round(epochs[-1]["elapsed"], 1) if epochs else None,
+        "wall_time_seconds": round(epochs[-1]["elapsed"], 1),
         "device": status.get("device"),
         "val_accuracy": result["accuracy"],
         "val_accuracy_single_view": result["single_view_accuracy"],
+        "flip_average": result["flip_average"],
         "per_class_accuracy": result["per_class_accuracy"],
         "confusion_matrix": result["confusion_matrix"],
         "class_names": list(dataset.class_names),
@@ -56,10 +63,23 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR):
 
 def card_markdown(card):
     config = card["config"]
-    hours = card["wall_time_seconds"] / 3600 if card["wall_time_seconds"] else float("nan")
+    hours = card["wall_time_seconds"] / 3600
     per_class = "\n".join(
         f"| {name} | {accuracy:.1%} |" for name, accuracy in zip(card["class_names"], card["per_class_accuracy"])
     )
+    if card["flip_average"]:
+        accuracy = (f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images, each averaged with its "
+                    f"mirror image as the app predicts (the VGG paper's evaluation); {card['val_accuracy_single_view']:.2%} "
+                    "on the images alone")
+    else:
+        accuracy = f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images"
+    if "held out" in card["data"]:
+        split = (f"The validation split is the project's fixed one: {card['validation_size'] // len(card['class_names']):,} "
+                 f"images of each class held out of the training images with seed {config['seed']} "
+                 "(`vgg.data.balanced_split`). The official CIFAR-10 test split was not used for training or for "
+                 "choosing anything.")
+    else:
+        split = f"The validation images are the data's own test split: {card['data']}."
     evaluate_command = "python -m vgg evaluate" + (f" --data-dir {card['data_dir']}" if card.get("data_dir") else "")
     settings = "\n".join(f"| `{key}` | `{value}` |" for key, value in config.items())
     normalization = "with batch normalization" if config["batch_norm"] else "without batch normalization"
@@ -72,7 +92,7 @@ when no other is chosen.
 
 | | |
 | --- | --- |
-| validation accuracy | **{card['val_accuracy']:.2%}** on {card['validation_size']:,} held-out images, each averaged with its mirror image as the app predicts (the VGG paper's evaluation); {card['val_accuracy_single_view']:.2%} on the images alone |
+| validation accuracy | {accuracy} |
 | parameters | {card['params']:,} |
 | data | {card['data']} |
 | training images | {card['train_images']:,} |
@@ -95,9 +115,7 @@ when no other is chosen.
 {evaluate_command}   # the shipped model on the same validation split
 ```
 
-The validation split is the project's fixed one: {card['validation_size'] // len(card['class_names']):,} images of each class
-held out of the training images with seed {config['seed']} (`vgg.data.balanced_split`). The official
-CIFAR-10 test split was not used for training or for choosing anything.
+{split}
 
 ## Exact configuration
 

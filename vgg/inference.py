@@ -1,12 +1,14 @@
 """Trusted model loading and the fast paths the app calls on every click:
 probabilities, feature maps of every block, Grad-CAM."""
 
+import json
 import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from vgg.data import DataError
 from vgg.errors import UserError
 from vgg.model import activation_layer_names, block_of
 
@@ -54,6 +56,19 @@ def load_model(path, runs_dir="runs"):
         raise ModelError(f"{path.name} is not a readable Keras model ({type(error).__name__}).") from None
 
 
+def trained_with_flips(path):
+    """Whether the model at `path` was trained on randomly mirrored images, from its run's
+    config.json or, for the shipped model, its card. Unknown means no: its own view only."""
+    path = pathlib.Path(path)
+    candidates = [(path.parent / "config.json", lambda values: values), (path.with_suffix(".json"), lambda values: values.get("config", {}))]
+    for config_path, settings in candidates:
+        try:
+            return bool(settings(json.loads(config_path.read_text())).get("augment", False))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
+
+
 def default_model_path():
     return SHIPPED_MODEL if SHIPPED_MODEL.exists() else None
 
@@ -70,8 +85,9 @@ class Predictor:
     """Wraps a model with traced, cached functions: after the first call each answers in milliseconds.
 
     With `flip_average` (the default), class probabilities are the mean over the image and its mirror
-    image, as in the VGG paper's evaluation (Simonyan & Zisserman, section 3.2): training flips images
-    at random, so both views are equally familiar, and their mean is more often right.
+    image, as in the VGG paper's evaluation (Simonyan & Zisserman, section 3.2). Use it for models
+    trained with random flips (`trained_with_flips`): both views are equally familiar to them, and
+    their mean is more often right.
     """
 
     def __init__(self, model, flip_average=True):
@@ -152,6 +168,8 @@ def evaluate(model, images, labels, num_classes=10, batch_size=500, flip_average
     """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted),
     scored as the app predicts: on the mean over each image and its mirror image, unless
     `flip_average` is off. `single_view_accuracy` is the accuracy on the images alone."""
+    if len(labels) == 0:
+        raise DataError("There are no validation images to score the model on.")
     model = model.model if isinstance(model, Predictor) else model
     one_view = Predictor(model, flip_average=False)
     original, mirrored = [], []

@@ -96,31 +96,43 @@ class _MetricsReader:
     """Parses each metrics.jsonl once: later reads parse only the lines appended since.
 
     A class of browsers each redraws a live chart every second; without this, every redraw
-    re-parsed the whole file, on the same two cores that train.
+    re-parsed the whole file, on the same two cores that train. The rows returned are shared
+    between callers: read them, never change them.
     """
+
+    TAIL_BYTES = 64  # Compared on each read: a file replaced by one of equal or larger size is noticed.
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._files = {}  # path -> (inode, bytes parsed, rows)
+        self._files = {}  # path -> (inode, bytes parsed, their last TAIL_BYTES, rows)
 
     def read(self, path):
+        key = str(path)
         try:
             with open(path, "rb") as file:
-                inode, size = os.fstat(file.fileno()).st_ino, os.fstat(file.fileno()).st_size
+                status = os.fstat(file.fileno())
                 with self._lock:
-                    known_inode, offset, rows = self._files.get(str(path), (None, 0, []))
-                    if known_inode != inode or size < offset:
-                        # Replaced (a resume truncates by renaming) or cut: start again.
+                    inode, offset, tail, rows = self._files.get(key, (None, 0, b"", []))
+                    if inode != status.st_ino or status.st_size < offset or not self._same_tail(file, offset, tail):
+                        # Replaced (a resume truncates by renaming), cut, or rewritten: start again.
                         offset, rows = 0, []
                     file.seek(offset)
-                    appended = file.read(size - offset)
+                    appended = file.read(status.st_size - offset)
                     complete_end = appended.rfind(b"\n") + 1
                     rows = rows + _parse_lines(appended[:complete_end])
-                    self._files[str(path)] = (inode, offset + complete_end, rows)
+                    offset += complete_end
+                    file.seek(max(0, offset - self.TAIL_BYTES))
+                    self._files[key] = (status.st_ino, offset, file.read(min(offset, self.TAIL_BYTES)), rows)
                 # A last line without its newline is still being written, or was cut short by a crash.
                 return rows + _parse_lines(appended[complete_end:])
         except OSError:
+            with self._lock:
+                self._files.pop(key, None)
             return []
+
+    def _same_tail(self, file, offset, tail):
+        file.seek(max(0, offset - len(tail)))
+        return file.read(len(tail)) == tail
 
 
 def _parse_lines(data):

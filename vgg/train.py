@@ -346,7 +346,7 @@ def _train_locked(run, data_dir, progress, stop_request):
     device = device_summary()
     run.update_status(state="running", pid=os.getpid(), device=device, replicas=strategy.num_replicas_in_sync,
                       precision=policy,
-                      jit_compile=use_jit(config, on_gpu), error=None, traceback=None)
+                      jit_compile=use_jit(config, on_gpu), error=None, traceback=None, phase=None)
     progress(f"Training {run.name} on {device}.")
 
     dataset, x_train, y_train = prepare_data(config, data_dir)
@@ -395,14 +395,28 @@ def _train_locked(run, data_dir, progress, stop_request):
             progress("Stopped; resume with: python -m vgg train --resume " + run.name)
             return run.update_status(state="stopped", pid=None)
     save_inference_model(model, run.model_path)
-    final = {}
-    if len(dataset.y_val):
-        # Scored as the app predicts, so the run's last number is the one its users will see.
-        result = evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names))
-        final = {"final_accuracy": result["accuracy"], "final_single_view_accuracy": result["single_view_accuracy"]}
+    return run.update_status(state="finished", pid=None, **final_score(run, model, dataset, config, progress))
+
+
+def final_score(run, model, dataset, config, progress):
+    """The finished model scored as the app predicts it (mirror images averaged when it trained on
+    flips), so that the run's last number is the one its users will see. Status fields, or none."""
+    if not len(dataset.y_val):
+        return {}
+    run.update_status(phase="scoring the final model")
+    progress("Scoring the final model on the validation images…")
+    try:
+        result = evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names), flip_average=config.augment)
+    except Exception as error:  # noqa: BLE001  (the model is saved; a failed extra score must not fail the run)
+        progress(f"The final score could not be computed ({type(error).__name__}); the model is saved.")
+        return {"phase": None}
+    if config.augment:
         progress(f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its mirror "
                  f"image ({result['single_view_accuracy']:.2%} on the images alone).")
-    return run.update_status(state="finished", pid=None, **final)
+    else:
+        progress(f"Final validation accuracy: {result['accuracy']:.2%}.")
+    return {"phase": None, "final_accuracy": result["accuracy"], "final_single_view_accuracy": result["single_view_accuracy"],
+            "final_flip_average": config.augment}
 
 
 def _checkpoint_position(run, model, steps_per_epoch):
