@@ -71,6 +71,11 @@ def model_choice_ui(key):
         return None
     label = st.selectbox("Model", list(models), key=key, help="The shipped model, or any run's saved model.")
     path = models[label]
+    from vgg.inference import model_file_summary
+
+    summary = model_file_summary(path)
+    if summary:
+        st.caption(summary)
     try:
         return load_predictor(str(path), os.path.getmtime(path))
     except (UserError, OSError) as error:

@@ -68,3 +68,12 @@ def test_mirror_averaging_is_used_only_for_models_trained_on_flips(trained_runs_
     # The shipped model's card says how it trained; a model with no record gets its own view.
     assert trained_with_flips(SHIPPED_MODEL) is True
     assert trained_with_flips(tmp_path / "stray.keras") is False
+
+
+def test_each_model_is_described_with_its_score(trained_runs_dir, tmp_path):
+    from vgg.inference import model_file_summary
+
+    run = open_run(trained_runs_dir, "tiny")
+    text = model_file_summary(run.model_path)
+    assert text == f"VGG16 at width 0.125, trained 3 epochs: {run.status()['final_accuracy']:.1%} of validation images right."
+    assert model_file_summary(tmp_path / "stray.keras") is None

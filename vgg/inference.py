@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vgg.config import VARIANTS as VARIANT_NAMES
 from vgg.data import DataError
 from vgg.errors import UserError
 from vgg.model import activation_layer_names, block_of
@@ -69,6 +70,34 @@ def trained_with_flips(path):
     return False
 
 
+def model_file_summary(path):
+    """One sentence on what the model at `path` is and how well it scored, from its card or its
+    run's files; None when there is no record."""
+    from vgg.runs import Run
+
+    path = pathlib.Path(path)
+    try:
+        card = json.loads(path.with_suffix(".json").read_text())
+        config, epochs, accuracy = card["config"], card["epochs"], card["val_accuracy"]
+        images = f"{card['validation_size']:,} "
+    except (OSError, ValueError, KeyError, TypeError):
+        run = Run(path.parent)
+        if not run.exists():
+            return None
+        try:
+            summary, config = run.summary(), json.loads(run.config().to_json())
+        except (UserError, TypeError):
+            return None
+        done = summary["epochs_done"]
+        epochs = f"{done:g}" if done == summary["epochs"] else f"{done:g} of {summary['epochs']}"
+        accuracy = summary["final_accuracy"] if summary["final_accuracy"] is not None else summary["val_accuracy"]
+        images = ""
+    name = f"{VARIANT_NAMES.get(config.get('variant'), 'VGG')} at width {config.get('width')}"
+    if accuracy is None:
+        return f"{name}, no validation score yet."
+    return f"{name}, trained {epochs} epochs: {accuracy:.1%} of {images}validation images right."
+
+
 def default_model_path():
     return SHIPPED_MODEL if SHIPPED_MODEL.exists() else None
 
@@ -98,8 +127,10 @@ class Predictor:
         outputs = [model.get_layer(name).output for name in self.activation_names + self.pool_names]
         self._feature_model = keras.Model(model.inputs, outputs)
         self._gradcam_models = {}
-        self._probabilities = tf.function(self._mean_over_views, reduce_retracing=True)
-        self._features = tf.function(lambda images: self._feature_model(images, training=False), reduce_retracing=True)
+        # No autograph: these functions have no tensor-dependent Python control flow, and autograph
+        # re-reads source files, which fails in a long run whose files changed on disk.
+        self._probabilities = tf.function(self._mean_over_views, reduce_retracing=True, autograph=False)
+        self._features = tf.function(lambda images: self._feature_model(images, training=False), reduce_retracing=True, autograph=False)
 
     def _mean_over_views(self, images):
         if not self.flip_average:
@@ -144,7 +175,7 @@ class Predictor:
         model = keras.Model(self.model.inputs, [self.model.get_layer(layer_name).output, self.model.outputs[0]])
         size = self.model.inputs[0].shape[1:3]
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def grad_cam(images, class_index):
             with tf.GradientTape() as tape:
                 activations, probabilities = model(images, training=False)

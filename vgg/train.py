@@ -408,8 +408,8 @@ def final_score(run, model, dataset, config, progress):
     try:
         result = evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names), flip_average=config.augment)
     except Exception as error:  # noqa: BLE001  (the model is saved; a failed extra score must not fail the run)
-        progress(f"The final score could not be computed ({type(error).__name__}); the model is saved.")
-        return {"phase": None}
+        progress(f"The final score could not be computed ({type(error).__name__}: {error}); the model is saved.")
+        return {"phase": None, "final_score_error": traceback.format_exc()}
     if config.augment:
         progress(f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its mirror "
                  f"image ({result['single_view_accuracy']:.2%} on the images alone).")
