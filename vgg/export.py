@@ -8,7 +8,7 @@ import shutil
 from vgg import data as data_module
 from vgg.config import VARIANTS, train_command
 from vgg.inference import ASSETS_DIR, SHIPPED_MODEL, evaluate, load_model
-from vgg.model import describe
+from vgg.model import conv_layers, describe
 from vgg.runs import RunError
 
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
@@ -38,6 +38,7 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR):
         "run": run.name,
         "config": json.loads(config.to_json()),
         "params": describe(model)["params"],
+        "conv_layers": len(conv_layers(model)),
         "data": dataset.source,
         "data_dir": str(data_dir) if data_dir else None,
         "train_images": int(len(dataset.y_train)),
@@ -85,7 +86,7 @@ def card_markdown(card):
     normalization = "with batch normalization" if config["batch_norm"] else "without batch normalization"
     return f"""# Model card: {card['model_file']}
 
-{VARIANTS[config['variant']]} (configuration {config['variant']} of Simonyan & Zisserman: 3x3 conv layers in
+{VARIANTS[config['variant']]} (configuration {config['variant']} of Simonyan & Zisserman: {card['conv_layers']} 3x3 conv layers in
 five blocks, 2x2 max pooling after each) at width {config['width']} {normalization}, trained from
 scratch on CIFAR-10 by this project's own trainer. It is the model the app and `python -m vgg` use
 when no other is chosen.
@@ -102,7 +103,7 @@ when no other is chosen.
 | run | `{card['run']}` |
 | file | float32 weights, Keras 3 `.keras` format, loaded with safe mode on |
 
-## Per-class validation accuracy
+## Per-class validation accuracy (as the app predicts)
 
 | class | accuracy |
 | --- | --- |
