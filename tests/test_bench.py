@@ -8,6 +8,7 @@ from conftest import PROJECT_ROOT, subprocess_environment
 
 EXPECTED_NAMES = [
     "blog training",
+    "blog training compute",
     "cpu training",
     "half training",
     "top-5 of one image",

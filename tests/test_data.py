@@ -95,6 +95,23 @@ def test_augmentation_shifts_and_flips_but_keeps_the_picture():
         )
 
 
+def test_cutout_hides_one_square_and_leaves_the_rest_as_without_it():
+    rng = np.random.default_rng(1)
+    # No zero pixels in the images, so every zero after augmentation is padding or the cut-out square.
+    images = rng.integers(1, 255, size=(64, 32, 32, 3)).astype(np.uint8)
+    plain = augment_batch(images, [5, 6]).numpy()
+    cut = augment_batch(images, [5, 6], cutout_size=12).numpy()
+    changed = np.any(cut != plain, axis=-1)
+    assert np.all(cut[np.broadcast_to(changed[..., None], cut.shape)] == 0)
+    for mask in changed:
+        rows, columns = np.nonzero(mask)
+        if rows.size:  # A square centred off a black padded edge may change nothing visible.
+            assert rows.max() - rows.min() < 12 and columns.max() - columns.min() < 12
+    hidden_pixels = changed.sum(axis=(1, 2))
+    # Centres fall anywhere, so most squares are whole (144 pixels) and some hang off the edge.
+    assert hidden_pixels.max() == 144 and 0 < hidden_pixels.mean() < 144
+
+
 def test_channel_mean_is_per_channel():
     images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
     images[..., 0] = 200

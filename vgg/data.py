@@ -190,8 +190,9 @@ def channel_mean(images):
     return images.reshape(-1, images.shape[-1]).mean(axis=0, dtype=np.float64)
 
 
-def augment_batch(images, seed):
-    """Random crop with 4-pixel zero padding and random horizontal flip, for a batch (B, H, W, C).
+def augment_batch(images, seed, cutout_size=0):
+    """Random crop with 4-pixel zero padding and random horizontal flip, for a batch (B, H, W, C);
+    with `cutout_size`, also a random square of that side set to zero (it may hang off the edge).
 
     Stateless: the same seed (a pair of integers) gives the same crops and flips, so the
     Data page's preview shows exactly what training does.
@@ -209,10 +210,23 @@ def augment_batch(images, seed):
     cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
     cropped = tf.gather(cropped, columns, axis=2, batch_dims=1)
     flip = tf.random.stateless_uniform([batch], seed=seed + 1) < 0.5
-    return tf.where(flip[:, None, None, None], tf.reverse(cropped, axis=[2]), cropped)
+    augmented = tf.where(flip[:, None, None, None], tf.reverse(cropped, axis=[2]), cropped)
+    if not cutout_size:
+        return augmented
+    # Centres anywhere in the image, as in the paper, so some squares are partly outside: the
+    # network also sees images with less hidden.
+    centres = tf.random.stateless_uniform([batch, 2], seed=seed + 2, maxval=max(height, width), dtype=tf.int32)
+    top = centres[:, :1] - cutout_size // 2
+    left = centres[:, 1:] - cutout_size // 2
+    inside_rows = (tf.range(height)[None, :] >= top) & (tf.range(height)[None, :] < top + cutout_size)
+    inside_columns = (tf.range(width)[None, :] >= left) & (tf.range(width)[None, :] < left + cutout_size)
+    hidden = inside_rows[:, :, None, None] & inside_columns[:, None, :, None]
+    return tf.where(hidden, tf.zeros_like(augmented), augmented)
 
 
-def make_tf_dataset(images, labels, batch_size, num_classes=10, augment=False, shuffle=False, seed=0, one_hot=True):
+def make_tf_dataset(
+    images, labels, batch_size, num_classes=10, augment=False, shuffle=False, seed=0, one_hot=True, cutout_size=0
+):
     """A tf.data pipeline of (float32 pixels 0-255, one-hot labels), augmented on the fly."""
     import tensorflow as tf
 
@@ -224,7 +238,7 @@ def make_tf_dataset(images, labels, batch_size, num_classes=10, augment=False, s
     if augment:
         seeds = tf.data.Dataset.random(seed=seed).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda batch, batch_seed: (augment_batch(batch[0], batch_seed), batch[1]),
+            lambda batch, batch_seed: (augment_batch(batch[0], batch_seed, cutout_size), batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 

@@ -353,7 +353,8 @@ def _train_locked(run, data_dir, progress, stop_request):
     run.update_status(data_source=dataset.source, train_images=len(y_train), val_images=len(dataset.y_val))
     steps_per_epoch = max(1, len(y_train) // config.batch_size)
     train_data = data_module.make_tf_dataset(
-        x_train, y_train, config.batch_size, augment=config.augment, shuffle=True, seed=config.seed
+        x_train, y_train, config.batch_size, augment=config.augment, shuffle=True, seed=config.seed,
+        cutout_size=config.cutout_size,
     )
     val_data = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
 
