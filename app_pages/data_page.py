@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import dataset_or_message
-from vgg.data import CLASS_NAMES
+from vgg.data import CLASS_NAMES, CUTOUT_SIZES
 from vgg.visualize import enlarge, tile
 
 
@@ -46,11 +46,12 @@ def sample_grid_ui(dataset, classes, per_class, seed, page):
 
 def sample_closeup_ui(dataset):
     st.subheader("One sample up close")
-    columns = st.columns([1, 1, 1])
+    columns = st.columns([1, 1, 1, 1])
     name = columns[0].selectbox("Class", CLASS_NAMES, key="closeup_class")
     indices = np.flatnonzero(dataset.y_train == CLASS_NAMES.index(name))
     number = columns[1].number_input("Image number", 0, len(indices) - 1, 0, key="closeup_index")
     augmentation_seed = columns[2].number_input("Augmentation seed", 0, 10_000, 0, key="augment_seed")
+    cutout_size = columns[3].select_slider("Cutout square (pixels)", CUTOUT_SIZES, value=0, key="cutout_size")
     image = dataset.x_train[indices[int(number)]]
 
     large, red, green, blue = st.columns(4)
@@ -63,12 +64,13 @@ def sample_closeup_ui(dataset):
     st.markdown(
         "**Augmentation preview.** Each training step sees a random 32x32 crop of the image padded by "
         "4 black pixels, flipped left-right half the time: the network learns that a shifted or mirrored "
-        "cat is still a cat."
+        "cat is still a cat. With cutout, a random square is also blacked out, so it cannot rely on one "
+        "part of the cat either."
     )
     from vgg.data import augment_batch
 
     copies = np.repeat(image[None], 8, axis=0)
-    augmented = augment_batch(copies, [int(augmentation_seed), 0]).numpy()
+    augmented = augment_batch(copies, [int(augmentation_seed), 0], int(cutout_size)).numpy()
     st.image(tile([enlarge(picture, 4) for picture in augmented], columns=8, gap=6))
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 from app_pages.charts import training_figure
 from app_pages.common import runs_dir
 from vgg.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, VARIANTS, validate
-from vgg.data import default_data_dir
+from vgg.data import CUTOUT_SIZES, default_data_dir
 from vgg.errors import UserError
 from vgg.runs import ACTIVE_STATES, active_run, format_duration, launch, list_runs, open_run, progress
 
@@ -48,10 +48,15 @@ def settings_ui():
         help="A class-balanced subset: smaller runs finish sooner.",
     )
     augment = columns[2].checkbox("Augmentation (crop + flip)", preset.augment, key=key + "augment")
+    cutout_size = columns[2].select_slider(
+        "Cutout square (pixels)", CUTOUT_SIZES, value=preset.cutout_size, key=key + "cutout_size", disabled=not augment,
+        help="Blacks out a random square of each training image, so the network cannot rely on one part "
+             "of an object. 0 turns it off; it pays in long runs.",
+    )
     config = preset.replace(
         variant=variant, width=float(width), batch_norm=batch_norm, optimizer=optimizer,
         learning_rate=float(learning_rate), batch_size=int(batch_size), epochs=int(epochs),
-        train_subset=int(train_subset), augment=augment,
+        train_subset=int(train_subset), augment=augment, cutout_size=int(cutout_size),
     )
     return preset_name, config
 

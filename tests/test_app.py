@@ -49,6 +49,14 @@ def test_data_page_browses_classes_and_shows_a_sample_up_close(app_environment):
     assert not app.exception
     assert "**cat**" in texts(app) and "**ship**" in texts(app) and "**dog**" not in texts(app)
     assert "Augmentation preview" in texts(app)
+    # The preview is the last picture; its address is a hash of its pixels.
+    plain_preview = app.get("image")[-1].proto.imgs[0].url
+    app.select_slider(key="cutout_size").set_value(12).run()
+    assert not app.exception
+    cutout_preview = app.get("image")[-1].proto.imgs[0].url
+    assert cutout_preview != plain_preview
+    app.select_slider(key="cutout_size").set_value(0).run()
+    assert app.get("image")[-1].proto.imgs[0].url == plain_preview
     reshuffle = next(button for button in app.button if button.label == "Reshuffle")
     reshuffle.click().run()
     assert app.session_state["data_seed"] == 1
@@ -112,13 +120,13 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
     app.select_slider(key="cpu_width").set_value(0.125)
     app.select_slider(key="cpu_batch_size").set_value(32)
     app.number_input(key="cpu_epochs").set_value(2)
-    app.checkbox(key="cpu_augment").uncheck()
+    app.select_slider(key="cpu_cutout_size").set_value(8)
     app.button(key="start").click().run()
     assert not app.exception, app.exception
     runs = list_runs(runs_dir)
     assert len(runs) == 1
     run = runs[0]
-    assert run.config().width == 0.125 and run.config().epochs == 2 and not run.config().augment
+    assert run.config().width == 0.125 and run.config().epochs == 2 and run.config().cutout_size == 8
     status = wait_for(run, ("finished", "failed", "interrupted"), 240)
     assert status["state"] == "finished", status
     app.run()

@@ -14,6 +14,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DATA_DIR_VARIABLE = "VGG_DATA_DIR"
 CACHE_DIR_VARIABLE = "VGG_CACHE_DIR"
 PAD = 4  # Pixels of zero padding around an image before the random 32x32 crop.
+CUTOUT_SIZES = (0, 4, 8, 12, 16)  # Cutout squares the pages offer; 16 is the cutout paper's choice for CIFAR-10.
 
 
 class DataError(UserError):
