@@ -32,6 +32,8 @@ def app_url(tmp_path_factory, image_folder, trained_runs_dir):
 
 
 def screenshot(page, name):
+    # Streamlit sends pictures after the text around them: wait until every one has loaded.
+    page.wait_for_function("Array.from(document.images).every(image => image.complete && image.naturalWidth > 0)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
@@ -77,6 +79,8 @@ def test_inside_page_draws_feature_maps_of_a_sample(page, app_url):
     page.get_by_role("tab", name="Feature maps").click()
     expect(page.get_by_text("The model says")).to_be_visible(timeout=90_000)
     expect(page.get_by_text(re.compile(r"block1_relu1: 32x32 maps"))).to_be_visible()
+    # The last block's maps come last: the page is done drawing when they show.
+    expect(page.get_by_text("Block 5: 2x2")).to_be_visible(timeout=60_000)
     no_exception(page)
     screenshot(page, "inside-feature-maps")
     page.get_by_role("tab", name="Filters").click()
