@@ -69,8 +69,10 @@ def feature_maps_ui(predictor, image):
         pooled = [name for name in predictor.activation_names if block_of(name) == block][-1]
         activation = maps[pooled]
         strongest = np.argsort(activation.mean(axis=(0, 1)))[::-1][:8]
-        column.image(feature_map_grid(activation[..., strongest], count=8, shared_scale=False, target_size=48, columns=4),
-                     caption=f"Block {block}: {activation.shape[0]}x{activation.shape[1]}")
+        # Every block's maps are enlarged to the same 64 pixels and fill their column, so the five
+        # grids line up although block 1's maps are 16 times larger than block 5's.
+        column.image(feature_map_grid(activation[..., strongest], count=8, shared_scale=False, target_size=64, columns=4),
+                     caption=f"Block {block}: {activation.shape[0]}x{activation.shape[1]}", width="stretch")
 
 
 def filters_ui(model):
