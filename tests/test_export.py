@@ -32,6 +32,23 @@ def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_fol
     assert f"{card['val_accuracy']:.2%}" in markdown and card["command"] in markdown
     # The tiny run trained without flips, so the card states a single-view accuracy, as the app predicts it.
     assert card["flip_average"] is False and "mirror" not in markdown
+    assert "## Limits" in markdown and "are the hardest pair" in markdown
+
+
+def test_the_cards_limits_name_the_most_confused_pair_and_the_gap_to_the_target():
+    from vgg.export import hardest_pair, limits_markdown
+
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    matrix = [[50 if row == column else 0 for column in range(10)] for row in range(10)]
+    matrix[3][5], matrix[5][3], matrix[0][8] = 7, 9, 15  # cat/dog 16 in all, airplane/ship 15.
+    card = {"config": {"width": 0.5}, "val_accuracy": 0.903, "epochs": 70, "device": "CPU", "validation_size": 500,
+            "class_names": names, "confusion_matrix": matrix, "data": "local folder ../shared/cifar10"}
+    assert hardest_pair(card) == ("cat", "dog", 7, 9)
+    limits = limits_markdown(card)
+    assert "90.3% is below the 92%" in limits and "7 of 50 cat images were called dog" in limits
+    assert "JPEG" in limits
+    card.update(val_accuracy=0.93, data="Keras' download")
+    assert "meets the 92%" in limits_markdown(card) and "JPEG" not in limits_markdown(card)
 
 
 def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_folder, tmp_path):

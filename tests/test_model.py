@@ -71,6 +71,8 @@ def test_every_preset_is_valid():
         ({"variant": "Z"}, "variant must be one of"),
         ({"learning_rate": float("nan")}, "learning_rate must be a number"),
         ({"epochs": 2.5}, "epochs must be a whole number"),
+        ({"cutout_size": 40}, "cutout_size must be between"),
+        ({"cutout_size": 8, "augment": False}, "cutout_size is part of augmentation"),
     ],
 )
 def test_impossible_settings_are_refused_with_one_sentence(changes, phrase):
@@ -96,3 +98,15 @@ def test_train_command_spells_out_every_change_from_its_preset():
     assert arguments[arguments.index("--data-dir") + 1] == "/tmp/my cifar"
     assert {"--width", "0.75", "--no-augment", "--epochs", "3"} <= set(arguments)
     assert "--learning-rate" not in arguments
+
+
+def test_train_command_round_trips_through_the_command_line():
+    import shlex
+
+    from vgg.cli import _config_from_args, build_parser
+    from vgg.config import train_command
+
+    config = PRESETS["half"].replace(epochs=160, cutout_size=12)
+    arguments = shlex.split(train_command(config, "half", "../shared/cifar10"))
+    assert {"--epochs", "160", "--cutout-size", "12"} <= set(arguments)
+    assert _config_from_args(build_parser().parse_args(arguments[3:])) == config

@@ -364,17 +364,19 @@ def time_to_accuracy_rows(args):
         # A failed training is a result to report; the rows measured before it are kept.
         return [dict(make_row(name, None, "%", target=target, note=f"failed: {error}"), target_met=False)
                 for name, target in zip(names, targets)]
+    # A final score that failed is recorded as missing; the curve still counts.
+    final_text = "no final score" if final is None else f"{final:.1%}"
     say("curve: " + ", ".join(f"epoch {epoch} at {seconds:.0f} s: {accuracy:.1%}" for epoch, seconds, accuracy in curve)
-        + f"; final model at {total:.0f} s: {final:.1%}")
+        + f"; final model at {total:.0f} s: {final_text}")
     within_minute = max([accuracy for _, seconds, accuracy in curve if seconds <= 60], default=0.0)
     # Within five minutes: the best epoch by then, or the final score if the whole command fit.
-    within_five = max([accuracy for _, seconds, accuracy in curve if seconds <= 300] + ([final] if total <= 300 else []),
+    within_five = max([accuracy for _, seconds, accuracy in curve if seconds <= 300] + ([final] if total <= 300 and final is not None else []),
                       default=0.0)
     curve_text = " ".join(f"{seconds:.0f}s:{accuracy:.1%}" for _, seconds, accuracy in curve)
     return [
         make_row(names[0], 100 * within_minute, "%", target=targets[0], note=f"cpu preset; curve {curve_text}"),
         make_row(names[1], 100 * within_five, "%", target=targets[1],
-                 note=f"whole command {total:.0f} s, final model {final:.1%} (averaged with mirror images)"),
+                 note=f"whole command {total:.0f} s, final model {final_text} (averaged with mirror images)"),
     ]
 
 
@@ -393,7 +395,7 @@ def time_to_accuracy_curve(data_dir):
         total = time.perf_counter() - start
         if process.returncode != 0:
             raise RuntimeError(f"The time-to-accuracy training failed: {log_path.read_text().strip()[-2000:]}")
-        final = json.loads(output_path.read_text())["final_accuracy"]
+        final = json.loads(output_path.read_text()).get("final_accuracy")
     return curve, total, final
 
 

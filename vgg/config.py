@@ -168,4 +168,8 @@ def validate(config):
     for name in ("batch_norm", "augment"):
         if not isinstance(getattr(config, name), bool):
             raise SettingError(f"{name} must be true or false. Received: {name}={getattr(config, name)!r}")
+    if config.cutout_size and not config.augment:
+        raise SettingError(
+            f"cutout_size is part of augmentation: turn augment on or set it to 0. Received: cutout_size={config.cutout_size}, augment=False"
+        )
     return config

@@ -216,9 +216,10 @@ def augment_batch(images, seed, cutout_size=0):
         return augmented
     # Centres anywhere in the image, as in the paper, so some squares are partly outside: the
     # network also sees images with less hidden.
-    centres = tf.random.stateless_uniform([batch, 2], seed=seed + 2, maxval=max(height, width), dtype=tf.int32)
-    top = centres[:, :1] - cutout_size // 2
-    left = centres[:, 1:] - cutout_size // 2
+    centre_rows = tf.random.stateless_uniform([batch, 1], seed=seed + 2, maxval=height, dtype=tf.int32)
+    centre_columns = tf.random.stateless_uniform([batch, 1], seed=seed + 3, maxval=width, dtype=tf.int32)
+    top = centre_rows - cutout_size // 2
+    left = centre_columns - cutout_size // 2
     inside_rows = (tf.range(height)[None, :] >= top) & (tf.range(height)[None, :] < top + cutout_size)
     inside_columns = (tf.range(width)[None, :] >= left) & (tf.range(width)[None, :] < left + cutout_size)
     hidden = inside_rows[:, :, None, None] & inside_columns[:, None, :, None]

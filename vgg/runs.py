@@ -253,7 +253,7 @@ class Run:
             "epochs_done": last.get("epoch", 0),
             "epochs": config.epochs if config else None,
             "val_accuracy": last.get("val_accuracy"),
-            # The finished model scored as the app predicts (each image averaged with its mirror image).
+            # The finished model scored as the app predicts: averaged with mirror images if it trained on flips.
             "final_accuracy": status.get("final_accuracy"),
             "preset": status.get("preset"),
         }
