@@ -83,10 +83,14 @@ def limits_markdown(card):
                     "results on CIFAR-10 are 93.5-94%.")
     first, second, first_as_second, second_as_first = hardest_pair(card)
     per_class = card["validation_size"] // len(card["class_names"])
+    if first_as_second + second_as_first:
+        confusion = (f"{first.capitalize()} and {second} are the hardest pair: {first_as_second} of {per_class:,} {first} "
+                     f"images were called {second} and {second_as_first} of {per_class:,} {second} images {first}.")
+    else:
+        confusion = "No validation image was taken for another class."
     bullets = [
         standing,
-        f"{first.capitalize()} and {second} are the hardest pair: {first_as_second} of {per_class:,} {first} images were "
-        f"called {second} and {second_as_first} of {per_class:,} {second} images {first}.",
+        confusion,
         "It knows only the ten CIFAR-10 classes and 32x32 inputs: any uploaded photo is shrunk to 32x32 and given "
         "one of the ten names, however unlike them it is.",
     ]
