@@ -71,3 +71,35 @@ def test_an_unfinished_run_cannot_ship(tmp_path, image_folder):
     with pytest.raises(RunError, match="has not finished"):
         export_run(run, image_folder, assets_dir=tmp_path / "assets")
     assert not (tmp_path / "assets").exists()
+
+
+def test_a_model_over_the_size_limit_ships_with_float16_weights_that_score_as_its_card_says(trained_runs_dir, image_folder, tmp_path):
+    import numpy as np
+
+    from vgg.data import load_cifar10
+    from vgg.export import export_run
+
+    run = open_run(trained_runs_dir, "tiny")
+    float32_bytes = run.model_path.stat().st_size
+    card = export_run(run, image_folder, assets_dir=tmp_path, max_shipped_bytes=float32_bytes - 1)
+
+    shipped = tmp_path / "vgg16_cifar10.keras"
+    assert card["weights"] == "float16" and shipped.stat().st_size < 0.7 * float32_bytes
+    assert "rounded to float16" in (tmp_path / "MODEL_CARD.md").read_text()
+    model = load_model(shipped, tmp_path)
+    for variable in model.weights:
+        values = np.asarray(variable)
+        assert np.array_equal(values, values.astype(np.float16).astype(np.float32)), variable.path
+    dataset = load_cifar10(image_folder, validation_size=card["validation_size"], seed=card["config"]["seed"])
+    assert evaluate(model, dataset.x_val, dataset.y_val)["accuracy"] == card["val_accuracy"]
+
+
+def test_a_failed_export_leaves_the_shipped_model_and_card_as_they_were(trained_runs_dir, image_folder, tmp_path):
+    from vgg.export import export_run
+
+    run = open_run(trained_runs_dir, "tiny")
+    export_run(run, image_folder, assets_dir=tmp_path)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    with pytest.raises(RunError, match="even with float16 weights"):
+        export_run(run, image_folder, assets_dir=tmp_path, max_shipped_bytes=1000)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before

@@ -169,7 +169,7 @@ def command_export(args):
 
     run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
     card = export_run(run, args.data_dir)
-    _print(args, card, f"Shipped {run.name}: validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
+    _print(args, card, f"Shipped {run.name} with {card['weights']} weights: validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
 
 
 def command_bench(args):

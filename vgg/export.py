@@ -4,6 +4,10 @@ import datetime
 import json
 import pathlib
 import shutil
+import tempfile
+import zipfile
+
+import numpy as np
 
 from vgg import data as data_module
 from vgg.config import VARIANTS, train_command
@@ -14,11 +18,50 @@ from vgg.runs import RunError
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
 CARD = ASSETS_DIR / "MODEL_CARD.md"
 TARGET_ACCURACY = 0.92  # What the project aims its shipped model at; the best published VGG16 reach 93.5-94%.
+MAX_SHIPPED_BYTES = 20 * 2**20  # The shipped file's limit, so that a clone of the project stays light.
 
 
-def export_run(run, data_dir, assets_dir=ASSETS_DIR):
-    """Evaluates the run's final model on its validation split and writes the model, the card's
-    numbers (JSON) and the card (Markdown) into assets/. Returns the card's numbers."""
+def round_weights_to_float16(model):
+    """Rounds every weight to the nearest float16 value, keeping float32 variables so that the model
+    computes as before on any CPU; the zeroed low mantissa bits then compress to about half."""
+    for variable in model.weights:
+        values = np.asarray(variable)
+        rounded = values.astype(np.float16).astype(values.dtype)
+        if not np.all(np.isfinite(rounded)):
+            raise RunError(f"Weight {variable.path} exceeds float16's range, so the model cannot be shrunk to float16.")
+        variable.assign(rounded)
+
+
+def write_compressed_model(model, target):
+    """Saves `model` as a .keras file whose members are deflated (Keras stores them uncompressed)."""
+    with tempfile.TemporaryDirectory() as folder:
+        plain = pathlib.Path(folder) / "model.keras"
+        model.save(plain)
+        with zipfile.ZipFile(plain) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as packed:
+            for member in source.infolist():
+                packed.writestr(member.filename, source.read(member))
+
+
+def ship_model_file(run, target, max_shipped_bytes):
+    """Writes the run's model to `target`: as trained when it fits `max_shipped_bytes`, otherwise with its
+    weights rounded to float16 and compressed. Returns how the weights are stored."""
+    if run.model_path.stat().st_size <= max_shipped_bytes:
+        shutil.copyfile(run.model_path, target)
+        return "float32"
+    model = load_model(run.model_path, run.path.parent)
+    round_weights_to_float16(model)
+    write_compressed_model(model, target)
+    if target.stat().st_size > max_shipped_bytes:
+        target.unlink()
+        raise RunError(f"Run {run.name!r}'s model is over {max_shipped_bytes / 2**20:.0f} MB even with float16 weights; "
+                       "ship a narrower one.")
+    return "float16"
+
+
+def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPPED_BYTES):
+    """Writes the run's final model into assets/ (float16 weights when float32 would not fit
+    `max_shipped_bytes`), scores that file on the run's validation split, and writes the card's numbers
+    (JSON) and the card (Markdown) beside it. Returns the card's numbers."""
     assets_dir = pathlib.Path(assets_dir)
     if run.status().get("state") != "finished" or not run.model_path.exists():
         raise RunError(f"Run {run.name!r} has not finished; only a finished run's model can ship.")
@@ -31,14 +74,35 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR):
         raise RunError(f"Run {run.name!r} held out no validation images, so its accuracy cannot be stated on a card.")
     # Scored on the data the run trained from, so the held-out split is the run's own.
     data_dir = data_dir or status.get("data_dir")
-    model = load_model(run.model_path, run.path.parent)
+    assets_dir.mkdir(exist_ok=True)
+    # Written aside and moved in last, so a failed export leaves the shipped model and its card as they were.
+    model_file = assets_dir / f"{SHIPPED_MODEL.stem}.exporting.keras"
+    try:
+        weights = ship_model_file(run, model_file, max_shipped_bytes)
+        # The card scores the file that ships, so rounding to float16 shows in its numbers.
+        model = load_model(model_file, assets_dir)
+        card = _card(run, model, weights, data_dir)
+    except BaseException:
+        model_file.unlink(missing_ok=True)
+        raise
+    model_file.replace(assets_dir / SHIPPED_MODEL.name)
+    (assets_dir / CARD_DATA.name).write_text(json.dumps(card, indent=2) + "\n")
+    (assets_dir / CARD.name).write_text(card_markdown(card))
+    return card
+
+
+def _card(run, model, weights, data_dir):
+    """The card's numbers: the run's record and the shipped model's scores on the run's validation split."""
+    config, status = run.config(), run.status()
+    epochs = [row for row in run.metrics() if row.get("kind") == "epoch"]
     dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
     result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
-    card = {
+    return {
         "model_file": SHIPPED_MODEL.name,
         "run": run.name,
         "config": json.loads(config.to_json()),
         "params": describe(model)["params"],
+        "weights": weights,
         "conv_layers": len(conv_layers(model)),
         "data": dataset.source,
         "data_dir": str(data_dir) if data_dir else None,
@@ -56,11 +120,6 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR):
         "exported": datetime.date.today().isoformat(),
         "command": train_command(config, status.get("preset"), data_dir and str(data_dir)),
     }
-    assets_dir.mkdir(exist_ok=True)
-    shutil.copyfile(run.model_path, assets_dir / SHIPPED_MODEL.name)
-    (assets_dir / CARD_DATA.name).write_text(json.dumps(card, indent=2) + "\n")
-    (assets_dir / CARD.name).write_text(card_markdown(card))
-    return card
 
 
 def hardest_pair(card):
@@ -122,6 +181,10 @@ def card_markdown(card):
     evaluate_command = "python -m vgg evaluate" + (f" --data-dir {card['data_dir']}" if card.get("data_dir") else "")
     settings = "\n".join(f"| `{key}` | `{value}` |" for key, value in config.items())
     normalization = "with batch normalization" if config["batch_norm"] else "without batch normalization"
+    if card.get("weights") == "float16":
+        weights_description = "weights rounded to float16 after training (kept as float32 for computing, stored compressed)"
+    else:
+        weights_description = "float32 weights"
     return f"""# Model card: {card['model_file']}
 
 {VARIANTS[config['variant']]} (configuration {config['variant']} of Simonyan & Zisserman: {card['conv_layers']} 3x3 conv layers in
@@ -139,7 +202,7 @@ when no other is chosen.
 | training wall time | {card['wall_time_seconds']:,.0f} s ({hours:.1f} h), including validation after each epoch |
 | device | {card['device']} |
 | run | `{card['run']}` |
-| file | float32 weights, Keras 3 `.keras` format, loaded with safe mode on |
+| file | {weights_description}, Keras 3 `.keras` format, loaded with safe mode on |
 
 ## Per-class validation accuracy (as the app predicts)
 
