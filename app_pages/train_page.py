@@ -1,5 +1,7 @@
 """Train: choose a recipe, start a run in its own process, watch it live, stop, resume, compare."""
 
+import datetime
+
 import streamlit as st
 
 from app_pages.charts import training_figure
@@ -169,9 +171,15 @@ def runs_table_ui(runs):
             "validation accuracy": None if summary["val_accuracy"] is None else round(summary["val_accuracy"], 4),
             "final score (as Predict does)": None if summary["final_accuracy"] is None else round(summary["final_accuracy"], 4),
             "device": summary["device"],
-            "created": summary["created"],
+            "created": summary["created"] and datetime.datetime.fromisoformat(summary["created"]),
         })
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(rows, hide_index=True, column_config={
+        "validation accuracy": st.column_config.NumberColumn(
+            format="percent", help="On the validation images alone, after the last finished epoch."),
+        "final score (as Predict does)": st.column_config.NumberColumn(
+            format="percent", help="The finished model, each validation image averaged with its mirror image."),
+        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    })
 
 
 def render():

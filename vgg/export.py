@@ -1,12 +1,14 @@
 """Ships a finished run as the app's default model: assets/vgg16_cifar10.keras with its model card."""
 
 import datetime
+import io
 import json
 import pathlib
 import shutil
 import tempfile
 import zipfile
 
+import h5py
 import numpy as np
 
 from vgg import data as data_module
@@ -21,25 +23,36 @@ TARGET_ACCURACY = 0.92  # What the project aims its shipped model at; the best p
 MAX_SHIPPED_BYTES = 20 * 2**20  # The shipped file's limit, so that a clone of the project stays light.
 
 
-def round_weights_to_float16(model):
-    """Rounds every weight to the nearest float16 value, keeping float32 variables so that the model
-    computes as before on any CPU; the zeroed low mantissa bits then compress to about half."""
-    for variable in model.weights:
-        values = np.asarray(variable)
-        rounded = values.astype(np.float16).astype(values.dtype)
-        if not np.all(np.isfinite(rounded)):
-            raise RunError(f"Weight {variable.path} exceeds float16's range, so the model cannot be shrunk to float16.")
-        variable.assign(rounded)
+def _copy_as_float16(source, target):
+    """Copies an HDF5 group into `target` with every float32 array stored as float16."""
+    for key, value in source.attrs.items():
+        target.attrs[key] = value
+    for key, item in source.items():
+        if isinstance(item, h5py.Group):
+            _copy_as_float16(item, target.create_group(key))
+            continue
+        values = item[()]
+        if getattr(values, "dtype", None) == np.float32:
+            values = values.astype(np.float16)
+            if not np.all(np.isfinite(values)):
+                raise RunError(f"Weight {item.name} exceeds float16's range, so the model cannot ship with float16 weights.")
+        copied = target.create_dataset(key, data=values)
+        for attribute, value in item.attrs.items():
+            copied.attrs[attribute] = value
 
 
-def write_compressed_model(model, target):
-    """Saves `model` as a .keras file whose members are deflated (Keras stores them uncompressed)."""
+def write_float16_model(model_path, target):
+    """Writes the .keras file at `model_path` to `target` with float16 weights, compressed. Keras
+    casts them back to the model's float32 variables on loading, so it computes as before on any CPU."""
     with tempfile.TemporaryDirectory() as folder:
-        plain = pathlib.Path(folder) / "model.keras"
-        model.save(plain)
-        with zipfile.ZipFile(plain) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as packed:
-            for member in source.infolist():
-                packed.writestr(member.filename, source.read(member))
+        weights = pathlib.Path(folder) / "model.weights.h5"
+        with zipfile.ZipFile(model_path) as source:
+            # A fresh HDF5 file, since HDF5 never gives back the space of a dataset replaced in place.
+            with h5py.File(io.BytesIO(source.read("model.weights.h5")), "r") as original, h5py.File(weights, "w") as halved:
+                _copy_as_float16(original, halved)
+            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as packed:
+                for member in source.infolist():
+                    packed.writestr(member.filename, weights.read_bytes() if member.filename == weights.name else source.read(member))
 
 
 def ship_model_file(run, target, max_shipped_bytes):
@@ -48,9 +61,7 @@ def ship_model_file(run, target, max_shipped_bytes):
     if run.model_path.stat().st_size <= max_shipped_bytes:
         shutil.copyfile(run.model_path, target)
         return "float32"
-    model = load_model(run.model_path, run.path.parent)
-    round_weights_to_float16(model)
-    write_compressed_model(model, target)
+    write_float16_model(run.model_path, target)
     if target.stat().st_size > max_shipped_bytes:
         target.unlink()
         raise RunError(f"Run {run.name!r}'s model is over {max_shipped_bytes / 2**20:.0f} MB even with float16 weights; "
@@ -182,7 +193,7 @@ def card_markdown(card):
     settings = "\n".join(f"| `{key}` | `{value}` |" for key, value in config.items())
     normalization = "with batch normalization" if config["batch_norm"] else "without batch normalization"
     if card.get("weights") == "float16":
-        weights_description = "weights rounded to float16 after training (kept as float32 for computing, stored compressed)"
+        weights_description = "float16 weights (rounded after training; loaded into float32 for computing)"
     else:
         weights_description = "float32 weights"
     return f"""# Model card: {card['model_file']}
