@@ -171,13 +171,13 @@ def runs_table_ui(runs):
             "validation accuracy": None if summary["val_accuracy"] is None else round(summary["val_accuracy"], 4),
             "final score (as Predict does)": None if summary["final_accuracy"] is None else round(summary["final_accuracy"], 4),
             "device": summary["device"],
-            "created": summary["created"] and datetime.datetime.fromisoformat(summary["created"]),
+            "created": datetime.datetime.fromisoformat(summary["created"]) if summary["created"] else None,
         })
     st.dataframe(rows, hide_index=True, column_config={
         "validation accuracy": st.column_config.NumberColumn(
             format="percent", help="On the validation images alone, after the last finished epoch."),
         "final score (as Predict does)": st.column_config.NumberColumn(
-            format="percent", help="The finished model, each validation image averaged with its mirror image."),
+            format="percent", help="The finished model as Predict scores it: each validation image averaged with its mirror image when the run trained with flips."),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     })
 

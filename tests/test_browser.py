@@ -37,7 +37,7 @@ def screenshot(page, name):
     # Streamlit sends pictures after the text around them: wait until the script is done and every one has loaded.
     wait_until_idle(page)
     try:
-        page.wait_for_function(f"Array.from(document.images).every({IMAGE_LOADED})")
+        page.wait_for_function(f"Array.from(document.images).every({IMAGE_LOADED})", timeout=30_000)
     except playwright_api.TimeoutError:
         # A screenshot is for a person to look at, not an assertion: take it anyway, and say what is missing.
         missing = page.evaluate(f"Array.from(document.images).filter(image => !({IMAGE_LOADED})(image)).map(image => image.src)")

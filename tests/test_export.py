@@ -26,7 +26,7 @@ def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_fol
     # The shipped file scores what the card says on the run's own validation split.
     model = load_model(tmp_path / "vgg16_cifar10.keras", tmp_path)
     dataset = load_cifar10(image_folder, validation_size=card["validation_size"], seed=card["config"]["seed"])
-    assert evaluate(model, dataset.x_val, dataset.y_val)["accuracy"] == card["val_accuracy"]
+    assert evaluate(model, dataset.x_val, dataset.y_val, flip_average=card["flip_average"])["accuracy"] == card["val_accuracy"]
     assert card["epochs"] == 3 and len(card["per_class_accuracy"]) == 10
     markdown = (tmp_path / "MODEL_CARD.md").read_text()
     assert f"{card['val_accuracy']:.2%}" in markdown and card["command"] in markdown
@@ -91,15 +91,19 @@ def test_a_model_over_the_size_limit_ships_with_float16_weights_that_score_as_it
         values = np.asarray(variable)
         assert np.array_equal(values, values.astype(np.float16).astype(np.float32)), variable.path
     dataset = load_cifar10(image_folder, validation_size=card["validation_size"], seed=card["config"]["seed"])
-    assert evaluate(model, dataset.x_val, dataset.y_val)["accuracy"] == card["val_accuracy"]
+    assert evaluate(model, dataset.x_val, dataset.y_val, flip_average=card["flip_average"])["accuracy"] == card["val_accuracy"]
 
 
 def test_a_failed_export_leaves_the_shipped_model_and_card_as_they_were(trained_runs_dir, image_folder, tmp_path):
+    from vgg.data import DataError
     from vgg.export import export_run
 
     run = open_run(trained_runs_dir, "tiny")
     export_run(run, image_folder, assets_dir=tmp_path)
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    # One export fails on the size limit, the other after the new model is written, on missing data.
     with pytest.raises(RunError, match="even with float16 weights"):
         export_run(run, image_folder, assets_dir=tmp_path, max_shipped_bytes=1000)
+    with pytest.raises(DataError):
+        export_run(run, tmp_path / "no-such-data", assets_dir=tmp_path)
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before

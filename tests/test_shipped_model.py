@@ -23,7 +23,7 @@ def shipped_model():
 
 
 def test_shipped_model_is_small_and_is_the_default(shipped_model):
-    assert inference.SHIPPED_MODEL.stat().st_size <= 20 * 2**20
+    assert inference.SHIPPED_MODEL.stat().st_size <= 20_000_000  # The 20 MB.
     assert inference.default_model_path() == inference.SHIPPED_MODEL
 
 

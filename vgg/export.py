@@ -5,7 +5,6 @@ import io
 import json
 import pathlib
 import shutil
-import tempfile
 import zipfile
 
 import h5py
@@ -13,14 +12,14 @@ import numpy as np
 
 from vgg import data as data_module
 from vgg.config import VARIANTS, train_command
-from vgg.inference import ASSETS_DIR, SHIPPED_MODEL, evaluate, load_model
+from vgg.inference import ASSETS_DIR, SHIPPED_MODEL, ModelError, evaluate, load_model
 from vgg.model import conv_layers, describe
 from vgg.runs import RunError
 
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
 CARD = ASSETS_DIR / "MODEL_CARD.md"
 TARGET_ACCURACY = 0.92  # What the project aims its shipped model at; the best published VGG16 reach 93.5-94%.
-MAX_SHIPPED_BYTES = 20 * 2**20  # The shipped file's limit, so that a clone of the project stays light.
+MAX_SHIPPED_BYTES = 20_000_000  # The shipped file's limit (20 MB), so that a clone of the project stays light.
 
 
 def _copy_as_float16(source, target):
@@ -30,29 +29,35 @@ def _copy_as_float16(source, target):
     for key, item in source.items():
         if isinstance(item, h5py.Group):
             _copy_as_float16(item, target.create_group(key))
-            continue
-        values = item[()]
-        if getattr(values, "dtype", None) == np.float32:
-            values = values.astype(np.float16)
+        elif item.dtype != np.float32:
+            source.copy(item, target, name=key)
+        else:
+            values = item[()]
             if not np.all(np.isfinite(values)):
+                raise RunError(f"Weight {item.name} is not a finite number (the training diverged), so the model cannot ship.")
+            halved = values.astype(np.float16)
+            if not np.all(np.isfinite(halved)):
                 raise RunError(f"Weight {item.name} exceeds float16's range, so the model cannot ship with float16 weights.")
-        copied = target.create_dataset(key, data=values)
-        for attribute, value in item.attrs.items():
-            copied.attrs[attribute] = value
+            copied = target.create_dataset(key, data=halved)
+            for attribute, value in item.attrs.items():
+                copied.attrs[attribute] = value
 
 
 def write_float16_model(model_path, target):
     """Writes the .keras file at `model_path` to `target` with float16 weights, compressed. Keras
     casts them back to the model's float32 variables on loading, so it computes as before on any CPU."""
-    with tempfile.TemporaryDirectory() as folder:
-        weights = pathlib.Path(folder) / "model.weights.h5"
+    try:
         with zipfile.ZipFile(model_path) as source:
             # A fresh HDF5 file, since HDF5 never gives back the space of a dataset replaced in place.
+            weights = io.BytesIO()
             with h5py.File(io.BytesIO(source.read("model.weights.h5")), "r") as original, h5py.File(weights, "w") as halved:
                 _copy_as_float16(original, halved)
             with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as packed:
                 for member in source.infolist():
-                    packed.writestr(member.filename, weights.read_bytes() if member.filename == weights.name else source.read(member))
+                    is_weights = member.filename == "model.weights.h5"
+                    packed.writestr(member.filename, weights.getvalue() if is_weights else source.read(member))
+    except (OSError, KeyError, zipfile.BadZipFile) as error:
+        raise ModelError(f"{model_path.name} is not a readable Keras model ({type(error).__name__}).") from None
 
 
 def ship_model_file(run, target, max_shipped_bytes):
@@ -63,9 +68,8 @@ def ship_model_file(run, target, max_shipped_bytes):
         return "float32"
     write_float16_model(run.model_path, target)
     if target.stat().st_size > max_shipped_bytes:
-        target.unlink()
-        raise RunError(f"Run {run.name!r}'s model is over {max_shipped_bytes / 2**20:.0f} MB even with float16 weights; "
-                       "ship a narrower one.")
+        raise RunError(f"Run {run.name!r}'s model does not fit {max_shipped_bytes:,} bytes even with float16 weights; "
+                       f"ship a narrower one. Received: {target.stat().st_size:,} bytes.")
     return "float16"
 
 
@@ -74,10 +78,10 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
     `max_shipped_bytes`), scores that file on the run's validation split, and writes the card's numbers
     (JSON) and the card (Markdown) beside it. Returns the card's numbers."""
     assets_dir = pathlib.Path(assets_dir)
-    if run.status().get("state") != "finished" or not run.model_path.exists():
+    status = run.status()
+    if status.get("state") != "finished" or not run.model_path.exists():
         raise RunError(f"Run {run.name!r} has not finished; only a finished run's model can ship.")
     config = run.config()
-    status = run.status()
     epochs = [row for row in run.metrics() if row.get("kind") == "epoch"]
     if not epochs:
         raise RunError(f"Run {run.name!r} has no epoch in its metrics; only a run with a training record can ship.")
@@ -86,51 +90,47 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
     # Scored on the data the run trained from, so the held-out split is the run's own.
     data_dir = data_dir or status.get("data_dir")
     assets_dir.mkdir(exist_ok=True)
-    # Written aside and moved in last, so a failed export leaves the shipped model and its card as they were.
-    model_file = assets_dir / f"{SHIPPED_MODEL.stem}.exporting.keras"
+    # All three files are written aside and moved in last, so a failed export leaves the shipped
+    # model and its card as they were, and never a new model beside an old card.
+    targets = [assets_dir / SHIPPED_MODEL.name, assets_dir / CARD_DATA.name, assets_dir / CARD.name]
+    drafts = [target.with_name(f"{target.stem}.exporting{target.suffix}") for target in targets]
     try:
-        weights = ship_model_file(run, model_file, max_shipped_bytes)
+        weights = ship_model_file(run, drafts[0], max_shipped_bytes)
         # The card scores the file that ships, so rounding to float16 shows in its numbers.
-        model = load_model(model_file, assets_dir)
-        card = _card(run, model, weights, data_dir)
-    except BaseException:
-        model_file.unlink(missing_ok=True)
-        raise
-    model_file.replace(assets_dir / SHIPPED_MODEL.name)
-    (assets_dir / CARD_DATA.name).write_text(json.dumps(card, indent=2) + "\n")
-    (assets_dir / CARD.name).write_text(card_markdown(card))
+        model = load_model(drafts[0], assets_dir)
+        dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
+        result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
+        card = {
+            "model_file": SHIPPED_MODEL.name,
+            "run": run.name,
+            "config": json.loads(config.to_json()),
+            "params": describe(model)["params"],
+            "weights": weights,
+            "conv_layers": len(conv_layers(model)),
+            "data": dataset.source,
+            "data_dir": str(data_dir) if data_dir else None,
+            "train_images": int(len(dataset.y_train)),
+            "validation_size": int(len(dataset.y_val)),
+            "epochs": len(epochs),
+            "wall_time_seconds": round(epochs[-1]["elapsed"], 1),
+            "device": status.get("device"),
+            "val_accuracy": result["accuracy"],
+            "val_accuracy_single_view": result["single_view_accuracy"],
+            "flip_average": result["flip_average"],
+            "per_class_accuracy": result["per_class_accuracy"],
+            "confusion_matrix": result["confusion_matrix"],
+            "class_names": list(dataset.class_names),
+            "exported": datetime.date.today().isoformat(),
+            "command": train_command(config, status.get("preset"), data_dir and str(data_dir)),
+        }
+        drafts[1].write_text(json.dumps(card, indent=2) + "\n")
+        drafts[2].write_text(card_markdown(card))
+        for draft, target in zip(drafts, targets):
+            draft.replace(target)
+    finally:
+        for draft in drafts:
+            draft.unlink(missing_ok=True)
     return card
-
-
-def _card(run, model, weights, data_dir):
-    """The card's numbers: the run's record and the shipped model's scores on the run's validation split."""
-    config, status = run.config(), run.status()
-    epochs = [row for row in run.metrics() if row.get("kind") == "epoch"]
-    dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
-    result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
-    return {
-        "model_file": SHIPPED_MODEL.name,
-        "run": run.name,
-        "config": json.loads(config.to_json()),
-        "params": describe(model)["params"],
-        "weights": weights,
-        "conv_layers": len(conv_layers(model)),
-        "data": dataset.source,
-        "data_dir": str(data_dir) if data_dir else None,
-        "train_images": int(len(dataset.y_train)),
-        "validation_size": int(len(dataset.y_val)),
-        "epochs": len(epochs),
-        "wall_time_seconds": round(epochs[-1]["elapsed"], 1),
-        "device": status.get("device"),
-        "val_accuracy": result["accuracy"],
-        "val_accuracy_single_view": result["single_view_accuracy"],
-        "flip_average": result["flip_average"],
-        "per_class_accuracy": result["per_class_accuracy"],
-        "confusion_matrix": result["confusion_matrix"],
-        "class_names": list(dataset.class_names),
-        "exported": datetime.date.today().isoformat(),
-        "command": train_command(config, status.get("preset"), data_dir and str(data_dir)),
-    }
 
 
 def hardest_pair(card):
