@@ -41,6 +41,7 @@ class TrainConfig:
     augment: bool = True  # Random crop with 4-pixel padding and horizontal flip of training images.
     cutout_size: int = 0  # Side of a random square blacked out of each augmented image (DeVries & Taylor, 2017); 0 turns it off.
     validation_size: int = 5000  # Images held out for validation when the data has no test split.
+    init_from: str = ""  # A trained .keras model (in the runs folder or assets/) whose weights start this run, widened if this run is wider; "" starts from random weights.
     seed: int = 0  # Seed of the validation split, the shuffling, the augmentation and the initial weights.
     jit_compile: str = "auto"  # XLA: "auto" uses it on a GPU only; on the CPU we measured it slowed VGG down.
     mixed_precision: str = "auto"  # "float16", "bfloat16" or "off"; "auto" picks what was measured fastest on the device.

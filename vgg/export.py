@@ -1,6 +1,8 @@
 """Ships a finished run as the app's default model: assets/vgg16_cifar10.keras with its model card."""
 
+import dataclasses
 import datetime
+import hashlib
 import io
 import json
 import pathlib
@@ -73,6 +75,32 @@ def ship_model_file(run, target, max_shipped_bytes):
     return "float16"
 
 
+def starting_model(config):
+    """What a run started from (`--init-from`): the file's name and SHA-256, and, when that model's card lies
+    beside it (as assets/ keeps them), the card's run, width, epochs, wall time, accuracy and command. None
+    for a run trained from random weights."""
+    if not config.init_from:
+        return None
+    path = pathlib.Path(config.init_from)
+    if not path.is_file():
+        raise RunError(f"The model this run started from, {path}, is gone, so the card cannot say what it is.")
+    started_from = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    card_path = path.with_suffix(".json")
+    if card_path.is_file():
+        card = json.loads(card_path.read_text())
+        started_from.update({key: card[key] for key in ("run", "epochs", "wall_time_seconds", "val_accuracy", "command")})
+        started_from["width"] = card["config"]["width"]
+    return started_from
+
+
+def reproduce_command(config, preset_name, data_dir, started_from):
+    """The card's training command. A run that started from another run's model reads that model where
+    the other run's own command leaves it (runs/<name>/model.keras), not at a path of this machine."""
+    if started_from and "run" in started_from:
+        config = dataclasses.replace(config, init_from=f"runs/{started_from['run']}/model.keras")
+    return train_command(config, preset_name, data_dir and str(data_dir))
+
+
 def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPPED_BYTES):
     """Writes the run's final model into assets/ (float16 weights when float32 would not fit
     `max_shipped_bytes`), scores that file on the run's validation split, and writes the card's numbers
@@ -100,6 +128,7 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
         model = load_model(drafts[0], assets_dir)
         dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
         result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
+        started_from = starting_model(config)
         card = {
             "model_file": SHIPPED_MODEL.name,
             "run": run.name,
@@ -121,7 +150,8 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
             "confusion_matrix": result["confusion_matrix"],
             "class_names": list(dataset.class_names),
             "exported": datetime.date.today().isoformat(),
-            "command": train_command(config, status.get("preset"), data_dir and str(data_dir)),
+            "started_from": started_from,
+            "command": reproduce_command(config, status.get("preset"), data_dir, started_from),
         }
         drafts[1].write_text(json.dumps(card, indent=2) + "\n")
         drafts[2].write_text(card_markdown(card))
@@ -170,9 +200,37 @@ def limits_markdown(card):
     return "## Limits\n\n" + "\n".join(f"- {bullet}" for bullet in bullets) + "\n"
 
 
+def lineage_markdown(card):
+    """How the card tells where the model came from: (opening sentence, epochs, wall time, the command
+    to run before the card's own, or "")."""
+    hours = card["wall_time_seconds"] / 3600
+    this_run_time = f"{card['wall_time_seconds']:,.0f} s ({hours:.1f} h), including validation after each epoch"
+    origin, epochs, wall_time, first_command = (
+        "trained from scratch on CIFAR-10 by this project's own trainer.", card["epochs"], this_run_time, "")
+    started_from = card.get("started_from")
+    if started_from and "run" in started_from:
+        source = started_from["run"]
+        summary = f"run `{source}` (width {started_from['width']}, {started_from['epochs']} epochs, {started_from['val_accuracy']:.1%})"
+        if started_from["width"] == card["config"]["width"]:
+            origin = f"started from the trained model of {summary}"
+        else:
+            origin = (f"grown from the trained model of {summary}: each added channel copies one of its channels, with the "
+                      "next layer's weights split between the copies (Net2WiderNet), so it started out computing what "
+                      f"`{source}` had learned")
+        origin += f", then trained {card['epochs']} more epochs on CIFAR-10 by this project's own trainer."
+        epochs = f"{card['epochs']}, after the {started_from['epochs']} of `{source}`"
+        total_hours = (card["wall_time_seconds"] + started_from["wall_time_seconds"]) / 3600
+        wall_time = (f"{this_run_time}; with the {started_from['wall_time_seconds']:,.0f} s of `{source}`, "
+                     f"{total_hours:.1f} h in all")
+        first_command = f"{started_from['command']} --name {source}\n"
+    elif started_from:
+        origin = (f"trained on CIFAR-10 by this project's own trainer, starting from the weights of "
+                  f"`{started_from['file']}` (SHA-256 `{started_from['sha256'][:16]}…`).")
+    return origin, epochs, wall_time, first_command
+
+
 def card_markdown(card):
     config = card["config"]
-    hours = card["wall_time_seconds"] / 3600
     per_class = "\n".join(
         f"| {name} | {accuracy:.1%} |" for name, accuracy in zip(card["class_names"], card["per_class_accuracy"])
     )
@@ -196,12 +254,12 @@ def card_markdown(card):
         weights_description = "float16 weights (rounded after training; loaded into float32 for computing)"
     else:
         weights_description = "float32 weights"
+    origin, epochs, wall_time, first_command = lineage_markdown(card)
     return f"""# Model card: {card['model_file']}
 
 {VARIANTS[config['variant']]} (configuration {config['variant']} of Simonyan & Zisserman: {card['conv_layers']} 3x3 conv layers in
-five blocks, 2x2 max pooling after each) at width {config['width']} {normalization}, trained from
-scratch on CIFAR-10 by this project's own trainer. It is the model the app and `python -m vgg` use
-when no other is chosen.
+five blocks, 2x2 max pooling after each) at width {config['width']} {normalization}, {origin}
+It is the model the app and `python -m vgg` use when no other is chosen.
 
 | | |
 | --- | --- |
@@ -209,8 +267,8 @@ when no other is chosen.
 | parameters | {card['params']:,} |
 | data | {card['data']} |
 | training images | {card['train_images']:,} |
-| epochs | {card['epochs']} |
-| training wall time | {card['wall_time_seconds']:,.0f} s ({hours:.1f} h), including validation after each epoch |
+| epochs | {epochs} |
+| training wall time | {wall_time} |
 | device | {card['device']} |
 | run | `{card['run']}` |
 | file | {weights_description}, Keras 3 `.keras` format, loaded with safe mode on |
@@ -224,7 +282,7 @@ when no other is chosen.
 ## Reproduce
 
 ```bash
-{card['command']}
+{first_command}{card['command']}
 {evaluate_command}   # the shipped model on the same validation split
 ```
 

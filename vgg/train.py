@@ -14,9 +14,10 @@ import tensorflow as tf
 
 from vgg import data as data_module
 from vgg.config import validate
-from vgg.inference import evaluate
+from vgg.inference import evaluate, load_model
 from vgg.model import build_from_config
 from vgg.runs import RunError, read_json, training_lock, write_json_atomically
+from vgg.widen import transfer_weights
 
 
 def cpu_name():
@@ -366,6 +367,10 @@ def _train_locked(run, data_dir, progress, stop_request):
             progress(f"Resuming from epoch {checkpoint['epochs_done']} (step {checkpoint['step']}).")
         else:
             model = build_from_config(config)
+            if config.init_from:
+                # A warm start: the trained model's weights, widened when this run is wider (vgg/widen.py).
+                transfer_weights(load_model(config.init_from, runs_dir=run.path.parent), model, seed=config.seed)
+                progress(f"Starting from the weights of {config.init_from}.")
             compile_model(model, config, steps_per_epoch, on_gpu)
     # Lines logged after the checkpoint (or before any) would overlap the steps trained again.
     run.truncate_metrics(checkpoint["step"] if checkpoint else 0)

@@ -1,0 +1,92 @@
+"""A run can start from a trained model, widened when it is wider: it begins where that model was, and its card says so."""
+
+import itertools
+import json
+import shlex
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from vgg.cli import _config_from_args, build_parser
+from vgg.data import load_cifar10
+from vgg.export import export_run
+from vgg.inference import load_model
+from vgg.model import build_from_config, conv_layers
+from vgg.runs import create_run, open_run
+from vgg.train import train_run
+from vgg.widen import WidenError, transfer_weights
+
+
+def quiet(message):
+    pass
+
+
+@pytest.fixture(scope="module")
+def tiny_model(trained_runs_dir):
+    return load_model(open_run(trained_runs_dir, "tiny").model_path, trained_runs_dir)
+
+
+@pytest.fixture(scope="module")
+def start_folder(trained_runs_dir, image_folder, tmp_path_factory):
+    """A runs folder holding the tiny run's model as exported, with its card beside it, as assets/ keeps them."""
+    assets = tmp_path_factory.mktemp("assets")
+    export_run(open_run(trained_runs_dir, "tiny"), image_folder, assets_dir=assets)
+    runs_dir = tmp_path_factory.mktemp("runs")
+    shutil.copy(assets / "vgg16_cifar10.keras", runs_dir / "start.keras")
+    shutil.copy(assets / "vgg16_cifar10.json", runs_dir / "start.json")
+    return runs_dir
+
+
+def test_a_widened_model_predicts_what_the_trained_one_did(tiny_model, image_folder):
+    wider = transfer_weights(tiny_model, build_from_config(tiny_config(width=0.25)), seed=0)
+    assert [layer.filters for layer in conv_layers(wider)] == [2 * layer.filters for layer in conv_layers(tiny_model)]
+    dataset = load_cifar10(image_folder, validation_size=100)
+    np.testing.assert_allclose(wider.predict(dataset.x_val, verbose=0), tiny_model.predict(dataset.x_val, verbose=0), atol=1e-5)
+    # Each copied channel gets its own share of the next layer's weights, so training can pull the copies apart.
+    kernel = wider.get_layer("block1_conv2").get_weights()[0]
+    for first, second in itertools.combinations(range(kernel.shape[2]), 2):
+        assert not np.allclose(kernel[:, :, first, :], kernel[:, :, second, :])
+
+
+def test_models_of_another_kind_or_wider_ones_are_refused_in_one_sentence(tiny_model):
+    with pytest.raises(WidenError, match="different layers"):
+        transfer_weights(tiny_model, build_from_config(tiny_config(variant="A")))
+    with pytest.raises(WidenError, match="as wide or narrower"):
+        transfer_weights(build_from_config(tiny_config(width=0.25)), build_from_config(tiny_config()))
+    with pytest.raises(WidenError, match="batch normalization"):
+        transfer_weights(tiny_model, build_from_config(tiny_config(width=0.25, batch_norm=False)))
+
+
+def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_where_it_came_from(
+    start_folder, image_folder, tmp_path
+):
+    start_card = json.loads((start_folder / "start.json").read_text())
+    # A learning rate too small to learn anything in one epoch: what the run scores, it started with.
+    config = tiny_config(width=0.25, epochs=1, learning_rate=1e-7, init_from=str(start_folder / "start.keras"))
+    wider = train_run(create_run(start_folder, config, name="wider"), data_dir=image_folder, progress=quiet)
+    assert wider["state"] == "finished", wider.get("traceback")
+    fresh = train_run(create_run(start_folder, config.replace(init_from=""), name="fresh"), data_dir=image_folder, progress=quiet)
+    print(f"started from a {start_card['val_accuracy']:.0%} model: {wider['final_accuracy']:.0%}; "
+          f"from random weights: {fresh['final_accuracy']:.0%}")
+    assert wider["final_accuracy"] >= start_card["val_accuracy"] - 0.05
+    assert fresh["final_accuracy"] < 0.5
+
+    card = export_run(open_run(start_folder, "wider"), image_folder, assets_dir=tmp_path)
+    assert card["started_from"]["run"] == "tiny" and card["started_from"]["epochs"] == start_card["epochs"]
+    # The command reads the starting model where its own run leaves it, not at this machine's path.
+    arguments = shlex.split(card["command"])
+    assert arguments[arguments.index("--init-from") + 1] == "runs/tiny/model.keras"
+    rebuilt = _config_from_args(build_parser().parse_args(arguments[3:]))
+    assert rebuilt.replace(init_from=config.init_from) == config
+    markdown = (tmp_path / "MODEL_CARD.md").read_text()
+    assert f"{start_card['command']} --name tiny\n{card['command']}\n" in markdown
+    assert "Net2WiderNet" in markdown and "1, after the 3 of `tiny`" in markdown
+
+
+def test_a_starting_model_that_is_missing_fails_the_run_in_one_sentence(image_folder, tmp_path):
+    config = tiny_config(epochs=1, init_from=str(tmp_path / "runs" / "gone.keras"))
+    status = train_run(create_run(tmp_path / "runs", config, name="orphan"), data_dir=image_folder, progress=quiet)
+    assert status["state"] == "failed"
+    assert status["error"] == "There is no model file at " + str(tmp_path / "runs" / "gone.keras") + "."
