@@ -12,7 +12,7 @@ from conftest import tiny_config
 from vgg.cli import _config_from_args, build_parser
 from vgg.data import load_cifar10
 from vgg.export import export_run
-from vgg.inference import load_model
+from vgg.inference import load_model, model_file_summary
 from vgg.model import build_from_config, conv_layers
 from vgg.runs import create_run, open_run
 from vgg.train import train_run
@@ -83,6 +83,8 @@ def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_whe
     markdown = (tmp_path / "MODEL_CARD.md").read_text()
     assert f"{start_card['command']} --name tiny\n{card['command']}\n" in markdown
     assert "Net2WiderNet" in markdown and "1, after the 3 of `tiny`" in markdown
+    # The pages' caption counts the epochs of both models.
+    assert "at width 0.25, trained 3 + 1 epochs" in model_file_summary(tmp_path / "vgg16_cifar10.keras")
 
 
 def test_a_starting_model_that_is_missing_fails_the_run_in_one_sentence(image_folder, tmp_path):

@@ -80,6 +80,10 @@ def model_file_summary(path):
         card = json.loads(path.with_suffix(".json").read_text())
         config, epochs, accuracy = card["config"], card["epochs"], card["val_accuracy"]
         images = f"{card['validation_size']:,} "
+        started_from = card.get("started_from") or {}
+        if "epochs" in started_from:
+            # A model grown from another counts the epochs of both: 160 + 24.
+            epochs = f"{started_from['epochs']} + {epochs}"
     except (OSError, ValueError, KeyError, TypeError):
         run = Run(path.parent)
         if not run.exists():
