@@ -165,6 +165,7 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
         (["predict", "/nonexistent.png", "--model", "/tmp/x.h5"], "Only .keras model files"),
         (["describe", "--model", "/etc/passwd.keras"], "outside the runs folder"),
         (["evaluate", "--run", "nope"], "No run named 'nope'"),
+        (["train", "--init-from", "assets/no-such-model.keras"], "There is no model file at assets/no-such-model.keras"),
     ],
 )
 def test_cli_bad_input_gets_one_sentence_and_exit_code_2(arguments, phrase, tmp_path):

@@ -50,6 +50,17 @@ def test_a_widened_model_predicts_what_the_trained_one_did(tiny_model, image_fol
         assert not np.allclose(kernel[:, :, first, :], kernel[:, :, second, :])
 
 
+@pytest.mark.parametrize("changes", [{"head": "paper"}, {"head": "linear"}, {"batch_norm": False, "input_scaling": "unit"}])
+def test_every_head_and_a_model_without_batch_norm_widen_exactly(changes, image_folder):
+    narrow = build_from_config(tiny_config(**changes))
+    # Random biases and batch-norm statistics too, so that copying them wrongly would show.
+    narrow.set_weights([np.random.default_rng(index).normal(0.1, 0.1, weight.shape).astype("float32") + (weight > 0.5)
+                        for index, weight in enumerate(narrow.get_weights())])
+    wider = transfer_weights(narrow, build_from_config(tiny_config(width=0.1875, **changes)), seed=1)
+    images = load_cifar10(image_folder, validation_size=100).x_val[:20]
+    np.testing.assert_allclose(wider.predict(images, verbose=0), narrow.predict(images, verbose=0), atol=1e-5)
+
+
 def test_models_of_another_kind_or_wider_ones_are_refused_in_one_sentence(tiny_model):
     with pytest.raises(WidenError, match="different layers"):
         transfer_weights(tiny_model, build_from_config(tiny_config(variant="A")))
@@ -57,6 +68,8 @@ def test_models_of_another_kind_or_wider_ones_are_refused_in_one_sentence(tiny_m
         transfer_weights(build_from_config(tiny_config(width=0.25)), build_from_config(tiny_config()))
     with pytest.raises(WidenError, match="batch normalization"):
         transfer_weights(tiny_model, build_from_config(tiny_config(width=0.25, batch_norm=False)))
+    with pytest.raises(WidenError, match="input_scaling"):
+        transfer_weights(tiny_model, build_from_config(tiny_config(input_scaling="unit")))
 
 
 def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_where_it_came_from(
@@ -73,18 +86,32 @@ def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_whe
     assert wider["final_accuracy"] >= start_card["val_accuracy"] - 0.05
     assert fresh["final_accuracy"] < 0.5
 
-    card = export_run(open_run(start_folder, "wider"), image_folder, assets_dir=tmp_path)
+    # What the run started from was recorded when it started: a later change to those files changes nothing.
+    (start_folder / "start.json").write_text("not a card")
+    card = export_run(open_run(start_folder, "wider"), image_folder, assets_dir=tmp_path / "wider")
     assert card["started_from"]["run"] == "tiny" and card["started_from"]["epochs"] == start_card["epochs"]
     # The command reads the starting model where its own run leaves it, not at this machine's path.
     arguments = shlex.split(card["command"])
     assert arguments[arguments.index("--init-from") + 1] == "runs/tiny/model.keras"
     rebuilt = _config_from_args(build_parser().parse_args(arguments[3:]))
     assert rebuilt.replace(init_from=config.init_from) == config
-    markdown = (tmp_path / "MODEL_CARD.md").read_text()
+    markdown = (tmp_path / "wider" / "MODEL_CARD.md").read_text()
     assert f"{start_card['command']} --name tiny\n{card['command']}\n" in markdown
     assert "Net2WiderNet" in markdown and "1, after the 3 of `tiny`" in markdown
     # The pages' caption counts the epochs of both models.
-    assert "at width 0.25, trained 3 + 1 epochs" in model_file_summary(tmp_path / "vgg16_cifar10.keras")
+    assert "at width 0.25, trained 3 + 1 epochs" in model_file_summary(tmp_path / "wider" / "vgg16_cifar10.keras")
+
+    # A run started from another run's final model (no card beside it) learns its lineage from that run's files.
+    again = config.replace(init_from=str(open_run(start_folder, "wider").model_path))
+    status = train_run(create_run(start_folder, again, name="again"), data_dir=image_folder, progress=quiet)
+    assert status["state"] == "finished", status.get("traceback")
+    card = export_run(open_run(start_folder, "again"), image_folder, assets_dir=tmp_path / "again")
+    markdown = (tmp_path / "again" / "MODEL_CARD.md").read_text()
+    commands = [line for line in markdown.splitlines() if line.startswith("python -m vgg train")]
+    assert [command.split("--name ")[-1] for command in commands[:2]] == ["tiny", "wider"]
+    assert "--init-from runs/tiny/model.keras" in commands[1] and "--init-from runs/wider/model.keras" in commands[2]
+    assert "started from the trained model of run `wider`" in markdown
+    assert "trained 3 + 1 + 1 epochs" in model_file_summary(tmp_path / "again" / "vgg16_cifar10.keras")
 
 
 def test_a_starting_model_that_is_missing_fails_the_run_in_one_sentence(image_folder, tmp_path):

@@ -52,6 +52,11 @@ def command_train(args):
             raise runs.RunError(f"Run {args.resume!r} is {state} already.")
     else:
         config = _config_from_args(args)
+        if config.init_from:
+            # Checked before a run folder exists, and made absolute: the app may resume the run from another folder.
+            from vgg.inference import trusted_model_path
+
+            config = config.replace(init_from=str(trusted_model_path(config.init_from, runs_dir)))
         run = runs.create_run(runs_dir, config, name=args.name, preset=args.preset, data_dir=args.data_dir)
     from vgg.train import train_run
 

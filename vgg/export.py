@@ -1,8 +1,6 @@
 """Ships a finished run as the app's default model: assets/vgg16_cifar10.keras with its model card."""
 
-import dataclasses
 import datetime
-import hashlib
 import io
 import json
 import pathlib
@@ -13,10 +11,10 @@ import h5py
 import numpy as np
 
 from vgg import data as data_module
-from vgg.config import VARIANTS, train_command
+from vgg.config import VARIANTS
 from vgg.inference import ASSETS_DIR, SHIPPED_MODEL, ModelError, evaluate, load_model
 from vgg.model import conv_layers, describe
-from vgg.runs import RunError
+from vgg.runs import RunError, ancestors, model_origin, reproduce_command
 
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
 CARD = ASSETS_DIR / "MODEL_CARD.md"
@@ -75,32 +73,6 @@ def ship_model_file(run, target, max_shipped_bytes):
     return "float16"
 
 
-def starting_model(config):
-    """What a run started from (`--init-from`): the file's name and SHA-256, and, when that model's card lies
-    beside it (as assets/ keeps them), the card's run, width, epochs, wall time, accuracy and command. None
-    for a run trained from random weights."""
-    if not config.init_from:
-        return None
-    path = pathlib.Path(config.init_from)
-    if not path.is_file():
-        raise RunError(f"The model this run started from, {path}, is gone, so the card cannot say what it is.")
-    started_from = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-    card_path = path.with_suffix(".json")
-    if card_path.is_file():
-        card = json.loads(card_path.read_text())
-        started_from.update({key: card[key] for key in ("run", "epochs", "wall_time_seconds", "val_accuracy", "command")})
-        started_from["width"] = card["config"]["width"]
-    return started_from
-
-
-def reproduce_command(config, preset_name, data_dir, started_from):
-    """The card's training command. A run that started from another run's model reads that model where
-    the other run's own command leaves it (runs/<name>/model.keras), not at a path of this machine."""
-    if started_from and "run" in started_from:
-        config = dataclasses.replace(config, init_from=f"runs/{started_from['run']}/model.keras")
-    return train_command(config, preset_name, data_dir and str(data_dir))
-
-
 def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPPED_BYTES):
     """Writes the run's final model into assets/ (float16 weights when float32 would not fit
     `max_shipped_bytes`), scores that file on the run's validation split, and writes the card's numbers
@@ -128,7 +100,12 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
         model = load_model(drafts[0], assets_dir)
         dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
         result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
-        started_from = starting_model(config)
+        started_from = status.get("started_from")
+        if config.init_from and started_from is None:
+            # Runs trained before the start was recorded in status.json: read the file now, if it is still there.
+            if not pathlib.Path(config.init_from).is_file():
+                raise RunError(f"The model run {run.name!r} started from, {config.init_from}, is gone, so the card cannot say what it is.")
+            started_from = model_origin(config.init_from)
         card = {
             "model_file": SHIPPED_MODEL.name,
             "run": run.name,
@@ -208,7 +185,8 @@ def lineage_markdown(card):
     origin, epochs, wall_time, first_command = (
         "trained from scratch on CIFAR-10 by this project's own trainer.", card["epochs"], this_run_time, "")
     started_from = card.get("started_from")
-    if started_from and "run" in started_from:
+    chain = ancestors(started_from)
+    if chain:
         source = started_from["run"]
         summary = f"run `{source}` (width {started_from['width']}, {started_from['epochs']} epochs, {started_from['val_accuracy']:.1%})"
         if started_from["width"] == card["config"]["width"]:
@@ -218,11 +196,13 @@ def lineage_markdown(card):
                       "next layer's weights split between the copies (Net2WiderNet), so it started out computing what "
                       f"`{source}` had learned")
         origin += f", then trained {card['epochs']} more epochs on CIFAR-10 by this project's own trainer."
-        epochs = f"{card['epochs']}, after the {started_from['epochs']} of `{source}`"
-        total_hours = (card["wall_time_seconds"] + started_from["wall_time_seconds"]) / 3600
-        wall_time = (f"{this_run_time}; with the {started_from['wall_time_seconds']:,.0f} s of `{source}`, "
-                     f"{total_hours:.1f} h in all")
-        first_command = f"{started_from['command']} --name {source}\n"
+        epochs = f"{card['epochs']}, after " + " and ".join(f"the {ancestor['epochs']} of `{ancestor['run']}`" for ancestor in chain)
+        earlier_seconds = sum(ancestor["wall_time_seconds"] for ancestor in chain)
+        wall_time = (f"{this_run_time}; with the {earlier_seconds:,.0f} s of the "
+                     f"{'run' if len(chain) == 1 else 'runs'} it grew from, "
+                     f"{(card['wall_time_seconds'] + earlier_seconds) / 3600:.1f} h in all")
+        # Oldest first: each command leaves the model the next one starts from.
+        first_command = "".join(f"{ancestor['command']} --name {ancestor['run']}\n" for ancestor in reversed(chain))
     elif started_from:
         origin = (f"trained on CIFAR-10 by this project's own trainer, starting from the weights of "
                   f"`{started_from['file']}` (SHA-256 `{started_from['sha256'][:16]}…`).")

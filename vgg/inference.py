@@ -73,17 +73,16 @@ def trained_with_flips(path):
 def model_file_summary(path):
     """One sentence on what the model at `path` is and how well it scored, from its card or its
     run's files; None when there is no record."""
-    from vgg.runs import Run
+    from vgg.runs import Run, ancestors
 
     path = pathlib.Path(path)
     try:
         card = json.loads(path.with_suffix(".json").read_text())
         config, epochs, accuracy = card["config"], card["epochs"], card["val_accuracy"]
         images = f"{card['validation_size']:,} "
-        started_from = card.get("started_from") or {}
-        if "epochs" in started_from:
-            # A model grown from another counts the epochs of both: 160 + 24.
-            epochs = f"{started_from['epochs']} + {epochs}"
+        # A model grown from others counts the epochs of each, oldest first: 160 + 24.
+        chain = ancestors(card.get("started_from"))
+        epochs = " + ".join(str(value) for value in [ancestor["epochs"] for ancestor in reversed(chain)] + [epochs])
     except (OSError, ValueError, KeyError, TypeError):
         run = Run(path.parent)
         if not run.exists():

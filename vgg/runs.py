@@ -12,8 +12,10 @@ Every JSON file is replaced atomically, so a crash mid-write leaves the last goo
 """
 
 import contextlib
+import dataclasses
 import datetime
 import fcntl
+import hashlib
 import json
 import os
 import pathlib
@@ -25,7 +27,7 @@ import sys
 import threading
 import time
 
-from vgg.config import SettingError, TrainConfig
+from vgg.config import SettingError, TrainConfig, train_command
 from vgg.errors import UserError
 
 RUNS_DIR_VARIABLE = "VGG_RUNS_DIR"
@@ -257,6 +259,52 @@ class Run:
             "final_accuracy": status.get("final_accuracy"),
             "preset": status.get("preset"),
         }
+
+
+def reproduce_command(config, preset_name, data_dir, started_from):
+    """The `python -m vgg train` command of a run. One that started from another run's model reads that
+    model where the other run's own command leaves it (runs/<name>/model.keras), not at this machine's path."""
+    if started_from and "run" in started_from:
+        config = dataclasses.replace(config, init_from=f"runs/{started_from['run']}/model.keras")
+    return train_command(config, preset_name, data_dir and str(data_dir))
+
+
+def model_origin(path):
+    """What the model file at `path` is, for the record of a run that starts from it: its name and SHA-256
+    and, when its card lies beside it (as in assets/) or it is a run's final model, that run's name, width,
+    epochs, wall time, accuracy, command and own origin."""
+    path = pathlib.Path(path)
+    origin = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        card = json.loads(path.with_suffix(".json").read_text())
+        return origin | {
+            "run": card["run"], "width": card["config"]["width"], "epochs": card["epochs"],
+            "wall_time_seconds": card["wall_time_seconds"], "val_accuracy": card["val_accuracy"],
+            "command": card["command"], "started_from": card.get("started_from"),
+        }
+    run = Run(path.parent)
+    if path.name == run.model_path.name and run.exists():
+        # A run's final model: its own files tell the same things a card would.
+        with contextlib.suppress(UserError, OSError, ValueError, KeyError, IndexError, TypeError):
+            config, status = run.config(), run.status()
+            epochs = [row for row in run.metrics() if row.get("kind") == "epoch"]
+            return origin | {
+                "run": run.name, "width": config.width, "epochs": len(epochs),
+                "wall_time_seconds": epochs[-1]["elapsed"],
+                "val_accuracy": status.get("final_accuracy") or epochs[-1]["val_accuracy"],
+                "command": reproduce_command(config, status.get("preset"), status.get("data_dir"), status.get("started_from")),
+                "started_from": status.get("started_from"),
+            }
+    return origin
+
+
+def ancestors(started_from):
+    """The runs a model grew from, nearest first, as far as their records go."""
+    chain = []
+    while started_from and "run" in started_from:
+        chain.append(started_from)
+        started_from = started_from.get("started_from")
+    return chain
 
 
 def run_path(runs_dir, name):

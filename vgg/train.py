@@ -16,7 +16,7 @@ from vgg import data as data_module
 from vgg.config import validate
 from vgg.inference import evaluate, load_model
 from vgg.model import build_from_config
-from vgg.runs import RunError, read_json, training_lock, write_json_atomically
+from vgg.runs import RunError, model_origin, read_json, training_lock, write_json_atomically
 from vgg.widen import transfer_weights
 
 
@@ -370,6 +370,8 @@ def _train_locked(run, data_dir, progress, stop_request):
             if config.init_from:
                 # A warm start: the trained model's weights, widened when this run is wider (vgg/widen.py).
                 transfer_weights(load_model(config.init_from, runs_dir=run.path.parent), model, seed=config.seed)
+                # Recorded now: the file may be replaced later (an export overwrites assets/), its record not.
+                run.update_status(started_from=model_origin(config.init_from))
                 progress(f"Starting from the weights of {config.init_from}.")
             compile_model(model, config, steps_per_epoch, on_gpu)
     # Lines logged after the checkpoint (or before any) would overlap the steps trained again.

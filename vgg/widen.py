@@ -27,6 +27,11 @@ def _chain(model):
     return chain
 
 
+def _standardizes(model):
+    # The standardizing layer has no weights to compare, so its presence is checked by name.
+    return any(layer.name == "standardize" for layer in model.layers)
+
+
 def _channel_map(old_channels, new_channels, rng):
     """For each new channel, the old channel it copies, and its share of that channel's outgoing weights."""
     sources = np.concatenate([np.arange(old_channels), rng.integers(0, old_channels, new_channels - old_channels)])
@@ -45,9 +50,11 @@ def transfer_weights(source, target, seed=0):
         raise WidenError(
             "The model to start from has different layers (another VGG variant or head); start from a model of the same kind."
         )
-    if all(old.shape == new.shape for old, new in zip(source.get_weights(), target.get_weights())) and len(
-        source.get_weights()) == len(target.get_weights()):
-        target.set_weights(source.get_weights())
+    if _standardizes(source) != _standardizes(target):
+        raise WidenError("The model to start from scales its input pixels differently (input_scaling); start from a model of the same kind.")
+    source_weights, target_weights = source.get_weights(), target.get_weights()
+    if len(source_weights) == len(target_weights) and all(old.shape == new.shape for old, new in zip(source_weights, target_weights)):
+        target.set_weights(source_weights)
         return target
     rng = np.random.default_rng(seed)
     # The input's channels (RGB) are never widened.
