@@ -126,8 +126,10 @@ def live_run_ui(run_name, compare_names):
                 st.toast("Stopping after this batch…")
             except UserError as error:
                 st.error(str(error))
-    elif state in ("stopped", "interrupted", "failed") and run.checkpoint_path.exists():
-        if columns[1].button("Resume", key=f"resume_{run.name}", help="Continue from the last checkpoint"):
+    elif state in ("stopped", "interrupted", "failed"):
+        # A run stopped before its first step has no checkpoint yet; resuming it starts it from epoch 0.
+        resume_help = "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
+        if columns[1].button("Resume", key=f"resume_{run.name}", help=resume_help):
             try:
                 launch(runs_dir(), run.name, data_dir=status.get("data_dir") or default_data_dir(), resume=True)
                 st.rerun(scope="app")
