@@ -577,7 +577,10 @@ def test_two_sessions_pressing_start_together_start_one_run(browser, server):
             epochs.press("Enter")
             page.wait_for_timeout(1500)
             button.scroll_into_view_if_needed()
-        boxes = [button.bounding_box() for button in buttons]
+        # The fill's rerun can take long on a loaded CPU; the buttons come back when it ends.
+        for button in buttons:
+            expect(button).to_be_visible(timeout=120_000)
+        boxes = [button.bounding_box(timeout=120_000) for button in buttons]
         # Two plain mouse clicks, milliseconds apart: neither waits for the server's answer to the other.
         for page, box in zip(pages, boxes):
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
