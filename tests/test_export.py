@@ -54,6 +54,18 @@ def test_the_cards_limits_name_the_most_confused_pair_and_the_gap_to_the_target(
     assert "hardest pair" not in limits_markdown(card)
 
 
+def test_a_card_names_a_starting_file_with_no_record_by_its_name_and_hash():
+    from vgg.export import lineage_markdown
+
+    # A start file with no card beside it and no run folder: the card can only say which file it was.
+    card = {"wall_time_seconds": 7200.0, "epochs": 24, "config": {"width": 0.75},
+            "started_from": {"file": "teacher.keras", "sha256": "0123456789abcdef" + "0" * 48}}
+    origin, epochs, wall_time, first_command = lineage_markdown(card)
+    assert origin == ("trained on CIFAR-10 by this project's own trainer, starting from the weights of "
+                      "`teacher.keras` (SHA-256 `0123456789abcdef…`).")
+    assert epochs == 24 and wall_time.startswith("7,200 s (2.0 h)") and first_command == ""
+
+
 def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_folder, tmp_path):
     from vgg.export import export_run
 

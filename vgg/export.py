@@ -14,7 +14,7 @@ from vgg import data as data_module
 from vgg.config import VARIANTS
 from vgg.inference import ASSETS_DIR, SHIPPED_MODEL, ModelError, evaluate, load_model
 from vgg.model import conv_layers, describe
-from vgg.runs import RunError, ancestors, model_origin, reproduce_command
+from vgg.runs import RunError, ancestors, reproduce_command
 
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
 CARD = ASSETS_DIR / "MODEL_CARD.md"
@@ -101,11 +101,6 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
         dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
         result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
         started_from = status.get("started_from")
-        if config.init_from and started_from is None:
-            # Runs trained before the start was recorded in status.json: read the file now, if it is still there.
-            if not pathlib.Path(config.init_from).is_file():
-                raise RunError(f"The model run {run.name!r} started from, {config.init_from}, is gone, so the card cannot say what it is.")
-            started_from = model_origin(config.init_from)
         card = {
             "model_file": SHIPPED_MODEL.name,
             "run": run.name,
