@@ -96,9 +96,8 @@ def progress_text(status, rows, config):
     return fraction, f"Epoch {epoch:.2f} of {config.epochs} · {speed:,.0f} images/s{left}"
 
 
-@st.fragment(run_every=1.0)
-def live_run_ui(run_name, compare_names):
-    """Redraws every second from the run's files, so it follows a run started anywhere, even by the CLI."""
+def run_view_ui(run_name, compare_names):
+    """One run drawn from its files, so it shows a run started anywhere, even by the CLI."""
     try:
         run = open_run(runs_dir(), run_name)
         config = run.config()
@@ -210,6 +209,7 @@ def render():
     runs = list_runs(runs_dir())
     if not runs:
         st.info("No runs yet: choose a preset and press Start training.")
+        follow_other_sessions_ui(None)
         return
     names = [run.name for run in runs]
     busy = active_run(runs_dir())
@@ -218,7 +218,22 @@ def render():
     columns = st.columns([1, 2])
     run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}")
     compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name], key="compare")
-    live_run_ui(run_name, compare_names)
+    # Only a run that is training redraws every second. A fragment that redraws while the whole page
+    # reruns (a setting changed) can blank the page in Streamlit 1.67, as CI saw, so idle pages keep none.
+    if busy is not None and busy.name == run_name:
+        st.fragment(run_every=1.0)(run_view_ui)(run_name, compare_names)
+    else:
+        run_view_ui(run_name, compare_names)
+        follow_other_sessions_ui(None if busy is None else busy.name)
     st.subheader("All runs")
     runs_table_ui(runs)
     st.caption(f"Runs are saved in {runs_dir().resolve()}; `tensorboard --logdir {runs_dir()}` shows them too.")
+
+
+@st.fragment(run_every=2.0)
+def follow_other_sessions_ui(active_name):
+    """Draws nothing: redraws the page when a run starts or ends elsewhere (another session, the CLI),
+    so the Start button and the run shown follow."""
+    busy = active_run(runs_dir())
+    if (None if busy is None else busy.name) != active_name:
+        st.rerun(scope="app")

@@ -469,8 +469,20 @@ def server(tmp_path_factory, image_folder, trained_runs_dir):
 def new_page(browser, url):
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
     page = context.new_page()
+    # A page the browser could not draw says why only here; a failing test prints these.
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(f"{error}\n{error.stack}"))
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
     page.goto(url)
     return page
+
+
+def close_pages(pages, folder):
+    """Closes the sessions' pages; first saves what each showed, which a failing test prints."""
+    for index, page in enumerate(pages):
+        page.screenshot(path=str(folder / f"session-{index}.png"), full_page=True)
+        print(f"session {index} at {page.url} showed {page.locator('body').inner_text()[:1000]!r}; browser errors: {page.errors}")
+        page.context.close()
 
 
 def no_exception_or_error(page):
@@ -551,13 +563,39 @@ def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder,
             no_exception_or_error(page)
         assert run.status()["state"] == "running" and len(run.metrics()) > 0
     finally:
-        for page in pages:
-            page.screenshot(path=str(tmp_path / f"session-{pages.index(page)}.png"), full_page=True)
-            page.context.close()
+        close_pages(pages, tmp_path)
         stop_and_wait(run, process)
 
 
-def test_two_sessions_pressing_start_together_start_one_run(browser, server):
+def test_an_idle_train_page_follows_a_run_started_elsewhere(browser, server, image_folder, monkeypatch):
+    from playwright.sync_api import expect
+
+    monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
+    assert wait_for_no_active_run(server.runs_dir, 120)
+    page = new_page(browser, server.url + "/train")
+    run = process = None
+    try:
+        start = page.get_by_role("button", name="Start training")
+        expect(start).to_be_enabled(timeout=120_000)
+        # Started as `python -m vgg train` would be from a terminal: this page is not told.
+        run, process = launch(server.runs_dir, "from-terminal", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
+        os.setpriority(os.PRIO_PROCESS, process.pid, 10)
+        expect(page.get_by_text(re.compile(r"\bfrom-terminal is (queued|running) ·"))).to_be_visible(timeout=60_000)
+        expect(start).to_be_disabled(timeout=60_000)
+        # From then on the run's own view redraws itself: it follows the run from queued to training.
+        assert wait_for(run, ("running",), 120)["state"] == "running"
+        expect(page.get_by_text(re.compile(r"\bfrom-terminal is running ·"))).to_be_visible(timeout=60_000)
+        stop_and_wait(run, process)
+        expect(page.get_by_text(re.compile(r"\bfrom-terminal is stopped ·"))).to_be_visible(timeout=60_000)
+        expect(start).to_be_enabled(timeout=60_000)
+        no_exception_or_error(page)
+    finally:
+        page.context.close()
+        if run is not None:
+            stop_and_wait(run, process)
+
+
+def test_two_sessions_pressing_start_together_start_one_run(browser, server, tmp_path):
     from playwright.sync_api import expect
 
     runs_dir = server.runs_dir
@@ -607,8 +645,7 @@ def test_two_sessions_pressing_start_together_start_one_run(browser, server):
             assert page_refused_or_disabled(page)
             expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
-        for page in pages:
-            page.context.close()
+        close_pages(pages, tmp_path)
         for run in list_runs(runs_dir):
             if run.status().get("state") in ACTIVE_STATES:
                 stop_and_wait(run)
