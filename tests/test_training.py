@@ -114,6 +114,19 @@ def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path)
     assert epochs == list(range(1, checkpoint["epochs_done"] + 2))
 
 
+def test_a_run_stopped_while_it_starts_shows_stopped_and_resumes(image_folder, tmp_path):
+    runs_dir = tmp_path / "runs"
+    run, process = launch(runs_dir, "early", config=tiny_config(epochs=2), data_dir=image_folder)
+    # Pressed at once: the process is still importing TensorFlow and dies of the signal, unsaved.
+    run.request_stop()
+    process.wait(timeout=120)
+    assert run.status()["state"] == "stopped"
+    assert not run.checkpoint_path.exists()
+    run, process = launch(runs_dir, "early", data_dir=image_folder, resume=True)
+    assert process.wait(timeout=300) == 0
+    assert run.status()["state"] == "finished"
+
+
 def test_a_failing_run_is_recorded_as_failed_with_its_reason(tmp_path):
     run = create_run(tmp_path / "runs", tiny_config(), name="broken")
     status = train_run(run, data_dir=tmp_path / "missing", progress=lambda message: None)

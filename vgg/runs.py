@@ -195,11 +195,19 @@ class Run:
         return TrainConfig.from_dict(values)
 
     def status(self):
-        """The status with `state` as a user should see it: a run whose process died is `interrupted`."""
+        """The status with `state` as a user should see it: a run whose process died is `interrupted`,
+        or `stopped` when someone asked it to stop after its last word (a stop while it was starting)."""
         status = read_json(self.status_path, default={"state": "unknown"})
         if status.get("state") in ACTIVE_STATES and not pid_alive(status.get("pid")):
-            status["state"] = "interrupted"
+            status["state"] = "stopped" if self._stop_requested_since(status.get("updated")) else "interrupted"
         return status
+
+    def _stop_requested_since(self, timestamp):
+        try:
+            # The status keeps whole seconds: a stop in the same second as the last update counts.
+            return self.stop_path.stat().st_mtime >= datetime.datetime.fromisoformat(timestamp).timestamp()
+        except (OSError, TypeError, ValueError):
+            return False
 
     def update_status(self, condition=None, **changes):
         """Merges `changes` into status.json (only if `condition(status)` holds, when given).
