@@ -218,8 +218,8 @@ def render():
     columns = st.columns([1, 2])
     run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}")
     compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name], key="compare")
-    # Only a run that is training redraws every second. A fragment that redraws while the whole page
-    # reruns (a setting changed) can blank the page in Streamlit 1.67, as CI saw, so idle pages keep none.
+    # Only a run that is training redraws every second. A fragment redrawing while the whole page
+    # reruns (a setting changed) is the likely cause of a blank page CI saw, so idle pages keep none.
     if busy is not None and busy.name == run_name:
         st.fragment(run_every=1.0)(run_view_ui)(run_name, compare_names)
     else:

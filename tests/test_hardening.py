@@ -479,9 +479,15 @@ def new_page(browser, url):
 
 def close_pages(pages, folder):
     """Closes the sessions' pages; first saves what each showed, which a failing test prints."""
+    from playwright.sync_api import Error
+
     for index, page in enumerate(pages):
-        page.screenshot(path=str(folder / f"session-{index}.png"), full_page=True)
-        print(f"session {index} at {page.url} showed {page.locator('body').inner_text()[:1000]!r}; browser errors: {page.errors}")
+        try:
+            page.screenshot(path=str(folder / f"session-{index}.png"), full_page=True)
+            print(f"session {index} at {page.url} showed {page.locator('body').inner_text()[:1000]!r}; browser errors: {page.errors}")
+        except Error as error:
+            # A crashed page cannot be pictured; the others must still close and the runs stop.
+            print(f"session {index} could not be saved: {error}; browser errors: {page.errors}")
         page.context.close()
 
 
