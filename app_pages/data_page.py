@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import dataset_or_message
-from vgg.data import CLASS_NAMES, CUTOUT_SIZES
+from vgg.data import CLASS_NAMES, CUTOUT_SIZES, augment_batch
 from vgg.visualize import enlarge, tile
 
 
@@ -67,8 +67,6 @@ def sample_closeup_ui(dataset):
         "cat is still a cat. With cutout, a random square is also blacked out, so it cannot rely on one "
         "part of the cat either."
     )
-    from vgg.data import augment_batch
-
     copies = np.repeat(image[None], 8, axis=0)
     augmented = augment_batch(copies, [int(augmentation_seed), 0], int(cutout_size)).numpy()
     st.image(tile([enlarge(picture, 4) for picture in augmented], columns=8, gap=6))
