@@ -66,6 +66,16 @@ def test_a_card_names_a_starting_file_with_no_record_by_its_name_and_hash():
     assert epochs == 24 and wall_time.startswith("7,200 s (2.0 h)") and first_command == ""
 
 
+def test_a_card_says_when_its_weights_are_an_average_of_epochs():
+    from vgg.export import lineage_markdown
+
+    card = {"wall_time_seconds": 3600.0, "epochs": 36, "config": {"width": 0.5, "average_from_epoch": 1}}
+    origin = lineage_markdown(card)[0]
+    assert origin.startswith("trained from scratch") and "average of its weights at the ends of epochs 1 to 36" in origin
+    card["config"]["average_from_epoch"] = 0
+    assert "average" not in lineage_markdown(card)[0]
+
+
 def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_folder, tmp_path):
     from vgg.export import export_run
 

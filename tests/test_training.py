@@ -174,6 +174,7 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
     "arguments, phrase",
     [
         (["train", "--epochs", "0"], "epochs must be between 1 and 1000"),
+        (["train", "--epochs", "3", "--average-from-epoch", "5"], "average_from_epoch must be between 0 and 3"),
         (["train", "--resume", "../../etc"], "A run name uses letters"),
         (["predict", "/nonexistent.png", "--model", "/tmp/x.h5"], "Only .keras model files"),
         (["describe", "--model", "/etc/passwd.keras"], "outside the runs folder"),

@@ -37,6 +37,7 @@ class TrainConfig:
     label_smoothing: float = 0.1  # Share of each target spread over the other classes.
     batch_size: int = 256  # Images per step; larger batches run faster per image on a CPU.
     epochs: int = 3  # Passes over the training set.
+    average_from_epoch: int = 0  # From this epoch on, the final model averages the weights of every epoch's end (stochastic weight averaging, Izmailov et al., 2018); 0 turns it off.
     train_subset: int = 0  # Train on this many images (class-balanced); 0 means all of them.
     augment: bool = True  # Random crop with 4-pixel padding and horizontal flip of training images.
     cutout_size: int = 0  # Side of a random square blacked out of each augmented image (DeVries & Taylor, 2017); 0 turns it off.
@@ -156,6 +157,7 @@ def validate(config):
     _check_range("label_smoothing", config.label_smoothing, 0.0, 0.5)
     _check_range("batch_size", config.batch_size, 1, 4096)
     _check_range("epochs", config.epochs, 1, 1000)
+    _check_range("average_from_epoch", config.average_from_epoch, 0, config.epochs)
     _check_range("train_subset", config.train_subset, 0, 10_000_000)
     _check_range("cutout_size", config.cutout_size, 0, 32)
     _check_range("validation_size", config.validation_size, 0, 1_000_000)
@@ -163,7 +165,7 @@ def validate(config):
     _check_range("log_every_seconds", config.log_every_seconds, 0.0, 3600.0)
     _check_choice("jit_compile", config.jit_compile, AUTO_CHOICES)
     _check_choice("mixed_precision", config.mixed_precision, PRECISIONS)
-    for name in ("batch_size", "epochs", "train_subset", "cutout_size", "validation_size", "seed"):
+    for name in ("batch_size", "epochs", "average_from_epoch", "train_subset", "cutout_size", "validation_size", "seed"):
         if not isinstance(getattr(config, name), int):
             raise SettingError(f"{name} must be a whole number. Received: {name}={getattr(config, name)!r}")
     for name in ("batch_norm", "augment"):

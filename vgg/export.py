@@ -201,6 +201,10 @@ def lineage_markdown(card):
     elif started_from:
         origin = (f"trained on CIFAR-10 by this project's own trainer, starting from the weights of "
                   f"`{started_from['file']}` (SHA-256 `{started_from['sha256'][:16]}…`).")
+    first_averaged = card["config"].get("average_from_epoch")
+    if first_averaged:
+        origin += (f" Its weights are the average of its weights at the ends of epochs {first_averaged} to {card['epochs']} "
+                   "(stochastic weight averaging), with batch-norm statistics recomputed over the training images.")
     return origin, epochs, wall_time, first_command
 
 

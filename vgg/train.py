@@ -10,6 +10,7 @@ import time
 import traceback
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from vgg import data as data_module
@@ -52,7 +53,8 @@ def use_jit(config, on_gpu):
 def precision_policy(config, on_gpu):
     """The Keras dtype policy: mixed float16 on a GPU, float32 on a CPU. Mixed bfloat16 stays a
     choice: on the AVX-512-BF16 CPU we measured it trained the blog's model no faster (125 images/s
-    either way, BENCHMARKS.md), and emulated 16-bit is far slower on CPUs without it."""
+    either way), nor a half-width one on a CPU with AMX (271 against 273, BENCHMARKS.md), and
+    emulated 16-bit is far slower on CPUs without it."""
     choice = config.mixed_precision
     if choice == "auto":
         choice = "float16" if on_gpu else "off"
@@ -284,6 +286,71 @@ class Checkpointer(keras.callbacks.Callback):
             self.save()
 
 
+class WeightAverager(keras.callbacks.Callback):
+    """Keeps the running mean of the trainable weights at the end of each epoch from
+    `average_from_epoch` on (stochastic weight averaging), saved beside the checkpoint so a
+    resumed run goes on averaging. Runs before the Checkpointer: an epoch averaged but not
+    checkpointed (a crash between the two saves) is trained again, not averaged twice."""
+
+    def __init__(self, run, stopper, first_epoch):
+        super().__init__()
+        self.path = run.path / "weight_average.npz"
+        self.stopper = stopper
+        self.first_epoch = first_epoch
+        self.mean, self.count, self.last_epoch = None, 0, 0
+        if self.path.exists():
+            try:
+                with np.load(self.path) as saved:
+                    self.count, self.last_epoch = int(saved["count"]), int(saved["last_epoch"])
+                    self.mean = [saved[f"weight_{index}"] for index in range(len(saved.files) - 2)]
+            except (OSError, ValueError, KeyError) as error:
+                raise RunError(
+                    f"The weight average of run {run.name!r} cannot be read ({type(error).__name__}); delete "
+                    f"{self.path.name} from its folder to resume with the average restarting at the next epoch."
+                ) from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopper.mid_epoch or epoch + 1 < self.first_epoch or epoch + 1 <= self.last_epoch:
+            return
+        weights = [keras.ops.convert_to_numpy(weight).astype(np.float64) for weight in self.model.trainable_weights]
+        self.count += 1
+        if self.mean is None:
+            self.mean = weights
+        else:
+            self.mean = [mean + (weight - mean) / self.count for mean, weight in zip(self.mean, weights)]
+        self.last_epoch = epoch + 1
+        temporary = self.path.with_name(".weight_average.tmp.npz")
+        arrays = {f"weight_{index}": mean for index, mean in enumerate(self.mean)}
+        np.savez(temporary, count=self.count, last_epoch=self.last_epoch, **arrays)
+        os.replace(temporary, self.path)
+
+    def apply(self, model, train_data):
+        """Puts the averaged weights into `model`, then recomputes its batch-norm statistics,
+        which no average of weights gives: the averaged network's activations differ."""
+        for weight, mean in zip(model.trainable_weights, self.mean):
+            weight.assign(mean.astype(weight.dtype))
+        recompute_batch_norm_statistics(model, train_data)
+
+
+def recompute_batch_norm_statistics(model, dataset):
+    """One pass over `dataset` in training mode, with each batch-norm layer's moving statistics
+    set to the plain mean over the pass's batches instead of an exponential one."""
+    batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in batch_norms]
+    for layer in batch_norms:
+        layer.moving_mean.assign(keras.ops.zeros_like(layer.moving_mean))
+        layer.moving_variance.assign(keras.ops.ones_like(layer.moving_variance))
+    try:
+        for index, (images, _) in enumerate(dataset):
+            # Momentum index/(index+1) makes the update a cumulative mean: batch k counts 1/(k+1).
+            for layer in batch_norms:
+                layer.momentum = index / (index + 1)
+            model(images, training=True)
+    finally:
+        for layer, momentum in zip(batch_norms, momenta):
+            layer.momentum = momentum
+
+
 def prepare_data(config, data_dir):
     dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
     subset = data_module.balanced_subset(dataset.y_train, config.train_subset, config.seed)
@@ -381,12 +448,14 @@ def _train_locked(run, data_dir, progress, stop_request):
     if stop_request.requested:
         progress("Stopped before training began.")
         return run.update_status(state="stopped", pid=None)
+    stopper = StopOnRequest(stop_request, steps_per_epoch)
+    averager = WeightAverager(run, stopper, config.average_from_epoch) if config.average_from_epoch else None
     if initial_epoch < config.epochs:
-        stopper = StopOnRequest(stop_request, steps_per_epoch)
         logger = RunLogger(run, config, len(y_train), steps_per_epoch, checkpoint["elapsed"] if checkpoint else 0.0, stopper)
         callbacks = [
             stopper,
             logger,
+            *([averager] if averager else []),
             Checkpointer(run, stopper, logger, initial_epoch),
             keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
         ]
@@ -402,6 +471,11 @@ def _train_locked(run, data_dir, progress, stop_request):
         if stopper.requested:
             progress("Stopped; resume with: python -m vgg train --resume " + run.name)
             return run.update_status(state="stopped", pid=None)
+    if averager and averager.count:
+        run.update_status(phase="averaging weights")
+        progress(f"Averaging the weights of {averager.count} epochs and recomputing batch-norm statistics…")
+        averager.apply(model, train_data)
+        run.update_status(averaged_epochs=averager.count)
     save_inference_model(model, run.model_path)
     return run.update_status(state="finished", pid=None, **final_score(run, model, dataset, config, progress))
 
