@@ -147,8 +147,12 @@ def run_view_ui(run_name, compare_names):
         metric_columns[2].metric("Training accuracy", f"{epochs[-1]['accuracy']:.1%}")
         metric_columns[3].metric("Learning rate", f"{epochs[-1]['learning_rate']:.2g}")
     if status.get("final_accuracy") is not None and status.get("final_flip_average"):
+        averaged_epochs = status.get("averaged_epochs")
+        # An averaged run's epoch metrics above are each epoch's own weights, not the model it finished with.
+        finished_model = (f"Finished model, the average of the weights of its last {averaged_epochs} epochs"
+                          if averaged_epochs else "Finished model")
         st.caption(
-            f"Finished model: **{status['final_accuracy']:.1%}** of the validation images right when each is "
+            f"{finished_model}: **{status['final_accuracy']:.1%}** of the validation images right when each is "
             f"averaged with its mirror image, as Predict does ({status['final_single_view_accuracy']:.1%} on the images alone)."
         )
     series = {run.name: rows}

@@ -155,3 +155,20 @@ def test_train_page_stops_a_run_and_refuses_a_second_start(app_environment, tmp_
     app.run()
     assert "**long** is **stopped**" in texts(app)
     assert any(button.label == "Resume" for button in app.button)
+
+
+def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environment, tmp_path, monkeypatch, image_folder):
+    from conftest import tiny_config
+    from vgg.runs import create_run
+    from vgg.train import train_run
+
+    runs_dir = tmp_path / "runs"
+    run = create_run(runs_dir, tiny_config(epochs=3, average_from_epoch=2, augment=True), name="averaged")
+    status = train_run(run, data_dir=image_folder, progress=lambda message: None)
+    assert status["state"] == "finished", status.get("traceback")
+    monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
+    app = page_test("train_page").run()
+    assert not app.exception
+    # The epoch metrics are each epoch's own weights; the caption names the model the run finished with.
+    assert (f"Finished model, the average of the weights of its last 2 epochs: **{status['final_accuracy']:.1%}**"
+            in texts(app))
