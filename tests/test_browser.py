@@ -42,11 +42,22 @@ def screenshot(page, name):
         # A screenshot is for a person to look at, not an assertion: take it anyway, and say what is missing.
         missing = page.evaluate(f"Array.from(document.images).filter(image => !({IMAGE_LOADED})(image)).map(image => image.src)")
         warnings.warn(f"{name}.png: {len(missing)} picture(s) had not loaded after 30 s: {missing}")
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # The app scrolls inside its own pane, which a full-page shot does not unroll: grow the window instead.
+    viewport = page.viewport_size
+    content_height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
+    if content_height > viewport["height"]:
+        page.set_viewport_size({"width": viewport["width"], "height": min(content_height, 8000)})
+        page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.set_viewport_size(viewport)
 
 
 def wait_until_idle(page):
-    """Waits until the script has finished its run, so that what shows is not left over from the one before."""
+    """Waits until the script has finished its run, so that what shows is not left over from the one before.
+
+    The "Running..." widget shows only once a run has lasted a moment, so the app's own script state is
+    checked too: without it, a screenshot could catch a rerun half drawn."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning", timeout=90_000)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=90_000)
 
 
@@ -171,12 +182,25 @@ def test_train_a_tiny_run_and_watch_its_chart_grow(page, app_url):
         if page.get_by_text(re.compile(r"is finished ·")).count():
             break
         page.wait_for_timeout(500)
-    screenshot(page, "train-finished")
     expect(page.get_by_text(re.compile(r"is finished ·"))).to_be_visible()
     growing = sorted(count for count in seen if count)
     assert len(growing) >= 2, f"the chart never grew while training: point counts seen {sorted(seen)}"
-    assert chart_points(page) >= max(growing)
+    # The page redraws whole when the run ends. Once that is done, the finished run stays in view
+    # with its whole curve, and nothing of the live view is left behind.
+    wait_until_idle(page)
+    try:
+        page.wait_for_function(
+            "([prefix, least]) => { const plot = document.querySelector('.js-plotly-plot');"
+            " return plot && plot.data && plot.data[0].name.startsWith(prefix) && plot.data[0].x.length >= least; }",
+            arg=["cpu-", max(growing)], timeout=20_000,
+        )
+    except playwright_api.TimeoutError:
+        screenshot(page, "train-finished")
+        pytest.fail(f"the finished run's chart shows {chart_points(page)} points, fewer than the {max(growing)} seen live")
+    screenshot(page, "train-finished")
     expect(page.get_by_text(re.compile(r"Epoch 40\.00 of 40")).first).to_be_visible()
+    expect(page.get_by_test_id("stMultiSelect").filter(has_text="Overlay other runs")).to_have_count(1)
+    expect(page.locator(".js-plotly-plot")).to_have_count(1)
     no_exception(page)
 
 
