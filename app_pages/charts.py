@@ -49,7 +49,7 @@ def training_figure(runs_metrics):
     figure.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
     figure.update_layout(
         height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18}, uirevision="keep-zoom",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18},
     )
     return figure
 

@@ -161,6 +161,16 @@ def run_view_ui(run_name, compare_names):
             series[name] = open_run(runs_dir(), name).metrics()
         except UserError:
             continue
+    held_key = f"held_series_{run.name}"
+    # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
+    # run trains, that is every second. Holding keeps the chart's data, so a zoom stays put.
+    if state in ACTIVE_STATES and columns[2].toggle(
+        "Hold chart", key=f"hold_{run.name}",
+        help="Stop redrawing the chart, so that you can zoom in (drag a box) and hover; the numbers above stay live.",
+    ):
+        series = st.session_state.setdefault(held_key, series)
+    else:
+        st.session_state.pop(held_key, None)
     st.plotly_chart(training_figure(series), key=f"chart_{run.name}")
 
 

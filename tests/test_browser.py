@@ -204,6 +204,36 @@ def test_train_a_tiny_run_and_watch_its_chart_grow(page, app_url):
     no_exception(page)
 
 
+def x_range(page):
+    return page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range")
+
+
+def hold_the_chart_and_zoom(page):
+    """While a run trains, a held chart keeps the reader's zoom, and the progress above stays live."""
+    page.wait_for_function("() => { const plot = document.querySelector('.js-plotly-plot');"
+                           " return plot && plot.data && plot.data[0].x.length >= 3; }", timeout=120_000)
+    page.get_by_text("Hold chart").click()
+    wait_until_idle(page)
+    box = page.evaluate("() => { const plot = document.querySelector('.js-plotly-plot');"
+                        " plot.scrollIntoView({block: 'center'}); const r = plot.getBoundingClientRect();"
+                        " return {x: r.x, y: r.y}; }")
+    whole = x_range(page)
+    # Drag a zoom box over the left part of the loss plot.
+    page.mouse.move(box["x"] + 60, box["y"] + 80)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, box["y"] + 250, steps=8)
+    page.mouse.up()
+    zoomed = x_range(page)
+    assert zoomed != whole, "dragging a box over the chart did not zoom it"
+    points = chart_points(page)
+    progress = page.get_by_text(re.compile(r"^Epoch \d")).inner_text()
+    page.wait_for_timeout(4000)
+    expect(page.get_by_text(re.compile(r"^Epoch \d"))).not_to_have_text(progress)
+    assert x_range(page) == zoomed, f"the held chart lost its zoom: {zoomed} became {x_range(page)}"
+    assert chart_points(page) == points
+    screenshot(page, "train-held")
+
+
 def test_stop_a_run_from_the_browser(page, app_url):
     open_page(page, f"{app_url}/train")
     expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=90_000)
@@ -211,6 +241,7 @@ def test_stop_a_run_from_the_browser(page, app_url):
     start_training(page)
     expect(page.get_by_text(re.compile(r"is running ·"))).to_be_visible(timeout=90_000)
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+    hold_the_chart_and_zoom(page)
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_text(re.compile(r"is stopped ·"))).to_be_visible(timeout=120_000)
     screenshot(page, "train-stopped")
