@@ -96,8 +96,9 @@ def progress_text(status, rows, config):
     return fraction, f"Epoch {epoch:.2f} of {config.epochs} · {speed:,.0f} images/s{left}"
 
 
-def run_view_ui(run_name, compare_names):
-    """One run drawn from its files, so it shows a run started anywhere, even by the CLI."""
+def run_view_ui(run_name, compare_names, live=False):
+    """One run drawn from its files, so it shows a run started anywhere, even by the CLI.
+    `live`: drawn by a fragment that redraws it every second."""
     try:
         run = open_run(runs_dir(), run_name)
         config = run.config()
@@ -125,6 +126,15 @@ def run_view_ui(run_name, compare_names):
                 st.toast("Stopping after this batch…")
             except UserError as error:
                 st.error(str(error))
+        # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
+        # run trains, every second. Pausing stops the redraws (the training goes on), so a zoom stays.
+        paused = columns[2].toggle(
+            "Pause updates", key=pause_key(run.name),
+            help="Stop redrawing this run every second, so that you can zoom into the chart (drag a box) "
+                 "and hover over it. The training goes on; turn it off to catch up.",
+        )
+        if paused and live:
+            st.rerun(scope="app")  # Only the page can stop the fragment that redraws this run.
     elif state in ("stopped", "interrupted", "failed"):
         # A run stopped before its first step has no checkpoint yet; resuming it starts it from epoch 0.
         resume_help = "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
@@ -161,17 +171,11 @@ def run_view_ui(run_name, compare_names):
             series[name] = open_run(runs_dir(), name).metrics()
         except UserError:
             continue
-    held_key = f"held_series_{run.name}"
-    # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
-    # run trains, that is every second. Holding keeps the chart's data, so a zoom stays put.
-    if state in ACTIVE_STATES and columns[2].toggle(
-        "Hold chart", key=f"hold_{run.name}",
-        help="Stop redrawing the chart, so that you can zoom in (drag a box) and hover; the numbers above stay live.",
-    ):
-        series = st.session_state.setdefault(held_key, series)
-    else:
-        st.session_state.pop(held_key, None)
     st.plotly_chart(training_figure(series), key=f"chart_{run.name}")
+
+
+def pause_key(run_name):
+    return f"pause_{run_name}"
 
 
 def runs_table_ui(runs):
@@ -234,8 +238,8 @@ def render():
     compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name], key="compare")
     # Only a run that is training redraws every second. A fragment redrawing while the whole page
     # reruns (a setting changed) is the likely cause of a blank page CI saw, so idle pages keep none.
-    if busy is not None and busy.name == run_name:
-        st.fragment(run_every=1.0)(run_view_ui)(run_name, compare_names)
+    if busy is not None and busy.name == run_name and not st.session_state.get(pause_key(run_name)):
+        st.fragment(run_every=1.0)(run_view_ui)(run_name, compare_names, live=True)
     else:
         run_view_ui(run_name, compare_names)
         follow_other_sessions_ui(None if busy is None else busy.name)
