@@ -236,7 +236,7 @@ def render():
     columns = st.columns([1, 2])
     run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}")
     compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name], key="compare")
-    # Only a run that is training redraws every second. A fragment redrawing while the whole page
+    # Only a run that is training, and not paused, redraws every second. A fragment redrawing while the whole page
     # reruns (a setting changed) is the likely cause of a blank page CI saw, so idle pages keep none.
     if busy is not None and busy.name == run_name and not st.session_state.get(pause_key(run_name)):
         st.fragment(run_every=1.0)(run_view_ui)(run_name, compare_names, live=True)
