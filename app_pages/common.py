@@ -5,16 +5,14 @@ before TensorFlow has loaded.
 """
 
 import os
-import pathlib
 
 import streamlit as st
 
 from vgg.data import CLASS_NAMES, DataError, default_data_dir
 from vgg.errors import UserError
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from vgg.runs import default_runs_dir, list_runs
-
-SHIPPED_LABEL = "Shipped VGG16 (assets/)"
+from vgg.model_record import ModelRecord, available_models
+from vgg.runs import default_runs_dir
 
 
 def runs_dir():
@@ -39,30 +37,14 @@ def dataset_or_message():
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_predictor(path, modified_time):
     """A Predictor for a model file; `modified_time` makes a re-saved checkpoint load anew."""
-    from vgg.inference import Predictor, load_model, trained_with_flips
+    from vgg.inference import Predictor
 
-    return Predictor(load_model(path, runs_dir()), flip_average=trained_with_flips(path))
-
-
-def available_models():
-    """{label: path} of the shipped model and every run's final model or checkpoint, newest run first."""
-    from vgg.inference import default_model_path
-
-    models = {}
-    shipped = default_model_path()
-    if shipped is not None:
-        models[SHIPPED_LABEL] = shipped
-    for run in list_runs(runs_dir()):
-        if run.model_path.exists():
-            models[f"Run {run.name} (final)"] = run.model_path
-        elif run.checkpoint_path.exists():
-            models[f"Run {run.name} (last checkpoint)"] = run.checkpoint_path
-    return models
+    return Predictor.for_file(path, runs_dir())
 
 
 def model_choice_ui(key):
     """Lets the user pick a model; returns a Predictor, or None after saying why there is none."""
-    models = available_models()
+    models = available_models(runs_dir())
     if not models:
         st.info(
             "No trained model yet: train one on the Train page (even one epoch of the cpu preset), "
@@ -71,9 +53,7 @@ def model_choice_ui(key):
         return None
     label = st.selectbox("Model", list(models), key=key, help="The shipped model, or any run's saved model.")
     path = models[label]
-    from vgg.inference import model_file_summary
-
-    summary = model_file_summary(path)
+    summary = ModelRecord.of(path).summary()
     if summary:
         st.caption(summary)
     try:
@@ -116,6 +96,3 @@ def image_choice_ui(key):
     number = columns[1].number_input("Sample", 0, len(indices) - 1, 0, key=f"{key}_index")
     return dataset.x_val[indices[number]], f"validation image: {class_name} #{number}"
 
-
-def project_root():
-    return pathlib.Path(__file__).resolve().parent.parent

@@ -1,11 +1,12 @@
 """Inside VGG16: the architecture block by block, the feature maps of every block for one image, the filters."""
 
-import numpy as np
 import streamlit as st
 
 from app_pages.common import image_choice_ui, model_choice_ui
-from vgg.data import CLASS_NAMES
-from vgg.visualize import deep_filters, enlarge, feature_map_grid, first_layer_filters, receptive_fields
+from vgg.model import conv_layers
+from vgg.visualize import (
+    deep_filters, enlarge, feature_map_grid, first_layer_filters, receptive_fields, strongest_channels,
+)
 
 BLOCK_STORIES = {
     1: "Block 1 looks at tiny patches of raw pixels and answers simple questions: is there an edge here, "
@@ -19,26 +20,22 @@ BLOCK_STORIES = {
 
 
 def architecture_ui(model):
-    from vgg.model import describe
+    from vgg.model import block_summaries, describe
 
     description = describe(model)
     fields = receptive_fields(model)
     st.caption(f"{description['name']}: {description['conv_layers']} conv layers, {description['params']:,} parameters.")
-    for block in range(1, 6):
-        rows = [row for row in description["layers"] if row["block"] == block]
-        if not rows:
-            continue
-        pool = f"block{block}_pool"
-        shape = next(row["output_shape"] for row in rows if row["name"] == pool)
+    for block in block_summaries(model):
+        height, width, channels = block["output_shape"]
+        pool = f"block{block['block']}_pool"
         with st.expander(
-            f"Block {block}: {len([r for r in rows if r['kind'] == 'Conv2D'])} conv layers → "
-            f"{shape[1]}x{shape[2]}x{shape[3]} · receptive field {fields.get(pool, '?')} px · "
-            f"{sum(row['params'] for row in rows):,} parameters"
+            f"Block {block['block']}: {block['convs']} conv layers → {height}x{width}x{channels} · receptive field "
+            f"{fields.get(pool, '?')} px · {block['params']:,} parameters"
         ):
-            st.write(BLOCK_STORIES[block])
+            st.write(BLOCK_STORIES[block["block"]])
             st.dataframe(
                 [{"layer": row["name"], "kind": row["kind"], "output shape": "x".join(map(str, row["output_shape"][1:])),
-                  "parameters": row["params"], "receptive field (px)": fields.get(row["name"])} for row in rows],
+                  "parameters": row["params"], "receptive field (px)": fields.get(row["name"])} for row in block["layers"]],
                 hide_index=True,
             )
     head = [row for row in description["layers"] if row["block"] is None and row["params"]]
@@ -68,7 +65,7 @@ def feature_maps_ui(predictor, image):
     for block, column in zip(range(1, 6), block_columns):
         pooled = [name for name in predictor.activation_names if block_of(name) == block][-1]
         activation = maps[pooled]
-        strongest = np.argsort(activation.mean(axis=(0, 1)))[::-1][:8]
+        strongest = strongest_channels(activation, 8)
         # Every block's maps are enlarged to the same 64 pixels and fill their column, so the five
         # grids line up although block 1's maps are 16 times larger than block 5's.
         column.image(feature_map_grid(activation[..., strongest], count=8, shared_scale=False, target_size=64, columns=4),
@@ -79,7 +76,7 @@ def filters_ui(model):
     first = model.get_layer("block1_conv1").get_weights()[0]
     st.markdown("**First layer**: each 3x3 filter shown as the RGB patch that excites it most (stretched to its range).")
     st.image(first_layer_filters(first))
-    conv_names = [layer.name for layer in model.layers if layer.name.startswith("block") and "_conv" in layer.name][1:]
+    conv_names = [layer.name for layer in conv_layers(model)][1:]
     layer_name = st.selectbox("Deeper layer", conv_names, key="filter_layer")
     kernel = model.get_layer(layer_name).get_weights()[0]
     st.caption(
@@ -108,8 +105,8 @@ def render():
             image, label = chosen
             left, right = st.columns([1, 4])
             left.image(enlarge(image, 4), caption=label)
-            top = predictor.top_k(image, CLASS_NAMES, k=1)[0]
-            right.markdown(f"The model says **{top[0]}** ({top[1]:.0%}).")
+            top = predictor.top_k(image, k=1)[0]
+            right.markdown(f"The model says **{top.name}** ({top.probability:.0%}).")
             feature_maps_ui(predictor, image)
     with filters_tab:
         filters_ui(predictor.model)

@@ -4,7 +4,6 @@ import streamlit as st
 
 from app_pages.charts import top_classes_figure
 from app_pages.common import model_choice_ui, read_upload
-from vgg.data import CLASS_NAMES
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.visualize import enlarge, heatmap_overlay
 
@@ -28,10 +27,10 @@ def prediction_ui(predictor, uploaded_file):
     if decoded is None:
         return
     image, pixels = decoded
-    top = predictor.top_k(pixels, CLASS_NAMES, k=5)
+    top = predictor.top_k(pixels, k=5)
     # Grad-CAM explains the class shown above it, which comes from the image and its mirror image.
-    heatmap, predicted = predictor.grad_cam(pixels, class_index=CLASS_NAMES.index(top[0][0]))
-    st.markdown(f"#### {uploaded_file.name}: **{top[0][0]}** ({top[0][1]:.0%})")
+    heatmap, predicted = predictor.grad_cam(pixels, class_index=top[0].index)
+    st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     preview = image.copy()
     preview.thumbnail((256, 256))
@@ -40,9 +39,9 @@ def prediction_ui(predictor, uploaded_file):
     seen.image(enlarge(pixels, original_size // 32), caption="What the network sees: 32x32")
     cam.image(
         enlarge(heatmap_overlay(pixels, heatmap, opacity=0.55), original_size // 32),
-        caption=f"Grad-CAM: where it looks for '{CLASS_NAMES[predicted]}'",
+        caption=f"Grad-CAM: where it looks for '{predictor.class_names[predicted]}'",
     )
-    chart.plotly_chart(top_classes_figure(top), key=f"top5_{uploaded_file.name}_{id(uploaded_file)}")
+    chart.plotly_chart(top_classes_figure([(row.name, row.probability) for row in top]), key=f"top5_{uploaded_file.name}_{id(uploaded_file)}")
 
 
 def render():
@@ -53,7 +52,7 @@ def render():
     files = uploads_ui()
     if not files:
         st.info("Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
-                + ", ".join(CLASS_NAMES) + ".")
+                + ", ".join(predictor.class_names) + ".")
         return
     for uploaded_file in files:
         prediction_ui(predictor, uploaded_file)

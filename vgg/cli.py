@@ -6,7 +6,6 @@ Every command takes --json, and a bad input ends in one sentence on stderr with 
 import argparse
 import dataclasses
 import json
-import os
 import pathlib
 import sys
 
@@ -39,16 +38,17 @@ def _print(args, value, text):
 
 
 def command_train(args):
-    from vgg import runs
+    from vgg import locks, runs
+    from vgg.status import State
 
     runs_dir = pathlib.Path(args.runs_dir or runs.default_runs_dir())
     if args.resume:
         run = runs.open_run(runs_dir, args.resume)
-        state = run.status().get("state")
-        if state == "finished":
+        state = run.status().state
+        if state == State.FINISHED:
             raise runs.RunError(f"Run {args.resume!r} has finished already; start a new run to train more.")
-        # The launcher queues the run under its own pid, then this process's: both are this start.
-        if state in runs.ACTIVE_STATES and run.status().get("pid") not in (os.getpid(), os.getppid()):
+        # A launcher hands this process the run's lock; anyone else finding the run alive is refused.
+        if run.alive() and locks.inherited(run.lock_path) is None:
             raise runs.RunError(f"Run {args.resume!r} is {state} already.")
     else:
         config = _config_from_args(args)
@@ -63,35 +63,40 @@ def command_train(args):
     progress = (lambda message: None) if args.json else (lambda message: print(message, flush=True))
     progress(f"Run folder: {run.path}")
     status = train_run(run, data_dir=args.data_dir, progress=progress)
-    if status["state"] == "failed":
-        raise runs.RunError(f"Run {run.name!r} failed: {status['error']} (details in {run.status_path}).")
+    if status.state == State.FAILED:
+        raise runs.RunError(f"Run {run.name!r} failed: {status.error} (details in {run.status_path}).")
     summary = run.summary()
-    text = f"{run.name}: {status['state']}, validation accuracy {summary['val_accuracy']}"
-    if status.get("final_flip_average"):
-        text += f"; {summary['final_accuracy']:.4f} with each image averaged with its mirror image, as the app predicts"
-    _print(args, summary, text)
+    text = f"{run.name}: {status.state}, validation accuracy {summary.val_accuracy}"
+    if status.final_flip_average:
+        text += f"; {summary.final_accuracy:.4f} with each image averaged with its mirror image, as the app predicts"
+    _print(args, summary.to_dict(), text)
 
 
-def _load_model_from_args(args):
+def _model_path_from_args(args):
+    from vgg import inference, model_record, runs
+
+    if args.run:
+        run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
+        return run.model_path if run.model_path.exists() else run.checkpoint_path
+    if args.model:
+        return pathlib.Path(args.model)
+    path = model_record.default_model_path()
+    if path is None:
+        raise inference.ModelError("No model given and none ships in assets/; pass --model or --run.")
+    return path
+
+
+def _predictor_from_args(args):
     from vgg import inference, runs
 
-    runs_dir = args.runs_dir or runs.default_runs_dir()
-    if args.run:
-        run = runs.open_run(runs_dir, args.run)
-        path = run.model_path if run.model_path.exists() else run.checkpoint_path
-    elif args.model:
-        path = pathlib.Path(args.model)
-    else:
-        path = inference.default_model_path()
-        if path is None:
-            raise inference.ModelError("No model given and none ships in assets/; pass --model or --run.")
-    return inference.load_model(path, runs_dir), str(path)
+    path = _model_path_from_args(args)
+    return inference.Predictor.for_file(path, args.runs_dir or runs.default_runs_dir()), str(path)
 
 
 def command_evaluate(args):
     from vgg import data, inference, runs
 
-    model, path = _load_model_from_args(args)
+    predictor, path = _predictor_from_args(args)
     validation_size, seed = args.validation_size, args.seed
     if args.run:
         # A run is scored on the images its own split held out, never on ones it trained on.
@@ -103,8 +108,8 @@ def command_evaluate(args):
     )
     if len(dataset.y_val) == 0:
         raise data.DataError("There are no validation images to evaluate on; use a --validation-size above 0.")
-    result = inference.evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names),
-                                flip_average=inference.trained_with_flips(path))
+    result = inference.evaluate(predictor.model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names),
+                                flip_average=predictor.flip_average)
     result.update(model=path, data=dataset.source, class_names=list(dataset.class_names))
     lines = [f"{path} on {dataset.source}"]
     if result["flip_average"]:
@@ -119,10 +124,9 @@ def command_evaluate(args):
 
 
 def command_predict(args):
-    from vgg import data, images, inference
+    from vgg import images
 
-    model, path = _load_model_from_args(args)
-    predictor = inference.Predictor(model, flip_average=inference.trained_with_flips(path))
+    predictor, path = _predictor_from_args(args)
     results = []
     for file_name in args.images:
         try:
@@ -130,8 +134,8 @@ def command_predict(args):
         except OSError as error:
             raise images.ImageError(f"Cannot read {file_name} ({error.strerror}).") from None
         _, pixels = images.load_upload(content, file_name)
-        top = predictor.top_k(pixels, data.CLASS_NAMES, k=args.top_k)
-        results.append({"image": file_name, "top": [{"class": name, "probability": p} for name, p in top]})
+        top = predictor.top_k(pixels, k=args.top_k)
+        results.append({"image": file_name, "top": [{"class": row.name, "probability": row.probability} for row in top]})
     text = "\n".join(
         f"{result['image']}: " + ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result["top"])
         for result in results
@@ -147,7 +151,10 @@ def command_describe(args):
         model = model_module.build_from_config(config)
         source = f"preset {args.preset}"
     else:
-        model, source = _load_model_from_args(args)
+        from vgg import inference, runs
+
+        source = str(_model_path_from_args(args))
+        model = inference.load_model(source, args.runs_dir or runs.default_runs_dir())
     description = model_module.describe(model)
     description["source"] = source
     lines = [f"{description['name']} ({source})", f"{'layer':<16}{'kind':<20}{'output shape':<20}{'params':>12}"]
@@ -163,9 +170,10 @@ def command_runs(args):
     summaries = [run.summary() for run in runs.list_runs(args.runs_dir or runs.default_runs_dir())]
     lines = [f"{'run':<36}{'state':<13}{'epochs':<9}{'val acc':<9}device"]
     for row in summaries:
-        accuracy = f"{row['val_accuracy']:.3f}" if row["val_accuracy"] is not None else "-"
-        lines.append(f"{row['name']:<36}{row['state']:<13}{row['epochs_done']}/{row['epochs'] or '?':<7}{accuracy:<9}{row['device'] or ''}")
-    _print(args, summaries, "\n".join(lines) if summaries else "No runs yet.")
+        accuracy = f"{row.val_accuracy:.3f}" if row.val_accuracy is not None else "-"
+        lines.append(f"{row.name:<36}{row.state:<13}{row.epochs_done}/{row.epochs or '?':<7}{accuracy:<9}"
+                     f"{row.device or row.problem or ''}")
+    _print(args, [row.to_dict() for row in summaries], "\n".join(lines) if summaries else "No runs yet.")
 
 
 def command_export(args):

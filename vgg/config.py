@@ -8,6 +8,13 @@ import shlex
 from vgg.errors import UserError
 
 VARIANTS = {"A": "VGG11", "B": "VGG13", "D": "VGG16", "E": "VGG19"}
+# Conv output channels per block at full width, for each column of the paper's Table 1.
+BLOCK_CHANNELS = {
+    "A": ((64,), (128,), (256, 256), (512, 512), (512, 512)),
+    "B": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
+    "D": ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+    "E": ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512)),
+}
 HEADS = ("paper", "small", "linear")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -94,6 +101,8 @@ PRESETS = {
     # The paper's full width with batch normalization, for a GPU.
     "gpu": _preset(width=1.0, epochs=60, batch_size=128, learning_rate=0.05, dropout_rate=0.3),
     "blog": BLOG,
+    # The blog's recipe on 3,000 images for one epoch: its plateau at ln 10 within a lesson's minutes.
+    "blog-short": BLOG.replace(train_subset=3000, epochs=1),
 }
 
 PRESET_DESCRIPTIONS = {
@@ -101,6 +110,7 @@ PRESET_DESCRIPTIONS = {
     "half": "VGG16 at half width with batch norm: the shipped model's recipe.",
     "gpu": "Full-width VGG16 with batch norm, cosine schedule and augmentation: for a GPU.",
     "blog": "The blog post's recipe: VGG16 without batch norm, Dense 4096-4096, Adam 1e-3, batch 32. It does not learn.",
+    "blog-short": "The blog's recipe on 3,000 images for one epoch: its failure, shown in a couple of minutes.",
 }
 
 
@@ -141,30 +151,38 @@ def _check_choice(name, value, choices):
         raise SettingError(f"{name} must be one of {', '.join(map(str, choices))}. Received: {name}={value!r}")
 
 
+# The range each numeric setting may take: `validate` refuses values outside it, and the Train page's
+# widgets offer exactly these limits. `average_from_epoch` is also capped by `epochs` (see validate).
+RANGES = {
+    "width": (1 / 64, 2.0),
+    "dropout_rate": (0.0, 0.9),
+    "learning_rate": (1e-7, 10.0),
+    "warmup_epochs": (0.0, 1000.0),
+    "momentum": (0.0, 0.999),
+    "weight_decay": (0.0, 0.1),
+    "label_smoothing": (0.0, 0.5),
+    "batch_size": (1, 4096),
+    "epochs": (1, 1000),
+    "average_from_epoch": (0, 1000),
+    "train_subset": (0, 10_000_000),
+    "cutout_size": (0, 32),
+    "validation_size": (0, 1_000_000),
+    "seed": (0, 2**31 - 1),
+    "log_every_seconds": (0.0, 3600.0),
+}
+CHOICES = {
+    "variant": tuple(VARIANTS), "head": HEADS, "input_scaling": INPUT_SCALINGS, "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES, "jit_compile": AUTO_CHOICES, "mixed_precision": PRECISIONS,
+}
+
+
 def validate(config):
     """Refuses settings that cannot work, with one sentence naming the setting; returns the config."""
-    _check_choice("variant", config.variant, tuple(VARIANTS))
-    _check_range("width", config.width, 1 / 64, 2.0)
-    _check_choice("head", config.head, HEADS)
-    _check_range("dropout_rate", config.dropout_rate, 0.0, 0.9)
-    _check_choice("input_scaling", config.input_scaling, INPUT_SCALINGS)
-    _check_choice("optimizer", config.optimizer, OPTIMIZERS)
-    _check_range("learning_rate", config.learning_rate, 1e-7, 10.0)
-    _check_choice("schedule", config.schedule, SCHEDULES)
-    _check_range("warmup_epochs", config.warmup_epochs, 0.0, 1000.0)
-    _check_range("momentum", config.momentum, 0.0, 0.999)
-    _check_range("weight_decay", config.weight_decay, 0.0, 0.1)
-    _check_range("label_smoothing", config.label_smoothing, 0.0, 0.5)
-    _check_range("batch_size", config.batch_size, 1, 4096)
-    _check_range("epochs", config.epochs, 1, 1000)
+    for name, choices in CHOICES.items():
+        _check_choice(name, getattr(config, name), choices)
+    for name, (low, high) in RANGES.items():
+        _check_range(name, getattr(config, name), low, high)
     _check_range("average_from_epoch", config.average_from_epoch, 0, config.epochs)
-    _check_range("train_subset", config.train_subset, 0, 10_000_000)
-    _check_range("cutout_size", config.cutout_size, 0, 32)
-    _check_range("validation_size", config.validation_size, 0, 1_000_000)
-    _check_range("seed", config.seed, 0, 2**31 - 1)
-    _check_range("log_every_seconds", config.log_every_seconds, 0.0, 3600.0)
-    _check_choice("jit_compile", config.jit_compile, AUTO_CHOICES)
-    _check_choice("mixed_precision", config.mixed_precision, PRECISIONS)
     for name in ("batch_size", "epochs", "average_from_epoch", "train_subset", "cutout_size", "validation_size", "seed"):
         if not isinstance(getattr(config, name), int):
             raise SettingError(f"{name} must be a whole number. Received: {name}={getattr(config, name)!r}")

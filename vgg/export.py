@@ -1,5 +1,7 @@
 """Ships a finished run as the app's default model: assets/vgg16_cifar10.keras with its model card."""
 
+import contextlib
+import dataclasses
 import datetime
 import io
 import json
@@ -12,9 +14,12 @@ import numpy as np
 
 from vgg import data as data_module
 from vgg.config import VARIANTS
-from vgg.inference import ASSETS_DIR, SHIPPED_MODEL, ModelError, evaluate, load_model
+from vgg.files import replacing
+from vgg.inference import ModelError, evaluate, load_model
 from vgg.model import conv_layers, describe
-from vgg.runs import RunError, ancestors, reproduce_command
+from vgg.model_record import ASSETS_DIR, SHIPPED_MODEL, ancestors, reproduce_command
+from vgg.runs import RunError
+from vgg.status import State
 
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
 CARD = ASSETS_DIR / "MODEL_CARD.md"
@@ -79,32 +84,33 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
     (JSON) and the card (Markdown) beside it. Returns the card's numbers."""
     assets_dir = pathlib.Path(assets_dir)
     status = run.status()
-    if status.get("state") != "finished" or not run.model_path.exists():
+    if status.state != State.FINISHED or not run.model_path.exists():
         raise RunError(f"Run {run.name!r} has not finished; only a finished run's model can ship.")
     config = run.config()
-    epochs = [row for row in run.metrics() if row.get("kind") == "epoch"]
+    epochs = run.metrics().epochs
     if not epochs:
         raise RunError(f"Run {run.name!r} has no epoch in its metrics; only a run with a training record can ship.")
     if not config.validation_size:
         raise RunError(f"Run {run.name!r} held out no validation images, so its accuracy cannot be stated on a card.")
     # Scored on the data the run trained from, so the held-out split is the run's own.
-    data_dir = data_dir or status.get("data_dir")
+    data_dir = data_dir or status.data_dir
     assets_dir.mkdir(exist_ok=True)
-    # All three files are written aside and moved in last, so a failed export leaves the shipped
-    # model and its card as they were, and never a new model beside an old card.
-    targets = [assets_dir / SHIPPED_MODEL.name, assets_dir / CARD_DATA.name, assets_dir / CARD.name]
-    drafts = [target.with_name(f"{target.stem}.exporting{target.suffix}") for target in targets]
-    try:
-        weights = ship_model_file(run, drafts[0], max_shipped_bytes)
+    # All three files are written aside and renamed in together at the end, so a failed export leaves the
+    # shipped model and its card as they were, and never a new model beside an old card.
+    with contextlib.ExitStack() as stack:
+        model_file, card_file, card_text = (
+            stack.enter_context(replacing(assets_dir / target.name, f"assets/{target.name}"))
+            for target in (SHIPPED_MODEL, CARD_DATA, CARD)
+        )
+        weights = ship_model_file(run, model_file, max_shipped_bytes)
         # The card scores the file that ships, so rounding to float16 shows in its numbers.
-        model = load_model(drafts[0], assets_dir)
+        model = load_model(model_file, assets_dir)
         dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
         result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
-        started_from = status.get("started_from")
         card = {
             "model_file": SHIPPED_MODEL.name,
             "run": run.name,
-            "config": json.loads(config.to_json()),
+            "config": dataclasses.asdict(config),
             "params": describe(model)["params"],
             "weights": weights,
             "conv_layers": len(conv_layers(model)),
@@ -113,8 +119,8 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
             "train_images": int(len(dataset.y_train)),
             "validation_size": int(len(dataset.y_val)),
             "epochs": len(epochs),
-            "wall_time_seconds": round(epochs[-1]["elapsed"], 1),
-            "device": status.get("device"),
+            "wall_time_seconds": round(epochs[-1].elapsed, 1),
+            "device": status.device,
             "val_accuracy": result["accuracy"],
             "val_accuracy_single_view": result["single_view_accuracy"],
             "flip_average": result["flip_average"],
@@ -122,16 +128,11 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
             "confusion_matrix": result["confusion_matrix"],
             "class_names": list(dataset.class_names),
             "exported": datetime.date.today().isoformat(),
-            "started_from": started_from,
-            "command": reproduce_command(config, status.get("preset"), data_dir, started_from),
+            "started_from": status.started_from,
+            "command": reproduce_command(config, status.preset, data_dir, status.started_from),
         }
-        drafts[1].write_text(json.dumps(card, indent=2) + "\n")
-        drafts[2].write_text(card_markdown(card))
-        for draft, target in zip(drafts, targets):
-            draft.replace(target)
-    finally:
-        for draft in drafts:
-            draft.unlink(missing_ok=True)
+        card_file.write_text(json.dumps(card, indent=2) + "\n")
+        card_text.write_text(card_markdown(card))
     return card
 
 

@@ -1,21 +1,19 @@
 """Trusted model loading and the fast paths the app calls on every click:
 probabilities, feature maps of every block, Grad-CAM."""
 
-import json
+import collections
 import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from vgg.config import VARIANTS as VARIANT_NAMES
-from vgg.data import DataError
+from vgg.data import CLASS_NAMES, DataError
 from vgg.errors import UserError
-from vgg.model import activation_layer_names, block_of
+from vgg.model import activation_layer_names, block_of, pool_layer_names
+from vgg.model_record import ASSETS_DIR, ModelRecord
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-ASSETS_DIR = PROJECT_ROOT / "assets"
-SHIPPED_MODEL = ASSETS_DIR / "vgg16_cifar10.keras"
+Prediction = collections.namedtuple("Prediction", "index name probability")
 MAX_MODEL_BYTES = 600 * 1024 * 1024  # The blog model with Adam's state is about 400 MB.
 
 
@@ -57,54 +55,6 @@ def load_model(path, runs_dir="runs"):
         raise ModelError(f"{path.name} is not a readable Keras model ({type(error).__name__}).") from None
 
 
-def trained_with_flips(path):
-    """Whether the model at `path` was trained on randomly mirrored images, from its run's
-    config.json or, for the shipped model, its card. Unknown means no: its own view only."""
-    path = pathlib.Path(path)
-    candidates = [(path.parent / "config.json", lambda values: values), (path.with_suffix(".json"), lambda values: values.get("config", {}))]
-    for config_path, settings in candidates:
-        try:
-            return bool(settings(json.loads(config_path.read_text())).get("augment", False))
-        except (OSError, ValueError, AttributeError):
-            continue
-    return False
-
-
-def model_file_summary(path):
-    """One sentence on what the model at `path` is and how well it scored, from its card or its
-    run's files; None when there is no record."""
-    from vgg.runs import Run, ancestors
-
-    path = pathlib.Path(path)
-    try:
-        card = json.loads(path.with_suffix(".json").read_text())
-        config, epochs, accuracy = card["config"], card["epochs"], card["val_accuracy"]
-        images = f"{card['validation_size']:,} "
-        # A model grown from others counts the epochs of each, oldest first: 160 + 24.
-        chain = ancestors(card.get("started_from"))
-        epochs = " + ".join(str(value) for value in [ancestor["epochs"] for ancestor in reversed(chain)] + [epochs])
-    except (OSError, ValueError, KeyError, TypeError):
-        run = Run(path.parent)
-        if not run.exists():
-            return None
-        try:
-            summary, config = run.summary(), json.loads(run.config().to_json())
-        except (UserError, TypeError):
-            return None
-        done = summary["epochs_done"]
-        epochs = f"{done:g}" if done == summary["epochs"] else f"{done:g} of {summary['epochs']}"
-        accuracy = summary["final_accuracy"] if summary["final_accuracy"] is not None else summary["val_accuracy"]
-        images = ""
-    name = f"{VARIANT_NAMES.get(config.get('variant'), 'VGG')} at width {config.get('width')}"
-    if accuracy is None:
-        return f"{name}, no validation score yet."
-    return f"{name}, trained {epochs} epochs: {accuracy:.1%} of {images}validation images right."
-
-
-def default_model_path():
-    return SHIPPED_MODEL if SHIPPED_MODEL.exists() else None
-
-
 def grad_cam_layer_name(model, block=4):
     """The last activation of `block`: at 4x4 (block 4) Grad-CAM is still class-specific yet not one blob."""
     names = [name for name in activation_layer_names(model) if block_of(name) == block]
@@ -118,15 +68,16 @@ class Predictor:
 
     With `flip_average` (the default), class probabilities are the mean over the image and its mirror
     image, as in the VGG paper's evaluation (Simonyan & Zisserman, section 3.2). Use it for models
-    trained with random flips (`trained_with_flips`): both views are equally familiar to them, and
+    trained with random flips (`ModelRecord.flip_average`): both views are equally familiar to them, and
     their mean is more often right.
     """
 
-    def __init__(self, model, flip_average=True):
+    def __init__(self, model, flip_average=True, class_names=CLASS_NAMES):
         self.model = model
         self.flip_average = flip_average
+        self.class_names = tuple(class_names)
         self.activation_names = activation_layer_names(model)
-        self.pool_names = [layer.name for layer in model.layers if layer.name.endswith("_pool") and block_of(layer.name)]
+        self.pool_names = pool_layer_names(model)
         outputs = [model.get_layer(name).output for name in self.activation_names + self.pool_names]
         self._feature_model = keras.Model(model.inputs, outputs)
         self._gradcam_models = {}
@@ -152,10 +103,17 @@ class Predictor:
         """Class probabilities, (N, classes), for uint8 or float pixels (N, 32, 32, 3) or one image."""
         return self._probabilities(tf.constant(self._batch(images))).numpy()
 
-    def top_k(self, image, class_names, k=5):
+    @classmethod
+    def for_file(cls, path, runs_dir):
+        """A Predictor for a project model file, predicting as its record says it was trained."""
+        record = ModelRecord.of(path)
+        return cls(load_model(path, runs_dir), flip_average=record.flip_average, class_names=record.class_names)
+
+    def top_k(self, image, k=5):
+        """The `k` likeliest classes of one image, likeliest first, as Prediction(index, name, probability)."""
         probabilities = self.probabilities(image)[0]
         order = np.argsort(probabilities)[::-1][:k]
-        return [(class_names[index], float(probabilities[index])) for index in order]
+        return [Prediction(int(index), self.class_names[index], float(probabilities[index])) for index in order]
 
     def feature_maps(self, image):
         """{layer name: (H, W, channels) array} for every conv activation and pooling layer."""

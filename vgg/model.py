@@ -7,15 +7,8 @@ finds the five blocks by name in any model this module builds.
 import keras
 from keras import layers
 
-from vgg.config import HEADS, INPUT_SCALINGS, VARIANTS
+from vgg.config import BLOCK_CHANNELS, HEADS, INPUT_SCALINGS, VARIANTS
 
-# Conv output channels per block at full width, for each column of the paper's Table 1.
-BLOCK_CHANNELS = {
-    "A": ((64,), (128,), (256, 256), (512, 512), (512, 512)),
-    "B": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
-    "D": ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
-    "E": ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512)),
-}
 # CIFAR-10's per-channel pixel mean and standard deviation on the [0, 1] scale (training split).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -123,6 +116,11 @@ def conv_layers(model):
     return [layer for layer in model.layers if isinstance(layer, layers.Conv2D) and block_of(layer.name)]
 
 
+def pool_layer_names(model):
+    """Names of the five blocks' pooling layers, in order."""
+    return [layer.name for layer in model.layers if layer.name.endswith("_pool") and block_of(layer.name)]
+
+
 def activation_layer_names(model):
     """Names of the layers whose outputs are each conv's feature maps after its ReLU, in order."""
     names = []
@@ -155,3 +153,20 @@ def describe(model):
         "trainable_params": trainable,
         "conv_layers": len(conv_layers(model)),
     }
+
+
+def block_summaries(model):
+    """Per block (1-5): its layers' rows from `describe`, conv count, output shape after its pooling
+    (height, width, channels) and parameter total."""
+    description = describe(model)
+    blocks = []
+    for block in range(1, 6):
+        rows = [row for row in description["layers"] if row["block"] == block]
+        if not rows:
+            continue
+        pooled = next(row["output_shape"] for row in rows if row["name"] == f"block{block}_pool")
+        blocks.append({
+            "block": block, "layers": rows, "convs": sum(row["kind"] == "Conv2D" for row in rows),
+            "output_shape": tuple(pooled[1:]), "params": sum(row["params"] for row in rows),
+        })
+    return blocks

@@ -63,6 +63,11 @@ def feature_map_grid(maps, count=16, shared_scale=True, target_size=96, columns=
     return tile(pictures, columns=columns)
 
 
+def strongest_channels(activation, count):
+    """Indices of the `count` channels of an (H, W, C) activation with the largest mean response, strongest first."""
+    return np.argsort(np.asarray(activation).mean(axis=(0, 1)))[::-1][:count]
+
+
 def first_layer_filters(kernel, scale=24):
     """First-layer 3x3x3 kernels (3, 3, 3, N) as RGB squares, each stretched to its own range."""
     rgb = np.transpose(np.asarray(kernel), (3, 0, 1, 2))

@@ -1,0 +1,165 @@
+"""One run, drawn from its files (so it shows a run started anywhere, even by the CLI): its state, the
+Stop/Resume/Pause controls, its progress, its last epoch's numbers and its chart.
+
+When it redraws: while the shown run trains (and its updates are not paused), a fragment redraws this
+view every second on its own, and nothing else of the page; when the run starts or ends, here or in
+another session, the view asks for one full rerun, so the Start button and the runs table follow.
+Otherwise it is drawn once per full rerun of the page.
+"""
+
+import datetime
+
+import streamlit as st
+
+from app_pages.charts import Series, training_figure
+from app_pages.common import runs_dir
+from vgg.data import default_data_dir
+from vgg.errors import UserError
+from vgg.launch import launch
+from vgg.metrics import format_duration, progress
+from vgg.runs import open_run
+from vgg.status import RESUMABLE_STATES, State
+
+STATE_ICONS = {
+    State.RUNNING: ":material/play_circle:", State.QUEUED: ":material/schedule:",
+    State.FINISHED: ":material/check_circle:", State.STOPPED: ":material/pause_circle:",
+    State.FAILED: ":material/error:", State.INTERRUPTED: ":material/warning:",
+    State.CREATED: ":material/radio_button_unchecked:", State.DAMAGED: ":material/broken_image:",
+}
+
+
+def pause_key(run_name):
+    return f"pause_{run_name}"
+
+
+def controls_ui(run, status, live):
+    """The run's state line and its buttons; returns "stop", "resume" or None."""
+    columns = st.columns([3, 1, 1])
+    columns[0].markdown(
+        f"{STATE_ICONS.get(status.state, '')} **{run.name}** is **{status.state}** · "
+        f"device: {status.device or 'not yet known'}"
+    )
+    if status.active:
+        stop = columns[1].button("Stop", key=f"stop_{run.name}", help="Finish the batch, save a checkpoint, stop")
+        # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
+        # run trains, every second. Pausing stops the redraws (the training goes on), so a zoom stays.
+        paused = columns[2].toggle(
+            "Pause updates", key=pause_key(run.name),
+            help="Stop redrawing this run every second, so that you can zoom into the chart (drag a box) "
+                 "and hover over it. The training goes on; turn it off to catch up.",
+        )
+        if paused and live:
+            st.rerun(scope="app")  # Only the page can stop the fragment that redraws this run.
+        return "stop" if stop else None
+    if status.state in RESUMABLE_STATES:
+        # A run stopped before its first step has no checkpoint yet; resuming it starts it from epoch 0.
+        resume_help = "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
+        if columns[1].button("Resume", key=f"resume_{run.name}", help=resume_help):
+            return "resume"
+    return None
+
+
+def apply(action, run, status):
+    """Carries out what controls_ui returned; a refusal is one sentence on the page."""
+    try:
+        if action == "stop":
+            run.request_stop()
+            st.toast("Stopping after this batch…")
+        elif action == "resume":
+            launch(runs_dir(), run.name, data_dir=status.data_dir or default_data_dir(), resume=True)
+            st.rerun(scope="app")
+    except UserError as error:
+        st.error(str(error))
+
+
+def progress_ui(status, metrics, config):
+    now = progress(metrics, config.epochs)
+    if not now.epoch:
+        text = "Preparing data and model…" if status.active else "No metrics yet."
+    elif status.state == State.RUNNING and status.phase:
+        text = f"Epoch {now.epoch:.2f} of {config.epochs} · {status.phase}…"
+    else:
+        left = ""
+        if now.seconds_left and status.state == State.RUNNING:
+            left = f", about {format_duration(now.seconds_left)} left"
+        text = f"Epoch {now.epoch:.2f} of {config.epochs} · {now.images_per_second:,.0f} images/s{left}"
+    st.progress(now.fraction, text=text)
+
+
+def numbers_ui(status, metrics):
+    epochs = metrics.validated_epochs
+    if epochs:
+        last = epochs[-1]
+        change = f"{last.val_accuracy - epochs[-2].val_accuracy:+.1%}" if len(epochs) > 1 else None
+        columns = st.columns(4)
+        columns[0].metric("Validation accuracy", f"{last.val_accuracy:.1%}", change)
+        columns[1].metric("Validation loss", f"{last.val_loss:.3f}")
+        columns[2].metric("Training accuracy", f"{last.accuracy:.1%}")
+        columns[3].metric("Learning rate", f"{last.learning_rate:.2g}")
+    if status.final_accuracy is not None and status.final_flip_average:
+        # An averaged run's epoch numbers above are each epoch's own weights, not the model it finished with.
+        finished_model = (f"Finished model, the average of the weights of its last {status.averaged_epochs} epochs"
+                          if status.averaged_epochs else "Finished model")
+        st.caption(
+            f"{finished_model}: **{status.final_accuracy:.1%}** of the validation images right when each is "
+            f"averaged with its mirror image, as Predict does ({status.final_single_view_accuracy:.1%} on the images alone)."
+        )
+
+
+def follow_state(run, status):
+    """Asks for a full rerun when the run's state changed since this session last drew it."""
+    key = f"last_state_{run.name}"
+    previous = st.session_state.get(key)
+    st.session_state[key] = status.state
+    if previous is not None and previous != status.state:
+        st.rerun(scope="app")
+
+
+def run_view_ui(run_name, compare_names, live=False):
+    """Draws run `run_name` with `compare_names` overlaid on its chart. `live`: drawn by the fragment."""
+    try:
+        run = open_run(runs_dir(), run_name)
+        config, status, metrics = run.config(), run.status(), run.metrics()
+    except UserError as error:
+        st.error(str(error))
+        return
+    follow_state(run, status)
+    action = controls_ui(run, status, live)
+    if action:
+        apply(action, run, status)
+    if status.state == State.FAILED:
+        st.error(f"The run failed: {status.error}")
+    progress_ui(status, metrics, config)
+    series = [Series(run.name, run_label(run.name, config, status), metrics, images_per_epoch(config, status))]
+    for name in compare_names:
+        try:
+            other = open_run(runs_dir(), name)
+            other_config, other_status = other.config(), other.status()
+            series.append(Series(name, run_label(name, other_config, other_status), other.metrics(),
+                                 images_per_epoch(other_config, other_status)))
+        except UserError:
+            continue
+    # Epochs of different sizes (3,000 images against 45,000) compare fairly only by images seen.
+    unequal = len({row.images_per_epoch for row in series}) > 1
+    x_axis = st.session_state.get("x_axis") or ("images seen" if unequal else "epochs")
+    st.plotly_chart(training_figure(series, "images" if x_axis == "images seen" else "epoch"), key=f"chart_{run.name}")
+    st.caption("Solid lines: on the training images, as it learns. Dashed: on the validation images, which it "
+               "never trains on: how well it does on new photos. ln 10 = 2.30 is the loss of a model that "
+               "guesses evenly among the 10 classes; 10% is the accuracy of guessing.")
+    numbers_ui(status, metrics)
+
+
+def images_per_epoch(config, status):
+    return status.train_images or config.train_subset or 1
+
+
+def run_label(name, config, status):
+    """What a run is, for a legend: 'blog (no batch norm, 3k images) · 09:18'."""
+    images = status.train_images or config.train_subset
+    parts = ["batch norm" if config.batch_norm else "no batch norm"]
+    if images:
+        parts.append(f"{images / 1000:.3g}k images")
+    started = ""
+    if status.created:
+        started = f" · {datetime.datetime.fromisoformat(status.created):%H:%M}"
+    return f"{status.preset or name} ({', '.join(parts)}){started}"

@@ -1,0 +1,98 @@
+"""The Train page's settings: a preset and the few settings a lesson changes first, the rest folded
+under "Advanced", and what the run will cost on this machine before anyone presses Start."""
+
+import streamlit as st
+
+from app_pages.common import runs_dir
+from vgg.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, VARIANTS
+from vgg.data import CUTOUT_SIZES
+from vgg.estimate import estimate
+from vgg.metrics import format_duration
+from vgg.runs import list_runs
+
+WIDTHS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
+BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
+CIFAR10_TRAINING_IMAGES = 50_000  # Before the validation split: the training images a run with no subset uses.
+
+
+def preset_ui():
+    """Returns the chosen preset's name; its sentence shows under the choice."""
+    return st.selectbox(
+        "Preset", list(PRESETS), key="preset", format_func=lambda name: f"{name}: {PRESET_DESCRIPTIONS[name]}",
+        help="A preset fills in every setting; change any of them below before pressing Start.",
+    )
+
+
+def main_settings_ui(preset, key, columns):
+    """The settings a lesson changes first: (epochs, training images)."""
+    epochs = columns[0].number_input(
+        "Epochs", *RANGES["epochs"], preset.epochs, key=key + "epochs",
+        help="Passes over the training images. The learning rate falls to 0 at the last one, on purpose: "
+             "small final steps settle the weights.",
+    )
+    train_subset = columns[1].number_input(
+        "Training images (0 = all)", *RANGES["train_subset"], preset.train_subset, step=1000, key=key + "train_subset",
+        help="A class-balanced subset: smaller runs finish sooner.",
+    )
+    return int(epochs), int(train_subset)
+
+
+def advanced_settings_ui(preset, key):
+    """Every other setting, folded away; returns them as TrainConfig fields."""
+    with st.expander("Advanced settings: model, optimizer, batch, augmentation"):
+        columns = st.columns(3)
+        variant = columns[0].selectbox(
+            "VGG variant", list(VARIANTS), index=list(VARIANTS).index(preset.variant),
+            format_func=lambda name: f"{VARIANTS[name]} ({name})", key=key + "variant",
+        )
+        width = columns[1].select_slider(
+            "Width", WIDTHS, value=preset.width, key=key + "width",
+            help="Multiplier on every conv layer's channels: 1.0 is the paper's 64-128-256-512-512. "
+                 "Cost grows with its square.",
+        )
+        batch_norm = columns[2].checkbox("Batch normalization", preset.batch_norm, key=key + "batch_norm",
+                                         help="Without it, VGG16 trained from scratch often never learns: see the blog preset.")
+        optimizer = columns[0].selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(preset.optimizer),
+                                         key=key + "optimizer")
+        learning_rate = columns[1].number_input(
+            "Learning rate", *RANGES["learning_rate"], float(preset.learning_rate), format="%.4f",
+            key=key + "learning_rate", help="How big a step each batch takes. Too big diverges; too small crawls.",
+        )
+        batch_size = columns[2].select_slider("Batch size", BATCH_SIZES, value=preset.batch_size, key=key + "batch_size")
+        augment = columns[0].checkbox("Augmentation (crop + flip)", preset.augment, key=key + "augment")
+        cutout_size = columns[1].select_slider(
+            "Cutout square (pixels)", CUTOUT_SIZES, value=preset.cutout_size, key=key + "cutout_size",
+            disabled=not augment,
+            help="Blacks out a random square of each training image, so the network cannot rely on one part "
+                 "of an object (DeVries & Taylor, 2017, found it helps long runs). 0 turns it off.",
+        )
+    return dict(
+        variant=variant, width=float(width), batch_norm=batch_norm, optimizer=optimizer,
+        learning_rate=float(learning_rate), batch_size=int(batch_size), augment=augment,
+        cutout_size=int(cutout_size) if augment else 0,
+    )
+
+
+def estimate_text(config):
+    """'about 1 h 40 min on this machine', with where the machine's speed came from."""
+    guess = estimate(config, CIFAR10_TRAINING_IMAGES - config.validation_size, list_runs(runs_dir()))
+    source = (f"from run {guess.measured_by}'s speed here" if guess.measured_by
+              else "a guess until a first run measures this machine")
+    return f"Estimated time: **about {format_duration(guess.seconds)}** on this machine ({source})."
+
+
+def settings_ui():
+    """Returns (preset name, TrainConfig, the column where the caller draws Start) as the user set them;
+    widgets reset when the preset changes."""
+    top = st.columns([3, 1, 1.4, 1.3], vertical_alignment="bottom")
+    with top[0]:
+        preset_name = preset_ui()
+    preset = PRESETS[preset_name]
+    # Keys carry the preset's name, so choosing another preset shows its values, not stale ones.
+    key = f"{preset_name}_"
+    epochs, train_subset = main_settings_ui(preset, key, top[1:3])
+    cost = st.empty()  # Above the folded settings, filled once they are read.
+    advanced = advanced_settings_ui(preset, key)
+    config = preset.replace(epochs=epochs, train_subset=train_subset, **advanced)
+    cost.caption(estimate_text(config))
+    return preset_name, config, top[3]

@@ -1,0 +1,66 @@
+"""What a run trains on: the device, its precision policy, XLA, and the distribution strategy."""
+
+import contextlib
+import os
+import platform
+
+import tensorflow as tf
+
+
+def cpu_name():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or "CPU"
+
+
+def device_summary():
+    """What TensorFlow will train on, in one line, e.g. 'CPU (AMD EPYC, 2 cores)'."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = []
+        for gpu in gpus:
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        return f"GPU ({', '.join(names)})"
+    return f"CPU ({cpu_name()}, {os.cpu_count()} cores)"
+
+
+def use_jit(config, on_gpu):
+    if config.jit_compile != "auto":
+        return config.jit_compile == "on"
+    # XLA stays off on CPUs: it slowed VGG training there (BENCHMARKS.md, the presets' XLA baselines).
+    return on_gpu
+
+
+def precision_policy(config, on_gpu):
+    """The Keras dtype policy: mixed float16 on a GPU, float32 on a CPU. Mixed bfloat16 stays a
+    choice only: no committed measurement shows it faster on a CPU (BENCHMARKS.md, float32 on CPUs),
+    and emulated 16-bit is far slower on CPUs without native support."""
+    choice = config.mixed_precision
+    if choice == "auto":
+        choice = "float16" if on_gpu else "off"
+    return {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[choice]
+
+
+CPU_REPLICAS_VARIABLE = "VGG_CPU_REPLICAS"
+
+
+def distribution_strategy():
+    """MirroredStrategy over every GPU when there are several, else the default strategy.
+
+    VGG_CPU_REPLICAS=N splits the CPU into N logical devices and mirrors over them: the same
+    code path as several GPUs, testable on a machine without any. Must run before TensorFlow
+    creates its first tensor, since logical devices cannot change after that.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    cpu_replicas = int(os.environ.get(CPU_REPLICAS_VARIABLE) or 0)
+    if cpu_replicas > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+        return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(cpu_replicas)])
+    return tf.distribute.get_strategy()
