@@ -3,20 +3,52 @@
 import streamlit as st
 
 from app_pages.common import image_choice_ui, model_choice_ui
-from vgg.model import conv_layers
+from vgg.model import block_of, conv_layers, feature_stop_label, layer_label
 from vgg.visualize import (
-    deep_filters, enlarge, feature_map_grid, first_layer_filters, receptive_fields, strongest_channels,
+    deep_filters,
+    enlarge,
+    feature_map_grid,
+    first_layer_filters,
+    is_guessing,
+    receptive_field_text,
+    receptive_fields,
+    strongest_channels,
+    zero_channels,
 )
 
+# What each block's maps can and cannot show for a 32x32 input (every model here takes 32x32),
+# since a 4x4 grid cannot show an eye whatever the channel has learned.
 BLOCK_STORIES = {
-    1: "Block 1 looks at tiny patches of raw pixels and answers simple questions: is there an edge here, "
-       "at this angle? a patch of this colour? Its filters look like the first stage of any vision system.",
-    2: "Block 2 combines edges into corners, curves and simple textures, seen on a 16x16 grid.",
-    3: "Block 3 sees textures and repeated patterns over a larger area: fur, feathers, wheels' spokes, water.",
-    4: "Block 4 responds to parts of objects (an eye, a wing, a wheel) anywhere in a wide window of the image.",
-    5: "Block 5 sees the whole 32x32 image at once and responds to what the classes are made of; the "
-       "classifier reads its features to decide.",
+    1: "32x32 grid, one square per pixel (16x16 after pooling). Each square answers a simple question about the "
+       "3x3 or 5x5 pixels around it: is there an edge here, at this angle? a patch of this colour? The object's "
+       "outline is easy to see in many maps.",
+    2: "16x16 grid: each square stands for a 2x2-pixel patch and looks at a window of 10 to 14 pixels around it "
+       "(8x8 after pooling). The maps still follow the object's shape, more blurred; which pattern a channel "
+       "answers (a corner, a curve, a texture) cannot be read from one image.",
+    3: "8x8 grid: each square stands for a 4x4-pixel patch and looks at a window of 24 to 40 pixels, most of the "
+       "image (4x4 after pooling). Too coarse to draw the object: a map shows which regions (the animal, the sky, "
+       "the grass) make a channel fire, not what it found there.",
+    4: "4x4 grid: each square sums up an 8x8-pixel patch and sees the whole image around it (2x2 after pooling). "
+       "Too coarse to show parts such as an eye or a wheel: it shows where in the image each channel fires.",
+    5: "2x2 grid: each square sums up a quarter of the image (1x1 after pooling: one number per channel). No "
+       "picture is left: each channel only says how strongly it fired, and the classifier reads those numbers "
+       "to choose a class.",
 }
+FIELD_HELP = ("How many input pixels one value depends on. A field as wide as the 32-pixel image or wider covers "
+              "the whole image (the squares near its edges see past it, into zero padding).")
+
+
+def layer_rows(rows, fields, image_size, all_layers):
+    """The table rows of one block: its conv and pooling layers, or every layer with `all_layers`."""
+    shown = [row for row in rows if all_layers or row["kind"] in ("Conv2D", "MaxPooling2D")]
+    table = []
+    for row in shown:
+        field = fields.get(row["name"])
+        entry = {"layer": layer_label(row["name"]), "kind": row["kind"],
+                 "output shape": "x".join(map(str, row["output_shape"][1:])), "parameters": row["params"],
+                 "receptive field": "–" if field is None else receptive_field_text(field, image_size)}
+        table.append(entry | ({"Keras name": row["name"]} if all_layers else {}))
+    return table
 
 
 def architecture_ui(model):
@@ -24,66 +56,105 @@ def architecture_ui(model):
 
     description = describe(model)
     fields = receptive_fields(model)
-    st.caption(f"{description['name']}: {description['conv_layers']} conv layers, {description['params']:,} parameters.")
+    image_size = model.inputs[0].shape[1]
+    st.caption(
+        f"{description['name']}: {description['conv_layers']} conv layers, {description['params']:,} parameters."
+    )
+    all_layers = st.toggle("Show all layers", key="architecture_all_layers",
+                           help="Also the batch-norm and ReLU layers between the convs, with their Keras names.")
     for block in block_summaries(model):
         height, width, channels = block["output_shape"]
-        pool = f"block{block['block']}_pool"
+        number = block["block"]
+        conv_height, conv_width = next(row for row in block["layers"] if row["kind"] == "Conv2D")["output_shape"][1:3]
+        field = receptive_field_text(fields[f"block{number}_pool"], image_size)
         with st.expander(
-            f"Block {block['block']}: {block['convs']} conv layers → {height}x{width}x{channels} · receptive field "
-            f"{fields.get(pool, '?')} px · {block['params']:,} parameters"
+            f"Block {number}: {block['convs']} conv layers at {conv_height}x{conv_width}, pooled to "
+            f"{height}x{width}x{channels} · receptive field {field} · {block['params']:,} parameters"
         ):
-            st.write(BLOCK_STORIES[block["block"]])
-            st.dataframe(
-                [{"layer": row["name"], "kind": row["kind"], "output shape": "x".join(map(str, row["output_shape"][1:])),
-                  "parameters": row["params"], "receptive field (px)": fields.get(row["name"])} for row in block["layers"]],
-                hide_index=True,
-            )
+            st.dataframe(layer_rows(block["layers"], fields, image_size, all_layers), hide_index=True,
+                         column_config={"receptive field": st.column_config.TextColumn(help=FIELD_HELP),
+                                        "parameters": st.column_config.NumberColumn(format="localized")})
     head = [row for row in description["layers"] if row["block"] is None and row["params"]]
     st.caption("Classifier: " + ", ".join(f"{row['name']} ({row['params']:,} parameters)" for row in head))
 
 
-def feature_maps_ui(predictor, image):
-    from vgg.model import block_of
+def zero_text(activation):
+    zero, total = zero_channels(activation)
+    return f"{zero} of {total} channels are zero for this image"
 
-    maps = predictor.feature_maps(image)
-    columns = st.columns([2, 1, 1])
+
+def layer_choice_ui(predictor, maps):
+    """The layer, channel count and colour scale the user chose: (layer name, count, shared scale)."""
     names = predictor.activation_names + predictor.pool_names
     order = sorted(names, key=lambda name: (block_of(name), name.endswith("_pool"), name))
-    layer = columns[0].select_slider("Layer", order, value=order[0], key="feature_layer")
-    count = columns[1].slider("Channels", 1, 64, 16, key="feature_count")
-    shared = columns[2].toggle("Shared colour scale", True, key="feature_shared",
+    # Stops are keyed by their label, the same for models with and without batch norm, so a model switch keeps the stop.
+    stops = {feature_stop_label(name, *maps[name].shape[:2]): name for name in order}
+    # The layer slider gets the page's full width: its 18 to 23 stops and end labels crowd a narrow column.
+    stop = st.select_slider("Layer", list(stops), value=next(iter(stops)), key="feature_layer")
+    columns = st.columns(2, vertical_alignment="center")
+    count = columns[0].slider("Channels", 1, 64, 16, key="feature_count")
+    shared = columns[1].toggle("Shared colour scale", True, key="feature_shared",
                                help="One scale for all maps compares channels; per-map scales show each map's pattern.")
+    return stops[stop], count, shared
+
+
+def feature_maps_ui(predictor, image):
+    maps = predictor.feature_maps(image)
+    layer, count, shared = layer_choice_ui(predictor, maps)
+    block = block_of(layer)
+    st.markdown(f"**Block {block}** · {BLOCK_STORIES[block]}")
     activation = maps[layer]
     st.caption(
-        f"{layer}: {activation.shape[0]}x{activation.shape[1]} maps, {activation.shape[2]} channels "
-        f"(showing {min(count, activation.shape[2])}). Bright = strong response; dark = zero, cut by the ReLU."
+        f"{feature_stop_label(layer, *activation.shape[:2])}: {activation.shape[2]} channels (showing "
+        f"{min(count, activation.shape[2])}); {zero_text(activation)}. "
+        "Bright = strong response; dark = zero, cut by the ReLU."
     )
     st.image(feature_map_grid(activation, count=count, shared_scale=shared, target_size=96))
+    glance_ui(predictor, maps)
 
-    st.markdown("**Every block at a glance** (the strongest 8 channels at each block's end)")
-    block_columns = st.columns(5)
-    for block, column in zip(range(1, 6), block_columns):
-        pooled = [name for name in predictor.activation_names if block_of(name) == block][-1]
-        activation = maps[pooled]
+
+def glance_ui(predictor, maps):
+    st.markdown("**Every block at a glance**: the 8 strongest channels of each block's last conv layer, "
+                "before pooling, on one colour scale per block")
+    for block, column in zip(range(1, 6), st.columns(5), strict=True):
+        last = [name for name in predictor.activation_names if block_of(name) == block][-1]
+        activation = maps[last]
         strongest = strongest_channels(activation, 8)
         # Every block's maps are enlarged to the same 64 pixels and fill their column, so the five
         # grids line up although block 1's maps are 16 times larger than block 5's.
-        column.image(feature_map_grid(activation[..., strongest], count=8, shared_scale=False, target_size=64, columns=4),
-                     caption=f"Block {block}: {activation.shape[0]}x{activation.shape[1]}", width="stretch")
+        grid = feature_map_grid(activation[..., strongest], count=8, shared_scale=True, target_size=64, columns=4)
+        size = f"{activation.shape[0]}x{activation.shape[1]}"
+        column.image(grid, caption=f"Block {block}: {size}, before pooling", width="stretch")
+        column.caption(zero_text(activation))
 
 
 def filters_ui(model):
     first = model.get_layer("block1_conv1").get_weights()[0]
-    st.markdown("**First layer**: each 3x3 filter shown as the RGB patch that excites it most (stretched to its range).")
+    st.markdown(
+        "**First layer**: each 3x3 filter shown as the RGB patch that excites it most (stretched to its range)."
+    )
     st.image(first_layer_filters(first))
     conv_names = [layer.name for layer in conv_layers(model)][1:]
-    layer_name = st.selectbox("Deeper layer", conv_names, key="filter_layer")
+    layer_name = st.selectbox("Deeper layer", conv_names, format_func=layer_label, key="filter_layer")
     kernel = model.get_layer(layer_name).get_weights()[0]
     st.caption(
-        f"{layer_name}: {kernel.shape[3]} filters of 3x3x{kernel.shape[2]}; each square sums a filter over its "
-        "input channels (red positive, blue negative weights)."
+        f"{layer_label(layer_name)}: {kernel.shape[3]} filters of 3x3x{kernel.shape[2]}; each square sums a filter "
+        "over its input channels (red positive, blue negative weights)."
     )
     st.image(deep_filters(kernel, count=min(64, kernel.shape[3])))
+
+
+def answer_ui(predictor, image, label, column_left, column_right):
+    """The image beside the model's answer, with a word when that answer is a guess."""
+    column_left.image(enlarge(image, 4), caption=label)
+    top = predictor.top_k(image, k=1)[0]
+    column_right.markdown(f"The model says **{top.name}** ({top.probability:.0%}).")
+    classes = len(predictor.class_names)
+    if is_guessing(top.probability, classes):
+        column_right.warning(
+            f"≈ {1 / classes:.0%}: one in {classes}, the model is guessing. A model that has not learned "
+            "gives about the same answer for every image: try another one.", icon=":material/casino:",
+        )
 
 
 def render():
@@ -104,9 +175,7 @@ def render():
         else:
             image, label = chosen
             left, right = st.columns([1, 4])
-            left.image(enlarge(image, 4), caption=label)
-            top = predictor.top_k(image, k=1)[0]
-            right.markdown(f"The model says **{top.name}** ({top.probability:.0%}).")
+            answer_ui(predictor, image, label, left, right)
             feature_maps_ui(predictor, image)
     with filters_tab:
         filters_ui(predictor.model)

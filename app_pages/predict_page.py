@@ -1,28 +1,72 @@
 """Predict: upload photos (or take one) and see what the network makes of them, and where it looks."""
 
+import re
+
 import streamlit as st
 
 from app_pages.charts import top_classes_figure
-from app_pages.common import model_choice_ui, read_upload
+from app_pages.common import model_choice_ui, read_upload, runs_dir
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
+from vgg.model_record import available_models
 from vgg.visualize import enlarge, heatmap_overlay
+
+CAMERA_NOTE = ("On students' own devices the browser allows the camera only over https or on the machine "
+               "itself; use upload otherwise.")
+
+
+def plain(text):
+    """`text` with Markdown's special characters escaped, since run names may hold underscores."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+.!|~$-])", r"\\\1", text)
 
 
 def uploads_ui():
     """Returns the uploaded files and the camera photo, if any, as a list."""
     files = st.file_uploader(
-        "Images (PNG, JPEG, WebP, GIF, BMP; any size)", type=UPLOAD_TYPES, accept_multiple_files=True,
-        key="predict_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        "Photos (PNG, JPEG, WebP, GIF, BMP) of any size: the network sees their centre square shrunk to 32x32",
+        type=UPLOAD_TYPES, accept_multiple_files=True, key="predict_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
     )
+    st.caption("Works best with one object filling the frame.")
     files = list(files or [])
-    if st.toggle("Use the camera", key="predict_camera_on"):
+    toggle, note = st.columns([1, 3], vertical_alignment="center")
+    camera_on = toggle.toggle("Use the camera", key="predict_camera_on")
+    note.caption(CAMERA_NOTE)
+    if camera_on:
         photo = st.camera_input("Take a photo", key="predict_camera")
         if photo is not None:
             files.append(photo)
     return files
 
 
-def prediction_ui(predictor, uploaded_file):
+def compare_choice_ui(main_label):
+    """The optional second model: a Predictor, or None when comparing is off or there is nothing to compare with."""
+    if not st.toggle("Compare with another model", key="predict_compare_on",
+                     help="Shows both models' three likeliest classes side by side for each photo."):
+        return None
+    others = [label for label in available_models(runs_dir()) if label != main_label]
+    if not others:
+        st.info("There is only one model: train a run on the Train page to compare it with.")
+        return None
+    # The second chooser starts on another model than the first, since a model compared with itself teaches nothing.
+    if st.session_state.get("predict_compare_model") in (None, main_label):
+        st.session_state["predict_compare_model"] = others[0]
+    return model_choice_ui("predict_compare_model")
+
+
+def comparison_ui(models, pixels):
+    """Each model's three likeliest classes for one image, side by side; `models` is [(label, predictor)]."""
+    for column, (label, predictor) in zip(st.columns(len(models)), models, strict=True):
+        box = column.container(border=True)
+        box.markdown(f"**{plain(label)}**")
+        top = predictor.top_k(pixels, k=3)
+        lines = [f"{rank}. {row.name} {row.probability:.0%}" for rank, row in enumerate(top, start=1)]
+        # The likeliest class is what the page's heading reports: bold it, as there.
+        lines[0] = f"1. **{top[0].name}** {top[0].probability:.0%}"
+        box.markdown("  \n".join(lines))
+
+
+def prediction_ui(predictor, uploaded_file, compared=()):
+    """One upload's answer and Grad-CAM from the main model, then, when comparing, `compared`: [(label, predictor)]
+    of both models side by side."""
     decoded = read_upload(uploaded_file)
     if decoded is None:
         return
@@ -41,18 +85,30 @@ def prediction_ui(predictor, uploaded_file):
         enlarge(heatmap_overlay(pixels, heatmap, opacity=0.55), original_size // 32),
         caption=f"Grad-CAM: where it looks for '{predictor.class_names[predicted]}'",
     )
-    chart.plotly_chart(top_classes_figure([(row.name, row.probability) for row in top]), key=f"top5_{uploaded_file.name}_{id(uploaded_file)}")
+    chart.plotly_chart(
+        top_classes_figure([(row.name, row.probability) for row in top]),
+        key=f"top5_{uploaded_file.name}_{id(uploaded_file)}",
+    )
+    if compared:
+        comparison_ui(compared, pixels)
 
 
 def render():
     st.title("What does VGG16 see?")
-    predictor = model_choice_ui("predict_model")
+    main, second = st.columns(2)
+    with main:
+        predictor = model_choice_ui("predict_model")
     if predictor is None:
         return
+    with second:
+        other = compare_choice_ui(st.session_state.get("predict_model"))
+    compared = ()
+    if other is not None:
+        compared = [(st.session_state["predict_model"], predictor), (st.session_state["predict_compare_model"], other)]
     files = uploads_ui()
     if not files:
         st.info("Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
                 + ", ".join(predictor.class_names) + ".")
         return
     for uploaded_file in files:
-        prediction_ui(predictor, uploaded_file)
+        prediction_ui(predictor, uploaded_file, compared)

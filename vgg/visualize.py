@@ -109,3 +109,22 @@ def receptive_fields(model):
         jump *= strides[0]
         fields[layer.name] = field
     return fields
+
+
+def zero_channels(activation):
+    """(channels that are zero everywhere, all channels) of an (H, W, C) activation: after a ReLU such a
+    channel passes nothing on for this image, which is how a dead layer shows."""
+    peaks = np.asarray(activation).reshape(-1, np.shape(activation)[-1]).max(axis=0)
+    return int((peaks <= 0).sum()), int(peaks.size)
+
+
+def receptive_field_text(field, image_size=32):
+    """A receptive field in input pixels for display: one as wide as the image or wider is shown as the
+    image's size, since past its edges there is only zero padding to see."""
+    return f"{image_size} px (the whole image)" if field >= image_size else f"{field} px"
+
+
+def is_guessing(top_probability, num_classes=10):
+    """Whether the likeliest class's probability is at most a fifth above one in `num_classes` (12% for 10
+    classes): a model that has not learned to tell images apart gives about that for every image."""
+    return top_probability <= 1.2 / num_classes
