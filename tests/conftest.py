@@ -1,4 +1,5 @@
-"""Shared fixtures: generated image folders (no network, no downloads) and isolated caches."""
+"""Shared fixtures and helpers: generated image folders (no network, no downloads), isolated caches, a
+tiny trained run, and a real `streamlit run` for the browser tests (their helpers: browser_helpers.py)."""
 
 import contextlib
 import os
@@ -7,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 import urllib.request
 
 import numpy as np
@@ -16,8 +18,9 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED_CIFAR10 = PROJECT_ROOT.parent / "shared" / "cifar10"
 sys.path.insert(0, str(PROJECT_ROOT))
 
-# Importing vgg first sets TensorFlow's environment (oneDNN, logging) before anything loads it.
-from vgg.browser import CHROMIUM, CHROMIUM_ARGUMENTS, free_port  # noqa: E402,F401
+# Importing vgg sets TensorFlow's environment (oneDNN, logging) before anything loads it: nothing before
+# it loads TensorFlow (browser_helpers does not).
+from browser_helpers import CHROMIUM, CHROMIUM_ARGUMENTS, free_port  # noqa: E402
 from vgg.config import TrainConfig  # noqa: E402
 from vgg.data import CLASS_NAMES  # noqa: E402
 
@@ -49,7 +52,7 @@ def write_image_folder(root, per_class, seed=0, suffix=".png"):
 
     images, labels = generated_images(per_class, seed)
     counters = {}
-    for image, label in zip(images, labels):
+    for image, label in zip(images, labels, strict=True):
         folder = pathlib.Path(root) / "train" / CLASS_NAMES[label]
         folder.mkdir(parents=True, exist_ok=True)
         index = counters.get(label, 0)
@@ -116,6 +119,30 @@ def png_bytes(pixels):
     return buffer.getvalue()
 
 
+def assert_one_sentence(message):
+    """What a user reads: one line of words, no traceback, no bare errno."""
+    assert message and message.strip() == message, repr(message)
+    assert "\n" not in message and "Traceback" not in message and "[Errno" not in message, repr(message)
+
+
+def train_run_quietly(run, data_dir):
+    from vgg.train import train_run
+
+    return train_run(run, data_dir=data_dir, progress=lambda message: None)
+
+
+NOT_ACTIVE = ("created", "finished", "stopped", "failed", "interrupted", "unknown")
+
+
+def stop_and_wait(run, process=None):
+    """Stops a training run this test started and waits until it no longer counts as active."""
+    from vgg.runs import RunError, wait_for
+
+    with contextlib.suppress(RunError):  # It ended already.
+        run.request_stop()
+    if process is not None:
+        process.wait(timeout=120)
+    return wait_for(run, NOT_ACTIVE, 120)
 
 
 @pytest.fixture(scope="session")
@@ -128,20 +155,22 @@ def browser_type_launch_args():
     }
 
 
-@contextlib.contextmanager
-def running_app(root, image_folder, runs_source):
-    """A real `streamlit run` on a free port over `image_folder`, with a copy of `runs_source` as its
-    runs folder. Yields (url, runs folder, server log path)."""
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, image_folder, trained_runs_dir):
+    """A real `streamlit run` on a free port over the generated images, with a copy of the runs folder
+    holding one tiny model as its own runs folder: one per test module that asks for it. Yields an object
+    with `url`, `runs_dir` and `log` (the server's output, printed when a test of the module fails)."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is missing; tests/run.sh installs it")
     pytest.importorskip("playwright.sync_api")
+    root = tmp_path_factory.mktemp("server")
     runs_dir = root / "runs"
-    shutil.copytree(runs_source, runs_dir)
+    shutil.copytree(trained_runs_dir, runs_dir)
     port = free_port()
     environment = subprocess_environment(VGG_DATA_DIR=image_folder, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache")
     log_path = root / "server.log"
     with open(log_path, "w") as log:
-        server = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
@@ -155,14 +184,16 @@ def running_app(root, image_folder, runs_source):
             except OSError:
                 time.sleep(0.3)
         else:
-            server.kill()
+            process.kill()
             pytest.fail("streamlit did not start within 90 seconds")
         try:
-            yield url, runs_dir, log_path
+            yield types.SimpleNamespace(url=url, runs_dir=runs_dir, log=log_path)
+            # Only a failing test shows this; it says what the server said while the tests ran.
+            print(log_path.read_text()[-4000:])
         finally:
             from vgg.runs import stop_active_runs
 
             # Training processes live in their own sessions: a failed test must not leave them running.
             stop_active_runs(runs_dir)
-            server.terminate()
-            server.wait(timeout=30)
+            process.terminate()
+            process.wait(timeout=30)

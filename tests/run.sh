@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python packages and Debian's chromium) and runs every test.
+# Installs everything the tests need (Python packages, ruff and Debian's chromium), lints with ruff and runs
+# every test. Arguments go to pytest, e.g. `bash tests/run.sh -m "not browser and not slow"` for the quick loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
@@ -10,4 +11,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   $sudo_if_needed apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium >/dev/null
 fi
-exec python3 -m pytest "$@"
+# Lint first, but run the tests either way: their results are worth having, and pytest's closing line stays
+# the last line printed. The command fails when either fails.
+lint_status=0
+python3 -m ruff check . || lint_status=$?
+test_status=0
+python3 -m pytest "$@" || test_status=$?
+if [ "$test_status" -ne 0 ]; then exit "$test_status"; fi
+exit "$lint_status"

@@ -44,7 +44,9 @@ def test_entry_file_routes_to_the_data_page(app_environment):
 def test_data_page_browses_classes_and_shows_a_sample_up_close(app_environment):
     app = page_test("data_page").run()
     assert not app.exception
-    assert app.multiselect[0].value == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    assert app.multiselect[0].value == [
+        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"
+    ]
     app.multiselect[0].set_value(["cat", "ship"]).run()
     assert not app.exception
     assert "**cat**" in texts(app) and "**ship**" in texts(app) and "**dog**" not in texts(app)
@@ -101,13 +103,16 @@ def test_predict_page_predicts_an_upload_and_refuses_a_non_image(app_environment
     # The tiny run knows the generated classes; the shipped model, if any, knows real photos.
     app.selectbox(key="predict_model").set_value("Run tiny (final)").run()
     uploader = app.get("file_uploader")[0]
-    uploader.set_value([("ship.png", png_bytes(big_ship), "image/png"), ("notes.png", b"hello, not an image", "image/png")]).run()
+    uploader.set_value(
+        [("ship.png", png_bytes(big_ship), "image/png"), ("notes.png", b"hello, not an image", "image/png")]
+    ).run()
     assert not app.exception
     assert "ship.png: **ship**" in texts(app)
     assert "notes.png is not an image that can be read" in app.error[0].value
     assert len(app.get("plotly_chart")) == 1, "one top-5 chart, for the one real image"
 
 
+@pytest.mark.slow
 def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, monkeypatch):
     runs_dir = tmp_path / "runs"
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
@@ -135,7 +140,10 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
     assert app.get("plotly_chart")
 
 
-def test_train_page_stops_a_run_and_refuses_a_second_start(app_environment, tmp_path, monkeypatch, image_folder, request):
+@pytest.mark.slow
+def test_train_page_stops_a_run_and_refuses_a_second_start(
+    app_environment, tmp_path, monkeypatch, image_folder, request
+):
     from conftest import subprocess_environment, tiny_config
     from vgg.runs import launch
 
@@ -157,6 +165,7 @@ def test_train_page_stops_a_run_and_refuses_a_second_start(app_environment, tmp_
     assert any(button.label == "Resume" for button in app.button)
 
 
+@pytest.mark.slow
 def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environment, tmp_path, monkeypatch, image_folder):
     from conftest import tiny_config
     from vgg.runs import create_run

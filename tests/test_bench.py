@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import PROJECT_ROOT, subprocess_environment
 
 EXPECTED_NAMES = [
@@ -20,10 +22,14 @@ EXPECTED_NAMES = [
 TIMEOUT_SECONDS = 180
 
 
+# The bench starts streamlit and Chromium for its "first page painted" row (benchmarks/first_paint.py).
+@pytest.mark.browser
+@pytest.mark.slow
 def test_quick_bench_reports_every_row_with_positive_numbers():
     finished = subprocess.run(
         [sys.executable, "-m", "vgg", "bench", "--quick", "--json"],
-        cwd=PROJECT_ROOT, env=subprocess_environment(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
+        cwd=PROJECT_ROOT, env=subprocess_environment(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+        check=False,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     rows = json.loads(finished.stdout)

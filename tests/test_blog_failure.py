@@ -13,7 +13,10 @@ from vgg.inference import Predictor, load_model
 from vgg.runs import create_run
 from vgg.train import train_run
 
-pytestmark = pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project"),
+]
 
 
 def test_blog_recipe_sits_at_ln10_and_answers_every_image_alike(tmp_path):
@@ -23,7 +26,8 @@ def test_blog_recipe_sits_at_ln10_and_answers_every_image_alike(tmp_path):
     status = train_run(run, data_dir=SHARED_CIFAR10, progress=lambda message: None)
     assert status["state"] == "finished", status.get("traceback")
     epoch = [row for row in run.metrics() if row["kind"] == "epoch"][-1]
-    print(f"blog recipe after {epoch['step']} steps: val_loss {epoch['val_loss']:.4f}, val_accuracy {epoch['val_accuracy']:.3f}")
+    print(f"blog recipe after {epoch['step']} steps: "
+          f"val_loss {epoch['val_loss']:.4f}, val_accuracy {epoch['val_accuracy']:.3f}")
     assert epoch["val_loss"] == pytest.approx(math.log(10), abs=0.01)
     assert epoch["val_accuracy"] <= 0.15
 

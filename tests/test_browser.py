@@ -5,60 +5,25 @@ Screenshots land in tests/screenshots/ for a person to look at.
 
 import re
 import time
-import warnings
 
 import pytest
 
-from conftest import CHROMIUM, PROJECT_ROOT, generated_images, png_bytes, running_app
+from browser_helpers import CHROMIUM, VIEWPORT, no_exception, open_page, screenshot, screenshot_path, wait_until_idle
+from conftest import generated_images, png_bytes
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 # A loaded 2-core machine (a training run beside the tests) redraws slowly: wait up to 20 s by default.
 expect.set_options(timeout=20_000)
-SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
-IMAGE_LOADED = "image => image.complete && image.naturalWidth > 0"
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is missing; tests/run.sh installs it")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is missing; tests/run.sh installs it"),
+]
 
 
 @pytest.fixture(scope="session")
 def browser_context_args():
-    return {"viewport": {"width": 1400, "height": 1100}}
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, image_folder, trained_runs_dir):
-    """A real `streamlit run` over generated data and a runs folder with one tiny model."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with running_app(tmp_path_factory.mktemp("browser"), image_folder, trained_runs_dir) as (url, _, _):
-        yield url
-
-
-def screenshot(page, name):
-    # Streamlit sends pictures after the text around them: wait until the script is done and every one has loaded.
-    wait_until_idle(page)
-    try:
-        page.wait_for_function(f"Array.from(document.images).every({IMAGE_LOADED})", timeout=30_000)
-    except playwright_api.TimeoutError:
-        # A screenshot is for a person to look at, not an assertion: take it anyway, and say what is missing.
-        missing = page.evaluate(f"Array.from(document.images).filter(image => !({IMAGE_LOADED})(image)).map(image => image.src)")
-        warnings.warn(f"{name}.png: {len(missing)} picture(s) had not loaded after 30 s: {missing}")
-    # The app scrolls inside its own pane, which a full-page shot does not unroll: grow the window instead.
-    viewport = page.viewport_size
-    content_height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
-    if content_height > viewport["height"]:
-        page.set_viewport_size({"width": viewport["width"], "height": min(content_height, 8000)})
-        page.wait_for_timeout(500)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-    page.set_viewport_size(viewport)
-
-
-def wait_until_idle(page):
-    """Waits until the script has finished its run, so that what shows is not left over from the one before.
-
-    The "Running..." widget shows only once a run has lasted a moment, so the app's own script state is
-    checked too: without it, a screenshot could catch a rerun half drawn."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning", timeout=90_000)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=90_000)
+    return {"viewport": VIEWPORT}
 
 
 def choose_model(page, label):
@@ -69,17 +34,9 @@ def choose_model(page, label):
     wait_until_idle(page)
 
 
-def open_page(page, url):
-    page.goto(url)
-    expect(page.get_by_test_id("stApp")).to_be_visible(timeout=90_000)
-
-
-def no_exception(page):
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-
-
-def test_every_page_renders_in_chromium(page, app_url):
-    open_page(page, app_url)
+@pytest.mark.slow
+def test_every_page_renders_in_chromium(page, server):
+    open_page(page, server.url)
     expect(page.get_by_role("heading", name="CIFAR-10")).to_be_visible(timeout=90_000)
     expect(page.get_by_text("Source: local folder")).to_be_visible()
     expect(page.get_by_test_id("stImage").first).to_be_visible()
@@ -97,8 +54,8 @@ def test_every_page_renders_in_chromium(page, app_url):
         screenshot(page, name)
 
 
-def test_inside_page_draws_feature_maps_of_a_sample(page, app_url):
-    open_page(page, f"{app_url}/inside")
+def test_inside_page_draws_feature_maps_of_a_sample(page, server):
+    open_page(page, f"{server.url}/inside")
     expect(page.get_by_text("Block 1:").first).to_be_visible(timeout=90_000)
     choose_model(page, "Run tiny (final)")
     page.get_by_role("tab", name="Feature maps").click()
@@ -113,13 +70,13 @@ def test_inside_page_draws_feature_maps_of_a_sample(page, app_url):
     screenshot(page, "inside-filters")
 
 
-def test_upload_an_image_and_see_a_prediction(page, app_url, tmp_path):
+def test_upload_an_image_and_see_a_prediction(page, server, tmp_path):
     images, labels = generated_images(per_class=1, seed=9)
     ship = tmp_path / "my-ship.png"
     ship.write_bytes(png_bytes(images[list(labels).index(8)].repeat(8, axis=0).repeat(8, axis=1)))
     not_an_image = tmp_path / "homework.jpg"
     not_an_image.write_text("This is my homework, not a photo.")
-    open_page(page, f"{app_url}/predict")
+    open_page(page, f"{server.url}/predict")
     expect(page.get_by_role("heading", name="What does VGG16 see?")).to_be_visible(timeout=90_000)
     choose_model(page, "Run tiny (final)")
     page.locator("input[type=file]").first.set_input_files([str(ship), str(not_an_image)])
@@ -150,7 +107,7 @@ def set_number(page, label, value):
 def start_training(page):
     """Presses Start and waits for the new run to show. On a loaded machine a click that lands
     while the page is still redrawing after a settings change can be lost, so it is pressed
-    again (at most twice more) if no run appears; a second run can never start (see test_hardening)."""
+    again (at most twice more) if no run appears; a second run can never start (see test_many_sessions)."""
     for _ in range(3):
         button = page.get_by_role("button", name="Start training")
         if button.is_disabled():
@@ -164,8 +121,9 @@ def start_training(page):
     expect(page.get_by_text(re.compile(r"is (queued|running) ·"))).to_be_visible()
 
 
-def test_train_a_tiny_run_and_watch_its_chart_grow(page, app_url):
-    open_page(page, f"{app_url}/train")
+@pytest.mark.slow
+def test_train_a_tiny_run_and_watch_its_chart_grow(page, server):
+    open_page(page, f"{server.url}/train")
     expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=90_000)
     set_number(page, "Epochs", 40)
     # Batch 256 leaves one step per epoch on 480 images; 32 gives 15, so the curve grows steadily.
@@ -196,7 +154,9 @@ def test_train_a_tiny_run_and_watch_its_chart_grow(page, app_url):
         )
     except playwright_api.TimeoutError:
         screenshot(page, "train-finished")
-        pytest.fail(f"the finished run's chart shows {chart_points(page)} points, fewer than the {max(growing)} seen live")
+        pytest.fail(
+            f"the finished run's chart shows {chart_points(page)} points, fewer than the {max(growing)} seen live"
+        )
     screenshot(page, "train-finished")
     expect(page.get_by_text(re.compile(r"Epoch 40\.00 of 40")).first).to_be_visible()
     expect(page.get_by_test_id("stMultiSelect").filter(has_text="Overlay other runs")).to_have_count(1)
@@ -236,14 +196,15 @@ def pause_and_zoom(page):
     assert x_range(page) == zoomed, f"the paused chart lost its zoom: {zoomed} became {x_range(page)}"
     assert chart_points(page) == points
     # Not the whole-page helper: growing the window redraws the chart, and Streamlit then drops the zoom.
-    page.screenshot(path=str(SCREENSHOTS / "train-paused.png"))
+    page.screenshot(path=screenshot_path("train-paused"))
     page.get_by_text("Pause updates").click()
     page.wait_for_function("(least) => { const plot = document.querySelector('.js-plotly-plot');"
                            " return plot && plot.data && plot.data[0].x.length > least; }", arg=points, timeout=60_000)
 
 
-def test_stop_a_run_from_the_browser(page, app_url):
-    open_page(page, f"{app_url}/train")
+@pytest.mark.slow
+def test_stop_a_run_from_the_browser(page, server):
+    open_page(page, f"{server.url}/train")
     expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=90_000)
     set_number(page, "Epochs", 500)
     start_training(page)

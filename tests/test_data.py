@@ -1,10 +1,9 @@
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
-
-import subprocess
-import sys
 
 from conftest import SHARED_CIFAR10, subprocess_environment, write_image_folder
 from vgg import data
@@ -84,7 +83,7 @@ def test_augmentation_shifts_and_flips_but_keeps_the_picture():
     again = augment_batch(images, [3, 4]).numpy()
     assert np.array_equal(augmented, again)
     assert not np.array_equal(augmented, images)
-    for original, result in zip(images, augmented):
+    for original, result in zip(images, augmented, strict=True):
         # Some shift by at most 4 pixels, maybe mirrored, must reproduce the centre exactly.
         candidates = [original, original[:, ::-1]]
         assert any(

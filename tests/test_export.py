@@ -5,11 +5,10 @@ import shlex
 
 import pytest
 
+from conftest import tiny_config
 from vgg.cli import _config_from_args, build_parser
 from vgg.inference import evaluate, load_model
 from vgg.runs import RunError, create_run, open_run
-
-from conftest import tiny_config
 
 
 def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_folder, tmp_path):
@@ -21,12 +20,15 @@ def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_fol
     card = export_run(run, None, assets_dir=tmp_path)
     assert card["data_dir"] == str(image_folder) and card["validation_size"] == run.config().validation_size
 
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["MODEL_CARD.md", "vgg16_cifar10.json", "vgg16_cifar10.keras"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "MODEL_CARD.md", "vgg16_cifar10.json", "vgg16_cifar10.keras"
+    ]
     assert json.loads((tmp_path / "vgg16_cifar10.json").read_text()) == card
     # The shipped file scores what the card says on the run's own validation split.
     model = load_model(tmp_path / "vgg16_cifar10.keras", tmp_path)
     dataset = load_cifar10(image_folder, validation_size=card["validation_size"], seed=card["config"]["seed"])
-    assert evaluate(model, dataset.x_val, dataset.y_val, flip_average=card["flip_average"])["accuracy"] == card["val_accuracy"]
+    scores = evaluate(model, dataset.x_val, dataset.y_val, flip_average=card["flip_average"])
+    assert scores["accuracy"] == card["val_accuracy"]
     assert card["epochs"] == 3 and len(card["per_class_accuracy"]) == 10
     markdown = (tmp_path / "MODEL_CARD.md").read_text()
     assert f"{card['val_accuracy']:.2%}" in markdown and card["command"] in markdown
@@ -71,7 +73,8 @@ def test_a_card_says_when_its_weights_are_an_average_of_epochs():
 
     card = {"wall_time_seconds": 3600.0, "epochs": 36, "config": {"width": 0.5, "average_from_epoch": 1}}
     origin = lineage_markdown(card)[0]
-    assert origin.startswith("trained from scratch") and "average of its weights at the ends of epochs 1 to 36" in origin
+    assert origin.startswith("trained from scratch")
+    assert "average of its weights at the ends of epochs 1 to 36" in origin
     card["config"]["average_from_epoch"] = 0
     assert "average" not in lineage_markdown(card)[0]
 
@@ -95,7 +98,9 @@ def test_an_unfinished_run_cannot_ship(tmp_path, image_folder):
     assert not (tmp_path / "assets").exists()
 
 
-def test_a_model_over_the_size_limit_ships_with_float16_weights_that_score_as_its_card_says(trained_runs_dir, image_folder, tmp_path):
+def test_a_model_over_the_size_limit_ships_with_float16_weights_that_score_as_its_card_says(
+    trained_runs_dir, image_folder, tmp_path
+):
     import numpy as np
 
     from vgg.data import load_cifar10
@@ -113,7 +118,8 @@ def test_a_model_over_the_size_limit_ships_with_float16_weights_that_score_as_it
         values = np.asarray(variable)
         assert np.array_equal(values, values.astype(np.float16).astype(np.float32)), variable.path
     dataset = load_cifar10(image_folder, validation_size=card["validation_size"], seed=card["config"]["seed"])
-    assert evaluate(model, dataset.x_val, dataset.y_val, flip_average=card["flip_average"])["accuracy"] == card["val_accuracy"]
+    scores = evaluate(model, dataset.x_val, dataset.y_val, flip_average=card["flip_average"])
+    assert scores["accuracy"] == card["val_accuracy"]
 
 
 def test_a_failed_export_leaves_the_shipped_model_and_card_as_they_were(trained_runs_dir, image_folder, tmp_path):

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
+from conftest import generated_images
 from vgg.inference import SHIPPED_MODEL, Predictor, evaluate, load_model, trained_with_flips
 from vgg.runs import open_run
-
-from conftest import generated_images
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,7 @@ def test_grad_cam_is_an_input_sized_map_for_the_class_asked(tiny_model):
     image, _ = generated_images(per_class=1, seed=8)
     predictor = Predictor(tiny_model)
     heatmap, predicted = predictor.grad_cam(image[3])
-    assert heatmap.shape == (32, 32) and 0 <= heatmap.min() and heatmap.max() <= 1.0 + 1e-6
+    assert heatmap.shape == (32, 32) and heatmap.min() >= 0 and heatmap.max() <= 1.0 + 1e-6
     assert predicted == int(Predictor(tiny_model, flip_average=False).probabilities(image[3]).argmax())
     assert predictor.grad_cam(image[3], class_index=7)[1] == 7
 
@@ -75,5 +74,6 @@ def test_each_model_is_described_with_its_score(trained_runs_dir, tmp_path):
 
     run = open_run(trained_runs_dir, "tiny")
     text = model_file_summary(run.model_path)
-    assert text == f"VGG16 at width 0.125, trained 3 epochs: {run.status()['final_accuracy']:.1%} of validation images right."
+    accuracy = run.status()["final_accuracy"]
+    assert text == f"VGG16 at width 0.125, trained 3 epochs: {accuracy:.1%} of validation images right."
     assert model_file_summary(tmp_path / "stray.keras") is None

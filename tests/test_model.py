@@ -11,7 +11,7 @@ def test_convolutional_part_matches_keras_vgg16_layer_by_layer():
     reference_layers = [layer for layer in reference.layers if layer.name.startswith("block")]
     our_layers = [layer for layer in ours.layers if layer.name.startswith("block")]
     assert [layer.name for layer in our_layers] == [layer.name for layer in reference_layers]
-    for mine, theirs in zip(our_layers, reference_layers):
+    for mine, theirs in zip(our_layers, reference_layers, strict=True):
         assert tuple(mine.output.shape) == tuple(theirs.output.shape), mine.name
         assert mine.count_params() == theirs.count_params(), mine.name
 

@@ -39,6 +39,7 @@ def test_shipped_model_has_the_architecture_its_card_states(shipped_model, card)
     assert ours["params"] == card["params"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
 def test_shipped_model_scores_its_cards_validation_accuracy(shipped_model, card):
     from vgg.data import load_cifar10
@@ -48,7 +49,8 @@ def test_shipped_model_scores_its_cards_validation_accuracy(shipped_model, card)
     flip_average = inference.trained_with_flips(inference.SHIPPED_MODEL)
     assert flip_average == card["flip_average"]
     result = inference.evaluate(shipped_model, dataset.x_val, dataset.y_val, flip_average=flip_average)
-    print(f"shipped model: {result['accuracy']:.4f} on {result['images']} validation images (card: {card['val_accuracy']:.4f}); "
+    print(f"shipped model: {result['accuracy']:.4f} on {result['images']} validation images "
+          f"(card: {card['val_accuracy']:.4f}); "
           f"images alone {result['single_view_accuracy']:.4f} (card: {card['val_accuracy_single_view']:.4f})")
     assert result["accuracy"] == pytest.approx(card["val_accuracy"], abs=0.005)
     assert result["single_view_accuracy"] == pytest.approx(card["val_accuracy_single_view"], abs=0.005)

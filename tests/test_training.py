@@ -57,6 +57,7 @@ def _start(runs_dir, name, config, image_folder):
     return launch(runs_dir, name, config=config, data_dir=image_folder)
 
 
+@pytest.mark.slow
 def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
     runs_dir = tmp_path / "runs"
     # Many small batches with a slow logging pace would hide nothing: log every batch.
@@ -93,11 +94,13 @@ def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
     assert run.model_path.exists()
 
 
+@pytest.mark.slow
 def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path):
     runs_dir = tmp_path / "runs"
     run, process = _start(runs_dir, "killed", tiny_config(epochs=30, batch_size=8), image_folder)
     deadline = time.monotonic() + 120
-    while not (run.checkpoint_path.exists() and (run.path / "checkpoint.json").exists()) and time.monotonic() < deadline:
+    while (not (run.checkpoint_path.exists() and (run.path / "checkpoint.json").exists())
+           and time.monotonic() < deadline):
         time.sleep(0.2)
     assert run.checkpoint_path.exists()
     os.kill(process.pid, signal.SIGKILL)
@@ -114,6 +117,7 @@ def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path)
     assert epochs == list(range(1, checkpoint["epochs_done"] + 2))
 
 
+@pytest.mark.slow
 def test_a_run_stopped_while_it_starts_shows_stopped_and_resumes(image_folder, tmp_path):
     runs_dir = tmp_path / "runs"
     run, process = launch(runs_dir, "early", config=tiny_config(epochs=2), data_dir=image_folder)
@@ -135,6 +139,7 @@ def test_a_failing_run_is_recorded_as_failed_with_its_reason(tmp_path):
     assert open_run(tmp_path / "runs", "broken").status()["state"] == "failed"
 
 
+@pytest.mark.slow
 def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_path):
     runs_dir = tmp_path / "runs"
     environment = subprocess_environment()
@@ -179,7 +184,8 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
         (["predict", "/nonexistent.png", "--model", "/tmp/x.h5"], "Only .keras model files"),
         (["describe", "--model", "/etc/passwd.keras"], "outside the runs folder"),
         (["evaluate", "--run", "nope"], "No run named 'nope'"),
-        (["train", "--init-from", "assets/no-such-model.keras"], "There is no model file at assets/no-such-model.keras"),
+        (["train", "--init-from", "assets/no-such-model.keras"],
+         "There is no model file at assets/no-such-model.keras"),
     ],
 )
 def test_cli_bad_input_gets_one_sentence_and_exit_code_2(arguments, phrase, tmp_path):
@@ -203,6 +209,7 @@ def test_describe_blog_preset_reports_its_parameters():
     assert [row["name"] for row in description["layers"]][-3:] == ["fc1", "fc2", "predictions"]
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_trains_over_two_logical_cpus(image_folder, tmp_path):
     """The multi-GPU path (tf.distribute.MirroredStrategy), run on two logical CPU devices."""
     runs_dir = tmp_path / "runs"

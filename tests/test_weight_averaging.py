@@ -49,7 +49,9 @@ def test_the_average_covers_each_epoch_once_and_survives_a_resume(tmp_path):
 def test_an_unreadable_average_is_named_in_one_sentence_and_left_in_place(tmp_path):
     run = create_run(tmp_path / "runs", tiny_config(), name="corrupt")
     (run.path / "weight_average.npz").write_bytes(b"not an npz file")
-    with pytest.raises(RunError, match=r"The weight average of run 'corrupt' cannot be read .*delete weight_average.npz"):
+    with pytest.raises(
+        RunError, match=r"The weight average of run 'corrupt' cannot be read .*delete weight_average.npz"
+    ):
         _averager(run, _dense_model())
     assert (run.path / "weight_average.npz").read_bytes() == b"not an npz file"
 
@@ -79,11 +81,13 @@ def test_an_averaging_run_ships_the_averaged_weights_and_still_predicts(image_fo
     last_epoch = load_model(run.checkpoint_path, tmp_path / "runs")
     with np.load(run.path / "weight_average.npz") as saved:
         mean = [saved[f"weight_{index}"] for index in range(len(shipped.trainable_weights))]
-    for weight, expected in zip(shipped.trainable_weights, mean):
+    for weight, expected in zip(shipped.trainable_weights, mean, strict=True):
         assert np.allclose(keras.ops.convert_to_numpy(weight), expected, atol=1e-6)
     # The shipped model is not the last epoch's: its weights and its batch-norm statistics changed.
     first_kernel = shipped.trainable_weights[0]
-    assert not np.allclose(keras.ops.convert_to_numpy(first_kernel), keras.ops.convert_to_numpy(last_epoch.trainable_weights[0]))
+    assert not np.allclose(
+        keras.ops.convert_to_numpy(first_kernel), keras.ops.convert_to_numpy(last_epoch.trainable_weights[0])
+    )
     moving_mean = next(weight for weight in shipped.non_trainable_weights if "moving_mean" in weight.path)
     last_moving_mean = next(weight for weight in last_epoch.non_trainable_weights if "moving_mean" in weight.path)
     assert not np.allclose(keras.ops.convert_to_numpy(moving_mean), keras.ops.convert_to_numpy(last_moving_mean))

@@ -1,4 +1,5 @@
-"""A run can start from a trained model, widened when it is wider: it begins where that model was, and its card says so."""
+"""A run can start from a trained model, widened when it is wider: it begins where that model was, and its card
+says so."""
 
 import itertools
 import json
@@ -43,14 +44,18 @@ def test_a_widened_model_predicts_what_the_trained_one_did(tiny_model, image_fol
     wider = transfer_weights(tiny_model, build_from_config(tiny_config(width=0.25)), seed=0)
     assert [layer.filters for layer in conv_layers(wider)] == [2 * layer.filters for layer in conv_layers(tiny_model)]
     dataset = load_cifar10(image_folder, validation_size=100)
-    np.testing.assert_allclose(wider.predict(dataset.x_val, verbose=0), tiny_model.predict(dataset.x_val, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        wider.predict(dataset.x_val, verbose=0), tiny_model.predict(dataset.x_val, verbose=0), atol=1e-5
+    )
     # Each copied channel gets its own share of the next layer's weights, so training can pull the copies apart.
     kernel = wider.get_layer("block1_conv2").get_weights()[0]
     for first, second in itertools.combinations(range(kernel.shape[2]), 2):
         assert not np.allclose(kernel[:, :, first, :], kernel[:, :, second, :])
 
 
-@pytest.mark.parametrize("changes", [{"head": "paper"}, {"head": "linear"}, {"batch_norm": False, "input_scaling": "unit"}])
+@pytest.mark.parametrize(
+    "changes", [{"head": "paper"}, {"head": "linear"}, {"batch_norm": False, "input_scaling": "unit"}]
+)
 def test_every_head_and_a_model_without_batch_norm_widen_exactly(changes, image_folder):
     narrow = build_from_config(tiny_config(**changes))
     # Random biases and batch-norm statistics too, so that copying them wrongly would show.
@@ -72,6 +77,7 @@ def test_models_of_another_kind_or_wider_ones_are_refused_in_one_sentence(tiny_m
         transfer_weights(tiny_model, build_from_config(tiny_config(input_scaling="unit")))
 
 
+@pytest.mark.slow
 def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_where_it_came_from(
     start_folder, image_folder, tmp_path
 ):
@@ -80,7 +86,8 @@ def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_whe
     config = tiny_config(width=0.25, epochs=1, learning_rate=1e-7, init_from=str(start_folder / "start.keras"))
     wider = train_run(create_run(start_folder, config, name="wider"), data_dir=image_folder, progress=quiet)
     assert wider["state"] == "finished", wider.get("traceback")
-    fresh = train_run(create_run(start_folder, config.replace(init_from=""), name="fresh"), data_dir=image_folder, progress=quiet)
+    fresh_run = create_run(start_folder, config.replace(init_from=""), name="fresh")
+    fresh = train_run(fresh_run, data_dir=image_folder, progress=quiet)
     print(f"started from a {start_card['val_accuracy']:.0%} model: {wider['final_accuracy']:.0%}; "
           f"from random weights: {fresh['final_accuracy']:.0%}")
     assert wider["final_accuracy"] >= start_card["val_accuracy"] - 0.05

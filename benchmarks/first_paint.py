@@ -1,0 +1,104 @@
+"""Seconds from starting `streamlit run` to the first page's heading being visible in headless Chromium.
+
+    python benchmarks/first_paint.py [--data-dir DIR]
+
+Prints one JSON object on stdout: {"seconds": 2.1} (exit code 0); {"seconds": null, "skipped": "chromium not
+installed"} when Debian's chromium or playwright is missing (exit code 3); {"seconds": null, "error": "..."}
+when the app did not come up in time (exit code 1). `python -m vgg bench` runs this script for its "first page
+painted" row, so that the package itself never imports playwright nor starts a browser.
+
+It also holds what the browser tests share with it to start Chromium here (tests/browser_helpers.py imports it).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Debian's chromium: Playwright cannot download its own browser on this machine.
+CHROMIUM = shutil.which("chromium")
+# Flags that keep Chromium working in a container and from reaching for the network, which is closed here.
+CHROMIUM_ARGUMENTS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--no-first-run"]
+SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
+SKIPPED_EXIT_CODE = 3
+
+
+def free_port():
+    """A TCP port on localhost that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def first_page_seconds(data_dir=None):
+    """Seconds from starting `streamlit run` to the first page's heading being visible in Chromium.
+
+    The browser starts before the clock does: a user's browser is open already.
+    """
+    from playwright.sync_api import sync_playwright
+
+    environment = dict(os.environ)
+    if data_dir:
+        environment["VGG_DATA_DIR"] = str(data_dir)  # vgg.data.DATA_DIR_VARIABLE, which the README documents.
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
+        page = browser.new_page()
+        start = time.perf_counter()
+        server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while True:
+                with contextlib.suppress(OSError):
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
+                    break
+                if time.perf_counter() - start > SERVER_START_TIMEOUT or server.poll() is not None:
+                    raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT} s")
+                time.sleep(0.05)
+            page.goto(url)
+            heading = page.locator("h1, [data-testid=stHeading]").first
+            heading.wait_for(state="visible", timeout=SERVER_START_TIMEOUT * 1000)
+            return time.perf_counter() - start
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            browser.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", help="an image folder for the app (VGG_DATA_DIR); default: keras' CIFAR-10")
+    args = parser.parse_args(argv)
+    if args.data_dir:
+        args.data_dir = str(pathlib.Path(args.data_dir).resolve())  # The server runs in the project folder.
+    result, exit_code = {"seconds": None}, 0
+    if CHROMIUM is None:
+        result["skipped"], exit_code = "chromium not installed", SKIPPED_EXIT_CODE
+    else:
+        try:
+            result["seconds"] = first_page_seconds(args.data_dir)
+        except ImportError:
+            result["skipped"], exit_code = "playwright not installed", SKIPPED_EXIT_CODE
+        except Exception as error:  # A server that fails is a result to report, in the same JSON form.
+            result["error"], exit_code = str(error), 1
+    print(json.dumps(result))
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
