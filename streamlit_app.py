@@ -1,19 +1,45 @@
 """VGG16 Lab: `streamlit run streamlit_app.py`. This file only routes; each page is a function."""
 
+import importlib
+
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
 
 import streamlit as st
 
-from app_pages import data_page, inside_page, predict_page, train_page
+# CIFAR-10 images are 32x32: browsers blur them when enlarging, so every image keeps crisp pixels.
+CRISP_IMAGES = "[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img {image-rendering: pixelated;}"
+# A 1024x768 projector has no height to spare: the title starts just below the toolbar's 60 px band, and the
+# sidebar and margins leave the page most of the width.
+PROJECTOR_LAYOUT = (
+    "[data-testid='stMainBlockContainer'] {padding: 2.5rem 1.5rem 4rem;}"
+    " [data-testid='stSidebar'][data-collapsed='false'] {width: 13rem !important; min-width: 13rem !important;}"
+)
+
+
+def page(module, title, icon, url_path):
+    """A page whose module is imported when it first runs, so no page's imports (TensorFlow) delay another's first draw."""
+
+    def render():
+        importlib.import_module(f"app_pages.{module}").render()
+
+    return st.Page(render, title=title, icon=icon, url_path=url_path)
+
+
+DATA = page("data_page", "Data", ":material/photo_library:", "data")
+PAGES = [
+    DATA,
+    page("train_page", "Train", ":material/monitoring:", "train"),
+    page("inside_page", "Inside VGG16", ":material/biotech:", "inside"),
+    page("predict_page", "Predict", ":material/target:", "predict"),
+]
+
+
+def open_data_page():
+    st.switch_page(DATA, query_params=st.query_params.to_dict())
+
 
 st.set_page_config(page_title="VGG16 Lab", page_icon=":material/neurology:", layout="wide")
-# CIFAR-10 images are 32x32: browsers blur them when enlarging, so every image keeps crisp pixels.
-st.html("<style>[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img {image-rendering: pixelated;}</style>")
-
-pages = [
-    st.Page(data_page.render, title="Data", icon=":material/photo_library:", url_path="data", default=True),
-    st.Page(train_page.render, title="Train", icon=":material/monitoring:", url_path="train"),
-    st.Page(inside_page.render, title="Inside VGG16", icon=":material/biotech:", url_path="inside"),
-    st.Page(predict_page.render, title="Predict", icon=":material/target:", url_path="predict"),
-]
-st.navigation(pages).run()
+st.html(f"<style>{CRISP_IMAGES} {PROJECTOR_LAYOUT}</style>")
+# Streamlit serves the default page only at "/": a hidden one takes "/" and sends it on, so /data answers too.
+home = st.Page(open_data_page, title="Data", url_path="home", default=True, visibility="hidden")
+st.navigation([home, *PAGES]).run()

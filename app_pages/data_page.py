@@ -1,59 +1,104 @@
-"""Data: browse CIFAR-10 by class, look closely at one sample, see what augmentation does."""
+"""Data: browse CIFAR-10 by class, click a sample to look at it closely, see what augmentation does."""
+
+import base64
+import io
 
 import numpy as np
+import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from app_pages.common import dataset_or_message
-from vgg.data import CLASS_NAMES, CUTOUT_SIZES, augment_batch
-from vgg.visualize import enlarge, tile
+from vgg.data import CUTOUT_SIZES, augment_examples, colourfulness, draw_per_class
+from vgg.visualize import enlarge
+
+AUGMENTED_COPIES = 7  # With the original, two rows of four, as large as the close-up's pictures.
+GRID_ROW_HEIGHT = 64  # Pixels: a picture of about 56x56, as wide as a column of ten on a 1024x768 projector.
 
 
-def browse_controls_ui():
-    """Returns (chosen classes, images per class, seed, page)."""
-    columns = st.columns([3, 1, 1, 1])
-    classes = columns[0].multiselect("Classes", CLASS_NAMES, default=list(CLASS_NAMES))
-    per_class = columns[1].slider("Images per class", 1, 16, 10)
+def purpose_ui(dataset):
+    total = len(dataset.y_train) + len(dataset.y_val)
+    height, width = dataset.x_train.shape[1:3]
+    st.markdown(
+        f"{total:,} tiny photos in {len(dataset.class_names)} classes, {width}x{height} pixels each: the network "
+        f"only ever sees these pixels. {len(dataset.y_train):,} of them train it; {len(dataset.y_val):,} are "
+        "held back to check it on photos it has never seen."
+    )
+
+
+def browse_controls_ui(class_names):
+    """Returns (chosen classes in the dataset's order, images per class, seed, page)."""
+    picked = st.pills("Classes", class_names, selection_mode="multi", default=list(class_names), key="data_classes")
+    columns = st.columns([2, 1, 1], vertical_alignment="bottom")
+    # Twelve columns still fit a 1024x768 projector without scrolling the grid sideways.
+    per_class = columns[0].slider("Images per class", 1, 12, 10)
     if "data_seed" not in st.session_state:
         st.session_state.data_seed = 0
-    if columns[2].button("Reshuffle", help="Show another random draw of each class"):
+    if columns[1].button("Reshuffle", help="Show another random draw of each class"):
         st.session_state.data_seed += 1
         st.session_state.data_page = 0
-    page = columns[3].number_input("Page", 0, 499, key="data_page", help="Page through the class in order of the draw")
-    return classes, per_class, st.session_state.data_seed, int(page)
+    page = columns[2].number_input("Page", 0, 499, key="data_page", help="Page through the class in order of the draw")
+    return [name for name in class_names if name in picked], per_class, st.session_state.data_seed, int(page)
 
 
 def class_counts_ui(dataset):
     counts = {
         "class": list(dataset.class_names),
-        "training images": np.bincount(dataset.y_train, minlength=10).tolist(),
-        "validation images": np.bincount(dataset.y_val, minlength=10).tolist(),
+        "training images": np.bincount(dataset.y_train, minlength=len(dataset.class_names)).tolist(),
+        "validation images": np.bincount(dataset.y_val, minlength=len(dataset.class_names)).tolist(),
     }
     st.dataframe(counts, hide_index=True)
 
 
+def _data_url(image):
+    # 4x with crisp pixels: the table scales pictures down smoothly but would blur a 32x32 one scaled up.
+    buffer = io.BytesIO()
+    Image.fromarray(enlarge(image, 4)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _default_cell(dataset, grid):
+    """The most colourful car in the grid (else the most colourful image): its R, G and B channels differ."""
+    rows = [row for row, name in enumerate(grid.index) if name == "automobile" and grid.iloc[row].notna().any()]
+    rows = rows or range(len(grid))
+    cells = [(row, column) for row in rows for column in grid.columns if grid.iloc[row][column] is not None]
+    scores = colourfulness(dataset.x_train[[int(grid.iloc[row][column]) for row, column in cells]])
+    return list(cells[int(np.argmax(scores))])
+
+
 def sample_grid_ui(dataset, classes, per_class, seed, page):
-    rng = np.random.default_rng(seed)
-    orders = {label: rng.permutation(np.flatnonzero(dataset.y_train == label)) for label in range(len(CLASS_NAMES))}
-    for name in classes:
-        order = orders[CLASS_NAMES.index(name)]
-        chosen = order[page * per_class : (page + 1) * per_class]
-        label_column, grid_column = st.columns([1, 8], vertical_alignment="center")
-        label_column.markdown(f"**{name}**")
-        if len(chosen):
-            # 3x nearest-neighbour enlargement keeps CIFAR-10's pixels crisp instead of blurred.
-            grid_column.image(tile([enlarge(image, 3) for image in dataset.x_train[chosen]], columns=per_class, gap=4))
+    """One row per class, columns numbered from 1; returns (class, column, image index) of the picked image, or None."""
+    labels = [dataset.class_names.index(name) for name in classes]
+    draws = draw_per_class(dataset.y_train, labels, per_class, seed, page)
+    columns = [str(number) for number in range(1, per_class + 1)]
+    grid = pd.DataFrame(
+        [[int(index) for index in draws[label]] + [None] * (per_class - len(draws[label])) for label in labels],
+        index=classes, columns=columns, dtype=object,
+    )
+    if grid.isna().all(axis=None):
+        st.info("This page is past the last image of every class: go back a page.")
+        return None
+    default = _default_cell(dataset, grid)
+    pictures = grid.map(lambda index: None if index is None else _data_url(dataset.x_train[index]))
+    st.caption("Click an image to see it up close below; double-click it to enlarge it here.")
+    event = st.dataframe(
+        pictures, column_config={column: st.column_config.ImageColumn(column) for column in columns},
+        row_height=GRID_ROW_HEIGHT, height="content", on_select="rerun", selection_mode="single-cell",
+        selection_default={"selection": {"cells": [default]}},
+        # A new grid is a new table: the pick of the old one would name another image in the same place.
+        key=f"data_grid-{seed}-{page}-{per_class}-{'-'.join(classes)}",
+    )
+    cells = [(row, column) for row, column in event.selection.cells if row < len(grid) and column in grid.columns]
+    # An empty cell (past the last image of its class) picks nothing, so the close-up keeps the default.
+    row, column = next(((row, column) for row, column in cells if grid.iloc[row][column] is not None), default)
+    return classes[row], int(column), int(grid.iloc[row][column])
 
 
-def sample_closeup_ui(dataset):
-    st.subheader("One sample up close")
-    columns = st.columns([1, 1, 1, 1])
-    name = columns[0].selectbox("Class", CLASS_NAMES, key="closeup_class")
-    indices = np.flatnonzero(dataset.y_train == CLASS_NAMES.index(name))
-    number = columns[1].number_input("Image number", 0, len(indices) - 1, 0, key="closeup_index")
-    augmentation_seed = columns[2].number_input("Augmentation seed", 0, 10_000, 0, key="augment_seed")
-    cutout_size = columns[3].select_slider("Cutout square (pixels)", CUTOUT_SIZES, value=0, key="cutout_size")
-    image = dataset.x_train[indices[int(number)]]
-
+def sample_closeup_ui(dataset, chosen):
+    name, number, index = chosen
+    st.subheader(f"Up close: {name} {number}")
+    st.caption(f"Row {name}, column {number} of the grid. Click any image in the grid to see it here.")
+    image = dataset.x_train[index]
     large, red, green, blue = st.columns(4)
     large.image(enlarge(image, 8), caption=f"{name}: 32x32 pixels, shown 8x")
     for column, channel, label in ((red, 0, "Red"), (green, 1, "Green"), (blue, 2, "Blue")):
@@ -61,15 +106,27 @@ def sample_closeup_ui(dataset):
         only[..., channel] = image[..., channel]
         column.image(enlarge(only, 8), caption=f"{label} channel (mean {image[..., channel].mean():.0f})")
 
+
+def augmentation_ui(image):
+    st.subheader("Augmentation")
     st.markdown(
-        "**Augmentation preview.** Each training step sees a random 32x32 crop of the image padded by "
-        "4 black pixels, flipped left-right half the time: the network learns that a shifted or mirrored "
-        "cat is still a cat. With cutout, a random square is also blacked out, so it cannot rely on one "
-        "part of the cat either."
+        "Each training step sees a random 32x32 crop of the image padded by 4 black pixels, flipped "
+        "left-right half the time: the network learns that a shifted or mirrored cat is still a cat. With "
+        "cutout, a random square is also blacked out, so it cannot rely on one part of the cat either."
     )
-    copies = np.repeat(image[None], 8, axis=0)
-    augmented = augment_batch(copies, [int(augmentation_seed), 0], int(cutout_size)).numpy()
-    st.image(tile([enlarge(picture, 4) for picture in augmented], columns=8, gap=6))
+    controls = st.columns([1, 2], vertical_alignment="bottom")
+    if "augment_draw" not in st.session_state:
+        st.session_state.augment_draw = 0
+    if controls[0].button("New random copies", help="Crop, flip and cut out the image anew, as the next epoch would"):
+        st.session_state.augment_draw += 1
+    cutout_size = controls[1].select_slider("Cutout square (pixels)", CUTOUT_SIZES, value=0, key="cutout_size")
+    copies, changes = augment_examples(image, AUGMENTED_COPIES, st.session_state.augment_draw, cutout_size)
+    pictures = [image, *copies]
+    words = ["**original**", *("  \n".join(done) or "unchanged" for done in changes)]
+    for start in range(0, len(pictures), 4):
+        for column, picture, text in zip(st.columns(4), pictures[start : start + 4], words[start : start + 4]):
+            column.image(enlarge(picture, 8))
+            column.markdown(text)
 
 
 def render():
@@ -78,9 +135,14 @@ def render():
     if dataset is None:
         st.warning(message)
         return
-    st.caption(f"Source: {dataset.source}. {len(dataset.y_train):,} training and {len(dataset.y_val):,} validation images.")
-    classes, per_class, seed, page = browse_controls_ui()
-    sample_grid_ui(dataset, classes, per_class, seed, page)
+    purpose_ui(dataset)
+    classes, per_class, seed, page = browse_controls_ui(list(dataset.class_names))
+    if not classes:
+        st.info("Pick at least one class to see its images.")
+        return
+    chosen = sample_grid_ui(dataset, classes, per_class, seed, page)
     with st.expander("Images per class"):
         class_counts_ui(dataset)
-    sample_closeup_ui(dataset)
+    if chosen is not None:
+        sample_closeup_ui(dataset, chosen)
+        augmentation_ui(dataset.x_train[chosen[2]])

@@ -249,3 +249,61 @@ def make_tf_dataset(
         return tf.cast(pixels, tf.float32), targets
 
     return dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def draw_per_class(labels, classes, per_class, seed, page=0):
+    """{class label: indices of its `page`-th `per_class` images} in a seeded random order of each class."""
+    rng = np.random.default_rng(seed)
+    # Every class's order is drawn, chosen or not, so a class shows the same images whatever else is chosen.
+    orders = [rng.permutation(np.flatnonzero(labels == label)) for label in range(int(labels.max()) + 1)]
+    return {label: orders[label][page * per_class : (page + 1) * per_class] for label in classes}
+
+
+def colourfulness(images):
+    """How colourful each image (N, H, W, 3) is (Hasler and Süsstrunk, 2003): near 0 for a grey one."""
+    pixels = np.asarray(images, dtype=np.float64).reshape(len(images), -1, 3)
+    red_green = pixels[..., 0] - pixels[..., 1]
+    yellow_blue = (pixels[..., 0] + pixels[..., 1]) / 2 - pixels[..., 2]
+    spread = np.hypot(red_green.std(axis=1), yellow_blue.std(axis=1))
+    return spread + 0.3 * np.hypot(red_green.mean(axis=1), yellow_blue.mean(axis=1))
+
+
+def augment_examples(image, count, seed, cutout_size=0):
+    """`count` augmented copies of one image (H, W, C), and for each a list of what was done to it.
+
+    NumPy, so that showing augmentation needs no TensorFlow; the same recipe as `augment_batch`
+    (a mirror half the time, a random crop of the image padded by PAD black pixels, a cutout square
+    that may hang off the edge), with the flip drawn first so that the words read in the order applied.
+    """
+    image = np.asarray(image)
+    height, width = image.shape[:2]
+    rng = np.random.default_rng(seed)
+    copies, changes = [], []
+    for _ in range(count):
+        flipped = bool(rng.random() < 0.5)
+        padded = np.pad(image[:, ::-1] if flipped else image, ((PAD, PAD), (PAD, PAD), (0, 0)))
+        top, left = (int(offset) for offset in rng.integers(0, 2 * PAD + 1, size=2))
+        copy = padded[top : top + height, left : left + width].copy()
+        done = ["flipped"] if flipped else []
+        shift = _shift_words(right=PAD - left, down=PAD - top)
+        done += [shift] if shift else []
+        if cutout_size:
+            copy[_cutout_square(rng, height, width, cutout_size)] = 0
+            done.append("cutout")
+        copies.append(copy)
+        changes.append(done)
+    return np.stack(copies), changes
+
+
+def _shift_words(right, down):
+    """'shifted 3 px right, 1 px up' for a shift of the picture's content, or None when it did not move."""
+    parts = [f"{abs(right)} px {'right' if right > 0 else 'left'}"] if right else []
+    parts += [f"{abs(down)} px {'down' if down > 0 else 'up'}"] if down else []
+    return "shifted " + ", ".join(parts) if parts else None
+
+
+def _cutout_square(rng, height, width, size):
+    """Slices of a size x size square centred on a random pixel, cut off at the edges as in `augment_batch`."""
+    row, column = int(rng.integers(0, height)), int(rng.integers(0, width))
+    top, left = row - size // 2, column - size // 2
+    return slice(max(0, top), top + size), slice(max(0, left), left + size)
