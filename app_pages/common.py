@@ -37,8 +37,10 @@ def dataset_or_message():
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_predictor(path, modified_time):
     """A Predictor for a model file; `modified_time` makes a re-saved checkpoint load anew."""
+    from vgg.device import limit_serving_threads
     from vgg.inference import Predictor
 
+    limit_serving_threads()
     return Predictor.for_file(path, runs_dir())
 
 
@@ -57,10 +59,23 @@ def model_choice_ui(key):
     if summary:
         st.caption(summary)
     try:
-        return load_predictor(str(path), os.path.getmtime(path))
+        return load_predictor(str(path), pinned_version(key, path))
     except (UserError, OSError) as error:
         st.error(str(error))
         return None
+
+
+def pinned_version(key, path):
+    """The version (modification time) of `path` this session looks at. A training run's checkpoint changes
+    every epoch: each session keeps the one it opened until it asks for the newer one, so the server loads
+    a model when someone wants it, not 30 sessions' worth at every epoch."""
+    current = os.path.getmtime(path)
+    pinned_key = f"{key}_version_{path}"
+    pinned = st.session_state.setdefault(pinned_key, current)
+    if pinned != current and st.button("Load the newer checkpoint", key=f"{key}_reload",
+                                       help="The run has saved a newer checkpoint since you chose it."):
+        st.session_state[pinned_key] = pinned = current
+    return pinned
 
 
 def read_upload(uploaded_file):

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app_pages.common import image_choice_ui, model_choice_ui
-from vgg.model import block_of, conv_layers, feature_stop_label, layer_label
+from vgg.layer_names import block_of, feature_stop_label, layer_label
 from vgg.visualize import (
     deep_filters,
     enlarge,
@@ -134,6 +134,8 @@ def filters_ui(model):
         "**First layer**: each 3x3 filter shown as the RGB patch that excites it most (stretched to its range)."
     )
     st.image(first_layer_filters(first))
+    from vgg.model import conv_layers
+
     conv_names = [layer.name for layer in conv_layers(model)][1:]
     layer_name = st.selectbox("Deeper layer", conv_names, format_func=layer_label, key="filter_layer")
     kernel = model.get_layer(layer_name).get_weights()[0]

@@ -2,12 +2,14 @@
 Stop/Resume/Pause controls, its progress, its last epoch's numbers and its chart.
 
 When it redraws: while the shown run trains (and its updates are not paused), a fragment redraws this
-view every second on its own, and nothing else of the page; when the run starts or ends, here or in
+view every 2 seconds on its own, and nothing else of the page (an unchanged chart is the same shared
+figure, which the browser does not draw again); when the run starts or ends, here or in
 another session, the view asks for one full rerun, so the Start button and the runs table follow.
 Otherwise it is drawn once per full rerun of the page.
 """
 
 import datetime
+import pathlib
 
 import streamlit as st
 
@@ -16,7 +18,7 @@ from app_pages.common import runs_dir
 from vgg.data import default_data_dir
 from vgg.errors import UserError
 from vgg.launch import launch
-from vgg.metrics import format_duration, progress
+from vgg.metrics import format_duration, progress, read_metrics
 from vgg.runs import open_run
 from vgg.status import RESUMABLE_STATES, State
 
@@ -42,10 +44,10 @@ def controls_ui(run, status, live):
     if status.active:
         stop = columns[1].button("Stop", key=f"stop_{run.name}", help="Finish the batch, save a checkpoint, stop")
         # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
-        # run trains, every second. Pausing stops the redraws (the training goes on), so a zoom stays.
+        # run trains, at every redraw. Pausing stops the redraws (the training goes on), so a zoom stays.
         paused = columns[2].toggle(
             "Pause updates", key=pause_key(run.name),
-            help="Stop redrawing this run every second, so that you can zoom into the chart (drag a box) "
+            help="Stop redrawing this run every 2 seconds, so that you can zoom into the chart (drag a box) "
                  "and hover over it. The training goes on; turn it off to catch up.",
         )
         if paused and live:
@@ -130,23 +132,51 @@ def run_view_ui(run_name, compare_names, live=False):
     if status.state == State.FAILED:
         st.error(f"The run failed: {status.error}")
     progress_ui(status, metrics, config)
-    series = [Series(run.name, run_label(run.name, config, status), metrics, images_per_epoch(config, status))]
+    chart_ui(run, config, status, compare_names)
+    numbers_ui(status, metrics)
+
+
+def series_key(run, config, status):
+    """What one run's curves depend on: its metrics file's size and time, and how it is labelled."""
+    try:
+        stat = run.metrics_path.stat()
+        version = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        version = (0, 0)
+    return (str(run.path), run_label(run.name, config, status), images_per_epoch(config, status), *version)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shared_figure(keys, x_axis):
+    """The chart of the runs in `keys`, built once per change of their files for every session watching:
+    30 students on one run cost one figure a second, not thirty. Callers must not change it."""
+    series = [Series(pathlib.Path(path).name, label, read_metrics(pathlib.Path(path) / "metrics.jsonl",
+                                                                  pathlib.Path(path).name), images)
+              for path, label, images, _, _ in keys]
+    return training_figure(series, x_axis)
+
+
+def chart_ui(run, config, status, compare_names):
+    keys = [series_key(run, config, status)]
     for name in compare_names:
         try:
             other = open_run(runs_dir(), name)
-            other_config, other_status = other.config(), other.status()
-            series.append(Series(name, run_label(name, other_config, other_status), other.metrics(),
-                                 images_per_epoch(other_config, other_status)))
+            keys.append(series_key(other, other.config(), other.status()))
         except UserError:
             continue
     # Epochs of different sizes (3,000 images against 45,000) compare fairly only by images seen.
-    unequal = len({row.images_per_epoch for row in series}) > 1
+    unequal = len({key[2] for key in keys}) > 1
     x_axis = st.session_state.get("x_axis") or ("images seen" if unequal else "epochs")
-    st.plotly_chart(training_figure(series, "images" if x_axis == "images seen" else "epoch"), key=f"chart_{run.name}")
+    try:
+        figure = shared_figure(tuple(keys), "images" if x_axis == "images seen" else "epoch")
+    except UserError as error:
+        st.error(str(error))
+        return
+    st.plotly_chart(figure, key=f"chart_{run.name}")
     st.caption("Solid lines: on the training images, as it learns. Dashed: on the validation images, which it "
                "never trains on: how well it does on new photos. ln 10 = 2.30 is the loss of a model that "
-               "guesses evenly among the 10 classes; 10% is the accuracy of guessing.")
-    numbers_ui(status, metrics)
+               "guesses evenly among the 10 classes; 10% is the accuracy of guessing. "
+               f"Updated {datetime.datetime.now():%H:%M:%S}.")
 
 
 def images_per_epoch(config, status):

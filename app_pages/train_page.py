@@ -66,6 +66,7 @@ def runs_table_ui(runs):
     })
 
 
+LIVE_SECONDS = 2.0  # How often a training run's view redraws: TensorBoard reloads every few seconds too.
 BLOG_EXPLANATION = (
     "The blog trained VGG16 from scratch **without batch normalization**, with Adam at 1e-3, "
     "pixels in [0, 1] and two Dense 4096 layers. Its loss sat at **2.3026 = ln 10**: the loss of "
@@ -116,7 +117,7 @@ def render():
         # Only a run that is training, and not paused, redraws every second: a fragment redrawing while the whole
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
         if busy is not None and busy.name == run_name and not st.session_state.get(pause_key(run_name)):
-            st.fragment(run_every=1.0)(run_view_ui)(run_name, compare_names, live=True)
+            st.fragment(run_every=LIVE_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
         else:
             run_view_ui(run_name, compare_names)
             follow_other_sessions_ui(None if busy is None else busy.name)

@@ -6,6 +6,7 @@ Every command takes --json, and a bad input ends in one sentence on stderr with 
 import argparse
 import dataclasses
 import json
+import os
 import pathlib
 import sys
 
@@ -58,8 +59,11 @@ def command_train(args):
 
             config = config.replace(init_from=str(trusted_model_path(config.init_from, runs_dir)))
         run = runs.create_run(runs_dir, config, name=args.name, preset=args.preset, data_dir=args.data_dir)
+    from vgg.launch import NICENESS_VARIABLE
     from vgg.train import train_run
 
+    if os.environ.get(NICENESS_VARIABLE, "").isdigit():
+        os.nice(int(os.environ[NICENESS_VARIABLE]))  # Started by the app: below the web server's priority.
     progress = (lambda message: None) if args.json else (lambda message: print(message, flush=True))
     progress(f"Run folder: {run.path}")
     status = train_run(run, data_dir=args.data_dir, progress=progress)

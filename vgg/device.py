@@ -64,3 +64,14 @@ def distribution_strategy():
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
         return tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(cpu_replicas)])
     return tf.distribute.get_strategy()
+
+
+SERVING_THREADS = 1  # Per thread pool of TensorFlow in the web server: one image at a time needs no more.
+
+
+def limit_serving_threads():
+    """Keeps the web server's TensorFlow (predictions, feature maps) to one core, leaving the other to a
+    run that trains; effective only before TensorFlow's first operation in the process."""
+    with contextlib.suppress(RuntimeError):
+        tf.config.threading.set_intra_op_parallelism_threads(SERVING_THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(SERVING_THREADS)

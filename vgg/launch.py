@@ -14,6 +14,10 @@ from vgg.status import State
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 ENDED_STATES = (State.STOPPED, State.FINISHED, State.FAILED, State.INTERRUPTED)
+# The training process yields the cores to the web server: pages stay quick while a run trains, and the
+# run takes every cycle the pages leave.
+TRAINING_NICENESS = 10
+NICENESS_VARIABLE = "VGG_TRAINING_NICENESS"
 
 
 def training_slot(runs_dir, blocking=True):
@@ -71,7 +75,8 @@ def _start_process(run, runs_dir, data_dir, descriptor, resume):
         run.stop_path.unlink()
     run.update_status(state=State.QUEUED, pid=None, error=None, resumed=resume)
     python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    environment = dict(os.environ, PYTHONPATH=python_path, **{locks.INHERITED_LOCK_VARIABLE: str(descriptor)})
+    environment = dict(os.environ, PYTHONPATH=python_path, **{
+        locks.INHERITED_LOCK_VARIABLE: str(descriptor), NICENESS_VARIABLE: str(TRAINING_NICENESS)})
     try:
         with open(run.log_path, "a") as log:
             # A new session keeps the training alive when the web server restarts or a page reloads.
