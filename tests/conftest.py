@@ -105,7 +105,7 @@ def trained_runs_dir(tmp_path_factory, image_folder):
     runs_dir = tmp_path_factory.mktemp("runs")
     run = create_run(runs_dir, tiny_config(epochs=3), name="tiny", data_dir=str(image_folder))
     status = train_run(run, data_dir=image_folder, progress=lambda message: None)
-    assert status["state"] == "finished", status.get("traceback")
+    assert status.state == "finished", status.traceback
     return runs_dir
 
 
@@ -136,7 +136,8 @@ NOT_ACTIVE = ("created", "finished", "stopped", "failed", "interrupted", "unknow
 
 def stop_and_wait(run, process=None):
     """Stops a training run this test started and waits until it no longer counts as active."""
-    from vgg.runs import RunError, wait_for
+    from vgg.launch import wait_for
+    from vgg.runs import RunError
 
     with contextlib.suppress(RunError):  # It ended already.
         run.request_stop()
@@ -191,7 +192,7 @@ def server(tmp_path_factory, image_folder, trained_runs_dir):
             # Only a failing test shows this; it says what the server said while the tests ran.
             print(log_path.read_text()[-4000:])
         finally:
-            from vgg.runs import stop_active_runs
+            from vgg.launch import stop_active_runs
 
             # Training processes live in their own sessions: a failed test must not leave them running.
             stop_active_runs(runs_dir)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vgg.inference
+import vgg.model_record
 from conftest import PROJECT_ROOT, generated_images, png_bytes
-from vgg.runs import list_runs, open_run, stop_active_runs, wait_for
+from vgg.launch import stop_active_runs, wait_for
+from vgg.runs import list_runs, open_run
 
 
 def page_test(module):
@@ -87,7 +88,7 @@ def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment
 
 def test_model_pages_without_any_model_say_how_to_get_one(app_environment, monkeypatch, tmp_path):
     monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(vgg.inference, "SHIPPED_MODEL", tmp_path / "none.keras")
+    monkeypatch.setattr(vgg.model_record, "SHIPPED_MODEL", tmp_path / "none.keras")
     for module in ("inside_page", "predict_page"):
         app = page_test(module).run()
         assert not app.exception
@@ -145,7 +146,7 @@ def test_train_page_stops_a_run_and_refuses_a_second_start(
     app_environment, tmp_path, monkeypatch, image_folder, request
 ):
     from conftest import subprocess_environment, tiny_config
-    from vgg.runs import launch
+    from vgg.launch import launch
 
     runs_dir = tmp_path / "runs"
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))

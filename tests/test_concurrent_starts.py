@@ -5,7 +5,8 @@ exactly one, and the other is told which run is training. Real training processe
 import threading
 
 from conftest import assert_one_sentence, stop_and_wait, subprocess_environment, tiny_config
-from vgg.runs import RunError, active_run, launch
+from vgg.launch import active_run, launch
+from vgg.runs import RunError
 
 
 def start_when_both_are_ready(barrier, results, runs_dir, name, image_folder):

@@ -11,7 +11,9 @@ import sys
 import pytest
 
 from conftest import PROJECT_ROOT, assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
-from vgg.runs import active_run, create_run, list_runs, open_run, write_json_atomically
+from vgg.files import write_json
+from vgg.launch import active_run
+from vgg.runs import create_run, list_runs, open_run
 
 
 @pytest.mark.parametrize("damage", ["random bytes", "empty file", "first half of the zip"])
@@ -21,11 +23,11 @@ def test_resuming_from_a_corrupt_checkpoint_fails_in_one_sentence_and_keeps_the_
     runs_dir = tmp_path / "runs"
     shutil.copytree(trained_runs_dir / "tiny", runs_dir / "broken")
     run = open_run(runs_dir, "broken")
-    write_json_atomically(run.config_path, json.loads(run.config().replace(epochs=5).to_json()))
+    write_json(run.config_path, json.loads(run.config().replace(epochs=5).to_json()))
     # As if the run died after epoch 3's lines but before its checkpoint: a resume that read the
     # checkpoint would cut the metrics back to epoch 2, so any cut shows.
     epoch_two = next(row for row in run.metrics() if row["kind"] == "epoch" and row["epoch"] == 2)
-    write_json_atomically(
+    write_json(
         run.path / "checkpoint.json", {"epochs_done": 2, "step": epoch_two["step"], "elapsed": epoch_two["elapsed"]}
     )
     real = run.checkpoint_path.read_bytes()

@@ -13,7 +13,9 @@ import time
 import pytest
 
 from conftest import PROJECT_ROOT, assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
-from vgg.runs import RunError, active_run, create_run, launch, list_runs, open_run, read_json, write_json_atomically
+from vgg.files import read_json, write_json
+from vgg.launch import active_run, launch
+from vgg.runs import RunError, create_run, list_runs, open_run
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def test_a_full_disk_keeps_the_last_status_and_says_why(small_disk, image_folder
 
     answers = []
     with pytest.raises(RunError) as caught:
-        write_json_atomically(run.status_path, {"state": "finished", "notes": "x" * 20_000})
+        write_json(run.status_path, {"state": "finished", "notes": "x" * 20_000})
     answers.append(str(caught.value))
     with pytest.raises(RunError) as caught:
         run.update_status(state="finished")

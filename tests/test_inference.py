@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import generated_images
-from vgg.inference import SHIPPED_MODEL, Predictor, evaluate, load_model, trained_with_flips
+from vgg.inference import Predictor, evaluate, load_model, trained_with_flips
+from vgg.model_record import SHIPPED_MODEL
 from vgg.runs import open_run
 
 

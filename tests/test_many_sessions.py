@@ -12,7 +12,9 @@ import pytest
 from browser_helpers import close_pages, new_page, no_exception_or_error
 from conftest import generated_images, png_bytes, stop_and_wait, subprocess_environment, tiny_config
 from vgg.data import CLASS_NAMES
-from vgg.runs import ACTIVE_STATES, active_run, launch, list_runs, wait_for
+from vgg.launch import active_run, launch, wait_for
+from vgg.runs import list_runs
+from vgg.status import ACTIVE_STATES
 
 # Each takes 20 s to a minute on a 2-core machine.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -5,11 +5,11 @@ import json
 import pytest
 
 from conftest import SHARED_CIFAR10
-from vgg import inference
+from vgg import inference, model_record
 from vgg.model import build_from_config, conv_layers, describe
 
-CARD_DATA = inference.ASSETS_DIR / "vgg16_cifar10.json"
-pytestmark = pytest.mark.skipif(not inference.SHIPPED_MODEL.exists(), reason="no model ships in assets/ yet")
+CARD_DATA = model_record.ASSETS_DIR / "vgg16_cifar10.json"
+pytestmark = pytest.mark.skipif(not model_record.SHIPPED_MODEL.exists(), reason="no model ships in assets/ yet")
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +19,12 @@ def card():
 
 @pytest.fixture(scope="module")
 def shipped_model():
-    return inference.load_model(inference.SHIPPED_MODEL, runs_dir="runs")
+    return inference.load_model(model_record.SHIPPED_MODEL, runs_dir="runs")
 
 
 def test_shipped_model_is_small_and_is_the_default(shipped_model):
-    assert inference.SHIPPED_MODEL.stat().st_size <= 20_000_000  # The 20 MB.
-    assert inference.default_model_path() == inference.SHIPPED_MODEL
+    assert model_record.SHIPPED_MODEL.stat().st_size <= 20_000_000  # The 20 MB.
+    assert model_record.default_model_path() == model_record.SHIPPED_MODEL
 
 
 def test_shipped_model_has_the_architecture_its_card_states(shipped_model, card):
@@ -46,7 +46,7 @@ def test_shipped_model_scores_its_cards_validation_accuracy(shipped_model, card)
 
     dataset = load_cifar10(SHARED_CIFAR10, validation_size=card["validation_size"], seed=card["config"]["seed"])
     # Scored as the app predicts with it: the card and the app read the same record of its training.
-    flip_average = inference.trained_with_flips(inference.SHIPPED_MODEL)
+    flip_average = inference.trained_with_flips(model_record.SHIPPED_MODEL)
     assert flip_average == card["flip_average"]
     result = inference.evaluate(shipped_model, dataset.x_val, dataset.y_val, flip_average=flip_average)
     print(f"shipped model: {result['accuracy']:.4f} on {result['images']} validation images "

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT_ROOT, subprocess_environment, tiny_config
-from vgg import runs
+from vgg.files import write_json
 from vgg.inference import evaluate, load_model
-from vgg.runs import RunError, create_run, launch, open_run, wait_for
+from vgg.launch import launch, wait_for
+from vgg.runs import RunError, create_run, open_run
 from vgg.train import train_run
 
 
@@ -109,7 +110,7 @@ def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path)
     checkpoint = json.loads((run.path / "checkpoint.json").read_text())
     # Resume it with a short horizon, so the test ends soon; metrics stay readable.
     config = run.config().replace(epochs=checkpoint["epochs_done"] + 1)
-    runs.write_json_atomically(run.config_path, json.loads(config.to_json()))
+    write_json(run.config_path, json.loads(config.to_json()))
     run, process = launch(runs_dir, "killed", data_dir=image_folder, resume=True)
     assert process.wait(timeout=300) == 0
     assert run.status()["state"] == "finished"

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import assert_one_sentence, tiny_config
 from vgg.inference import ModelError, load_model
-from vgg.runs import RunError, create_run, launch, open_run, run_path
+from vgg.launch import launch
+from vgg.runs import RunError, create_run, open_run, run_path
 
 
 def lambda_model(path, marker):

@@ -7,9 +7,11 @@ import tensorflow as tf
 from keras import layers
 
 from conftest import tiny_config
+from vgg.averaging import WeightAverager, recompute_batch_norm_statistics
+from vgg.callbacks import StopOnRequest
 from vgg.inference import load_model
 from vgg.runs import RunError, create_run
-from vgg.train import StopOnRequest, WeightAverager, recompute_batch_norm_statistics, train_run
+from vgg.train import train_run
 
 
 def _dense_model():
