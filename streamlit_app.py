@@ -2,9 +2,9 @@
 
 import importlib
 
-import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
-
 import streamlit as st
+
+import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
 
 # CIFAR-10 images are 32x32: browsers blur them when enlarging, so every image keeps crisp pixels.
 CRISP_IMAGES = "[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img {image-rendering: pixelated;}"
@@ -17,7 +17,8 @@ PROJECTOR_LAYOUT = (
 
 
 def page(module, title, icon, url_path):
-    """A page whose module is imported when it first runs, so no page's imports (TensorFlow) delay another's first draw."""
+    """A page whose module is imported when it first runs, so no page's imports (TensorFlow) delay
+    another's first draw."""
 
     def render():
         importlib.import_module(f"app_pages.{module}").render()

@@ -34,10 +34,13 @@ def training_figure(series, x_axis="epoch"):
         batches, epochs = run.metrics.batches, [row for row in run.metrics.epochs if row.val_loss is not None]
         highest_training_loss = max([highest_training_loss] + [row.loss for row in batches])
         for column, key in ((1, "loss"), (2, "accuracy")):
-            x, y = downsample([row.epoch * scale for row in batches], [getattr(row, key) for row in batches], MAX_POINTS)
+            x, y = downsample(
+                [row.epoch * scale for row in batches], [getattr(row, key) for row in batches], MAX_POINTS
+            )
             figure.add_trace(go.Scatter(
                 x=x, y=y, mode="lines", name=run.label, legendgroup=run.name, showlegend=column == 1, meta=run.name,
-                line={"color": color, "width": 2}, hovertemplate=f"{run.label}<br>training {key}: %{{y:.3f}}<extra></extra>",
+                line={"color": color, "width": 2},
+                hovertemplate=f"{run.label}<br>training {key}: %{{y:.3f}}<extra></extra>",
             ), row=1, col=column)
             figure.add_trace(go.Scatter(
                 x=[row.epoch * scale for row in epochs], y=[getattr(row, f"val_{key}") for row in epochs],

@@ -90,7 +90,8 @@ def read_upload(uploaded_file):
 
 
 def image_choice_ui(key):
-    """A CIFAR-10 validation image (by class and index) or an upload; returns (32x32 uint8 image, label text) or None."""
+    """A CIFAR-10 validation image (by class and index) or an upload; returns (32x32 uint8 image,
+    label text) or None."""
     source = st.radio("Image", ["CIFAR-10 sample", "Upload"], horizontal=True, key=f"{key}_source")
     if source == "Upload":
         uploaded = st.file_uploader(

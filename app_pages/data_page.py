@@ -124,7 +124,9 @@ def augmentation_ui(image):
     pictures = [image, *copies]
     words = ["**original**", *("  \n".join(done) or "unchanged" for done in changes)]
     for start in range(0, len(pictures), 4):
-        for column, picture, text in zip(st.columns(4), pictures[start : start + 4], words[start : start + 4]):
+        for column, picture, text in zip(
+            st.columns(4), pictures[start : start + 4], words[start : start + 4], strict=False
+        ):
             column.image(enlarge(picture, 8))
             column.markdown(text)
 

@@ -55,7 +55,9 @@ def controls_ui(run, status, live):
         return "stop" if stop else None
     if status.state in RESUMABLE_STATES:
         # A run stopped before its first step has no checkpoint yet; resuming it starts it from epoch 0.
-        resume_help = "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
+        resume_help = (
+            "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
+        )
         if columns[1].button("Resume", key=f"resume_{run.name}", help=resume_help):
             return "resume"
     return None
@@ -104,7 +106,8 @@ def numbers_ui(status, metrics):
                           if status.averaged_epochs else "Finished model")
         st.caption(
             f"{finished_model}: **{status.final_accuracy:.1%}** of the validation images right when each is "
-            f"averaged with its mirror image, as Predict does ({status.final_single_view_accuracy:.1%} on the images alone)."
+            f"averaged with its mirror image, as Predict does "
+            f"({status.final_single_view_accuracy:.1%} on the images alone)."
         )
 
 

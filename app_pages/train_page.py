@@ -18,6 +18,7 @@ from vgg.errors import UserError
 from vgg.launch import active_run, launch
 from vgg.runs import list_runs
 
+
 def start_ui(busy, column):
     """The Start button in `column`, disabled while `busy` (a run) trains; returns whether it was pressed."""
     pressed = column.button("Start training", type="primary", disabled=busy is not None, key="start", width="stretch")
@@ -53,7 +54,9 @@ def runs_table_ui(runs):
             "preset": summary.preset or "",
             "epochs": f"{summary.epochs_done}/{summary.epochs or '?'}",
             "validation accuracy": None if summary.val_accuracy is None else round(summary.val_accuracy, 4),
-            "final score (as Predict does)": None if summary.final_accuracy is None else round(summary.final_accuracy, 4),
+            "final score (as Predict does)": (
+                None if summary.final_accuracy is None else round(summary.final_accuracy, 4)
+            ),
             "device": summary.device or summary.problem or "",
             "created": datetime.datetime.fromisoformat(summary.created) if summary.created else None,
         })
@@ -61,7 +64,9 @@ def runs_table_ui(runs):
         "validation accuracy": st.column_config.NumberColumn(
             format="percent", help="On the validation images alone, after the last finished epoch."),
         "final score (as Predict does)": st.column_config.NumberColumn(
-            format="percent", help="The finished model as Predict scores it: each validation image averaged with its mirror image when the run trained with flips."),
+            format="percent",
+            help="The finished model as Predict scores it: each validation image averaged with its mirror image "
+                 "when the run trained with flips."),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     })
 

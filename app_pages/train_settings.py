@@ -50,15 +50,19 @@ def advanced_settings_ui(preset, key):
             help="Multiplier on every conv layer's channels: 1.0 is the paper's 64-128-256-512-512. "
                  "Cost grows with its square.",
         )
-        batch_norm = columns[2].checkbox("Batch normalization", preset.batch_norm, key=key + "batch_norm",
-                                         help="Without it, VGG16 trained from scratch often never learns: see the blog preset.")
+        batch_norm = columns[2].checkbox(
+            "Batch normalization", preset.batch_norm, key=key + "batch_norm",
+            help="Without it, VGG16 trained from scratch often never learns: see the blog preset.",
+        )
         optimizer = columns[0].selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(preset.optimizer),
                                          key=key + "optimizer")
         learning_rate = columns[1].number_input(
             "Learning rate", *RANGES["learning_rate"], float(preset.learning_rate), format="%.4f",
             key=key + "learning_rate", help="How big a step each batch takes. Too big diverges; too small crawls.",
         )
-        batch_size = columns[2].select_slider("Batch size", BATCH_SIZES, value=preset.batch_size, key=key + "batch_size")
+        batch_size = columns[2].select_slider(
+            "Batch size", BATCH_SIZES, value=preset.batch_size, key=key + "batch_size"
+        )
         augment = columns[0].checkbox("Augmentation (crop + flip)", preset.augment, key=key + "augment")
         cutout_size = columns[1].select_slider(
             "Cutout square (pixels)", CUTOUT_SIZES, value=preset.cutout_size, key=key + "cutout_size",

@@ -38,7 +38,7 @@ class WeightAverager(keras.callbacks.Callback):
         if self.mean is None:
             self.mean = weights
         else:
-            self.mean = [mean + (weight - mean) / self.count for mean, weight in zip(self.mean, weights)]
+            self.mean = [mean + (weight - mean) / self.count for mean, weight in zip(self.mean, weights, strict=False)]
         self.last_epoch = epoch + 1
         arrays = {f"weight_{index}": mean for index, mean in enumerate(self.mean)}
         with replacing(self.path, "the weight average") as temporary:
@@ -47,7 +47,7 @@ class WeightAverager(keras.callbacks.Callback):
     def apply(self, model, train_data):
         """Puts the averaged weights into `model`, then recomputes its batch-norm statistics,
         which no average of weights gives: the averaged network's activations differ."""
-        for weight, mean in zip(model.trainable_weights, self.mean):
+        for weight, mean in zip(model.trainable_weights, self.mean, strict=False):
             weight.assign(mean.astype(weight.dtype))
         recompute_batch_norm_statistics(model, train_data)
 
@@ -67,5 +67,5 @@ def recompute_batch_norm_statistics(model, dataset):
                 layer.momentum = index / (index + 1)
             model(images, training=True)
     finally:
-        for layer, momentum in zip(batch_norms, momenta):
+        for layer, momentum in zip(batch_norms, momenta, strict=True):
             layer.momentum = momentum

@@ -5,7 +5,6 @@ compile, which a long run pays once). Latencies are medians of warm calls. The r
 speed-up over the baseline, so above 1 means the project's path is the faster one.
 """
 
-import contextlib
 import io
 import json
 import os
@@ -15,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import keras
 import numpy as np
@@ -26,8 +24,9 @@ from vgg import images as images_module
 from vgg import inference
 from vgg import runs as runs_module
 from vgg.config import PRESETS
+from vgg.device import cpu_name
 from vgg.model import build_from_config
-from vgg.train import compile_model, cpu_name, precision_policy
+from vgg.train import compile_model, precision_policy
 
 # Steps and calls of the full run and of --quick. Warm-up and timed phases take two steps at least:
 # make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
@@ -103,7 +102,8 @@ def sample_images(count, data_dir, seed=0):
 
 
 def trainer_throughput(config, images, labels, warmup_steps):
-    """(images per second, parameters, training FLOPs per image) of the project's trainer path: build, compile, tf.data, `fit` without callbacks."""
+    """(images per second, parameters, training FLOPs per image) of the project's trainer path: build,
+    compile, tf.data, `fit` without callbacks."""
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy(precision_policy(config, on_gpu))
     model = build_from_config(config)
@@ -112,8 +112,8 @@ def trainer_throughput(config, images, labels, warmup_steps):
 
     def fit(start, stop):
         dataset = data_module.make_tf_dataset(
-            images[start:stop], labels[start:stop], config.batch_size, augment=config.augment, shuffle=True, seed=config.seed,
-            cutout_size=config.cutout_size,
+            images[start:stop], labels[start:stop], config.batch_size, augment=config.augment, shuffle=True,
+            seed=config.seed, cutout_size=config.cutout_size,
         )
         model.fit(dataset, epochs=1, shuffle=False, verbose=0)
 
@@ -255,7 +255,8 @@ def training_rows(args, plan):
     say("training the blog's plain Keras code in a fresh interpreter")
     baseline = blog_baseline_throughput(images, labels, plan["warmup_steps"])
     note = (f"baseline oneDNN {'on' if baseline['onednn'] else 'off'} (TensorFlow's default here), "
-            f"project oneDNN {'on' if onednn_enabled() else 'off'}; parameters {project_params:,} vs {baseline['params']:,}")
+            f"project oneDNN {'on' if onednn_enabled() else 'off'}; "
+            f"parameters {project_params:,} vs {baseline['params']:,}")
     rows.append(make_row("blog training", project, "images/s", baseline["images_per_second"],
                          "blog's model.fit(numpy, batch_size=32) in plain Keras", ("ratio", ">=", 4), note))
     # How close to the CPU's limit both are: the ceiling on any float32 speed-up of this model.
@@ -264,7 +265,8 @@ def training_rows(args, plan):
     rows.append(make_row("blog training compute", project * flops_per_image / 1e9, "GFLOP/s",
                          baseline["images_per_second"] * flops_per_image / 1e9, "the blog's plain Keras", None,
                          f"{flops_per_image / 1e9:.2f} GFLOP per training image; float32 matmul peak here "
-                         f"{peak:.0f} GFLOP/s, so at most {peak / (baseline['images_per_second'] * flops_per_image / 1e9):.1f}x "
+                         f"{peak:.0f} GFLOP/s, so at most "
+                         f"{peak / (baseline['images_per_second'] * flops_per_image / 1e9):.1f}x "
                          f"over the baseline without fewer FLOPs"))
 
     for name in ("cpu", "half"):
@@ -277,7 +279,9 @@ def training_rows(args, plan):
         if plan["xla_steps"]:
             say(f"training the {name} preset with jit_compile on ({plan['xla_steps']} timed steps)")
             count = (plan["warmup_steps"] + plan["xla_steps"]) * config.batch_size
-            xla, _, _ = trainer_throughput(config.replace(jit_compile="on"), images[:count], labels[:count], plan["warmup_steps"])
+            xla, _, _ = trainer_throughput(
+                config.replace(jit_compile="on"), images[:count], labels[:count], plan["warmup_steps"]
+            )
             xla_name, note = "same preset with jit_compile on", f"preset's jit_compile={config.jit_compile} vs on"
         rows.append(make_row(f"{name} training", project, "images/s", xla, xla_name, None, note))
     return rows
@@ -310,8 +314,10 @@ def inference_rows(args, plan):
     features_predict = median_milliseconds(lambda: feature_model.predict(batch, verbose=0), calls)
     keras.backend.clear_session()
     return [
-        make_row("top-5 of one image", top_k, "ms", predict, "model.predict(x, verbose=0)", ("value", "<=", 10), source),
-        make_row("Grad-CAM", grad_cam, "ms", eager, "eager GradientTape (the Keras example)", ("value", "<=", 30), source),
+        make_row("top-5 of one image", top_k, "ms", predict, "model.predict(x, verbose=0)", ("value", "<=", 10),
+                 source),
+        make_row("Grad-CAM", grad_cam, "ms", eager, "eager GradientTape (the Keras example)", ("value", "<=", 30),
+                 source),
         make_row("feature maps, 5 blocks", features, "ms", features_predict, "keras.Model(outputs=every block).predict",
                  ("value", "<=", 50), source),
     ]
@@ -338,21 +344,22 @@ def time_to_accuracy_rows(args):
     targets = (("value", ">=", 60), ("value", ">=", 85))
     if not args.data_dir:
         return [make_row(name, None, "%", target=target, note="skipped: needs --data-dir (real CIFAR-10 images)")
-                for name, target in zip(names, targets)]
+                for name, target in zip(names, targets, strict=True)]
     say(f"training the cpu preset for {TIME_TO_ACCURACY_EPOCHS} epochs on real images (about 5 minutes)")
     try:
         curve, total, final = time_to_accuracy_curve(pathlib.Path(args.data_dir).resolve())
     except RuntimeError as error:
         # A failed training is a result to report; the rows measured before it are kept.
         return [dict(make_row(name, None, "%", target=target, note=f"failed: {error}"), target_met=False)
-                for name, target in zip(names, targets)]
+                for name, target in zip(names, targets, strict=True)]
     # A final score that failed is recorded as missing; the curve still counts.
     final_text = "no final score" if final is None else f"{final:.1%}"
     say("curve: " + ", ".join(f"epoch {epoch} at {seconds:.0f} s: {accuracy:.1%}" for epoch, seconds, accuracy in curve)
         + f"; final model at {total:.0f} s: {final_text}")
     within_minute = max([accuracy for _, seconds, accuracy in curve if seconds <= 60], default=0.0)
     # Within five minutes: the best epoch by then, or the final score if the whole command fit.
-    within_five = max([accuracy for _, seconds, accuracy in curve if seconds <= 300] + ([final] if total <= 300 and final is not None else []),
+    within_five = max([accuracy for _, seconds, accuracy in curve if seconds <= 300]
+                      + ([final] if total <= 300 and final is not None else []),
                       default=0.0)
     curve_text = " ".join(f"{seconds:.0f}s:{accuracy:.1%}" for _, seconds, accuracy in curve)
     return [
@@ -363,7 +370,8 @@ def time_to_accuracy_rows(args):
 
 
 def time_to_accuracy_curve(data_dir):
-    """(curve of (epoch, seconds, validation accuracy), whole command's seconds, final score) of a real cpu-preset run."""
+    """(curve of (epoch, seconds, validation accuracy), whole command's seconds, final score) of a real
+    cpu-preset run."""
     with tempfile.TemporaryDirectory(prefix="vgg-bench-runs-") as runs_dir:
         command = [sys.executable, "-m", "vgg", "train", "--preset", "cpu", "--epochs", str(TIME_TO_ACCURACY_EPOCHS),
                    "--data-dir", str(data_dir), "--runs-dir", runs_dir, "--name", "time-to-accuracy", "--json"]
@@ -413,12 +421,13 @@ def format_table(rows):
     widths = [max(len(str(line[index])) for line in [header, *lines]) for index in range(len(header))]
     text = [
         "  ".join(str(cell).ljust(width) if index in (0, 2, 5) else str(cell).rjust(width)
-                  for index, (cell, width) in enumerate(zip(line, widths)))
+                  for index, (cell, width) in enumerate(zip(line, widths, strict=True)))
         for line in [header, *lines]
     ]
     text.insert(1, "  ".join("-" * width for width in widths))
     # What each baseline was, and where the model came from, under the table rather than in a wider one.
-    text += [f"  {row['name']}: baseline = {row['baseline_name'] or 'none'}; {row['note']}" for row in rows if row["value"] is not None]
+    text += [f"  {row['name']}: baseline = {row['baseline_name'] or 'none'}; {row['note']}"
+             for row in rows if row["value"] is not None]
     return "\n".join(text)
 
 

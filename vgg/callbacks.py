@@ -27,7 +27,8 @@ class RunLogger(keras.callbacks.Callback):
         self.images_per_epoch = images_per_epoch
         self.steps_per_epoch = steps_per_epoch
         self.elapsed_before = started_elapsed  # Training seconds of earlier sessions of this run.
-        self.file = open(run.metrics_path, "a")
+        # Kept open across batches and epochs, closed in on_train_end.
+        self.file = open(run.metrics_path, "a")  # noqa: SIM115
 
     def on_train_begin(self, logs=None):
         self.start = time.monotonic()
@@ -159,7 +160,9 @@ class Checkpointer(keras.callbacks.Callback):
             self.model.save(temporary)
         # Written after the model: if a crash falls between the two, resuming reads the position
         # from the checkpoint's own optimizer (vgg/train.py, checkpoint_position).
-        self.run.save_checkpoint_state(CheckpointState(self.epochs_done, self.logger.global_step(), self.logger.elapsed()))
+        self.run.save_checkpoint_state(
+            CheckpointState(self.epochs_done, self.logger.global_step(), self.logger.elapsed())
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stopper.mid_epoch:

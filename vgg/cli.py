@@ -15,7 +15,6 @@ from vgg.config import PRESETS, TrainConfig
 from vgg.errors import UserError
 
 
-
 def _add_setting_options(parser):
     """One option per TrainConfig field, so the CLI can never fall behind the settings."""
     group = parser.add_argument_group("settings (override the preset)")
@@ -24,14 +23,18 @@ def _add_setting_options(parser):
         if field.type in (bool, "bool"):
             group.add_argument(option, dest=field.name, action=argparse.BooleanOptionalAction, default=None)
         else:
-            kind = {"int": int, "float": float, "str": str}.get(field.type if isinstance(field.type, str) else field.type.__name__, str)
+            kind = {"int": int, "float": float, "str": str}.get(
+                field.type if isinstance(field.type, str) else field.type.__name__, str
+            )
             group.add_argument(option, dest=field.name, type=kind, default=None, metavar=field.name.upper())
 
 
 def _config_from_args(args):
     config = config_module.preset(args.preset)
     overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)}
-    return config_module.validate(config.replace(**{name: value for name, value in overrides.items() if value is not None}))
+    return config_module.validate(
+        config.replace(**{name: value for name, value in overrides.items() if value is not None})
+    )
 
 
 def _print(args, value, text):
@@ -117,11 +120,12 @@ def command_evaluate(args):
     result.update(model=path, data=dataset.source, class_names=list(dataset.class_names))
     lines = [f"{path} on {dataset.source}"]
     if result["flip_average"]:
-        lines.append(f"accuracy: {result['accuracy']:.4f} ({result['images']} images, each averaged with its mirror image, "
-                     f"as the app predicts; {result['single_view_accuracy']:.4f} on the images alone)")
+        lines.append(f"accuracy: {result['accuracy']:.4f} ({result['images']} images, each averaged with its "
+                     f"mirror image, as the app predicts; {result['single_view_accuracy']:.4f} on the images alone)")
     else:
         lines.append(f"accuracy: {result['accuracy']:.4f} ({result['images']} images)")
-    lines += [f"  {name:<11} {accuracy:.4f}" for name, accuracy in zip(dataset.class_names, result["per_class_accuracy"])]
+    lines += [f"  {name:<11} {accuracy:.4f}"
+              for name, accuracy in zip(dataset.class_names, result["per_class_accuracy"], strict=True)]
     lines.append("confusion matrix (rows: true, columns: predicted):")
     lines += ["  " + " ".join(f"{count:5d}" for count in row) for row in result["confusion_matrix"]]
     _print(args, result, "\n".join(lines))
@@ -139,7 +143,9 @@ def command_predict(args):
             raise images.ImageError(f"Cannot read {file_name} ({error.strerror}).") from None
         _, pixels = images.load_upload(content, file_name)
         top = predictor.top_k(pixels, k=args.top_k)
-        results.append({"image": file_name, "top": [{"class": row.name, "probability": row.probability} for row in top]})
+        results.append(
+            {"image": file_name, "top": [{"class": row.name, "probability": row.probability} for row in top]}
+        )
     text = "\n".join(
         f"{result['image']}: " + ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result["top"])
         for result in results
@@ -163,7 +169,9 @@ def command_describe(args):
     description["source"] = source
     lines = [f"{description['name']} ({source})", f"{'layer':<16}{'kind':<20}{'output shape':<20}{'params':>12}"]
     for row in description["layers"]:
-        lines.append(f"{row['name']:<16}{row['kind']:<20}{str(tuple(row['output_shape'] or ())):<20}{row['params']:>12,}")
+        lines.append(
+            f"{row['name']:<16}{row['kind']:<20}{str(tuple(row['output_shape'] or ())):<20}{row['params']:>12,}"
+        )
     lines.append(f"total parameters: {description['params']:,}")
     _print(args, description, "\n".join(lines))
 
@@ -186,7 +194,8 @@ def command_export(args):
 
     run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
     card = export_run(run, args.data_dir)
-    _print(args, card, f"Shipped {run.name} with {card['weights']} weights: validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
+    _print(args, card, f"Shipped {run.name} with {card['weights']} weights: "
+                       f"validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
 
 
 def command_bench(args):
@@ -212,13 +221,17 @@ def build_parser():
 
     train = add("train", "train a VGG on CIFAR-10 as a run (or resume one)", command_train)
     train.add_argument("--preset", default="cpu", choices=list(PRESETS), help="starting settings (default: cpu)")
-    train.add_argument("--data-dir", help="local image folder root/train/<class>/*.jpg (default: $VGG_DATA_DIR, else Keras' download)")
+    train.add_argument(
+        "--data-dir", help="local image folder root/train/<class>/*.jpg (default: $VGG_DATA_DIR, else Keras' download)"
+    )
     train.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
     train.add_argument("--name", help="run name (default: preset and time)")
     train.add_argument("--resume", metavar="RUN", help="resume this run from its last checkpoint")
     _add_setting_options(train)
 
-    evaluate = add("evaluate", "accuracy, per-class accuracy and confusion matrix on the validation split", command_evaluate)
+    evaluate = add(
+        "evaluate", "accuracy, per-class accuracy and confusion matrix on the validation split", command_evaluate
+    )
     add_model_options(evaluate)
     evaluate.add_argument("--data-dir", help="local image folder (default: $VGG_DATA_DIR, else Keras' download)")
     evaluate.add_argument("--validation-size", type=int, help="held-out images (default: the run's, else 5000)")

@@ -34,25 +34,34 @@ class TrainConfig:
     batch_norm: bool = True  # Batch normalization after each conv: what lets a deep VGG learn from scratch.
     head: str = "small"  # Classifier: "paper" Dense 4096-4096, "small" one Dense layer, "linear" none.
     dropout_rate: float = 0.0  # Dropout before each Dense layer of the head.
-    input_scaling: str = "standardize"  # "unit" divides pixels by 255 (the blog); "standardize" also subtracts the channel mean.
+    # "unit" divides pixels by 255 (the blog); "standardize" also subtracts the channel mean.
+    input_scaling: str = "standardize"
     optimizer: str = "sgd"  # "sgd" (with Nesterov momentum), "adam" or "adamw".
     learning_rate: float = 0.1  # Peak learning rate, reached after the warm-up.
     schedule: str = "cosine"  # "constant", or "cosine": linear warm-up, then cosine decay to zero.
     warmup_epochs: float = 0.5  # Epochs of linear warm-up; large learning rates diverge without it.
     momentum: float = 0.9  # SGD momentum.
-    weight_decay: float = 5e-3  # Keras' decoupled decay, times the learning rate each step; 5e-3 matches the usual L2 of 5e-4 under momentum 0.9. 0 turns it off.
+    # Keras' decoupled decay, times the learning rate each step; 5e-3 matches the usual L2 of 5e-4 under
+    # momentum 0.9. 0 turns it off.
+    weight_decay: float = 5e-3
     label_smoothing: float = 0.1  # Share of each target spread over the other classes.
     batch_size: int = 256  # Images per step; larger batches run faster per image on a CPU.
     epochs: int = 3  # Passes over the training set.
-    average_from_epoch: int = 0  # From this epoch on, the final model averages the weights of every epoch's end (stochastic weight averaging, Izmailov et al., 2018); 0 turns it off.
+    # From this epoch on, the final model averages the weights of every epoch's end (stochastic weight
+    # averaging, Izmailov et al., 2018); 0 turns it off.
+    average_from_epoch: int = 0
     train_subset: int = 0  # Train on this many images (class-balanced); 0 means all of them.
     augment: bool = True  # Random crop with 4-pixel padding and horizontal flip of training images.
-    cutout_size: int = 0  # Side of a random square blacked out of each augmented image (DeVries & Taylor, 2017); 0 turns it off.
+    # Side of a random square blacked out of each augmented image (DeVries & Taylor, 2017); 0 turns it off.
+    cutout_size: int = 0
     validation_size: int = 5000  # Images held out for validation when the data has no test split.
-    init_from: str = ""  # A trained .keras model (in the runs folder or assets/) whose weights start this run, widened if this run is wider; "" starts from random weights.
+    # A trained .keras model (in the runs folder or assets/) whose weights start this run, widened if this
+    # run is wider; "" starts from random weights.
+    init_from: str = ""
     seed: int = 0  # Seed of the validation split, the shuffling, the augmentation and the initial weights.
     jit_compile: str = "auto"  # XLA: "auto" uses it on a GPU only; on the CPU we measured it slowed VGG down.
-    mixed_precision: str = "auto"  # "float16", "bfloat16" or "off"; "auto" picks what was measured fastest on the device.
+    # "float16", "bfloat16" or "off"; "auto" picks what was measured fastest on the device.
+    mixed_precision: str = "auto"
     log_every_seconds: float = 1.0  # How often a batch line is written to metrics.jsonl.
 
     def to_json(self):
@@ -109,7 +118,9 @@ PRESET_DESCRIPTIONS = {
     "cpu": "VGG16 at quarter width with batch norm: learns within minutes on a 2-core CPU.",
     "half": "VGG16 at half width with batch norm: the shipped model's recipe.",
     "gpu": "Full-width VGG16 with batch norm, cosine schedule and augmentation: for a GPU.",
-    "blog": "The blog post's recipe: VGG16 without batch norm, Dense 4096-4096, Adam 1e-3, batch 32. It does not learn.",
+    "blog": (
+        "The blog post's recipe: VGG16 without batch norm, Dense 4096-4096, Adam 1e-3, batch 32. It does not learn."
+    ),
     "blog-short": "The blog's recipe on 3,000 images for one epoch: its failure, shown in a couple of minutes.",
 }
 
@@ -183,7 +194,9 @@ def validate(config):
     for name, (low, high) in RANGES.items():
         _check_range(name, getattr(config, name), low, high)
     _check_range("average_from_epoch", config.average_from_epoch, 0, config.epochs)
-    for name in ("batch_size", "epochs", "average_from_epoch", "train_subset", "cutout_size", "validation_size", "seed"):
+    for name in (
+        "batch_size", "epochs", "average_from_epoch", "train_subset", "cutout_size", "validation_size", "seed"
+    ):
         if not isinstance(getattr(config, name), int):
             raise SettingError(f"{name} must be a whole number. Received: {name}={getattr(config, name)!r}")
     for name in ("batch_norm", "augment"):
@@ -191,6 +204,7 @@ def validate(config):
             raise SettingError(f"{name} must be true or false. Received: {name}={getattr(config, name)!r}")
     if config.cutout_size and not config.augment:
         raise SettingError(
-            f"cutout_size is part of augmentation: turn augment on or set it to 0. Received: cutout_size={config.cutout_size}, augment=False"
+            "cutout_size is part of augmentation: turn augment on or set it to 0. "
+            f"Received: cutout_size={config.cutout_size}, augment=False"
         )
     return config

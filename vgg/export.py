@@ -39,10 +39,14 @@ def _copy_as_float16(source, target):
         else:
             values = item[()]
             if not np.all(np.isfinite(values)):
-                raise RunError(f"Weight {item.name} is not a finite number (the training diverged), so the model cannot ship.")
+                raise RunError(
+                    f"Weight {item.name} is not a finite number (the training diverged), so the model cannot ship."
+                )
             halved = values.astype(np.float16)
             if not np.all(np.isfinite(halved)):
-                raise RunError(f"Weight {item.name} exceeds float16's range, so the model cannot ship with float16 weights.")
+                raise RunError(
+                    f"Weight {item.name} exceeds float16's range, so the model cannot ship with float16 weights."
+                )
             copied = target.create_dataset(key, data=halved)
             for attribute, value in item.attrs.items():
                 copied.attrs[attribute] = value
@@ -55,7 +59,10 @@ def write_float16_model(model_path, target):
         with zipfile.ZipFile(model_path) as source:
             # A fresh HDF5 file, since HDF5 never gives back the space of a dataset replaced in place.
             weights = io.BytesIO()
-            with h5py.File(io.BytesIO(source.read("model.weights.h5")), "r") as original, h5py.File(weights, "w") as halved:
+            with (
+                h5py.File(io.BytesIO(source.read("model.weights.h5")), "r") as original,
+                h5py.File(weights, "w") as halved,
+            ):
                 _copy_as_float16(original, halved)
             with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as packed:
                 for member in source.infolist():
@@ -148,8 +155,8 @@ def limits_markdown(card):
     """The card's Limits section, from its numbers, so a new export never keeps a stale one."""
     config, accuracy = card["config"], card["val_accuracy"]
     if accuracy < TARGET_ACCURACY:
-        standing = (f"{accuracy:.1%} is below the {TARGET_ACCURACY:.0%} this project aims for. Published VGG16 results on "
-                    f"CIFAR-10 (93.5-94%) use the full width and about 200 epochs; this model had {card['epochs']} "
+        standing = (f"{accuracy:.1%} is below the {TARGET_ACCURACY:.0%} this project aims for. Published VGG16 results "
+                    f"on CIFAR-10 (93.5-94%) use the full width and about 200 epochs; this model had {card['epochs']} "
                     f"epochs at width {config['width']} on {card['device']}.")
     else:
         standing = (f"{accuracy:.1%} meets the {TARGET_ACCURACY:.0%} this project aims for; the best published VGG16 "
@@ -157,7 +164,8 @@ def limits_markdown(card):
     first, second, first_as_second, second_as_first = hardest_pair(card)
     per_class = card["validation_size"] // len(card["class_names"])
     if first_as_second + second_as_first:
-        confusion = (f"{first.capitalize()} and {second} are the hardest pair: {first_as_second} of {per_class:,} {first} "
+        confusion = (f"{first.capitalize()} and {second} are the hardest pair: "
+                     f"{first_as_second} of {per_class:,} {first} "
                      f"images were called {second} and {second_as_first} of {per_class:,} {second} images {first}.")
     else:
         confusion = "No validation image was taken for another class."
@@ -184,15 +192,18 @@ def lineage_markdown(card):
     chain = ancestors(started_from)
     if chain:
         source = started_from["run"]
-        summary = f"run `{source}` (width {started_from['width']}, {started_from['epochs']} epochs, {started_from['val_accuracy']:.1%})"
+        summary = (f"run `{source}` (width {started_from['width']}, {started_from['epochs']} epochs, "
+                   f"{started_from['val_accuracy']:.1%})")
         if started_from["width"] == card["config"]["width"]:
             origin = f"started from the trained model of {summary}"
         else:
-            origin = (f"grown from the trained model of {summary}: each added channel copies one of its channels, with the "
-                      "next layer's weights split between the copies (Net2WiderNet), so it started out computing what "
-                      f"`{source}` had learned")
+            origin = (f"grown from the trained model of {summary}: each added channel copies one of its channels, "
+                      "with the next layer's weights split between the copies (Net2WiderNet), so it started out "
+                      f"computing what `{source}` had learned")
         origin += f", then trained {card['epochs']} more epochs on CIFAR-10 by this project's own trainer."
-        epochs = f"{card['epochs']}, after " + " and ".join(f"the {ancestor['epochs']} of `{ancestor['run']}`" for ancestor in chain)
+        epochs = f"{card['epochs']}, after " + " and ".join(
+            f"the {ancestor['epochs']} of `{ancestor['run']}`" for ancestor in chain
+        )
         earlier_seconds = sum(ancestor["wall_time_seconds"] for ancestor in chain)
         wall_time = (f"{this_run_time}; with the {earlier_seconds:,.0f} s of the "
                      f"{'run' if len(chain) == 1 else 'runs'} it grew from, "
@@ -204,24 +215,27 @@ def lineage_markdown(card):
                   f"`{started_from['file']}` (SHA-256 `{started_from['sha256'][:16]}…`).")
     first_averaged = card["config"].get("average_from_epoch")
     if first_averaged:
-        origin += (f" Its weights are the average of its weights at the ends of epochs {first_averaged} to {card['epochs']} "
-                   "(stochastic weight averaging), with batch-norm statistics recomputed over the training images.")
+        origin += (f" Its weights are the average of its weights at the ends of epochs {first_averaged} to "
+                   f"{card['epochs']} (stochastic weight averaging), with batch-norm statistics recomputed over the "
+                   "training images.")
     return origin, epochs, wall_time, first_command
 
 
 def card_markdown(card):
     config = card["config"]
     per_class = "\n".join(
-        f"| {name} | {accuracy:.1%} |" for name, accuracy in zip(card["class_names"], card["per_class_accuracy"])
+        f"| {name} | {accuracy:.1%} |"
+        for name, accuracy in zip(card["class_names"], card["per_class_accuracy"], strict=False)
     )
     if card["flip_average"]:
-        accuracy = (f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images, each averaged with its "
-                    f"mirror image as the app predicts (the VGG paper's evaluation); {card['val_accuracy_single_view']:.2%} "
-                    "on the images alone")
+        accuracy = (f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images, "
+                    "each averaged with its mirror image as the app predicts (the VGG paper's evaluation); "
+                    f"{card['val_accuracy_single_view']:.2%} on the images alone")
     else:
         accuracy = f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images"
     if "held out" in card["data"]:
-        split = (f"The validation split is the project's fixed one: {card['validation_size'] // len(card['class_names']):,} "
+        split = ("The validation split is the project's fixed one: "
+                 f"{card['validation_size'] // len(card['class_names']):,} "
                  f"images of each class held out of the training images with seed {config['seed']} "
                  "(`vgg.data.balanced_split`). The official CIFAR-10 test split was not used for training or for "
                  "choosing anything.")
@@ -235,9 +249,10 @@ def card_markdown(card):
     else:
         weights_description = "float32 weights"
     origin, epochs, wall_time, first_command = lineage_markdown(card)
+    variant = config["variant"]
     return f"""# Model card: {card['model_file']}
 
-{VARIANTS[config['variant']]} (configuration {config['variant']} of Simonyan & Zisserman: {card['conv_layers']} 3x3 conv layers in
+{VARIANTS[variant]} (configuration {variant} of Simonyan & Zisserman: {card['conv_layers']} 3x3 conv layers in
 five blocks, 2x2 max pooling after each) at width {config['width']} {normalization}, {origin}
 It is the model the app and `python -m vgg` use when no other is chosen.
 

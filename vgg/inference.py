@@ -50,7 +50,8 @@ def load_model(path, runs_dir="runs"):
         # and "not readable" would send the user looking for corruption instead.
         if "safe_mode" in str(error):
             raise ModelError(
-                f"{path.name} contains Python code (such as a Lambda layer) and is refused, since loading it could run that code."
+                f"{path.name} contains Python code (such as a Lambda layer) and is refused, "
+                "since loading it could run that code."
             ) from None
         raise ModelError(f"{path.name} is not a readable Keras model ({type(error).__name__}).") from None
 
@@ -84,7 +85,9 @@ class Predictor:
         # No autograph: these functions have no tensor-dependent Python control flow, and autograph
         # re-reads source files, which fails in a long run whose files changed on disk.
         self._probabilities = tf.function(self._mean_over_views, reduce_retracing=True, autograph=False)
-        self._features = tf.function(lambda images: self._feature_model(images, training=False), reduce_retracing=True, autograph=False)
+        self._features = tf.function(
+            lambda images: self._feature_model(images, training=False), reduce_retracing=True, autograph=False
+        )
 
     def _mean_over_views(self, images):
         if not self.flip_average:
@@ -119,10 +122,11 @@ class Predictor:
         """{layer name: (H, W, channels) array} for every conv activation and pooling layer."""
         outputs = self._features(tf.constant(self._batch(image)))
         names = self.activation_names + self.pool_names
-        return {name: output.numpy()[0] for name, output in zip(names, outputs)}
+        return {name: output.numpy()[0] for name, output in zip(names, outputs, strict=True)}
 
     def grad_cam(self, image, class_index=None, block=4):
-        """Grad-CAM (Selvaraju et al.) of `class_index` (default: the top class), upsampled to the input size, in [0, 1]."""
+        """Grad-CAM (Selvaraju et al.) of `class_index` (default: the top class), upsampled to the
+        input size, in [0, 1]."""
         function = self._gradcam_function(block)
         image = tf.constant(self._batch(image))
         class_index = -1 if class_index is None else int(class_index)

@@ -74,7 +74,9 @@ def _parse_row(line, run_name):
                for name in ("step", "epoch", "loss", "accuracy", "elapsed")):
             raise TypeError
     except (KeyError, TypeError):
-        raise DamagedRunError(f"Run {run_name!r} is damaged: a line of its metrics.jsonl is not a metrics row.") from None
+        raise DamagedRunError(
+            f"Run {run_name!r} is damaged: a line of its metrics.jsonl is not a metrics row."
+        ) from None
     return row_type(**values)
 
 
@@ -184,7 +186,7 @@ def downsample(xs, ys, limit):
     buckets = max(1, (limit - 2) // 2)
     edges = [1 + (len(xs) - 2) * index // buckets for index in range(buckets + 1)]
     kept = [0]
-    for start, end in zip(edges, edges[1:]):
+    for start, end in zip(edges, edges[1:], strict=False):
         if end > start:
             run = range(start, end)
             low, high = min(run, key=ys.__getitem__), max(run, key=ys.__getitem__)

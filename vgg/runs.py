@@ -104,8 +104,8 @@ class Run:
         """status.json as written, without checking whether its process still lives."""
         try:
             return RunStatus.from_dict(read_json_object(self.status_path, "status.json", {}), self.name)
-        except DamagedFileError:
-            raise DamagedRunError(f"Run {self.name!r} is damaged: its status.json is not a record.") from None
+        except DamagedFileError as error:
+            raise DamagedRunError(f"Run {self.name!r} is damaged: its {error}") from None
 
     def status(self):
         """The status as a user should see it: an active run whose training process no longer holds the
@@ -155,10 +155,14 @@ class Run:
             return None if values is None else CheckpointState(
                 int(values["epochs_done"]), int(values["step"]), float(values["elapsed"]))
         except (DamagedFileError, KeyError, TypeError, ValueError):
-            raise DamagedRunError(f"Run {self.name!r} is damaged: its checkpoint.json is not a checkpoint record.") from None
+            raise DamagedRunError(
+                f"Run {self.name!r} is damaged: its checkpoint.json is not a checkpoint record."
+            ) from None
 
     def save_checkpoint_state(self, state):
-        write_json(self.checkpoint_state_path, dataclasses.asdict(state), what=f"the checkpoint record of run {self.name!r}")
+        write_json(
+            self.checkpoint_state_path, dataclasses.asdict(state), what=f"the checkpoint record of run {self.name!r}"
+        )
 
     def request_stop(self):
         """Asks the training process to finish its batch, save a checkpoint and stop."""
@@ -172,17 +176,26 @@ class Run:
                 os.kill(status.pid, signal.SIGTERM)
 
     def summary(self):
-        try:
-            status, metrics = self.status(), self.metrics()
-            config = self.config()
-            self.checkpoint_state()
-        except UserError as error:
-            return RunSummary(self.name, State.DAMAGED, problem=str(error))
-        last = metrics.epochs[-1] if metrics.epochs else None
+        """What a list shows of the run: as much as its files tell, and the first damage found, if any."""
+        problems = []
+
+        def read(function, default):
+            try:
+                return function()
+            except UserError as error:
+                problems.append(str(error))
+                return default
+
+        status, metrics = read(self.status, None), read(self.metrics, None)
+        config = read(self.config, None)
+        read(self.checkpoint_state, None)
+        last = metrics.epochs[-1] if metrics and metrics.epochs else None
         return RunSummary(
-            self.name, status.state, created=status.created, preset=status.preset, device=status.device,
-            error=status.error, epochs_done=last.epoch if last else 0, epochs=config.epochs,
-            val_accuracy=last.val_accuracy if last else None, final_accuracy=status.final_accuracy,
+            self.name, State.DAMAGED if problems else status.state, created=status and status.created,
+            preset=status and status.preset, device=status and status.device, error=status and status.error,
+            epochs_done=last.epoch if last else 0, epochs=config and config.epochs,
+            val_accuracy=last.val_accuracy if last else None, final_accuracy=status and status.final_accuracy,
+            problem=problems[0] if problems else None,
         )
 
 

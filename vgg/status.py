@@ -67,7 +67,9 @@ class RunStatus:
                 try:
                     value = State(value)
                 except ValueError:
-                    raise DamagedRunError(f"Run {run_name!r} is damaged: its status.json has state {value!r}.") from None
+                    raise DamagedRunError(
+                        f"Run {run_name!r} is damaged: its status.json has state {value!r}."
+                    ) from None
             elif not _has_type(value, fields[name].type):
                 raise DamagedRunError(
                     f"Run {run_name!r} is damaged: {name} in its status.json is {value!r}, of the wrong type."

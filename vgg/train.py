@@ -232,17 +232,21 @@ def final_score(model, dataset, config, reporter):
         return {"phase": None}
     reporter.update("Scoring the final model on the validation images…", phase="scoring the final model")
     try:
-        result = evaluate(model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names), flip_average=config.augment)
+        result = evaluate(
+            model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names), flip_average=config.augment
+        )
     except Exception as error:  # noqa: BLE001  (the model is saved; a failed extra score must not fail the run)
-        reporter.progress(f"The final score could not be computed ({type(error).__name__}: {error}); the model is saved.")
+        reporter.progress(
+            f"The final score could not be computed ({type(error).__name__}: {error}); the model is saved."
+        )
         return {"phase": None, "final_score_error": traceback.format_exc()}
     if config.augment:
-        reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its mirror "
-                          f"image ({result['single_view_accuracy']:.2%} on the images alone).")
+        reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its "
+                          f"mirror image ({result['single_view_accuracy']:.2%} on the images alone).")
     else:
         reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%}.")
-    return {"phase": None, "final_accuracy": result["accuracy"], "final_single_view_accuracy": result["single_view_accuracy"],
-            "final_flip_average": config.augment}
+    return {"phase": None, "final_accuracy": result["accuracy"],
+            "final_single_view_accuracy": result["single_view_accuracy"], "final_flip_average": config.augment}
 
 
 def checkpoint_position(run, model, steps_per_epoch):

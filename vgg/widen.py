@@ -48,18 +48,24 @@ def transfer_weights(source, target, seed=0):
     names = [layer.name for layer, _ in target_chain]
     if [layer.name for layer, _ in source_chain] != names:
         raise WidenError(
-            "The model to start from has different layers (another VGG variant or head); start from a model of the same kind."
+            "The model to start from has different layers (another VGG variant or head); "
+            "start from a model of the same kind."
         )
     if _standardizes(source) != _standardizes(target):
-        raise WidenError("The model to start from scales its input pixels differently (input_scaling); start from a model of the same kind.")
+        raise WidenError(
+            "The model to start from scales its input pixels differently (input_scaling); "
+            "start from a model of the same kind."
+        )
     source_weights, target_weights = source.get_weights(), target.get_weights()
-    if len(source_weights) == len(target_weights) and all(old.shape == new.shape for old, new in zip(source_weights, target_weights)):
+    if len(source_weights) == len(target_weights) and all(
+        old.shape == new.shape for old, new in zip(source_weights, target_weights, strict=True)
+    ):
         target.set_weights(source_weights)
         return target
     rng = np.random.default_rng(seed)
     # The input's channels (RGB) are never widened.
     sources, shares, old_inputs = np.arange(3), np.ones(3), 3
-    for (old_layer, old_norm), (new_layer, new_norm) in zip(source_chain, target_chain):
+    for (old_layer, old_norm), (new_layer, new_norm) in zip(source_chain, target_chain, strict=True):
         old_kernel, *old_rest = old_layer.get_weights()
         old_outputs, new_outputs = old_kernel.shape[-1], new_layer.get_weights()[0].shape[-1]
         if old_kernel.shape[-2] != old_inputs:
@@ -71,7 +77,9 @@ def transfer_weights(source, target, seed=0):
                 "a model can only start from one as wide or narrower, with the same classes."
             )
         if (old_norm is None) != (new_norm is None):
-            raise WidenError("One model has batch normalization and the other not; start from a model of the same kind.")
+            raise WidenError(
+                "One model has batch normalization and the other not; start from a model of the same kind."
+            )
         # Each input channel of the new kernel reads the old channel it copies, scaled by its share.
         kernel = old_kernel[..., sources, :] * shares[:, None]
         if new_layer.name == "predictions":
