@@ -35,34 +35,39 @@ def texts(app):
     )
 
 
-def test_entry_file_routes_to_the_data_page(app_environment):
+def test_entry_file_routes_to_the_data_page(app_environment, image_folder):
     app = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=120).run()
     assert not app.exception
     assert app.title[0].value == "CIFAR-10"
-    assert "Source: local folder" in texts(app)
+    assert "10 classes, 32x32 pixels each" in texts(app)
+    # A server path tells students nothing: the caption no longer shows it.
+    assert str(image_folder) not in texts(app)
 
 
 def test_data_page_browses_classes_and_shows_a_sample_up_close(app_environment):
     app = page_test("data_page").run()
     assert not app.exception
-    assert app.multiselect[0].value == [
+    assert app.pills(key="data_classes").value == [
         "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"
     ]
-    app.multiselect[0].set_value(["cat", "ship"]).run()
+    app.pills(key="data_classes").set_value(["cat", "ship"]).run()
     assert not app.exception
-    assert "**cat**" in texts(app) and "**ship**" in texts(app) and "**dog**" not in texts(app)
-    assert "Augmentation preview" in texts(app)
-    # The preview is the last picture; its address is a hash of its pixels.
-    plain_preview = app.get("image")[-1].proto.imgs[0].url
+    assert app.subheader[0].value.startswith("Up close:")
+    # The augmented copies come after the original, each captioned with what was done to it.
+    assert "**original**" in texts(app)
+    plain_copies = [image.proto.imgs[0].url for image in app.get("image")[-7:]]
     app.select_slider(key="cutout_size").set_value(12).run()
     assert not app.exception
-    cutout_preview = app.get("image")[-1].proto.imgs[0].url
-    assert cutout_preview != plain_preview
-    app.select_slider(key="cutout_size").set_value(0).run()
-    assert app.get("image")[-1].proto.imgs[0].url == plain_preview
+    assert [image.proto.imgs[0].url for image in app.get("image")[-7:]] != plain_copies
+    assert texts(app).count("cutout") >= 7
+    new_copies = next(button for button in app.button if button.label == "New random copies")
+    new_copies.click().run()
+    assert app.session_state["augment_draw"] == 1
     reshuffle = next(button for button in app.button if button.label == "Reshuffle")
     reshuffle.click().run()
     assert app.session_state["data_seed"] == 1
+    app.pills(key="data_classes").set_value([]).run()
+    assert not app.exception and "Pick at least one class" in texts(app)
 
 
 def test_data_page_without_data_says_how_to_get_it(app_environment, monkeypatch, tmp_path):
@@ -77,13 +82,15 @@ def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment
     assert not app.exception
     app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
     assert len(app.expander) == 5
-    assert "receptive field" in app.expander[0].label
-    assert "block1_relu1" in texts(app)
-    assert app.select_slider(key="feature_layer").value == "block1_relu1"
-    app.select_slider(key="feature_layer").set_value("block5_pool").run()
+    assert "receptive field" in app.expander[0].label and "at 32x32, pooled to 16x16" in app.expander[0].label
+    assert "(the whole image)" in app.expander[4].label
+    assert app.select_slider(key="feature_layer").value == "Block 1, conv 1 (32x32)"
+    app.select_slider(key="feature_layer").set_value("Block 5, pooled (1x1)").run()
     assert not app.exception
-    assert "block5_pool: 1x1 maps" in texts(app)
+    assert "Block 5, pooled (1x1)" in texts(app)
     assert "The model says" in texts(app)
+    # Every block at a glance says how many of its channels are silent for this image.
+    assert texts(app).count("channels are zero for this image") >= 5
 
 
 def test_model_pages_without_any_model_say_how_to_get_one(app_environment, monkeypatch, tmp_path):
@@ -134,10 +141,10 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
     run = runs[0]
     assert run.config().width == 0.125 and run.config().epochs == 2 and run.config().cutout_size == 8
     status = wait_for(run, ("finished", "failed", "interrupted"), 240)
-    assert status["state"] == "finished", status
+    assert status.state == "finished", status
     app.run()
     assert f"**{run.name}** is **finished**" in texts(app)
-    assert len(run.metrics()) > 2
+    assert len(run.metrics().rows()) > 2
     assert app.get("plotly_chart")
 
 
@@ -153,14 +160,14 @@ def test_train_page_stops_a_run_and_refuses_a_second_start(
     monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
     run, process = launch(runs_dir, "long", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
     request.addfinalizer(lambda: stop_active_runs(runs_dir))
-    assert wait_for(run, ("running",), 120)["state"] == "running"
+    assert wait_for(run, ("running",), 120).state == "running"
     app = page_test("train_page").run()
     assert not app.exception
     assert app.button(key="start").disabled
     assert "Run **long** is training" in texts(app)
     app.button(key="stop_long").click().run()
     assert process.wait(timeout=120) == 0
-    assert open_run(runs_dir, "long").status()["state"] == "stopped"
+    assert open_run(runs_dir, "long").status().state == "stopped"
     app.run()
     assert "**long** is **stopped**" in texts(app)
     assert any(button.label == "Resume" for button in app.button)
@@ -175,10 +182,10 @@ def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environmen
     runs_dir = tmp_path / "runs"
     run = create_run(runs_dir, tiny_config(epochs=3, average_from_epoch=2, augment=True), name="averaged")
     status = train_run(run, data_dir=image_folder, progress=lambda message: None)
-    assert status["state"] == "finished", status.get("traceback")
+    assert status.state == "finished", status.traceback
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
     app = page_test("train_page").run()
     assert not app.exception
     # The epoch metrics are each epoch's own weights; the caption names the model the run finished with.
-    assert (f"Finished model, the average of the weights of its last 2 epochs: **{status['final_accuracy']:.1%}**"
+    assert (f"Finished model, the average of the weights of its last 2 epochs: **{status.final_accuracy:.1%}**"
             in texts(app))

@@ -24,12 +24,11 @@ def test_blog_recipe_sits_at_ln10_and_answers_every_image_alike(tmp_path):
     config = PRESETS["blog"].replace(epochs=1, train_subset=2000, validation_size=500)
     run = create_run(tmp_path / "runs", config, name="blog")
     status = train_run(run, data_dir=SHARED_CIFAR10, progress=lambda message: None)
-    assert status["state"] == "finished", status.get("traceback")
-    epoch = [row for row in run.metrics() if row["kind"] == "epoch"][-1]
-    print(f"blog recipe after {epoch['step']} steps: "
-          f"val_loss {epoch['val_loss']:.4f}, val_accuracy {epoch['val_accuracy']:.3f}")
-    assert epoch["val_loss"] == pytest.approx(math.log(10), abs=0.01)
-    assert epoch["val_accuracy"] <= 0.15
+    assert status.state == "finished", status.traceback
+    epoch = list(run.metrics().epochs)[-1]
+    print(f"blog recipe after {epoch.step} steps: val_loss {epoch.val_loss:.4f}, val_accuracy {epoch.val_accuracy:.3f}")
+    assert epoch.val_loss == pytest.approx(math.log(10), abs=0.01)
+    assert epoch.val_accuracy <= 0.15
 
     from vgg.data import load_cifar10
 

@@ -38,7 +38,7 @@ def choose_model(page, label):
 def test_every_page_renders_in_chromium(page, server):
     open_page(page, server.url)
     expect(page.get_by_role("heading", name="CIFAR-10")).to_be_visible(timeout=90_000)
-    expect(page.get_by_text("Source: local folder")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"10 classes, 32x32 pixels each"))).to_be_visible()
     expect(page.get_by_test_id("stImage").first).to_be_visible()
     no_exception(page)
     screenshot(page, "data")
@@ -60,9 +60,9 @@ def test_inside_page_draws_feature_maps_of_a_sample(page, server):
     choose_model(page, "Run tiny (final)")
     page.get_by_role("tab", name="Feature maps").click()
     expect(page.get_by_text("The model says")).to_be_visible(timeout=90_000)
-    expect(page.get_by_text(re.compile(r"block1_relu1: 32x32 maps"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Block 1, conv 1 \(32x32\)")).first).to_be_visible()
     # The last block's maps come last: the page is done drawing when they show.
-    expect(page.get_by_text("Block 5: 2x2")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"Block 5: 2x2")).first).to_be_visible(timeout=60_000)
     no_exception(page)
     screenshot(page, "inside-feature-maps")
     page.get_by_role("tab", name="Filters").click()
@@ -92,7 +92,7 @@ def chart_points(page, run_prefix="cpu-"):
     or while the chart still shows the fixture's 'tiny' run)."""
     return page.evaluate(
         "(prefix) => { const plot = document.querySelector('.js-plotly-plot');"
-        " return plot && plot.data && plot.data[0].name.startsWith(prefix) ? plot.data[0].x.length : 0; }",
+        " return plot && plot.data && plot.data[0].meta.startsWith(prefix) ? plot.data[0].x.length : 0; }",
         run_prefix,
     )
 
@@ -127,6 +127,7 @@ def test_train_a_tiny_run_and_watch_its_chart_grow(page, server):
     expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=90_000)
     set_number(page, "Epochs", 40)
     # Batch 256 leaves one step per epoch on 480 images; 32 gives 15, so the curve grows steadily.
+    page.get_by_text("Advanced settings").click()
     batch_slider = page.get_by_role("slider").nth(1)
     batch_slider.focus()
     for _ in range(3):
@@ -149,7 +150,7 @@ def test_train_a_tiny_run_and_watch_its_chart_grow(page, server):
     try:
         page.wait_for_function(
             "([prefix, least]) => { const plot = document.querySelector('.js-plotly-plot');"
-            " return plot && plot.data && plot.data[0].name.startsWith(prefix) && plot.data[0].x.length >= least; }",
+            " return plot && plot.data && plot.data[0].meta.startsWith(prefix) && plot.data[0].x.length >= least; }",
             arg=["cpu-", max(growing)], timeout=20_000,
         )
     except playwright_api.TimeoutError:

@@ -13,6 +13,7 @@ import pytest
 from conftest import PROJECT_ROOT, assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
 from vgg.files import write_json
 from vgg.launch import active_run
+from vgg.metrics import BatchRow, EpochRow, row_line
 from vgg.runs import create_run, list_runs, open_run
 
 
@@ -26,10 +27,8 @@ def test_resuming_from_a_corrupt_checkpoint_fails_in_one_sentence_and_keeps_the_
     write_json(run.config_path, json.loads(run.config().replace(epochs=5).to_json()))
     # As if the run died after epoch 3's lines but before its checkpoint: a resume that read the
     # checkpoint would cut the metrics back to epoch 2, so any cut shows.
-    epoch_two = next(row for row in run.metrics() if row["kind"] == "epoch" and row["epoch"] == 2)
-    write_json(
-        run.path / "checkpoint.json", {"epochs_done": 2, "step": epoch_two["step"], "elapsed": epoch_two["elapsed"]}
-    )
+    epoch_two = next(row for row in run.metrics().epochs if row.epoch == 2)
+    write_json(run.path / "checkpoint.json", {"epochs_done": 2, "step": epoch_two.step, "elapsed": epoch_two.elapsed})
     real = run.checkpoint_path.read_bytes()
     run.checkpoint_path.write_bytes(
         {
@@ -45,11 +44,11 @@ def test_resuming_from_a_corrupt_checkpoint_fails_in_one_sentence_and_keeps_the_
 
     status = train_run_quietly(run, image_folder)
 
-    print(f"{damage}: {status['state']}: {status.get('error')}")
-    assert status["state"] == "failed"
-    assert "checkpoint" in status["error"] and "cannot be read" in status["error"]
-    assert_one_sentence(status["error"])
-    assert open_run(runs_dir, "broken").status()["state"] == "failed"
+    print(f"{damage}: {status.state}: {status.error}")
+    assert status.state == "failed"
+    assert "checkpoint" in status.error and "cannot be read" in status.error
+    assert_one_sentence(status.error)
+    assert open_run(runs_dir, "broken").status().state == "failed"
     for name, content in kept.items():
         assert (run.path / name).read_bytes() == content, f"{name} changed"
 
@@ -60,11 +59,13 @@ def metrics_lines(epochs=3, steps_per_epoch=4):
     for epoch in range(epochs):
         for batch in range(steps_per_epoch):
             step = epoch * steps_per_epoch + batch + 1
-            lines.append(json.dumps({"kind": "batch", "step": step, "epoch": epoch + (batch + 1) / steps_per_epoch,
-                                     "loss": 2.0 / step, "accuracy": 0.1 * epoch}))
-        lines.append(json.dumps({"kind": "epoch", "step": (epoch + 1) * steps_per_epoch, "epoch": epoch + 1,
-                                 "loss": 1.0 / (epoch + 1), "val_accuracy": 0.3 + 0.2 * epoch, "val_loss": 1.0}))
-    return [line + "\n" for line in lines]
+            lines.append(row_line(BatchRow(step=step, epoch=epoch + (batch + 1) / steps_per_epoch, loss=2.0 / step,
+                                           accuracy=0.1 * epoch, learning_rate=0.1, images_per_second=100.0,
+                                           elapsed=float(step))))
+        lines.append(row_line(EpochRow(step=(epoch + 1) * steps_per_epoch, epoch=epoch + 1, loss=1.0 / (epoch + 1),
+                                       accuracy=0.5, val_loss=1.0, val_accuracy=0.3 + 0.2 * epoch, learning_rate=0.1,
+                                       images_per_second=100.0, elapsed=float(epoch + 1))))
+    return lines
 
 
 def test_runs_with_files_cut_short_are_still_listed(tmp_path):
@@ -73,10 +74,10 @@ def test_runs_with_files_cut_short_are_still_listed(tmp_path):
     last_epoch_line = metrics_lines()[-1]
     damaged = {
         # name: (what happens to status.json, metrics.jsonl content, expected state, expected epochs done)
-        "status-half": ("half", complete, "unknown", 3),
-        "status-empty": ("empty", complete, "unknown", 3),
-        "status-zeros": ("zeros", complete, "unknown", 3),
-        "status-one-brace": ("brace", complete, "unknown", 3),
+        "status-half": ("half", complete, "damaged", 3),
+        "status-empty": ("empty", complete, "damaged", 3),
+        "status-zeros": ("zeros", complete, "damaged", 3),
+        "status-one-brace": ("brace", complete, "damaged", 3),
         "metrics-torn": (None, complete[: -len(last_epoch_line) // 2], "created", 2),
         "metrics-zeros": (None, complete + "\0" * 300, "created", 3),
         # Appending after a crash glues the first new line to the torn one: that line is lost, the rest read.
@@ -84,7 +85,7 @@ def test_runs_with_files_cut_short_are_still_listed(tmp_path):
             None, "".join(metrics_lines(2)) + '{"kind": "batch", "st' + "".join(metrics_lines(3)[-5:]), "created", 3
         ),
         "metrics-no-newline": (None, complete.rstrip("\n"), "created", 3),
-        "both-torn": ("half", complete[: -len(last_epoch_line) // 2], "unknown", 2),
+        "both-torn": ("half", complete[: -len(last_epoch_line) // 2], "damaged", 2),
     }
     for name, (status_damage, metrics, _, _) in damaged.items():
         run = create_run(runs_dir, tiny_config(), name=name)
@@ -98,9 +99,9 @@ def test_runs_with_files_cut_short_are_still_listed(tmp_path):
     listed = {run.name: run.summary() for run in list_runs(runs_dir)}
     assert sorted(listed) == sorted(damaged)
     for name, (_, _, state, epochs_done) in damaged.items():
-        assert listed[name]["state"] == state, (name, listed[name])
-        assert listed[name]["epochs_done"] == epochs_done, (name, listed[name])
-        assert listed[name]["epochs"] == tiny_config().epochs
+        assert listed[name].state == state, (name, listed[name])
+        assert listed[name].epochs_done == epochs_done, (name, listed[name])
+        assert listed[name].epochs == tiny_config().epochs
     assert active_run(runs_dir) is None
 
     # The command line lists them too, in JSON and as text.

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from conftest import PROJECT_ROOT, assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
-from vgg.files import read_json, write_json
+from vgg.files import WriteError, read_json, write_json
 from vgg.launch import active_run, launch
-from vgg.runs import RunError, create_run, list_runs, open_run
+from vgg.runs import create_run, list_runs, open_run
 
 
 @pytest.fixture
@@ -56,18 +56,18 @@ def fill_disk(folder, leave_bytes=0):
 def test_a_full_disk_keeps_the_last_status_and_says_why(small_disk, image_folder):
     runs_dir = small_disk / "runs"
     run = create_run(runs_dir, tiny_config(), name="kept")
-    run.update_status(state="stopped", note="saved before the disk filled")
+    run.update_status(state="stopped", error="saved before the disk filled")
     before = run.status_path.read_bytes()
     assert fill_disk(small_disk) == 0
 
     answers = []
-    with pytest.raises(RunError) as caught:
+    with pytest.raises(WriteError) as caught:
         write_json(run.status_path, {"state": "finished", "notes": "x" * 20_000})
     answers.append(str(caught.value))
-    with pytest.raises(RunError) as caught:
+    with pytest.raises(WriteError) as caught:
         run.update_status(state="finished")
     answers.append(str(caught.value))
-    with pytest.raises(RunError) as caught:
+    with pytest.raises(WriteError) as caught:
         launch(runs_dir, "another", config=tiny_config(), data_dir=image_folder)
     answers.append(str(caught.value))
     print("\n".join(answers))
@@ -77,14 +77,14 @@ def test_a_full_disk_keeps_the_last_status_and_says_why(small_disk, image_folder
     assert "status.json" in answers[0] and "config.json" in answers[2]
 
     assert run.status_path.read_bytes() == before
-    assert run.status()["state"] == "stopped" and run.status()["note"] == "saved before the disk filled"
-    assert [path.name for path in run.path.iterdir() if path.name.endswith(".tmp")] == []
+    assert run.status().state == "stopped" and run.status().error == "saved before the disk filled"
+    assert [path.name for path in run.path.iterdir() if ".tmp" in path.name] == []
     assert [r.name for r in list_runs(runs_dir)] == ["kept"] and active_run(runs_dir) is None
 
     # Once space is freed, the user retries under the same name, and it works.
     for filler in small_disk.glob("filler-*"):
         filler.unlink()
-    assert create_run(runs_dir, tiny_config(), name="another").status()["state"] == "created"
+    assert create_run(runs_dir, tiny_config(), name="another").status().state == "created"
 
 
 def fill_after_first_checkpoint(run, disk, leave_bytes):
@@ -114,19 +114,19 @@ def test_a_run_that_fills_the_disk_ends_failed_and_keeps_its_last_checkpoint(sma
     status = train_run_quietly(run, image_folder)
     filler.join(timeout=60)
 
-    print(f"{status['state']}: {status.get('error')}")
-    assert status["state"] == "failed", status.get("traceback", "")[-1500:]
-    assert "No space left on device" in status["error"] and "checkpoint" in status["error"]
-    assert_one_sentence(status["error"])
-    assert open_run(runs_dir, "full").status()["state"] == "failed"
-    assert not (run.path / ".checkpoint.tmp.keras").exists(), "a half-written checkpoint keeps the disk full"
+    print(f"{status.state}: {status.error}")
+    assert status.state == "failed", (status.traceback or "")[-1500:]
+    assert "No space left on device" in status.error and "checkpoint" in status.error
+    assert_one_sentence(status.error)
+    assert open_run(runs_dir, "full").status().state == "failed"
+    assert not list(run.path.glob(".checkpoint*.tmp*")), "a half-written checkpoint keeps the disk full"
     # What was saved is kept: the epoch-1 checkpoint loads and matches its record, the metrics read.
     saved = read_json(run.path / "checkpoint.json")
     assert saved["epochs_done"] == 1
     model = load_checkpoint(run)
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == saved["step"]
-    assert [row["epoch"] for row in run.metrics() if row["kind"] == "epoch"][0] == 1
-    assert run.summary()["state"] == "failed"
+    assert [row.epoch for row in run.metrics().epochs][0] == 1
+    assert run.summary().state == "failed"
 
 
 @pytest.mark.slow
@@ -147,6 +147,6 @@ def test_cli_training_onto_a_disk_that_fills_up_prints_one_error_line(small_disk
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr[-2000:]
     assert_one_sentence(errors[0])
     # Nothing could be written, so the run shows what its last good files say.
-    assert read_json(run.status_path) is not None and run.status()["state"] in ("failed", "interrupted")
+    assert read_json(run.status_path) is not None and run.status().state in ("failed", "interrupted")
     assert read_json(run.path / "checkpoint.json")["epochs_done"] >= 1
-    assert not (run.path / ".checkpoint.tmp.keras").exists()
+    assert not list(run.path.glob(".checkpoint*.tmp*"))

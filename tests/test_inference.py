@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import generated_images
-from vgg.inference import Predictor, evaluate, load_model, trained_with_flips
-from vgg.model_record import SHIPPED_MODEL
+from vgg.inference import Predictor, evaluate, load_model
+from vgg.model_record import SHIPPED_MODEL, ModelRecord
 from vgg.runs import open_run
 
 
@@ -60,21 +60,19 @@ def test_grad_cam_is_an_input_sized_map_for_the_class_asked(tiny_model):
 
 def test_mirror_averaging_is_used_only_for_models_trained_on_flips(trained_runs_dir, tmp_path):
     # The tiny run trained without augmentation: its own view only.
-    assert trained_with_flips(open_run(trained_runs_dir, "tiny").model_path) is False
+    assert ModelRecord.of(open_run(trained_runs_dir, "tiny").model_path).flip_average is False
     flipped_run = tmp_path / "flipped"
     flipped_run.mkdir()
     (flipped_run / "config.json").write_text('{"augment": true}')
-    assert trained_with_flips(flipped_run / "model.keras") is True
+    assert ModelRecord.of(flipped_run / "model.keras").flip_average is True
     # The shipped model's card says how it trained; a model with no record gets its own view.
-    assert trained_with_flips(SHIPPED_MODEL) is True
-    assert trained_with_flips(tmp_path / "stray.keras") is False
+    assert ModelRecord.of(SHIPPED_MODEL).flip_average is True
+    assert ModelRecord.of(tmp_path / "stray.keras").flip_average is False
 
 
 def test_each_model_is_described_with_its_score(trained_runs_dir, tmp_path):
-    from vgg.inference import model_file_summary
-
     run = open_run(trained_runs_dir, "tiny")
-    text = model_file_summary(run.model_path)
-    accuracy = run.status()["final_accuracy"]
+    text = ModelRecord.of(run.model_path).summary()
+    accuracy = run.status().final_accuracy
     assert text == f"VGG16 at width 0.125, trained 3 epochs: {accuracy:.1%} of validation images right."
-    assert model_file_summary(tmp_path / "stray.keras") is None
+    assert ModelRecord.of(tmp_path / "stray.keras").summary() is None

@@ -19,31 +19,30 @@ from vgg.status import ACTIVE_STATES
 # Each takes 20 s to a minute on a 2-core machine.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-def class_chooser(page):
-    return page.get_by_test_id("stMultiSelect").filter(has_text="Classes")
+def class_pills(page):
+    return page.get_by_role("toolbar", name="Classes").get_by_role("button")
 
 
 def choose_only_class(page, name):
+    """Deselects every class pill but `name`'s, one click at a time, as a student would."""
     from playwright.sync_api import expect
 
-    expect(page.get_by_text("Source: local folder")).to_be_visible(timeout=120_000)
-    chooser = class_chooser(page)
-    chooser.get_by_role("button", name="Clear all").click()
-    box = chooser.get_by_role("combobox", name="Classes")
-    box.fill(name)
-    box.press("Enter")
-    box.press("Escape")
+    expect(class_pills(page)).to_have_count(len(CLASS_NAMES), timeout=120_000)
+    for other in CLASS_NAMES:
+        if other != name:
+            pill = class_pills(page).filter(has_text=re.compile(f"^{other}$"))
+            expect(pill).to_have_attribute("aria-pressed", "true", timeout=60_000)
+            pill.click()
+            expect(pill).to_have_attribute("aria-pressed", "false", timeout=60_000)
 
 
 def expect_only_class(page, name):
     from playwright.sync_api import expect
 
-    expect(class_chooser(page).locator("[data-tag]")).to_have_count(1, timeout=60_000)
-    expect(class_chooser(page).locator("[data-tag]")).to_have_attribute("aria-label", name)
-    # The grid's row labels: one bold class name per chosen class.
-    class_name = re.compile(f"^({'|'.join(CLASS_NAMES)})$")
-    labels = page.get_by_test_id("stMarkdownContainer").locator("strong").filter(has_text=class_name)
-    expect(labels).to_have_text([name], timeout=60_000)
+    pressed = page.get_by_role("toolbar", name="Classes").locator("button[aria-pressed=true]")
+    expect(pressed).to_have_text([name], timeout=60_000)
+    # The close-up shows an image of the one class in the grid.
+    expect(page.get_by_role("heading", name=re.compile(f"^Up close: {name} "))).to_be_visible(timeout=60_000)
 
 
 def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder, tmp_path, monkeypatch):
@@ -91,7 +90,7 @@ def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder,
         expect(train.get_by_text(re.compile(r"\bbg is running ·"))).to_be_visible()
         for page in pages:
             no_exception_or_error(page)
-        assert run.status()["state"] == "running" and len(run.metrics()) > 0
+        assert run.status().state == "running" and len(run.metrics().rows()) > 0
     finally:
         close_pages(pages, tmp_path)
         stop_and_wait(run, process)
@@ -115,7 +114,7 @@ def test_an_idle_train_page_follows_a_run_started_elsewhere(browser, server, ima
         expect(page.get_by_text(re.compile(r"\bfrom-terminal is (queued|running) ·"))).to_be_visible(timeout=60_000)
         expect(start).to_be_disabled(timeout=60_000)
         # From then on the run's own view redraws itself: it follows the run from queued to training.
-        assert wait_for(run, ("running",), 120)["state"] == "running"
+        assert wait_for(run, ("running",), 120).state == "running"
         expect(page.get_by_text(re.compile(r"\bfrom-terminal is running ·"))).to_be_visible(timeout=60_000)
         stop_and_wait(run, process)
         expect(page.get_by_text(re.compile(r"\bfrom-terminal is stopped ·"))).to_be_visible(timeout=60_000)

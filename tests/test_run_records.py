@@ -63,7 +63,8 @@ def test_a_damaged_run_is_one_sentence_on_the_train_page(tmp_path, monkeypatch, 
     app.run()
     assert not app.exception
     # The newest run, shown first, is the damaged one: one sentence, and the other run still opens.
-    assert [error.value for error in app.error] == ["Run 'damaged' is damaged: its status.json is not a record."]
+    expected = "Run 'damaged' is damaged: its status.json holds a list instead of a record."
+    assert [error.value for error in app.error] == [expected]
     app.selectbox(key="show_run_damaged").set_value("kept").run()
     assert not app.exception and not app.error
     assert any("**kept** is **finished**" in markdown.value for markdown in app.markdown)

@@ -46,7 +46,7 @@ def test_shipped_model_scores_its_cards_validation_accuracy(shipped_model, card)
 
     dataset = load_cifar10(SHARED_CIFAR10, validation_size=card["validation_size"], seed=card["config"]["seed"])
     # Scored as the app predicts with it: the card and the app read the same record of its training.
-    flip_average = inference.trained_with_flips(model_record.SHIPPED_MODEL)
+    flip_average = model_record.ModelRecord.of(model_record.SHIPPED_MODEL).flip_average
     assert flip_average == card["flip_average"]
     result = inference.evaluate(shipped_model, dataset.x_val, dataset.y_val, flip_average=flip_average)
     print(f"shipped model: {result['accuracy']:.4f} on {result['images']} validation images "

@@ -14,6 +14,7 @@ from conftest import PROJECT_ROOT, subprocess_environment, tiny_config
 from vgg.files import write_json
 from vgg.inference import evaluate, load_model
 from vgg.launch import launch, wait_for
+from vgg.metrics import BatchRow, row_line
 from vgg.runs import RunError, create_run, open_run
 from vgg.train import train_run
 
@@ -21,11 +22,11 @@ from vgg.train import train_run
 def test_a_narrow_vgg16_learns_the_generated_classes(image_folder, tmp_path):
     run = create_run(tmp_path / "runs", tiny_config(epochs=4), name="learn")
     status = train_run(run, data_dir=image_folder, progress=lambda message: None)
-    assert status["state"] == "finished", status.get("traceback")
-    epochs = [row for row in run.metrics() if row["kind"] == "epoch"]
-    assert [row["epoch"] for row in epochs] == [1, 2, 3, 4]
-    assert epochs[-1]["val_accuracy"] >= 0.9
-    assert epochs[-1]["loss"] < epochs[0]["loss"]
+    assert status.state == "finished", status.traceback
+    epochs = list(run.metrics().epochs)
+    assert [row.epoch for row in epochs] == [1, 2, 3, 4]
+    assert epochs[-1].val_accuracy >= 0.9
+    assert epochs[-1].loss < epochs[0].loss
     # The final model, reloaded from disk in safe mode, scores the same on the held-out images.
     from vgg.data import load_cifar10
 
@@ -34,9 +35,9 @@ def test_a_narrow_vgg16_learns_the_generated_classes(image_folder, tmp_path):
     result = evaluate(model, dataset.x_val, dataset.y_val)
     assert result["accuracy"] >= 0.9
     # The run records that final score, as the app predicts, for the Train page and the CLI.
-    assert status["final_accuracy"] == result["accuracy"]
-    assert status["final_single_view_accuracy"] == result["single_view_accuracy"]
-    assert status["device"].startswith(("CPU", "GPU"))
+    assert status.final_accuracy == result["accuracy"]
+    assert status.final_single_view_accuracy == result["single_view_accuracy"]
+    assert status.device.startswith(("CPU", "GPU"))
     assert (run.path / "tensorboard").is_dir()
 
 
@@ -44,12 +45,12 @@ def test_batch_and_epoch_lines_carry_every_metric(image_folder, tmp_path):
     run = create_run(tmp_path / "runs", tiny_config(epochs=1), name="metrics")
     train_run(run, data_dir=image_folder, progress=lambda message: None)
     rows = run.metrics()
-    batch = next(row for row in rows if row["kind"] == "batch")
-    epoch = next(row for row in rows if row["kind"] == "epoch")
+    batch = rows.batches[0]
+    epoch = rows.epochs[0]
     for key in ("step", "epoch", "loss", "accuracy", "learning_rate", "images_per_second", "elapsed"):
-        assert key in batch and key in epoch
-    assert epoch["val_accuracy"] is not None and epoch["val_loss"] is not None
-    steps = [row["step"] for row in rows if row["kind"] == "batch"]
+        assert getattr(batch, key) is not None and getattr(epoch, key) is not None
+    assert epoch.val_accuracy is not None and epoch.val_loss is not None
+    steps = [row.step for row in rows.batches]
     assert steps == sorted(steps) and len(steps) >= 10
 
 
@@ -63,12 +64,12 @@ def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
     runs_dir = tmp_path / "runs"
     # Many small batches with a slow logging pace would hide nothing: log every batch.
     run, process = _start(runs_dir, "life", tiny_config(epochs=6, batch_size=8), image_folder)
-    assert wait_for(run, ("running",), 60)["state"] == "running"
+    assert wait_for(run, ("running",), 60).state == "running"
     # Metrics appear while the run trains, not only at its end.
     deadline = time.monotonic() + 90
-    while len(run.metrics()) < 5 and time.monotonic() < deadline:
+    while len(run.metrics().rows()) < 5 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert len(run.metrics()) >= 5 and run.status()["state"] == "running"
+    assert len(run.metrics().rows()) >= 5 and run.status().state == "running"
 
     # A second start while one trains is refused with a sentence naming the busy run.
     with pytest.raises(RunError, match="'life' is already training"):
@@ -78,20 +79,20 @@ def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
     run.request_stop()
     assert process.wait(timeout=120) == 0
     status = run.status()
-    assert status["state"] == "stopped"
+    assert status.state == "stopped"
     assert run.checkpoint_path.exists()
     checkpoint = json.loads((run.path / "checkpoint.json").read_text())
-    steps_before = [row["step"] for row in run.metrics()]
+    steps_before = [row.step for row in run.metrics().rows()]
     assert max(steps_before) >= checkpoint["step"]
 
     run, process = launch(runs_dir, "life", data_dir=image_folder, resume=True)
     assert process.wait(timeout=300) == 0
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
     rows = run.metrics()
-    steps = [row["step"] for row in rows if row["kind"] == "batch"]
+    steps = [row.step for row in rows.batches]
     assert steps == sorted(steps), "metrics continue where the checkpoint left them"
     assert steps[-1] > checkpoint["step"]
-    assert [row["epoch"] for row in rows if row["kind"] == "epoch"][-1] == 6
+    assert [row.epoch for row in rows.epochs][-1] == 6
     assert run.model_path.exists()
 
 
@@ -106,15 +107,15 @@ def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path)
     assert run.checkpoint_path.exists()
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-    assert run.status()["state"] == "interrupted"
+    assert run.status().state == "interrupted"
     checkpoint = json.loads((run.path / "checkpoint.json").read_text())
     # Resume it with a short horizon, so the test ends soon; metrics stay readable.
     config = run.config().replace(epochs=checkpoint["epochs_done"] + 1)
     write_json(run.config_path, json.loads(config.to_json()))
     run, process = launch(runs_dir, "killed", data_dir=image_folder, resume=True)
     assert process.wait(timeout=300) == 0
-    assert run.status()["state"] == "finished"
-    epochs = [row["epoch"] for row in run.metrics() if row["kind"] == "epoch"]
+    assert run.status().state == "finished"
+    epochs = [row.epoch for row in run.metrics().epochs]
     assert epochs == list(range(1, checkpoint["epochs_done"] + 2))
 
 
@@ -125,19 +126,19 @@ def test_a_run_stopped_while_it_starts_shows_stopped_and_resumes(image_folder, t
     # Pressed at once: the process is still importing TensorFlow and dies of the signal, unsaved.
     run.request_stop()
     process.wait(timeout=120)
-    assert run.status()["state"] == "stopped"
+    assert run.status().state == "stopped"
     assert not run.checkpoint_path.exists()
     run, process = launch(runs_dir, "early", data_dir=image_folder, resume=True)
     assert process.wait(timeout=300) == 0
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
 
 
 def test_a_failing_run_is_recorded_as_failed_with_its_reason(tmp_path):
     run = create_run(tmp_path / "runs", tiny_config(), name="broken")
     status = train_run(run, data_dir=tmp_path / "missing", progress=lambda message: None)
-    assert status["state"] == "failed"
-    assert "has no train/ folder" in status["error"]
-    assert open_run(tmp_path / "runs", "broken").status()["state"] == "failed"
+    assert status.state == "failed"
+    assert "has no train/ folder" in status.error
+    assert open_run(tmp_path / "runs", "broken").status().state == "failed"
 
 
 @pytest.mark.slow
@@ -152,7 +153,7 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
         capture_output=True, text=True, env=environment, cwd=PROJECT_ROOT, timeout=300,
     )
     assert train.returncode == 0, train.stderr[-2000:]
-    assert json.loads(train.stdout)["state"] == "finished"
+    assert json.loads(train.stdout).state == "finished"
 
     listing = subprocess.run(command + ["runs", "--runs-dir", str(runs_dir), "--json"],
                              capture_output=True, text=True, env=environment, timeout=120)
@@ -222,30 +223,35 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(image_folder, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     status = open_run(runs_dir, "mirrored").status()
-    assert status["state"] == "finished" and status["replicas"] == 2
+    assert status.state == "finished" and status.replicas == 2
     assert json.loads(result.stdout)["val_accuracy"] >= 0.8
+
+
+def batch_line(step, epoch, loss=1.0):
+    return row_line(BatchRow(step=step, epoch=epoch, loss=loss, accuracy=0.5, learning_rate=0.1,
+                             images_per_second=100.0, elapsed=float(step)))
 
 
 def test_metrics_follow_a_growing_file_and_a_replaced_one(tmp_path):
     """The live chart's reader: appended lines appear, a half-written line waits, a rewrite starts over."""
     run = create_run(tmp_path, tiny_config(), name="growing")
     with open(run.metrics_path, "a") as file:
-        file.write(json.dumps({"kind": "batch", "step": 1}) + "\n")
-    assert [row["step"] for row in run.metrics()] == [1]
+        file.write(batch_line(1, 0.5))
+    assert [row.step for row in run.metrics().rows()] == [1]
     with open(run.metrics_path, "a") as file:
-        file.write(json.dumps({"kind": "batch", "step": 2}) + "\n" + '{"kind": "batch", "st')
-    assert [row["step"] for row in run.metrics()] == [1, 2]
+        file.write(batch_line(2, 1.0) + batch_line(3, 1.5)[:20])
+    assert [row.step for row in run.metrics().rows()] == [1, 2]
     with open(run.metrics_path, "a") as file:
-        file.write('ep": 3}\n')
-    assert [row["step"] for row in run.metrics()] == [1, 2, 3]
-    run.truncate_metrics(last_step=1)
-    assert [row["step"] for row in run.metrics()] == [1]
+        file.write(batch_line(3, 1.5)[20:])
+    assert [row.step for row in run.metrics().rows()] == [1, 2, 3]
+    run.truncate_metrics(epochs_done=1)
+    assert [row.step for row in run.metrics().rows()] == [1, 2]
     # A different, longer file put in its place is read from its start, not from the old offset.
     replacement = run.path / "replacement.jsonl"
-    replacement.write_text("".join(json.dumps({"kind": "epoch", "step": step * 10}) + "\n" for step in range(1, 9)))
+    replacement.write_text("".join(batch_line(step * 10, step / 2) for step in range(1, 9)))
     os.replace(replacement, run.metrics_path)
-    assert [row["step"] for row in run.metrics()] == [10, 20, 30, 40, 50, 60, 70, 80]
-    run.truncate_metrics(last_step=10)
+    assert [row.step for row in run.metrics().rows()] == [10, 20, 30, 40, 50, 60, 70, 80]
+    run.truncate_metrics(epochs_done=1)
     with open(run.metrics_path, "a") as file:
-        file.write(json.dumps({"kind": "batch", "step": 2, "loss": 0.5}) + "\n")
-    assert run.metrics()[-1] == {"kind": "batch", "step": 2, "loss": 0.5}
+        file.write(batch_line(25, 1.25, loss=0.5))
+    assert run.metrics().batches[-1] == BatchRow(25, 1.25, 0.5, 0.5, 0.1, 100.0, 25.0)

@@ -76,9 +76,9 @@ def test_batch_norm_statistics_become_the_mean_over_one_pass():
 def test_an_averaging_run_ships_the_averaged_weights_and_still_predicts(image_folder, tmp_path):
     run = create_run(tmp_path / "runs", tiny_config(epochs=4, average_from_epoch=3), name="swa")
     status = train_run(run, data_dir=image_folder, progress=lambda message: None)
-    assert status["state"] == "finished", status.get("traceback")
-    assert status["averaged_epochs"] == 2
-    assert status["final_accuracy"] >= 0.9
+    assert status.state == "finished", status.traceback
+    assert status.averaged_epochs == 2
+    assert status.final_accuracy >= 0.9
     shipped = load_model(run.model_path, tmp_path / "runs")
     last_epoch = load_model(run.checkpoint_path, tmp_path / "runs")
     with np.load(run.path / "weight_average.npz") as saved:

@@ -13,8 +13,9 @@ from conftest import tiny_config
 from vgg.cli import _config_from_args, build_parser
 from vgg.data import load_cifar10
 from vgg.export import export_run
-from vgg.inference import load_model, model_file_summary
+from vgg.inference import load_model
 from vgg.model import build_from_config, conv_layers
+from vgg.model_record import ModelRecord
 from vgg.runs import create_run, open_run
 from vgg.train import train_run
 from vgg.widen import WidenError, transfer_weights
@@ -85,13 +86,13 @@ def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_whe
     # A learning rate too small to learn anything in one epoch: what the run scores, it started with.
     config = tiny_config(width=0.25, epochs=1, learning_rate=1e-7, init_from=str(start_folder / "start.keras"))
     wider = train_run(create_run(start_folder, config, name="wider"), data_dir=image_folder, progress=quiet)
-    assert wider["state"] == "finished", wider.get("traceback")
+    assert wider.state == "finished", wider.traceback
     fresh_run = create_run(start_folder, config.replace(init_from=""), name="fresh")
     fresh = train_run(fresh_run, data_dir=image_folder, progress=quiet)
-    print(f"started from a {start_card['val_accuracy']:.0%} model: {wider['final_accuracy']:.0%}; "
-          f"from random weights: {fresh['final_accuracy']:.0%}")
-    assert wider["final_accuracy"] >= start_card["val_accuracy"] - 0.05
-    assert fresh["final_accuracy"] < 0.5
+    print(f"started from a {start_card['val_accuracy']:.0%} model: {wider.final_accuracy:.0%}; "
+          f"from random weights: {fresh.final_accuracy:.0%}")
+    assert wider.final_accuracy >= start_card["val_accuracy"] - 0.05
+    assert fresh.final_accuracy < 0.5
 
     # What the run started from was recorded when it started: a later change to those files changes nothing.
     (start_folder / "start.json").write_text("not a card")
@@ -106,23 +107,23 @@ def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_whe
     assert f"{start_card['command']} --name tiny\n{card['command']}\n" in markdown
     assert "Net2WiderNet" in markdown and "1, after the 3 of `tiny`" in markdown
     # The pages' caption counts the epochs of both models.
-    assert "at width 0.25, trained 3 + 1 epochs" in model_file_summary(tmp_path / "wider" / "vgg16_cifar10.keras")
+    assert "at width 0.25, trained 3 + 1 epochs" in ModelRecord.of(tmp_path / "wider" / "vgg16_cifar10.keras").summary()
 
     # A run started from another run's final model (no card beside it) learns its lineage from that run's files.
     again = config.replace(init_from=str(open_run(start_folder, "wider").model_path))
     status = train_run(create_run(start_folder, again, name="again"), data_dir=image_folder, progress=quiet)
-    assert status["state"] == "finished", status.get("traceback")
+    assert status.state == "finished", status.traceback
     card = export_run(open_run(start_folder, "again"), image_folder, assets_dir=tmp_path / "again")
     markdown = (tmp_path / "again" / "MODEL_CARD.md").read_text()
     commands = [line for line in markdown.splitlines() if line.startswith("python -m vgg train")]
     assert [command.split("--name ")[-1] for command in commands[:2]] == ["tiny", "wider"]
     assert "--init-from runs/tiny/model.keras" in commands[1] and "--init-from runs/wider/model.keras" in commands[2]
     assert "started from the trained model of run `wider`" in markdown
-    assert "trained 3 + 1 + 1 epochs" in model_file_summary(tmp_path / "again" / "vgg16_cifar10.keras")
+    assert "trained 3 + 1 + 1 epochs" in ModelRecord.of(tmp_path / "again" / "vgg16_cifar10.keras").summary()
 
 
 def test_a_starting_model_that_is_missing_fails_the_run_in_one_sentence(image_folder, tmp_path):
     config = tiny_config(epochs=1, init_from=str(tmp_path / "runs" / "gone.keras"))
     status = train_run(create_run(tmp_path / "runs", config, name="orphan"), data_dir=image_folder, progress=quiet)
-    assert status["state"] == "failed"
-    assert status["error"] == "There is no model file at " + str(tmp_path / "runs" / "gone.keras") + "."
+    assert status.state == "failed"
+    assert status.error == "There is no model file at " + str(tmp_path / "runs" / "gone.keras") + "."

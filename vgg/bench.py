@@ -21,12 +21,13 @@ import tensorflow as tf
 
 from vgg import data as data_module
 from vgg import images as images_module
-from vgg import inference
-from vgg import runs as runs_module
+from vgg import inference, model_record
 from vgg.config import PRESETS
-from vgg.device import cpu_name
+from vgg.device import cpu_name, precision_policy
+from vgg.estimate import training_flops_per_image
+from vgg.metrics import read_metrics
 from vgg.model import build_from_config
-from vgg.train import compile_model, precision_policy
+from vgg.train import compile_model
 
 # Steps and calls of the full run and of --quick. Warm-up and timed phases take two steps at least:
 # make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
@@ -121,7 +122,7 @@ def trainer_throughput(config, images, labels, warmup_steps):
     start = time.perf_counter()
     fit(warmup_images, len(labels))
     seconds = time.perf_counter() - start
-    params, flops_per_image = model.count_params(), training_flops_per_image(model)
+    params, flops_per_image = model.count_params(), training_flops_per_image(config)
     keras.backend.clear_session()
     # The next model built here (another preset, the inference rows) must not inherit this policy.
     keras.mixed_precision.set_global_policy("float32")
@@ -141,20 +142,6 @@ def blog_baseline_throughput(images, labels, warmup_steps):
         if finished.returncode != 0:
             raise RuntimeError(f"The blog baseline failed: {finished.stderr.strip()[-2000:]}")
         return json.loads(result_path.read_text())
-
-
-def training_flops_per_image(model):
-    """Floating-point operations of one training step per image: the forward pass's multiply-adds
-    (2 FLOPs each) in conv and Dense layers, times 3 for the backward pass's two products."""
-    forward = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            height, width, channels_out = layer.output.shape[1:]
-            kernel_height, kernel_width, channels_in, _ = layer.kernel.shape
-            forward += 2 * height * width * kernel_height * kernel_width * channels_in * channels_out
-        elif isinstance(layer, keras.layers.Dense):
-            forward += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
-    return 3 * forward
 
 
 def matmul_gflops(size=2048, repeats=20):
@@ -288,9 +275,9 @@ def training_rows(args, plan):
 
 
 def inference_rows(args, plan):
-    shipped = inference.default_model_path()
+    shipped = model_record.default_model_path()
     if shipped:
-        model, source = inference.load_model(shipped, runs_dir=inference.ASSETS_DIR), f"shipped model {shipped.name}"
+        model, source = inference.load_model(shipped, runs_dir=model_record.ASSETS_DIR), f"shipped model {shipped.name}"
     else:
         model, source = build_from_config(PRESETS["cpu"]), "cpu preset model built fresh (no shipped model)"
     predictor = inference.Predictor(model)
@@ -304,7 +291,7 @@ def inference_rows(args, plan):
     calls = plan["calls"]
     say(f"timing inference on the {source}, median of {calls} calls")
 
-    top_k = median_milliseconds(lambda: predictor.top_k(pixels, data_module.CLASS_NAMES, k=5), calls)
+    top_k = median_milliseconds(lambda: predictor.top_k(pixels, k=5), calls)
     predict = median_milliseconds(lambda: model.predict(pixels[None], verbose=0), calls)
     grad_cam = median_milliseconds(lambda: predictor.grad_cam(pixels), calls)
     eager = median_milliseconds(eager_grad_cam(model, inference.grad_cam_layer_name(model), batch), calls)
@@ -329,9 +316,9 @@ def follow_epochs(process, metrics_path, start):
     while True:
         finished = process.poll() is not None
         now = time.perf_counter() - start
-        for row in runs_module.Run(metrics_path.parent).metrics():
-            if row.get("kind") == "epoch" and row.get("val_accuracy") is not None and row["epoch"] > len(curve):
-                curve.append((row["epoch"], now, row["val_accuracy"]))
+        for row in read_metrics(metrics_path).validated_epochs:
+            if row.epoch > len(curve):
+                curve.append((row.epoch, now, row.val_accuracy))
         if finished:
             return curve
         time.sleep(0.2)
@@ -380,7 +367,7 @@ def time_to_accuracy_curve(data_dir):
         start = time.perf_counter()
         # Output goes to files: a pipe nobody reads for five minutes could fill and stall the training.
         with open(output_path, "w") as output, open(log_path, "w") as log:
-            process = subprocess.Popen(command, cwd=inference.PROJECT_ROOT, stdout=output, stderr=log, text=True)
+            process = subprocess.Popen(command, cwd=model_record.PROJECT_ROOT, stdout=output, stderr=log, text=True)
             curve = follow_epochs(process, metrics_path, start)
         total = time.perf_counter() - start
         if process.returncode != 0:

@@ -8,11 +8,10 @@ import tensorflow as tf
 
 
 def cpu_name():
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as file:
+        for line in file:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
     return platform.processor() or "CPU"
 
 

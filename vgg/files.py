@@ -74,14 +74,16 @@ def read_json(path, default=None):
         return default
 
 
-_MISSING = object()
-
-
 def read_json_object(path, what, default=None):
-    """Like read_json, but a value that is not a JSON object raises DamagedFileError naming `what`."""
-    value = read_json(path, _MISSING)
-    if value is _MISSING:
+    """The JSON object in `path`, or `default` when there is no file. A file that is not JSON (cut short,
+    overwritten) or holds another type raises DamagedFileError naming `what`."""
+    try:
+        with open(path) as file:
+            value = json.load(file)
+    except FileNotFoundError:
         return default
+    except (OSError, ValueError):
+        raise DamagedFileError(f"{what} is not readable JSON.") from None
     if not isinstance(value, dict):
         raise DamagedFileError(f"{what} holds {json_kind(value)} instead of a record.")
     return value

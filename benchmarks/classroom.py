@@ -1,0 +1,171 @@
+"""What watching a training run costs the server, per watching session: the bench's classroom row.
+
+    python benchmarks/classroom.py --data-dir ../shared/cifar10 [--watchers 10] [--seconds 60]
+
+Starts the app and a `cpu` preset run, then measures over `--seconds`, first with no page open and then
+with N watching sessions (headless Chromium pages on the Train page, each a session of its own): the
+server process's CPU in cores (from /proc), the browsers' own CPU, the run's images/s (from its metrics
+rows) and the errors the pages show. Thirty Chromium pages would overload two cores by themselves, so N
+pages measure the cost per session, and 30 sessions cost 30 times that. Prints one JSON object.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS, PROJECT_ROOT, SERVER_START_TIMEOUT, free_port  # noqa: E402
+from vgg.config import PRESETS  # noqa: E402
+from vgg.device import cpu_name  # noqa: E402
+from vgg.launch import launch, stop_active_runs, wait_for  # noqa: E402
+from vgg.status import State  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+RUN_EPOCHS = 30  # Longer than any measurement: the run trains throughout.
+
+
+def cpu_seconds(pid):
+    """User plus system CPU seconds of one process so far, or 0 once it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def descendants(root, excluded):
+    """Pids below `root` in the process tree, without the subtrees of `excluded` pids."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{entry}/stat") as file:
+                    parent = int(file.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in excluded:
+                found.append(child)
+                stack.append(child)
+    return found
+
+
+@contextlib.contextmanager
+def app_server(data_dir, runs_dir):
+    port = free_port()
+    environment = dict(os.environ, VGG_DATA_DIR=str(data_dir), VGG_RUNS_DIR=str(runs_dir))
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
+                break
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT} s")
+            time.sleep(0.2)
+        yield server, url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def measure(server, run, training_pid, seconds):
+    """(server cores, browsers' cores, the run's images/s) over `seconds` of wall time."""
+    browsers_before = {pid: cpu_seconds(pid) for pid in descendants(os.getpid(), {server.pid, training_pid})}
+    server_before, start = cpu_seconds(server.pid), time.monotonic()
+    first = run.metrics().batches[-1]
+    time.sleep(seconds)
+    last, wall = run.metrics().batches[-1], time.monotonic() - start
+    browsers = sum(cpu_seconds(pid) - browsers_before.get(pid, 0.0)
+                   for pid in descendants(os.getpid(), {server.pid, training_pid}))
+    images = (last.epoch - first.epoch) * run.status().train_images
+    return (cpu_seconds(server.pid) - server_before) / wall, browsers / wall, images / wall
+
+
+def watch(browser, url, count):
+    pages = []
+    for _ in range(count):
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.errors = []
+        page.on("pageerror", lambda error, page=page: page.errors.append(str(error)))
+        page.goto(f"{url}/train")
+        pages.append(page)
+    for page in pages:
+        page.get_by_text("is running").first.wait_for(timeout=SERVER_START_TIMEOUT * 1000)
+    return pages
+
+
+def page_errors(pages):
+    shown = sum(page.get_by_test_id("stException").count() + page.get_by_test_id("stAlertContentError").count()
+                for page in pages)
+    return shown + sum(len(page.errors) for page in pages)
+
+
+def classroom(data_dir, watchers, seconds):
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="vgg-classroom-") as runs_dir, \
+            app_server(data_dir, runs_dir) as (server, url):
+        run, process = launch(runs_dir, "classroom", config=PRESETS["cpu"].replace(epochs=RUN_EPOCHS),
+                              preset="cpu", data_dir=data_dir)
+        try:
+            if wait_for(run, (State.RUNNING,), 300).state != State.RUNNING:
+                raise RuntimeError("the cpu run did not start")
+            while len(run.metrics().batches) < 5:  # Past loading the data and compiling the model.
+                time.sleep(1)
+            idle = measure(server, run, process.pid, seconds)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
+                pages = watch(browser, url, watchers)
+                watched = measure(server, run, process.pid, seconds)
+                errors = page_errors(pages)
+                browser.close()
+        finally:
+            stop_active_runs(runs_dir)
+    return {
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores", "watchers": watchers, "seconds": seconds,
+        "server_cores_idle": round(idle[0], 3), "server_cores_watched": round(watched[0], 3),
+        "server_cores_per_watcher": round((watched[0] - idle[0]) / watchers, 4),
+        "browser_cores": round(watched[1], 3),
+        "run_images_per_second_idle": round(idle[2], 1), "run_images_per_second_watched": round(watched[2], 1),
+        "page_errors": errors,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", required=True, help="real CIFAR-10 as an image folder (the run trains on it)")
+    parser.add_argument("--watchers", type=int, default=10, help="watching browser sessions (default 10)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each measurement (default 60)")
+    args = parser.parse_args(argv)
+    if CHROMIUM is None:
+        print(json.dumps({"skipped": "chromium not installed"}))
+        return 3
+    try:
+        result = classroom(str(pathlib.Path(args.data_dir).resolve()), args.watchers, args.seconds)
+    except ImportError:
+        result = {"skipped": "playwright not installed"}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
