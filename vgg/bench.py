@@ -22,6 +22,8 @@ import tensorflow as tf
 from vgg import data as data_module
 from vgg import images as images_module
 from vgg import inference, model_record
+from vgg.bench_app import classroom_row, streamlit_row
+from vgg.bench_table import format_table, make_row, summary_line
 from vgg.config import PRESETS
 from vgg.device import cpu_name, precision_policy
 from vgg.estimate import training_flops_per_image
@@ -35,7 +37,6 @@ FULL_PLAN = {"warmup_steps": 3, "blog_steps": 40, "preset_steps": 20, "xla_steps
 QUICK_PLAN = {"warmup_steps": 2, "blog_steps": 2, "preset_steps": 2, "xla_steps": 0, "calls": 15}
 # The time-to-accuracy training: the cpu preset for as many epochs as fit in five minutes here.
 TIME_TO_ACCURACY_EPOCHS = 10
-SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
 
 # The blog's plain Keras code, run in a fresh interpreter that never imports `vgg`, so that
 # TF_ENABLE_ONEDNN_OPTS stays at TensorFlow's own default there.
@@ -185,53 +186,6 @@ def eager_grad_cam(model, layer_name, batch):
     return run
 
 
-def first_page_seconds(data_dir):
-    """Runs benchmarks/first_paint.py in its own interpreter and returns its answer: {"seconds": ...} from
-    starting `streamlit run` to the first page's heading being visible in Chromium, or {"seconds": None,
-    "skipped": why} when chromium or playwright is missing. Raises RuntimeError when the measurement failed.
-
-    A script outside the package measures it, so that the package never imports playwright nor starts a browser.
-    """
-    script = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "first_paint.py"
-    if not script.is_file():
-        return {"seconds": None, "skipped": "benchmarks/first_paint.py is missing"}
-    command = [sys.executable, str(script)] + (["--data-dir", str(data_dir)] if data_dir else [])
-    # The script gives up after its own timeouts (server start, then the heading); this one is for a hung browser.
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=4 * SERVER_START_TIMEOUT, check=False)
-    try:
-        result = json.loads(finished.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise RuntimeError(f"{script.name} ended with exit code {finished.returncode}: "
-                           f"{finished.stderr.strip()[-2000:]}") from None
-    if result.get("error") is not None:
-        raise RuntimeError(result["error"])
-    return result
-
-
-def make_row(name, value, unit, baseline=None, baseline_name=None, target=None, note=""):
-    """One result. `target` is (what, operator, number) with what in {"value", "ratio"}."""
-    higher_is_better = unit in ("images/s", "GFLOP/s", "%")
-    ratio = None
-    if value and baseline:
-        ratio = value / baseline if higher_is_better else baseline / value
-    met = None
-    if target is not None and value is not None:
-        what, operator, number = target
-        measured = value if what == "value" else ratio
-        met = measured is not None and (measured >= number if operator == ">=" else measured <= number)
-    return {
-        "name": name,
-        "value": None if value is None else round(value, 2),
-        "unit": unit,
-        "baseline": None if baseline is None else round(baseline, 2),
-        "baseline_name": baseline_name,
-        "ratio": None if ratio is None else round(ratio, 2),
-        "target": None if target is None else f"{target[0]} {target[1]} {target[2]}",
-        "target_met": met,
-        "note": note,
-    }
-
-
 def training_rows(args, plan):
     rows = []
     blog = PRESETS["blog"]
@@ -376,55 +330,6 @@ def time_to_accuracy_curve(data_dir):
     return curve, total, final
 
 
-def streamlit_row(args):
-    name, target = "first page painted", ("value", "<=", 3)
-    say("starting streamlit and waiting for the first page's heading in Chromium (benchmarks/first_paint.py)")
-    try:
-        result = first_page_seconds(args.data_dir)
-    except Exception as error:  # noqa: BLE001  (a server that fails is a result to report, not a reason to lose the table)
-        row = make_row(name, None, "s", target=target, note=f"failed: {error}")
-        row["target_met"] = False
-        return row
-    if result.get("skipped"):
-        return make_row(name, None, "s", target=target, note=f"skipped: {result['skipped']}")
-    return make_row(name, result["seconds"], "s", target=target,
-                    note="from starting the server process; browser already open")
-
-
-def format_number(number):
-    if number is None:
-        return "-"
-    return f"{number:,.1f}" if abs(number) >= 100 else f"{number:.2f}"
-
-
-def format_table(rows):
-    header = ("name", "value", "unit", "baseline", "ratio", "target", "met")
-    lines = []
-    for row in rows:
-        met = {True: "yes", False: "NO", None: "-"}[row["target_met"]]
-        value = format_number(row["value"]) if row["value"] is not None else row["note"]
-        lines.append((row["name"], value, row["unit"], format_number(row["baseline"]),
-                      format_number(row["ratio"]), row["target"] or "-", met))
-    widths = [max(len(str(line[index])) for line in [header, *lines]) for index in range(len(header))]
-    text = [
-        "  ".join(str(cell).ljust(width) if index in (0, 2, 5) else str(cell).rjust(width)
-                  for index, (cell, width) in enumerate(zip(line, widths, strict=True)))
-        for line in [header, *lines]
-    ]
-    text.insert(1, "  ".join("-" * width for width in widths))
-    # What each baseline was, and where the model came from, under the table rather than in a wider one.
-    text += [f"  {row['name']}: baseline = {row['baseline_name'] or 'none'}; {row['note']}"
-             for row in rows if row["value"] is not None]
-    return "\n".join(text)
-
-
-def summary_line(rows):
-    judged = [row for row in rows if row["target_met"] is not None]
-    skipped = sum(1 for row in rows if row["target"] and row["target_met"] is None)
-    met = sum(1 for row in judged if row["target_met"])
-    return f"bench: {met} targets met of {len(judged)}" + (f" ({skipped} skipped)" if skipped else "")
-
-
 def main(args):
     plan = QUICK_PLAN if args.quick else FULL_PLAN
     machine = machine_summary()
@@ -433,7 +338,7 @@ def main(args):
     started = time.perf_counter()
     rows = training_rows(args, plan) + inference_rows(args, plan) + [streamlit_row(args)]
     if not args.quick:
-        rows += time_to_accuracy_rows(args)
+        rows += [classroom_row(args)] + time_to_accuracy_rows(args)
     say(f"finished in {time.perf_counter() - started:.0f} s")
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -221,12 +221,8 @@ def lineage_markdown(card):
     return origin, epochs, wall_time, first_command
 
 
-def card_markdown(card):
-    config = card["config"]
-    per_class = "\n".join(
-        f"| {name} | {accuracy:.1%} |"
-        for name, accuracy in zip(card["class_names"], card["per_class_accuracy"], strict=False)
-    )
+def accuracy_markdown(card):
+    """The card's accuracy line and its sentence on where the validation images came from."""
     if card["flip_average"]:
         accuracy = (f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images, "
                     "each averaged with its mirror image as the app predicts (the VGG paper's evaluation); "
@@ -236,11 +232,21 @@ def card_markdown(card):
     if "held out" in card["data"]:
         split = ("The validation split is the project's fixed one: "
                  f"{card['validation_size'] // len(card['class_names']):,} "
-                 f"images of each class held out of the training images with seed {config['seed']} "
+                 f"images of each class held out of the training images with seed {card['config']['seed']} "
                  "(`vgg.data.balanced_split`). The official CIFAR-10 test split was not used for training or for "
                  "choosing anything.")
     else:
         split = f"The validation images are the data's own test split: {card['data']}."
+    return accuracy, split
+
+
+def card_markdown(card):
+    config = card["config"]
+    per_class = "\n".join(
+        f"| {name} | {accuracy:.1%} |"
+        for name, accuracy in zip(card["class_names"], card["per_class_accuracy"], strict=False)
+    )
+    accuracy, split = accuracy_markdown(card)
     evaluate_command = "python -m vgg evaluate" + (f" --data-dir {card['data_dir']}" if card.get("data_dir") else "")
     settings = "\n".join(f"| `{key}` | `{value}` |" for key, value in config.items())
     normalization = "with batch normalization" if config["batch_norm"] else "without batch normalization"

@@ -52,10 +52,7 @@ def build_vgg(
     inputs = keras.Input(shape=input_shape, name="pixels")
     # Preprocessing lives inside the model so that a saved model takes raw pixels and
     # the app, the CLI and the trainer can never disagree about it.
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    if input_scaling == "standardize":
-        variance = [std**2 for std in CIFAR10_STD]
-        x = layers.Normalization(mean=CIFAR10_MEAN, variance=variance, name="standardize")(x)
+    x = _preprocessing(inputs, input_scaling)
 
     for block_index, block_channels in enumerate(BLOCK_CHANNELS[variant], start=1):
         for conv_index, channels in enumerate(block_channels, start=1):
@@ -74,14 +71,22 @@ def build_vgg(
                 )(x)
         x = layers.MaxPooling2D(2, strides=2, name=f"block{block_index}_pool")(x)
 
-    # Classifier. After five poolings a 32x32 image is 1x1, so flattening keeps every feature.
+    outputs = _classifier(x, head, dropout_rate, num_classes)
+    return keras.Model(inputs, outputs, name=name or f"{VARIANTS[variant].lower()}")
+
+
+def _preprocessing(inputs, input_scaling):
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if input_scaling == "standardize":
+        variance = [std**2 for std in CIFAR10_STD]
+        x = layers.Normalization(mean=CIFAR10_MEAN, variance=variance, name="standardize")(x)
+    return x
+
+
+def _classifier(x, head, dropout_rate, num_classes):
+    """The head on top of block 5: after five poolings a 32x32 image is 1x1, so flattening keeps every feature."""
     x = layers.Flatten(name="flatten")(x)
-    if head == "paper":
-        hidden_sizes = (4096, 4096)
-    elif head == "small":
-        hidden_sizes = (x.shape[-1],)
-    else:
-        hidden_sizes = ()
+    hidden_sizes = {"paper": (4096, 4096), "small": (x.shape[-1],), "linear": ()}[head]
     for index, units in enumerate(hidden_sizes, start=1):
         x = layers.Dense(units, activation="relu", name=f"fc{index}")(x)
         if dropout_rate:
@@ -89,8 +94,7 @@ def build_vgg(
     if dropout_rate and not hidden_sizes:
         x = layers.Dropout(dropout_rate, name="dropout")(x)
     # Softmax stays in float32 under mixed precision, where float16 would overflow.
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=name or f"{VARIANTS[variant].lower()}")
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
 
 
 def build_from_config(config):
