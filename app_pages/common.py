@@ -4,8 +4,10 @@ Heavy imports (TensorFlow) happen inside the cached functions, so the first page
 before TensorFlow has loaded.
 """
 
+import hashlib
 import os
 
+import numpy as np
 import streamlit as st
 
 from vgg.data import CLASS_NAMES, DataError, default_data_dir
@@ -41,7 +43,7 @@ def load_predictor(path, modified_time):
     from vgg.inference import Predictor
 
     limit_serving_threads()
-    return Predictor.for_file(path, runs_dir())
+    return Predictor.for_file(path, runs_dir(), version=modified_time)
 
 
 def model_choice_ui(key):
@@ -78,15 +80,29 @@ def pinned_version(key, path):
     return pinned
 
 
-def read_upload(uploaded_file):
-    """(RGB image, 32x32 input) for an uploaded file, or None after showing one sentence."""
+@st.cache_data(max_entries=256, show_spinner=False)
+def decode_upload(digest, _content, name):
+    """(preview at most 256 px, 32x32 input, original (width, height)) of an upload, or the sentence saying why
+    not; cached by the file's SHA-256, so a rerun, another session or the same photo twice decodes it once."""
     from vgg.images import load_upload
 
     try:
-        return load_upload(uploaded_file.getvalue(), uploaded_file.name)
+        image, pixels = load_upload(_content, name)
     except UserError as error:
-        st.error(str(error))
+        return str(error)
+    size = image.info.get("original_size", image.size)
+    image.thumbnail((256, 256))
+    return np.asarray(image), pixels, size
+
+
+def read_upload(uploaded_file):
+    """(preview, 32x32 input, original size) for an uploaded file, or None after showing one sentence."""
+    content = uploaded_file.getvalue()
+    decoded = decode_upload(hashlib.sha256(content).hexdigest(), content, uploaded_file.name)
+    if isinstance(decoded, str):
+        st.error(decoded)
         return None
+    return decoded
 
 
 def image_choice_ui(key):

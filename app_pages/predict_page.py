@@ -1,5 +1,6 @@
 """Predict: upload photos (or take one) and see what the network makes of them, and where it looks."""
 
+import hashlib
 import re
 
 import streamlit as st
@@ -10,6 +11,7 @@ from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.model_record import available_models
 from vgg.visualize import enlarge, heatmap_overlay
 
+MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
 CAMERA_NOTE = ("On students' own devices the browser allows the camera only over https or on the machine "
                "itself; use upload otherwise.")
 
@@ -27,6 +29,10 @@ def uploads_ui():
     )
     st.caption("Works best with one object filling the frame.")
     files = list(files or [])
+    if len(files) > MAX_FILES:
+        st.warning(f"At most {MAX_FILES} photos are shown at once: you chose {len(files)}, so the first {MAX_FILES} "
+                   "are shown below; remove some to see the others.")
+        files = files[:MAX_FILES]
     toggle, note = st.columns([1, 3], vertical_alignment="center")
     camera_on = toggle.toggle("Use the camera", key="predict_camera_on")
     note.caption(CAMERA_NOTE)
@@ -64,21 +70,27 @@ def comparison_ui(models, pixels):
         box.markdown("  \n".join(lines))
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def analyse(digest, source, _predictor, _pixels):
+    """(top 5, Grad-CAM heatmap, its class) of one 32x32 input by one model, cached by the input's hash and the
+    model's file and version: a rerun (a toggle, another photo added) predicts nothing again."""
+    top = _predictor.top_k(_pixels, k=5)
+    # Grad-CAM explains the class shown above it, which comes from the image and its mirror image.
+    heatmap, predicted = _predictor.grad_cam(_pixels, class_index=top[0].index)
+    return top, heatmap, predicted
+
+
 def prediction_ui(predictor, uploaded_file, compared=()):
     """One upload's answer and Grad-CAM from the main model, then, when comparing, `compared`: [(label, predictor)]
     of both models side by side."""
     decoded = read_upload(uploaded_file)
     if decoded is None:
         return
-    image, pixels = decoded
-    top = predictor.top_k(pixels, k=5)
-    # Grad-CAM explains the class shown above it, which comes from the image and its mirror image.
-    heatmap, predicted = predictor.grad_cam(pixels, class_index=top[0].index)
+    preview, pixels, (width, height) = decoded
+    top, heatmap, predicted = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
     st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
-    preview = image.copy()
-    preview.thumbnail((256, 256))
-    original.image(preview, caption=f"Your image, {image.width}x{image.height}")
+    original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
     seen.image(enlarge(pixels, original_size // 32), caption="What the network sees: 32x32")
     cam.image(

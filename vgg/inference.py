@@ -73,8 +73,9 @@ class Predictor:
     their mean is more often right.
     """
 
-    def __init__(self, model, flip_average=True, class_names=CLASS_NAMES):
+    def __init__(self, model, flip_average=True, class_names=CLASS_NAMES, source=None):
         self.model = model
+        self.source = source  # What it was loaded from (a file and its version): a key for cached answers.
         self.flip_average = flip_average
         self.class_names = tuple(class_names)
         self.activation_names = activation_layer_names(model)
@@ -107,10 +108,12 @@ class Predictor:
         return self._probabilities(tf.constant(self._batch(images))).numpy()
 
     @classmethod
-    def for_file(cls, path, runs_dir):
-        """A Predictor for a project model file, predicting as its record says it was trained."""
+    def for_file(cls, path, runs_dir, version=None):
+        """A Predictor for a project model file, predicting as its record says it was trained; `version` (the
+        file's modification time) tells two saves of one checkpoint apart in `source`."""
         record = ModelRecord.of(path)
-        return cls(load_model(path, runs_dir), flip_average=record.flip_average, class_names=record.class_names)
+        return cls(load_model(path, runs_dir), flip_average=record.flip_average, class_names=record.class_names,
+                   source=f"{pathlib.Path(path).resolve()}@{version}")
 
     def top_k(self, image, k=5):
         """The `k` likeliest classes of one image, likeliest first, as Prediction(index, name, probability)."""
