@@ -111,13 +111,6 @@ def test_cutout_hides_one_square_and_leaves_the_rest_as_without_it():
     assert hidden_pixels.max() == 144 and 0 < hidden_pixels.mean() < 144
 
 
-def test_channel_mean_is_per_channel():
-    images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
-    images[..., 0] = 200
-    assert data.channel_mean(images).tolist() == [200.0, 0.0, 0.0]
-
-
-@pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
 def test_real_cifar10_folder_has_45000_training_and_5000_validation_images():
     dataset = load_cifar10(SHARED_CIFAR10)
     assert dataset.x_train.shape == (45000, 32, 32, 3)

@@ -186,11 +186,6 @@ def balanced_subset(labels, size, seed):
     return index
 
 
-def channel_mean(images):
-    """The per-channel mean pixel (R, G, B on the 0-255 scale) that the paper subtracts."""
-    return images.reshape(-1, images.shape[-1]).mean(axis=0, dtype=np.float64)
-
-
 def augment_batch(images, seed, cutout_size=0):
     """Random crop with 4-pixel zero padding and random horizontal flip, for a batch (B, H, W, C);
     with `cutout_size`, also a random square of that side set to zero (it may hang off the edge).
