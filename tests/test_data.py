@@ -111,6 +111,7 @@ def test_cutout_hides_one_square_and_leaves_the_rest_as_without_it():
     assert hidden_pixels.max() == 144 and 0 < hidden_pixels.mean() < 144
 
 
+@pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
 def test_real_cifar10_folder_has_45000_training_and_5000_validation_images():
     dataset = load_cifar10(SHARED_CIFAR10)
     assert dataset.x_train.shape == (45000, 32, 32, 3)
