@@ -128,3 +128,9 @@ def is_guessing(top_probability, num_classes=10):
     """Whether the likeliest class's probability is at most a fifth above one in `num_classes` (12% for 10
     classes): a model that has not learned to tell images apart gives about that for every image."""
     return top_probability <= 1.2 / num_classes
+
+
+def heatmap_is_empty(heatmap):
+    """Whether a Grad-CAM heatmap is zero everywhere: no region at its layer pushes towards the class, and an
+    overlay would only darken the image."""
+    return float(np.max(heatmap, initial=0.0)) <= 1e-6

@@ -1,0 +1,411 @@
+"""Mistakes: a model's confusion matrix, the validation images behind any of its cells, and where the model
+looked in one of them.
+
+The model's answers for every validation image come from vgg.evaluation: computed once per model file and
+data split (with a progress bar), saved, then read back once per server for every session, so any later view
+draws from memory.
+"""
+
+import os
+import pathlib
+import urllib.parse
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_pages.charts import top_classes_figure
+from app_pages.common import load_dataset, model_choice_ui, runs_dir
+from vgg.data import DataError, default_data_dir
+from vgg.errors import UserError
+from vgg.evaluation import (
+    DEFAULT_SPLIT,
+    EvaluationKey,
+    evaluation_key,
+    evaluation_of,
+    load_saved,
+    split_for,
+    split_id,
+)
+from vgg.model_record import available_models
+from vgg.visualize import enlarge, heatmap_is_empty, heatmap_overlay
+
+GALLERY_PAGE = 12  # Images per gallery page: two rows of six fit a 1024x768 projector.
+GALLERY_COLUMNS = 6
+MATRIX_KEY = "mistakes_matrix"
+TRUE_KEY, CALLED_KEY = "mistakes_true", "mistakes_called"
+RIGHT_COLOUR = "#74c476"  # The diagonal (right answers) in green, apart from the mistakes' white-to-red scale.
+# White to a medium red, not to Plotly's near-black "Reds": the counts stay readable in black on every cell.
+MISTAKE_SCALE = [[0, "#fff5f0"], [0.5, "#fc9272"], [1, "#e0393a"]]
+INSPECT_SCALE = 7  # 32x32 images at 224 px: three side by side fit the dialog on a 1024x768 projector.
+
+
+class NotSaved(Exception):
+    """No usable saved evaluation yet: raised, since st.cache_resource keeps no exception."""
+
+
+@st.cache_resource(show_spinner="Loading CIFAR-10…", max_entries=2)
+def load_split(data_dir, validation_size, seed):
+    from vgg.data import load_cifar10
+
+    return load_cifar10(data_dir, validation_size, seed)
+
+
+def dataset_for(validation_size, seed):
+    """(dataset, None) for a split, sharing the other pages' copy when it is theirs; else (None, one sentence)."""
+    data_dir = default_data_dir()
+    try:
+        if data_dir is None or (validation_size, seed) == DEFAULT_SPLIT:
+            return load_dataset(data_dir), None
+        return load_split(data_dir, validation_size, seed), None
+    except DataError as error:
+        return None, str(error)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def cached_split_id(data_dir, validation_size, seed, _dataset):
+    return split_id(_dataset, validation_size, seed)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def read_back(file, model_sha256, split, flip_average, _dataset):
+    """The evaluation saved in `file`, read once per server and shared by every session."""
+    key = EvaluationKey(model_sha256, split, pathlib.Path(file))
+    evaluation = load_saved(key, _dataset.y_val, _dataset.class_names, flip_average)
+    if evaluation is None:
+        raise NotSaved
+    return evaluation
+
+
+def evaluation_ui(predictor, path, dataset, split):
+    """The model's evaluation: read back, or computed the first time under a progress bar; None after one sentence."""
+    try:
+        key = evaluation_key(path, split)
+        return read_back(str(key.file), key.model_sha256, key.split_id, predictor.flip_average, dataset)
+    except NotSaved:
+        pass
+    except OSError as error:
+        st.error(f"Could not read the model file {pathlib.Path(path).name} ({error.strerror or error}).")
+        return None
+    images = len(dataset.y_val)
+    bar = st.progress(0.0, text=f"Scoring the model on {images:,} validation images…")
+
+    def progress(done, total):
+        bar.progress(done / total, text=f"Scoring the model on {total:,} validation images, once for this model "
+                                        f"(later visits read its saved answers): {done:,} done")
+
+    try:
+        evaluation, problem = evaluation_of(key, dataset, lambda: predictor.model, predictor.flip_average, progress)
+    except UserError as error:
+        st.error(str(error))
+        return None
+    finally:
+        bar.empty()
+    if problem:
+        st.warning(problem)
+    return evaluation
+
+
+def summary_ui(evaluation):
+    right = int((evaluation.predictions == evaluation.labels).sum())
+    st.metric("Accuracy", f"{evaluation.accuracy:.1%}",
+              help="The share of the validation images (never trained on) that the model calls by their class.")
+    views = (f" Each image is averaged with its mirror image, as Predict does ({evaluation.single_view_accuracy:.1%} "
+             "on the images alone)." if evaluation.flip_average else "")
+    st.caption(f"{right:,} of {evaluation.images:,} validation images right, "
+               f"{evaluation.images - right:,} mistakes.{views}")
+
+
+def confusion_figure(evaluation, chosen):
+    """The confusion matrix: mistakes on a white-to-red scale of each true class's share, right answers in green
+    on the diagonal, every cell with its count; `chosen` (true, called) is outlined."""
+    names = list(evaluation.class_names)
+    counts, shares = evaluation.confusion, evaluation.row_shares()
+    diagonal = np.eye(len(names), dtype=bool)
+    wrong = np.where(diagonal, np.nan, shares)
+    top = max(float(np.nanmax(wrong)) if len(names) > 1 else 0.0, 0.02)
+    # The heatmaps only draw; hovering and clicking go to the invisible markers on top (the third trace).
+    # Empty mistake cells stay blank so the others stand out; the diagonal always shows its count, even 0.
+    text = np.where((counts > 0) | diagonal, counts.astype(str), "")
+    common = {"x": names, "y": names, "text": text, "texttemplate": "%{text}",
+              "textfont": {"color": "black"}, "hoverinfo": "skip", "showscale": False, "xgap": 2, "ygap": 2}
+    figure = go.Figure([
+        go.Heatmap(z=wrong, colorscale=MISTAKE_SCALE, zmin=0, zmax=top, name="mistakes", **common),
+        go.Heatmap(z=np.where(diagonal, 1.0, np.nan), colorscale=[[0, RIGHT_COLOUR], [1, RIGHT_COLOUR]],
+                   name="right", **common),
+        cell_markers(names, counts, shares),
+    ])
+    true, called = chosen
+    figure.add_shape(type="rect", x0=called - 0.5, x1=called + 0.5, y0=true - 0.5, y1=true + 0.5,
+                     line={"color": "#08519c", "width": 3})
+    # Fixed ranges: the markers would otherwise pad the axes, and grid lines would show around the cells.
+    edges = (-0.5, len(names) - 0.5)
+    figure.update_xaxes(title_text="called (the model's answer)", tickangle=-40, fixedrange=True, range=edges,
+                        showgrid=False, zeroline=False, ticks="")
+    figure.update_yaxes(title_text="true class", range=edges[::-1], fixedrange=True, showgrid=False, zeroline=False,
+                        ticks="")
+    figure.update_layout(height=430, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False)
+    return figure
+
+
+def cell_markers(names, counts, shares):
+    """One invisible square marker per cell: Plotly selects scatter points on a click, never heatmap cells, so
+    these carry the click (as a point selection with the cell's x and y) and the hover text."""
+    cells = [(true, called) for true in range(len(names)) for called in range(len(names))]
+    invisible = {"marker": {"opacity": 0}}
+    return go.Scatter(
+        x=[names[called] for _, called in cells], y=[names[true] for true, _ in cells], mode="markers",
+        marker={"symbol": "square", "size": 24, "opacity": 0, "color": "black"}, selected=invisible,
+        unselected=invisible, name="cells", customdata=[[counts[cell], shares[cell]] for cell in cells],
+        hovertemplate=("true <b>%{y}</b>, called <b>%{x}</b>: %{customdata[0]:,} images<br>"
+                       "(%{customdata[1]:.1%} of the %{y} images)<extra></extra>"),
+    )
+
+
+def percent(share):
+    """A share as the table shows it; a share of nothing (NaN) as a dash, not 'None'."""
+    return "–" if np.isnan(share) else f"{share:.1%}"
+
+
+def class_table_ui(evaluation):
+    """Per class: how many of its images are found (recall), how often its name is right (precision), and the
+    class its images are most often called instead."""
+    rows = []
+    for index, name in enumerate(evaluation.class_names):
+        confused = evaluation.most_confused(index)
+        rows.append({
+            "class": name, "recall": percent(evaluation.recall[index]),
+            "precision": percent(evaluation.precision[index]),
+            "most often called": "–" if confused is None else
+            f"{evaluation.class_names[confused[0]]} ({confused[1]})",
+        })
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "recall": st.column_config.TextColumn(
+            help="Of the images of this class, the share the model calls by its name."),
+        "precision": st.column_config.TextColumn(
+            help="Of the images the model calls by this name, the share that are of this class (– when it "
+                 "calls none by it)."),
+        "most often called": st.column_config.TextColumn(
+            help="The class this class's images are most often taken for, and how many of them."),
+    })
+
+
+def matrix_key():
+    """The matrix's widget key, new after each click: Plotly unselects a selected point clicked again, so a
+    fresh chart makes every click a selection, even of the cell last clicked."""
+    return f"{MATRIX_KEY}_{st.session_state.get(MATRIX_KEY + '_clicks', 0)}"
+
+
+def follow_click(names):
+    """Makes a clicked cell of the matrix the chosen one (runs before the page reruns)."""
+    points = st.session_state[matrix_key()]["selection"]["points"]
+    if points and points[0].get("x") in names and points[0].get("y") in names:
+        st.session_state[TRUE_KEY], st.session_state[CALLED_KEY] = points[0]["y"], points[0]["x"]
+        st.session_state[MATRIX_KEY + "_clicks"] = st.session_state.get(MATRIX_KEY + "_clicks", 0) + 1
+
+
+def matrix_ui(evaluation):
+    """The matrix and the per-class table side by side; returns the chosen cell as (true, called) class indices."""
+    names = list(evaluation.class_names)
+    if st.session_state.get(TRUE_KEY) not in names or st.session_state.get(CALLED_KEY) not in names:
+        # A first visit opens on the model's most frequent mistake, the one worth talking about.
+        wrong = np.where(np.eye(len(names), dtype=bool), -1, evaluation.confusion)
+        true, called = np.unravel_index(int(wrong.argmax()), wrong.shape)
+        st.session_state[TRUE_KEY], st.session_state[CALLED_KEY] = names[true], names[called]
+    chosen = (names.index(st.session_state[TRUE_KEY]), names.index(st.session_state[CALLED_KEY]))
+    matrix, table = st.columns([1, 1])
+    with matrix:
+        st.markdown("**Confusion matrix**: rows are the true classes, columns the model's answers. "
+                    "Click a square to see its images.")
+        st.plotly_chart(confusion_figure(evaluation, chosen), key=matrix_key(), on_select=lambda: follow_click(names),
+                        selection_mode="points", config={"displayModeBar": False})
+        st.caption("Green: right answers. Red: mistakes, the darker the larger their share of the true class.")
+    with table:
+        st.markdown("**Per class**")
+        class_table_ui(evaluation)
+    return chosen
+
+
+def cell_choice_ui(evaluation):
+    """The two class choosers that name the shown cell (a click on the matrix sets them too)."""
+    names = list(evaluation.class_names)
+    true_column, called_column = st.columns(2)
+    true = true_column.selectbox("True class", names, key=TRUE_KEY)
+    called = called_column.selectbox("Called", names, key=CALLED_KEY)
+    return names.index(true), names.index(called)
+
+
+def card_text(evaluation, index):
+    """An image's three likeliest classes, the answer in bold and the true class in green."""
+    true = int(evaluation.labels[index])
+    top = evaluation.top(index, 3)
+    if true not in [label for label, _ in top]:
+        top.append((true, float(evaluation.probabilities[index, true])))
+    lines = []
+    for rank, (label, probability) in enumerate(top):
+        line = f"{evaluation.class_names[label]} {probability:.0%}" if probability >= 0.005 else (
+            f"{evaluation.class_names[label]} <1%")
+        line = f"**{line}**" if rank == 0 else line
+        lines.append(f":green[{line}]" if label == true else line)
+    return "  \n".join(lines)
+
+
+def gallery_ui(evaluation, dataset, indices, key):
+    """Images `indices` in rows, each with its likeliest classes and an Inspect button; returns the index of the
+    image whose button was pressed, or None."""
+    shown_key = f"{key}_shown"
+    shown = min(st.session_state.get(shown_key, GALLERY_PAGE), len(indices))
+    chosen = None
+    for start in range(0, shown, GALLERY_COLUMNS):
+        # The last row may be short: its empty columns keep every image the same size.
+        row = indices[start : min(start + GALLERY_COLUMNS, shown)]
+        for column, index in zip(st.columns(GALLERY_COLUMNS)[: len(row)], row, strict=True):
+            column.image(enlarge(dataset.x_val[index], 3), width="stretch")
+            # The button right under its image keeps a row's buttons in line whatever the captions' lengths.
+            if column.button("Inspect", key=f"{key}_inspect_{index}", icon=":material/zoom_in:", width="stretch"):
+                chosen = int(index)
+            column.caption(card_text(evaluation, index))
+    if shown < len(indices):
+        st.button(f"Show {min(GALLERY_PAGE, len(indices) - shown)} more (of {len(indices) - shown} left)",
+                  key=f"{key}_more", on_click=lambda: st.session_state.update({shown_key: shown + GALLERY_PAGE}))
+    return chosen
+
+
+def cell_gallery_ui(evaluation, dataset, cell):
+    """The gallery of one cell's images under a sentence saying what they are; returns the image to inspect."""
+    true, called = cell
+    names = evaluation.class_names
+    indices = evaluation.cell(true, called)
+    if not len(indices):
+        st.info(f"No {names[true]} image is called {names[called]}.")
+        return None
+    noun = "image" if len(indices) == 1 else "images"
+    rightly = ", rightly" if true == called else ""
+    st.markdown(f"{len(indices):,} **{names[true]}** {noun} the model calls **{names[called]}**{rightly}, the most "
+                "confident first. Each shows its three likeliest classes; the true class is green.")
+    return gallery_ui(evaluation, dataset, indices, f"cell_{names[true]}_{names[called]}")
+
+
+def confident_gallery_ui(evaluation, dataset):
+    st.markdown("**The most confident mistakes**: the images the model gets wrong while most sure of itself.")
+    mistakes = evaluation.confident_mistakes()
+    if not len(mistakes):
+        st.info("The model gets every validation image right.")
+        return None
+    return gallery_ui(evaluation, dataset, mistakes, "confident")
+
+
+def inside_link(label, index, split):
+    """The address of the Inside VGG16 page opened on validation image `index` of `split` with model `label`."""
+    query = {"image": f"val:{index}", "model": label}
+    if split != DEFAULT_SPLIT:
+        query["split"] = f"{split[0]}-{split[1]}"
+    return "inside?" + urllib.parse.urlencode(query, safe=":")
+
+
+def grad_cams(predictor, image, classes):
+    """Grad-CAM of each of `classes` at block 4, or at block 3 when a block-4 map is empty (it often is), so that
+    the maps side by side come from one layer: ([heatmap], block)."""
+    for block in (4, 3):
+        heatmaps = [predictor.grad_cam(image, class_index=label, block=block)[0] for label in classes]
+        if not any(heatmap_is_empty(heatmap) for heatmap in heatmaps):
+            break
+    return heatmaps, block
+
+
+def inspection_ui(predictor, evaluation, dataset, index, link):
+    """One image large, Grad-CAM for its true class and for the model's answer side by side, its top 5, a link."""
+    image, names = dataset.x_val[index], evaluation.class_names
+    true, called = int(evaluation.labels[index]), int(evaluation.predictions[index])
+    # A right answer has one class to explain; its runner-up is the other class the model weighed.
+    other = called if called != true else evaluation.top(index, 2)[1][0]
+    other_what = "its answer" if called != true else "the runner-up"
+    heatmaps, block = grad_cams(predictor, image, (true, other))
+    picture, true_cam, other_cam = st.columns(3)
+    picture.image(enlarge(image, INSPECT_SCALE), caption=f"Validation image {index}: a {names[true]}")
+    for column, label, what, heatmap in zip((true_cam, other_cam), (true, other), ("the true class", other_what),
+                                            heatmaps, strict=True):
+        column.image(enlarge(heatmap_overlay(image, heatmap, opacity=0.55), INSPECT_SCALE),
+                     caption=f"Grad-CAM for {what}: '{names[label]}'")
+        if heatmap_is_empty(heatmap):
+            column.caption(f"Empty: no region at this layer pushes the answer towards '{names[label]}'.")
+    grid = image.shape[0] // 2 ** (block - 1)
+    fallback = ", as block 4 gave an empty map" if block != 4 else ""
+    st.caption(f"Grad-CAM: where the model finds evidence for a class, bright = more, on a coarse grid of "
+               f"{grid}x{grid} regions (block {block}{fallback}).")
+    chart, words = st.columns([3, 2], vertical_alignment="center")
+    top = [(names[label], probability) for label, probability in evaluation.top(index, 5)]
+    chart.plotly_chart(top_classes_figure(top), key=f"inspect_top5_{index}", config={"displayModeBar": False})
+    words.markdown(f"The model says **{names[called]}** ({evaluation.probabilities[index, called]:.0%})."
+                   + (f" It gives the true class, {names[true]}, {evaluation.probabilities[index, true]:.0%}."
+                      if called != true else ""))
+    words.markdown(f"[See its feature maps on Inside VGG16]({link})")
+
+
+def open_inspection(predictor, evaluation, dataset, index, link):
+    names = evaluation.class_names
+    title = f"A {names[evaluation.labels[index]]} called {names[evaluation.predictions[index]]}"
+    st.dialog(title, width="large")(inspection_ui)(predictor, evaluation, dataset, index, link)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def warm_grad_cam(predictor_id, _predictor):
+    """Traces a loaded model's Grad-CAM functions once, after the page is drawn, so that even the first Inspect
+    answers within a second rather than after two seconds of tracing."""
+    blank = np.zeros(_predictor.model.inputs[0].shape[1:], dtype=np.float32)
+    for block in (4, 3):
+        _predictor.grad_cam(blank, class_index=0, block=block)
+
+
+def mistakes_link(model_label):
+    """The address of this page opened on a model (by its label in the model chooser), for other pages to link to."""
+    return "mistakes?" + urllib.parse.urlencode({"model": model_label})
+
+
+def model_from_link():
+    """Chooses the model a link named (?model=<label>), once per session, so the user's own choice then holds."""
+    wanted = st.query_params.get("model")
+    if wanted and not st.session_state.get("mistakes_link_followed"):
+        st.session_state["mistakes_link_followed"] = True
+        if wanted in available_models(runs_dir()):
+            st.session_state["mistakes_model"] = wanted
+
+
+def newer_checkpoint(path):
+    """Whether the file changed since this session loaded its model (a training run's checkpoint): its saved
+    evaluation would be keyed by the new file but computed with the old model."""
+    pinned = st.session_state.get(f"mistakes_model_version_{path}")
+    return pinned is not None and pinned != os.path.getmtime(path)
+
+
+def render():
+    st.title("Mistakes")
+    model_from_link()
+    chooser, summary = st.columns([3, 2])
+    with chooser:
+        predictor = model_choice_ui("mistakes_model")
+    label = st.session_state.get("mistakes_model")
+    path = available_models(runs_dir()).get(label)
+    if predictor is None or path is None:
+        return
+    if newer_checkpoint(path):
+        st.info("The run has saved a newer checkpoint since you chose it: load it (button above) to see its mistakes.")
+        return
+    split = split_for(path)
+    dataset, message = dataset_for(*split)
+    if dataset is None:
+        st.info(message)
+        return
+    evaluation = evaluation_ui(predictor, path, dataset, cached_split_id(default_data_dir(), *split, dataset))
+    if evaluation is None:
+        return
+    with summary:
+        summary_ui(evaluation)
+    matrix_ui(evaluation)
+    cell = cell_choice_ui(evaluation)
+    chosen = cell_gallery_ui(evaluation, dataset, cell)
+    confident = confident_gallery_ui(evaluation, dataset)
+    chosen = confident if chosen is None else chosen
+    if chosen is not None:
+        open_inspection(predictor, evaluation, dataset, chosen, inside_link(label, chosen, split))
+    warm_grad_cam(id(predictor), predictor)
