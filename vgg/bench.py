@@ -22,7 +22,7 @@ import tensorflow as tf
 from vgg import data as data_module
 from vgg import images as images_module
 from vgg import inference, model_record
-from vgg.bench_app import classroom_row, streamlit_row
+from vgg.bench_app import classroom_row, streamlit_rows
 from vgg.bench_table import format_table, make_row, summary_line
 from vgg.config import PRESETS
 from vgg.device import cpu_name, precision_policy
@@ -336,7 +336,7 @@ def main(args):
     # The machine line heads the table; with --json it goes to stderr, keeping stdout one JSON list.
     print(machine, file=sys.stderr if args.json else sys.stdout, flush=True)
     started = time.perf_counter()
-    rows = training_rows(args, plan) + inference_rows(args, plan) + [streamlit_row(args)]
+    rows = training_rows(args, plan) + inference_rows(args, plan) + streamlit_rows(args)
     if not args.quick:
         rows += [classroom_row(args)] + time_to_accuracy_rows(args)
     say(f"finished in {time.perf_counter() - started:.0f} s")
