@@ -32,6 +32,7 @@ PAGES = [
     page("train_page", "Train", ":material/monitoring:", "train"),
     page("inside_page", "Inside VGG16", ":material/biotech:", "inside"),
     page("predict_page", "Predict", ":material/target:", "predict"),
+    page("mistakes_page", "Mistakes", ":material/troubleshoot:", "mistakes"),
 ]
 
 

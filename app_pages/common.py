@@ -6,6 +6,7 @@ before TensorFlow has loaded.
 
 import hashlib
 import os
+import urllib.parse
 
 import numpy as np
 import streamlit as st
@@ -128,3 +129,8 @@ def image_choice_ui(key):
     number = columns[1].number_input("Sample", 0, len(indices) - 1, 0, key=f"{key}_index")
     return dataset.x_val[indices[number]], f"validation image: {class_name} #{number}"
 
+
+
+def mistakes_link(model_label):
+    """The address of the Mistakes page opened on a model (by its label in the model chooser)."""
+    return "mistakes?" + urllib.parse.urlencode({"model": model_label})

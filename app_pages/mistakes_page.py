@@ -357,11 +357,6 @@ def warm_grad_cam(predictor_id, _predictor):
         _predictor.grad_cam(blank, class_index=0, block=block)
 
 
-def mistakes_link(model_label):
-    """The address of this page opened on a model (by its label in the model chooser), for other pages to link to."""
-    return "mistakes?" + urllib.parse.urlencode({"model": model_label})
-
-
 def model_from_link():
     """Chooses the model a link named (?model=<label>), once per session, so the user's own choice then holds."""
     wanted = st.query_params.get("model")

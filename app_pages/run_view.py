@@ -14,7 +14,7 @@ import pathlib
 import streamlit as st
 
 from app_pages.charts import Series, training_figure
-from app_pages.common import runs_dir
+from app_pages.common import mistakes_link, runs_dir
 from vgg.data import default_data_dir
 from vgg.errors import UserError
 from vgg.launch import launch
@@ -137,6 +137,8 @@ def run_view_ui(run_name, compare_names, live=False):
     progress_ui(status, metrics, config)
     chart_ui(run, config, status, compare_names)
     numbers_ui(status, metrics)
+    if status.state == State.FINISHED and run.model_path.exists():
+        st.markdown(f"[:material/troubleshoot: See this model's mistakes]({mistakes_link(f'Run {run.name} (final)')})")
 
 
 def series_key(run, config, status):

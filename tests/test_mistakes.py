@@ -282,7 +282,7 @@ def test_page_shows_the_matrix_then_a_chosen_cells_gallery_then_one_image(monkey
 
 
 def test_a_link_opens_the_page_on_its_model(monkeypatch, image_folder, runs_copy):
-    from app_pages.mistakes_page import mistakes_link
+    from app_pages.common import mistakes_link
 
     monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_copy))
