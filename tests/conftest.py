@@ -156,19 +156,18 @@ def browser_type_launch_args():
     }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, image_folder, trained_runs_dir):
-    """A real `streamlit run` on a free port over the generated images, with a copy of the runs folder
-    holding one tiny model as its own runs folder: one per test module that asks for it. Yields an object
-    with `url`, `runs_dir` and `log` (the server's output, printed when a test of the module fails)."""
+@contextlib.contextmanager
+def app_server(root, data_dir, runs_source=None):
+    """A real `streamlit run` on a free port over `data_dir`, with a copy of `runs_source` (or nothing) as its
+    runs folder. Yields an object with `url`, `runs_dir` and `log` (the server's output)."""
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is missing; tests/run.sh installs it")
     pytest.importorskip("playwright.sync_api")
-    root = tmp_path_factory.mktemp("server")
     runs_dir = root / "runs"
-    shutil.copytree(trained_runs_dir, runs_dir)
+    if runs_source is not None:
+        shutil.copytree(runs_source, runs_dir)
     port = free_port()
-    environment = subprocess_environment(VGG_DATA_DIR=image_folder, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache")
+    environment = subprocess_environment(VGG_DATA_DIR=data_dir, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache")
     log_path = root / "server.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -198,3 +197,11 @@ def server(tmp_path_factory, image_folder, trained_runs_dir):
             stop_active_runs(runs_dir)
             process.terminate()
             process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, image_folder, trained_runs_dir):
+    """The app over the generated images, with a copy of the runs folder holding one tiny model: one per test
+    module that asks for it."""
+    with app_server(tmp_path_factory.mktemp("server"), image_folder, trained_runs_dir) as running:
+        yield running
