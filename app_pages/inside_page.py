@@ -1,9 +1,12 @@
 """Inside VGG16: the architecture block by block, the feature maps of every block for one image, the filters."""
 
+import numpy as np
 import streamlit as st
 
-from app_pages.common import image_choice_ui, model_choice_ui
+from app_pages.common import dataset_or_message, image_choice_ui, model_choice_ui, runs_dir
+from vgg.data import CLASS_NAMES
 from vgg.layer_names import block_of, feature_stop_label, layer_label
+from vgg.model_record import available_models
 from vgg.visualize import (
     deep_filters,
     enlarge,
@@ -159,8 +162,36 @@ def answer_ui(predictor, image, label, column_left, column_right):
         )
 
 
+def follow_link():
+    """Opens the view a link names (`?model=<label>&image=val:<index>`, as the Mistakes page links here), once per
+    session; a link to something that is not here says so in one sentence and the page opens as usual."""
+    params = st.query_params
+    if st.session_state.get("inside_link_followed") or not ("image" in params or "model" in params):
+        return
+    st.session_state.inside_link_followed = True
+    model = params.get("model")
+    if model and model in available_models(runs_dir()):
+        st.session_state["inside_model"] = model
+    elif model:
+        st.info(f"The link names a model that is not here ({model}); choose one below.")
+    image = params.get("image", "")
+    dataset, _ = dataset_or_message()
+    position = image.removeprefix("val:")
+    if not image or dataset is None:
+        return
+    valid = image.startswith("val:") and position.isdigit() and int(position) < len(dataset.y_val)
+    if not valid or "split" in params:
+        st.info(f"The link's image ({image}) is not among this server's validation images; choose one below.")
+        return
+    label = int(dataset.y_val[int(position)])
+    st.session_state["inside_image_source"] = "CIFAR-10 sample"
+    st.session_state["inside_image_class"] = CLASS_NAMES[label]
+    st.session_state["inside_image_index"] = int(np.flatnonzero(dataset.y_val == label).tolist().index(int(position)))
+
+
 def render():
     st.title("Inside VGG16")
+    follow_link()
     columns = st.columns([1, 1])
     with columns[0]:
         predictor = model_choice_ui("inside_model")

@@ -189,3 +189,25 @@ def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environmen
     # The epoch metrics are each epoch's own weights; the caption names the model the run finished with.
     assert (f"Finished model, the average of the weights of its last 2 epochs: **{status.final_accuracy:.1%}**"
             in texts(app))
+
+
+def test_a_link_opens_an_image_on_the_inside_page_and_a_broken_one_says_so(app_environment, image_folder):
+    from vgg.data import load_cifar10
+
+    dataset = load_cifar10(image_folder)
+    position = int(np.flatnonzero(dataset.y_val == 3)[2])  # The third cat of the validation images.
+    app = page_test("inside_page")
+    app.query_params["model"] = "Run tiny (final)"
+    app.query_params["image"] = f"val:{position}"
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="inside_model").value == "Run tiny (final)"
+    assert app.selectbox(key="inside_image_class").value == "cat"
+    assert app.number_input(key="inside_image_index").value == 2
+    broken = page_test("inside_page")
+    broken.query_params["image"] = "val:99999"
+    broken.run()
+    assert not broken.exception
+    assert [info.value for info in broken.info] == [
+        "The link's image (val:99999) is not among this server's validation images; choose one below."
+    ]
