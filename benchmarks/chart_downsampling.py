@@ -83,8 +83,9 @@ def main(argv=None):
         pages["browser"].close()
     pictures = [np.asarray(Image.open(out / f"chart-{name}.png").convert("L"), dtype=np.int16) for name in versions]
     differing = float((np.abs(pictures[0] - pictures[1]) > 40).mean())
-    print(json.dumps({name: {"points": points, "json_bytes": len(text), "build_and_serialize_ms": round(1000 * seconds)}
-                      for name, (text, seconds, points) in versions.items()} | {"pixels_differing": round(differing, 4)}))
+    sizes = {name: {"points": points, "json_bytes": len(text), "build_and_serialize_ms": round(1000 * seconds)}
+             for name, (text, seconds, points) in versions.items()}
+    print(json.dumps(sizes | {"pixels_differing": round(differing, 4)}))
 
 
 if __name__ == "__main__":
