@@ -96,10 +96,13 @@ def numbers_ui(status, metrics):
         last = epochs[-1]
         change = f"{last.val_accuracy - epochs[-2].val_accuracy:+.1%}" if len(epochs) > 1 else None
         columns = st.columns(4)
-        columns[0].metric("Validation accuracy", f"{last.val_accuracy:.1%}", change)
+        columns[0].metric("Validation accuracy", f"{last.val_accuracy:.1%}", change,
+                          help="On the validation images: photos the network never trains on, a fair test of new ones.")
         columns[1].metric("Validation loss", f"{last.val_loss:.3f}")
         columns[2].metric("Training accuracy", f"{last.accuracy:.1%}")
-        columns[3].metric("Learning rate", f"{last.learning_rate:.2g}")
+        columns[3].metric("Learning rate", f"{last.learning_rate:.2g}",
+                          help="The size of each step. The cosine schedule lowers it to 0 at the last epoch on "
+                               "purpose: small final steps settle the weights.")
     if status.final_accuracy is not None and status.final_flip_average:
         # An averaged run's epoch numbers above are each epoch's own weights, not the model it finished with.
         finished_model = (f"Finished model, the average of the weights of its last {status.averaged_epochs} epochs"
@@ -107,7 +110,8 @@ def numbers_ui(status, metrics):
         st.caption(
             f"{finished_model}: **{status.final_accuracy:.1%}** of the validation images right when each is "
             f"averaged with its mirror image, as Predict does "
-            f"({status.final_single_view_accuracy:.1%} on the images alone)."
+            f"({status.final_single_view_accuracy:.1%} on the images alone). Predict looks at each photo and at "
+            "its mirror image and averages the two answers: a model trained on flipped copies knows both."
         )
 
 
