@@ -134,3 +134,37 @@ def image_choice_ui(key):
 def mistakes_link(model_label):
     """The address of the Mistakes page opened on a model (by its label in the model chooser)."""
     return "mistakes?" + urllib.parse.urlencode({"model": model_label})
+
+
+def current_user():
+    """The name this browser gave (kept in the address as ?me=, so a reload or a bookmark remembers it), or None."""
+    return st.session_state.get("me") or st.query_params.get("me") or None
+
+
+def is_teacher():
+    return bool(st.session_state.get("teacher"))
+
+
+def identity_ui():
+    """In class mode, the sidebar asks for the student's name and offers the teacher's password; returns nothing."""
+    from vgg.classroom import class_mode, clean_name, is_teacher_password
+
+    if not class_mode():
+        st.session_state.me = None
+        return
+    with st.sidebar:
+        typed = st.text_input("Your name", value=st.query_params.get("me", ""), key="me_typed",
+                              help="Shown on the runs you start; only you and the teacher can stop them.")
+        try:
+            name = clean_name(typed, "Your name")
+        except UserError as error:
+            st.error(str(error))
+            name = None
+        st.session_state.me = name
+        if name and st.query_params.get("me") != name:
+            st.query_params["me"] = name
+        if is_teacher():
+            st.success("Teacher's controls on.")
+        elif is_teacher_password(st.text_input("Teacher's password", type="password", key="teacher_password")):
+            st.session_state.teacher = True
+            st.rerun()

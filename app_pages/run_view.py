@@ -14,7 +14,8 @@ import pathlib
 import streamlit as st
 
 from app_pages.charts import Series, training_figure
-from app_pages.common import mistakes_link, runs_dir
+from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir
+from vgg.classroom import check_control, may_control
 from vgg.data import default_data_dir
 from vgg.errors import UserError
 from vgg.launch import launch
@@ -35,14 +36,17 @@ def pause_key(run_name):
 
 
 def controls_ui(run, status, live):
-    """The run's state line and its buttons; returns "stop", "resume" or None."""
+    """The run's state line and its buttons (only for those who may use them); returns "stop", "resume" or None."""
     columns = st.columns([3, 1, 1])
+    owner = f" · started by {status.owner}" if status.owner else ""
     columns[0].markdown(
         f"{STATE_ICONS.get(status.state, '')} **{run.name}** is **{status.state}** · "
-        f"device: {status.device or 'not yet known'}"
+        f"device: {status.device or 'not yet known'}{owner}"
     )
+    allowed = may_control(status, current_user(), is_teacher())
     if status.active:
-        stop = columns[1].button("Stop", key=f"stop_{run.name}", help="Finish the batch, save a checkpoint, stop")
+        stop = allowed and columns[1].button("Stop", key=f"stop_{run.name}",
+                                             help="Finish the batch, save a checkpoint, stop")
         # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
         # run trains, at every redraw. Pausing stops the redraws (the training goes on), so a zoom stays.
         paused = columns[2].toggle(
@@ -53,7 +57,7 @@ def controls_ui(run, status, live):
         if paused and live:
             st.rerun(scope="app")  # Only the page can stop the fragment that redraws this run.
         return "stop" if stop else None
-    if status.state in RESUMABLE_STATES:
+    if status.state in RESUMABLE_STATES and allowed:
         # A run stopped before its first step has no checkpoint yet; resuming it starts it from epoch 0.
         resume_help = (
             "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
@@ -66,6 +70,7 @@ def controls_ui(run, status, live):
 def apply(action, run, status):
     """Carries out what controls_ui returned; a refusal is one sentence on the page."""
     try:
+        check_control(run, status, current_user(), is_teacher())
         if action == "stop":
             run.request_stop()
             st.toast("Stopping after this batch…")
@@ -193,7 +198,9 @@ def images_per_epoch(config, status):
 
 
 def run_label(name, config, status):
-    """What a run is, for a legend: 'blog (no batch norm, 3k images) · 09:18'."""
+    """What a run is, for a legend: its title, or 'blog (no batch norm, 3k images) · 09:18', and who started it."""
+    if status.title:
+        return f"{status.title} · {status.owner}" if status.owner else status.title
     images = status.train_images or config.train_subset
     parts = ["batch norm" if config.batch_norm else "no batch norm"]
     if images:

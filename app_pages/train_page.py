@@ -9,9 +9,10 @@ import datetime
 
 import streamlit as st
 
-from app_pages.common import runs_dir
+from app_pages.common import current_user, identity_ui, is_teacher, runs_dir
 from app_pages.run_view import pause_key, run_view_ui
 from app_pages.train_settings import settings_ui
+from vgg.classroom import class_mode, clean_name, delete_run
 from vgg.config import validate
 from vgg.data import default_data_dir
 from vgg.errors import UserError
@@ -32,10 +33,20 @@ def start_ui(busy, column):
     return pressed
 
 
-def start(preset_name, config):
+def run_title_ui():
+    """The name the starter gives the next run, in the sidebar (lists show it instead of the folder's name)."""
+    return st.sidebar.text_input("Name this run (optional)", key="run_title", placeholder="group 3, lr 0.01",
+                                 help="Runs are listed and overlaid by this name.")
+
+
+def start(preset_name, config, title):
     """Launches a run with `config`; says why not in one sentence when it cannot start."""
     try:
-        run, _ = launch(runs_dir(), config=validate(config), preset=preset_name, data_dir=default_data_dir())
+        owner = current_user()
+        if class_mode() and owner is None:
+            raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
+        run, _ = launch(runs_dir(), config=validate(config), preset=preset_name, data_dir=default_data_dir(),
+                        title=clean_name(title, "A run's name"), owner=owner)
     except UserError as error:
         st.session_state.start_refusal = str(error)
         st.error(str(error))
@@ -45,11 +56,33 @@ def start(preset_name, config):
     st.rerun()
 
 
+def delete_ui(runs, titles):
+    """The teacher's (anyone's outside class mode) deletion of a run that is not training, confirmed first."""
+    if class_mode() and not is_teacher():
+        return
+    with st.expander("Delete a run"):
+        deletable = {run.name: run for run in runs if not run.alive()}
+        if not deletable:
+            st.caption("Every run is training.")
+            return
+        name = st.selectbox("Run to delete", list(deletable), key="delete_choice", format_func=lambda n: titles[n])
+        sure = st.checkbox(f"Yes, delete run {titles[name]!r} and its files for good", key="delete_sure")
+        if st.button("Delete", disabled=not sure, key="delete_run"):
+            try:
+                delete_run(deletable[name], is_teacher())
+            except UserError as error:
+                st.error(str(error))
+                return
+            st.session_state.pop("delete_sure", None)
+            st.rerun()
+
+
 def runs_table_ui(runs):
     rows = []
     for summary in (run.summary() for run in runs):
         rows.append({
-            "run": summary.name,
+            "run": summary.title or summary.name,
+            "started by": summary.owner or "",
             "state": str(summary.state),
             "preset": summary.preset or "",
             "epochs": f"{summary.epochs_done}/{summary.epochs or '?'}",
@@ -91,12 +124,24 @@ BLOG_EXPLANATION = (
 )
 
 
-def run_choice_ui(names, default_name):
+def run_titles(runs):
+    """{folder name: what lists call the run}: its title and starter when it has them, else its folder name."""
+    titles = {}
+    for summary in (run.summary() for run in runs):
+        titles[summary.name] = summary.name
+        if summary.title:
+            titles[summary.name] = f"{summary.title} · {summary.owner}" if summary.owner else summary.title
+    return titles
+
+
+def run_choice_ui(titles, default_name):
     """Returns (run to show, runs to overlay); the chart's x axis is kept in session state."""
+    names = list(titles)
     columns = st.columns([2, 3, 2], vertical_alignment="bottom")
-    run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}")
+    run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}",
+                                    format_func=titles.get)
     compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name],
-                                           key="compare")
+                                           key="compare", format_func=titles.get)
     columns[2].segmented_control(
         "x axis", ["epochs", "images seen"], key="x_axis",
         help="Runs whose epochs hold different numbers of images compare fairly by images seen, the default then.",
@@ -106,10 +151,12 @@ def run_choice_ui(names, default_name):
 
 def render():
     st.title("Train VGG16")
+    identity_ui()
+    title = run_title_ui()
     preset_name, config, start_column = settings_ui()
     busy = active_run(runs_dir())
     if start_ui(busy, start_column):
-        start(preset_name, config)
+        start(preset_name, config, title)
     started = st.session_state.pop("started_run", None)
 
     runs = list_runs(runs_dir())
@@ -117,8 +164,8 @@ def render():
         st.info("No runs yet: choose a preset and press Start training.")
         follow_other_sessions_ui(None)
     else:
-        names = [run.name for run in runs]
-        run_name, compare_names = run_choice_ui(names, started or (busy.name if busy else names[0]))
+        titles = run_titles(runs)
+        run_name, compare_names = run_choice_ui(titles, started or (busy.name if busy else runs[0].name))
         # Only a run that is training, and not paused, redraws every second: a fragment redrawing while the whole
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
         if busy is not None and busy.name == run_name and not st.session_state.get(pause_key(run_name)):
@@ -131,6 +178,7 @@ def render():
     if runs:
         st.subheader("All runs")
         runs_table_ui(runs)
+        delete_ui(runs, titles)
         st.caption(f"Runs are saved in the server's runs folder; `tensorboard --logdir {runs_dir()}` shows them too.")
 
 

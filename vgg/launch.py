@@ -36,7 +36,7 @@ def active_run(runs_dir, other_than=None):
     return None
 
 
-def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, resume=False):
+def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, resume=False, title=None, owner=None):
     """Starts `python -m vgg train` in its own process for a new run (given `config`) or an existing
     one (given `run_name`), unless another run is training in `runs_dir`. Returns (run, process).
 
@@ -54,7 +54,8 @@ def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, res
                 "(two trainings at once would each run at half speed)."
             )
         if config is not None:
-            run = create_run(runs_dir, config, name=run_name, preset=preset, data_dir=data_dir)
+            run = create_run(runs_dir, config, name=run_name, preset=preset, data_dir=data_dir, title=title,
+                             owner=owner)
         else:
             run = open_run(runs_dir, run_name)
         # The launcher takes the run's lock and hands it to the child, so the run is alive from here on.

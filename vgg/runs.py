@@ -4,6 +4,7 @@ A run folder holds:
     config.json        the TrainConfig it trains with
     status.json        its RunStatus (vgg/status.py)
     metrics.jsonl      one row per logged interval and per epoch (vgg/metrics.py)
+    diagnostics.jsonl  the training doctor's probes of the network, live (vgg/diagnostics.py)
     checkpoint.keras   the model and optimizer state after the last finished epoch or stop
     checkpoint.json    where that checkpoint stands (CheckpointState)
     model.keras        the final model, without optimizer state
@@ -59,6 +60,8 @@ class RunSummary:
 
     name: str
     state: State
+    title: str | None = None
+    owner: str | None = None
     created: str | None = None
     preset: str | None = None
     device: str | None = None
@@ -80,6 +83,7 @@ class Run:
         self.config_path = self.path / "config.json"
         self.status_path = self.path / "status.json"
         self.metrics_path = self.path / "metrics.jsonl"
+        self.diagnostics_path = self.path / "diagnostics.jsonl"
         self.checkpoint_path = self.path / "checkpoint.keras"
         self.checkpoint_state_path = self.path / "checkpoint.json"
         self.model_path = self.path / "model.keras"
@@ -191,7 +195,8 @@ class Run:
         read(self.checkpoint_state, None)
         last = metrics.epochs[-1] if metrics and metrics.epochs else None
         return RunSummary(
-            self.name, State.DAMAGED if problems else status.state, created=status and status.created,
+            self.name, State.DAMAGED if problems else status.state, title=status and status.title,
+            owner=status and status.owner, created=status and status.created,
             preset=status and status.preset, device=status and status.device, error=status and status.error,
             epochs_done=last.epoch if last else 0, epochs=config and config.epochs,
             val_accuracy=last.val_accuracy if last else None, final_accuracy=status and status.final_accuracy,
@@ -259,8 +264,9 @@ def make_runs_dir(runs_dir):
     return runs_dir
 
 
-def create_run(runs_dir, config, name=None, preset=None, data_dir=None):
-    """Makes the run folder with its config and a `created` status."""
+def create_run(runs_dir, config, name=None, preset=None, data_dir=None, title=None, owner=None):
+    """Makes the run folder with its config and a `created` status; `title` and `owner` are what people call
+    it and who started it (vgg/classroom.py checks both)."""
     runs_dir = make_runs_dir(runs_dir)
     name = name or new_run_name(runs_dir, prefix=preset or "run")
     run = Run(run_path(runs_dir, name))
@@ -270,7 +276,8 @@ def create_run(runs_dir, config, name=None, preset=None, data_dir=None):
     try:
         write_json(run.config_path, dataclasses.asdict(config))
         # "created" until a training process takes it: only a process makes a run active.
-        run.update_status(state=State.CREATED, created=now_iso(), preset=preset, data_dir=data_dir, pid=None)
+        run.update_status(state=State.CREATED, created=now_iso(), preset=preset, data_dir=data_dir, pid=None,
+                          title=title, owner=owner)
     except UserError:
         # A folder without its config is no run, yet its name would be taken: a retry after freeing
         # disk space must not be refused with "exists already".

@@ -33,6 +33,8 @@ class RunStatus:
     created: str | None = None  # ISO time the run folder was made.
     updated: str | None = None  # ISO time of the last change, in whole seconds.
     preset: str | None = None  # The preset the settings started from.
+    title: str | None = None  # What its starter called it ("group 3, lr 0.01"): lists show it, not the folder name.
+    owner: str | None = None  # Who started it (the name a browser gave); only they and the teacher control it.
     data_dir: str | None = None  # The image folder it trains on; None for Keras' download.
     pid: int | None = None  # The training process, for a stop signal; liveness comes from the run's lock.
     resumed: bool = False
