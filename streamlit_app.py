@@ -3,8 +3,16 @@
 import importlib
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
+
+# After every script run, a live view's 2-second redraw included, Streamlit resets Keras for scripts that build
+# their models anew each run: a full garbage collection and TensorFlow's kernel cache, about 130 ms with a model
+# loaded, for every watching session (BENCHMARKS.md, the classroom row). This app's models live in caches across
+# runs, so the reset only costs time; it is skipped.
+if hasattr(script_runner, "_clean_problem_modules"):
+    script_runner._clean_problem_modules = lambda: None
 
 # CIFAR-10 images are 32x32: browsers blur them when enlarging, so every image keeps crisp pixels.
 CRISP_IMAGES = "[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img {image-rendering: pixelated;}"
