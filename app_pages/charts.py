@@ -26,7 +26,8 @@ class Series:
 def training_figure(series, x_axis="epoch"):
     """Loss and accuracy for [Series]: training per logged interval (solid lines), validation per epoch
     (dashed, with markers), against epochs or images seen (`x_axis` "epoch" or "images")."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
+    # Wide enough a gap for the loss plot's reference label, which stands in it.
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.16)
     highest_training_loss = 0.0
     for index, run in enumerate(series):
         color = PALETTE[index % len(PALETTE)]

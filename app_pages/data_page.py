@@ -36,9 +36,10 @@ def browse_controls_ui(class_names):
         st.session_state.data_seed = 0
     if columns[1].button("Reshuffle", help="Show another random draw of each class"):
         st.session_state.data_seed += 1
-        st.session_state.data_page = 0
-    page = columns[2].number_input("Page", 0, 499, key="data_page", help="Page through the class in order of the draw")
-    return [name for name in class_names if name in picked], per_class, st.session_state.data_seed, int(page)
+        st.session_state.data_page = 1
+    # Counted from 1, as the grid's columns are.
+    page = columns[2].number_input("Page", 1, 500, key="data_page", help="Page through the class in order of the draw")
+    return [name for name in class_names if name in picked], per_class, st.session_state.data_seed, int(page) - 1
 
 
 def class_counts_ui(dataset):
@@ -143,7 +144,7 @@ def render():
         st.info("Pick at least one class to see its images.")
         return
     chosen = sample_grid_ui(dataset, classes, per_class, seed, page)
-    with st.expander("Images per class"):
+    with st.expander("How many images each class has"):
         class_counts_ui(dataset)
     if chosen is not None:
         sample_closeup_ui(dataset, chosen)

@@ -180,9 +180,11 @@ def chart_ui(run, config, status, compare_names):
             continue
     # Epochs of different sizes (3,000 images against 45,000) compare fairly only by images seen.
     unequal = len({key[2] for key in keys}) > 1
-    x_axis = st.session_state.get("x_axis") or ("images seen" if unequal else "epochs")
+    x_axis = st.session_state.get("x_axis") or "auto"
+    if x_axis == "auto":
+        x_axis = "images" if unequal else "epochs"
     try:
-        figure = shared_figure(tuple(keys), "images" if x_axis == "images seen" else "epoch")
+        figure = shared_figure(tuple(keys), "images" if x_axis == "images" else "epoch")
     except UserError as error:
         st.error(str(error))
         return

@@ -10,7 +10,7 @@ import datetime
 import streamlit as st
 
 from app_pages.common import current_user, identity_ui, is_teacher, runs_dir
-from app_pages.run_view import pause_key, run_view_ui
+from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
 from vgg.classroom import class_mode, clean_name, delete_run
 from vgg.config import validate
@@ -77,11 +77,11 @@ def delete_ui(runs, titles):
             st.rerun()
 
 
-def runs_table_ui(runs):
+def runs_table_ui(runs, titles):
     rows = []
     for summary in (run.summary() for run in runs):
         rows.append({
-            "run": summary.title or summary.name,
+            "run": titles.get(summary.name, summary.name),
             "started by": summary.owner or "",
             "state": str(summary.state),
             "preset": summary.preset or "",
@@ -90,7 +90,7 @@ def runs_table_ui(runs):
             "final score (as Predict does)": (
                 None if summary.final_accuracy is None else round(summary.final_accuracy, 4)
             ),
-            "device": summary.device or summary.problem or "",
+            "problem": summary.problem or "",
             "created": datetime.datetime.fromisoformat(summary.created) if summary.created else None,
         })
     st.dataframe(rows, hide_index=True, column_config={
@@ -125,12 +125,14 @@ BLOG_EXPLANATION = (
 
 
 def run_titles(runs):
-    """{folder name: what lists call the run}: its title and starter when it has them, else its folder name."""
+    """{folder name: what lists call the run}: the chart legend's name for it (run_view.run_label), or the folder
+    name of a run whose files cannot say."""
     titles = {}
-    for summary in (run.summary() for run in runs):
-        titles[summary.name] = summary.name
-        if summary.title:
-            titles[summary.name] = f"{summary.title} · {summary.owner}" if summary.owner else summary.title
+    for run in runs:
+        try:
+            titles[run.name] = run_label(run.name, run.config(), run.status())
+        except UserError:
+            titles[run.name] = run.name
     return titles
 
 
@@ -143,8 +145,9 @@ def run_choice_ui(titles, default_name):
     compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name],
                                            key="compare", format_func=titles.get)
     columns[2].segmented_control(
-        "x axis", ["epochs", "images seen"], key="x_axis",
-        help="Runs whose epochs hold different numbers of images compare fairly by images seen, the default then.",
+        "x axis", ["auto", "epochs", "images"], key="x_axis", default="auto",
+        help="Auto: images seen when the runs shown hold different numbers of images per epoch (they compare "
+             "fairly only so), else epochs.",
     )
     return run_name, compare_names
 
@@ -177,7 +180,7 @@ def render():
         st.markdown(BLOG_EXPLANATION)
     if runs:
         st.subheader("All runs")
-        runs_table_ui(runs)
+        runs_table_ui(runs, titles)
         delete_ui(runs, titles)
         st.caption(f"Runs are saved in the server's runs folder; `tensorboard --logdir {runs_dir()}` shows them too.")
 

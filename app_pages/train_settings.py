@@ -18,7 +18,7 @@ CIFAR10_TRAINING_IMAGES = 50_000  # Before the validation split: the training im
 def preset_ui():
     """Returns the chosen preset's name; its sentence shows under the choice."""
     return st.selectbox(
-        "Preset", list(PRESETS), key="preset", format_func=lambda name: f"{name}: {PRESET_DESCRIPTIONS[name]}",
+        "Preset", list(PRESETS), key="preset",
         help="A preset fills in every setting; change any of them below before pressing Start.",
     )
 
@@ -31,8 +31,8 @@ def main_settings_ui(preset, key, columns):
              "small final steps settle the weights.",
     )
     train_subset = columns[1].number_input(
-        "Training images (0 = all)", *RANGES["train_subset"], preset.train_subset, step=1000, key=key + "train_subset",
-        help="A class-balanced subset: smaller runs finish sooner.",
+        "Images (0 = all)", *RANGES["train_subset"], preset.train_subset, step=1000, key=key + "train_subset",
+        help="Training images: a class-balanced subset of them when above 0; smaller runs finish sooner.",
     )
     return int(epochs), int(train_subset)
 
@@ -98,5 +98,5 @@ def settings_ui():
     cost = st.empty()  # Above the folded settings, filled once they are read.
     advanced = advanced_settings_ui(preset, key)
     config = preset.replace(epochs=epochs, train_subset=train_subset, **advanced)
-    cost.caption(estimate_text(config))
+    cost.caption(f"{PRESET_DESCRIPTIONS[preset_name]} {estimate_text(config)}")
     return preset_name, config, top[3]

@@ -76,7 +76,7 @@ def test_runs_are_listed_by_title_and_starter(classroom):
     app = train_page().run()
     assert not app.exception
     table = app.dataframe[0].value
-    assert sorted(table["run"]) == ["Ada, lr 0.05", "Ben's first"]
+    assert sorted(table["run"]) == ["Ada, lr 0.05 · Ada", "Ben's first · Ben"]
     assert sorted(table["started by"]) == ["Ada", "Ben"]
     assert app.selectbox(key="show_run_adas").format_func("adas") == "Ada, lr 0.05 · Ada"
 
