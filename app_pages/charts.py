@@ -1,8 +1,9 @@
-"""Plotly figures of training curves, and of a top-5 prediction."""
+"""Plotly figures: training curves, a top-5 prediction, a confusion matrix."""
 
 import dataclasses
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -10,6 +11,9 @@ from vgg.metrics import downsample
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 CHANCE_LOSS = math.log(10)  # Cross-entropy of a uniform guess over 10 classes: where the blog's run sat.
+RIGHT_COLOUR = "#74c476"  # The diagonal (right answers) in green, apart from the mistakes' white-to-red scale.
+# White to a medium red, not to Plotly's near-black "Reds": the counts stay readable in black on every cell.
+MISTAKE_SCALE = [[0, "#fff5f0"], [0.5, "#fc9272"], [1, "#e0393a"]]
 MAX_POINTS = 1000  # Per training curve, as TensorBoard draws: the shape stays, each redraw sends far less.
 
 
@@ -79,3 +83,54 @@ def top_classes_figure(top):
     figure.update_xaxes(range=[0, 1], tickformat=".0%")
     figure.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
+
+
+def confusion_figure(evaluation, chosen):
+    """The confusion matrix: mistakes on a white-to-red scale of each true class's share, right answers in green
+    on the diagonal, every cell with its count; `chosen` (true, called) is outlined."""
+    names = list(evaluation.class_names)
+    counts, shares = evaluation.confusion, evaluation.row_shares()
+    diagonal = np.eye(len(names), dtype=bool)
+    wrong = np.where(diagonal, np.nan, shares)
+    top = max(float(np.nanmax(wrong)) if len(names) > 1 else 0.0, 0.02)
+    # The heatmaps only draw; hovering and clicking go to the invisible markers on top (the third trace).
+    # Empty mistake cells stay blank so the others stand out; the diagonal always shows its count, even 0.
+    text = np.where((counts > 0) | diagonal, counts.astype(str), "")
+    common = {"x": names, "y": names, "text": text, "texttemplate": "%{text}",
+              "textfont": {"color": "black"}, "hoverinfo": "skip", "showscale": False, "xgap": 2, "ygap": 2}
+    figure = go.Figure([
+        go.Heatmap(z=wrong, colorscale=MISTAKE_SCALE, zmin=0, zmax=top, name="mistakes", **common),
+        go.Heatmap(z=np.where(diagonal, 1.0, np.nan), colorscale=[[0, RIGHT_COLOUR], [1, RIGHT_COLOUR]],
+                   name="right", **common),
+        cell_markers(names, counts, shares),
+    ])
+    true, called = chosen
+    figure.add_shape(type="rect", x0=called - 0.5, x1=called + 0.5, y0=true - 0.5, y1=true + 0.5,
+                     line={"color": "#08519c", "width": 3})
+    # Fixed ranges: the markers would otherwise pad the axes, and grid lines would show around the cells.
+    edges = (-0.5, len(names) - 0.5)
+    figure.update_xaxes(title_text="called (the model's answer)", tickangle=-40, fixedrange=True, range=edges,
+                        showgrid=False, zeroline=False, ticks="")
+    figure.update_yaxes(title_text="true class", range=edges[::-1], fixedrange=True, showgrid=False, zeroline=False,
+                        ticks="")
+    figure.update_layout(height=430, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False)
+    return figure
+
+
+def cell_markers(names, counts, shares):
+    """One invisible square marker per cell: Plotly selects scatter points on a click, never heatmap cells, so
+    these carry the click (as a point selection with the cell's x and y) and the hover text."""
+    cells = [(true, called) for true in range(len(names)) for called in range(len(names))]
+    invisible = {"marker": {"opacity": 0}}
+    return go.Scatter(
+        x=[names[called] for _, called in cells], y=[names[true] for true, _ in cells], mode="markers",
+        marker={"symbol": "square", "size": 24, "opacity": 0, "color": "black"}, selected=invisible,
+        unselected=invisible, name="cells", customdata=[[counts[cell], shares[cell]] for cell in cells],
+        hovertemplate=("true <b>%{y}</b>, called <b>%{x}</b>: %{customdata[0]:,} images<br>"
+                       "(%{customdata[1]:.1%} of the %{y} images)<extra></extra>"),
+    )
+
+
+def percent(share):
+    """A share as the table shows it; a share of nothing (NaN) as a dash, not 'None'."""
+    return "–" if np.isnan(share) else f"{share:.1%}"

@@ -11,10 +11,9 @@ import pathlib
 import urllib.parse
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages.charts import top_classes_figure
+from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.common import load_dataset, model_choice_ui, runs_dir
 from vgg.data import DataError, default_data_dir
 from vgg.errors import UserError
@@ -34,9 +33,6 @@ GALLERY_PAGE = 12  # Images per gallery page: two rows of six fit a 1024x768 pro
 GALLERY_COLUMNS = 6
 MATRIX_KEY = "mistakes_matrix"
 TRUE_KEY, CALLED_KEY = "mistakes_true", "mistakes_called"
-RIGHT_COLOUR = "#74c476"  # The diagonal (right answers) in green, apart from the mistakes' white-to-red scale.
-# White to a medium red, not to Plotly's near-black "Reds": the counts stay readable in black on every cell.
-MISTAKE_SCALE = [[0, "#fff5f0"], [0.5, "#fc9272"], [1, "#e0393a"]]
 INSPECT_SCALE = 7  # 32x32 images at 224 px: three side by side fit the dialog on a 1024x768 projector.
 
 
@@ -114,57 +110,6 @@ def summary_ui(evaluation):
              "on the images alone)." if evaluation.flip_average else "")
     st.caption(f"{right:,} of {evaluation.images:,} validation images right, "
                f"{evaluation.images - right:,} mistakes.{views}")
-
-
-def confusion_figure(evaluation, chosen):
-    """The confusion matrix: mistakes on a white-to-red scale of each true class's share, right answers in green
-    on the diagonal, every cell with its count; `chosen` (true, called) is outlined."""
-    names = list(evaluation.class_names)
-    counts, shares = evaluation.confusion, evaluation.row_shares()
-    diagonal = np.eye(len(names), dtype=bool)
-    wrong = np.where(diagonal, np.nan, shares)
-    top = max(float(np.nanmax(wrong)) if len(names) > 1 else 0.0, 0.02)
-    # The heatmaps only draw; hovering and clicking go to the invisible markers on top (the third trace).
-    # Empty mistake cells stay blank so the others stand out; the diagonal always shows its count, even 0.
-    text = np.where((counts > 0) | diagonal, counts.astype(str), "")
-    common = {"x": names, "y": names, "text": text, "texttemplate": "%{text}",
-              "textfont": {"color": "black"}, "hoverinfo": "skip", "showscale": False, "xgap": 2, "ygap": 2}
-    figure = go.Figure([
-        go.Heatmap(z=wrong, colorscale=MISTAKE_SCALE, zmin=0, zmax=top, name="mistakes", **common),
-        go.Heatmap(z=np.where(diagonal, 1.0, np.nan), colorscale=[[0, RIGHT_COLOUR], [1, RIGHT_COLOUR]],
-                   name="right", **common),
-        cell_markers(names, counts, shares),
-    ])
-    true, called = chosen
-    figure.add_shape(type="rect", x0=called - 0.5, x1=called + 0.5, y0=true - 0.5, y1=true + 0.5,
-                     line={"color": "#08519c", "width": 3})
-    # Fixed ranges: the markers would otherwise pad the axes, and grid lines would show around the cells.
-    edges = (-0.5, len(names) - 0.5)
-    figure.update_xaxes(title_text="called (the model's answer)", tickangle=-40, fixedrange=True, range=edges,
-                        showgrid=False, zeroline=False, ticks="")
-    figure.update_yaxes(title_text="true class", range=edges[::-1], fixedrange=True, showgrid=False, zeroline=False,
-                        ticks="")
-    figure.update_layout(height=430, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False)
-    return figure
-
-
-def cell_markers(names, counts, shares):
-    """One invisible square marker per cell: Plotly selects scatter points on a click, never heatmap cells, so
-    these carry the click (as a point selection with the cell's x and y) and the hover text."""
-    cells = [(true, called) for true in range(len(names)) for called in range(len(names))]
-    invisible = {"marker": {"opacity": 0}}
-    return go.Scatter(
-        x=[names[called] for _, called in cells], y=[names[true] for true, _ in cells], mode="markers",
-        marker={"symbol": "square", "size": 24, "opacity": 0, "color": "black"}, selected=invisible,
-        unselected=invisible, name="cells", customdata=[[counts[cell], shares[cell]] for cell in cells],
-        hovertemplate=("true <b>%{y}</b>, called <b>%{x}</b>: %{customdata[0]:,} images<br>"
-                       "(%{customdata[1]:.1%} of the %{y} images)<extra></extra>"),
-    )
-
-
-def percent(share):
-    """A share as the table shows it; a share of nothing (NaN) as a dash, not 'None'."""
-    return "–" if np.isnan(share) else f"{share:.1%}"
 
 
 def class_table_ui(evaluation):
