@@ -248,16 +248,6 @@ def inside_link(label, index, split):
     return "inside?" + urllib.parse.urlencode(query, safe=":")
 
 
-def grad_cams(predictor, image, classes):
-    """Grad-CAM of each of `classes` at block 4, or at block 3 when a block-4 map is empty (it often is), so that
-    the maps side by side come from one layer: ([heatmap], block)."""
-    for block in (4, 3):
-        heatmaps = [predictor.grad_cam(image, class_index=label, block=block)[0] for label in classes]
-        if not any(heatmap_is_empty(heatmap) for heatmap in heatmaps):
-            break
-    return heatmaps, block
-
-
 def inspection_ui(predictor, evaluation, dataset, index, link):
     """One image large, Grad-CAM for its true class and for the model's answer side by side, its top 5, a link."""
     image, names = dataset.x_val[index], evaluation.class_names
@@ -265,7 +255,7 @@ def inspection_ui(predictor, evaluation, dataset, index, link):
     # A right answer has one class to explain; its runner-up is the other class the model weighed.
     other = called if called != true else evaluation.top(index, 2)[1][0]
     other_what = "its answer" if called != true else "the runner-up"
-    heatmaps, block = grad_cams(predictor, image, (true, other))
+    heatmaps, block = predictor.grad_cams(image, (true, other))
     picture, true_cam, other_cam = st.columns(3)
     picture.image(enlarge(image, INSPECT_SCALE), caption=f"Validation image {index}: a {names[true]}")
     for column, label, what, heatmap in zip((true_cam, other_cam), (true, other), ("the true class", other_what),

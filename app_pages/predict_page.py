@@ -9,7 +9,7 @@ from app_pages.charts import top_classes_figure
 from app_pages.common import model_choice_ui, read_upload, runs_dir
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.model_record import available_models
-from vgg.visualize import enlarge, heatmap_overlay
+from vgg.visualize import enlarge, heatmap_is_empty, heatmap_overlay
 
 MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
 CAMERA_NOTE = ("On students' own devices the browser allows the camera only over https or on the machine "
@@ -76,8 +76,8 @@ def analyse(digest, source, _predictor, _pixels):
     model's file and version: a rerun (a toggle, another photo added) predicts nothing again."""
     top = _predictor.top_k(_pixels, k=5)
     # Grad-CAM explains the class shown above it, which comes from the image and its mirror image.
-    heatmap, predicted = _predictor.grad_cam(_pixels, class_index=top[0].index)
-    return top, heatmap, predicted
+    (heatmap,), block = _predictor.grad_cams(_pixels, [top[0].index])
+    return top, heatmap, block
 
 
 def prediction_ui(predictor, uploaded_file, compared=()):
@@ -87,16 +87,20 @@ def prediction_ui(predictor, uploaded_file, compared=()):
     if decoded is None:
         return
     preview, pixels, (width, height) = decoded
-    top, heatmap, predicted = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
+    top, heatmap, block = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
     st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
     seen.image(enlarge(pixels, original_size // 32), caption="What the network sees: 32x32")
-    cam.image(
-        enlarge(heatmap_overlay(pixels, heatmap, opacity=0.55), original_size // 32),
-        caption=f"Grad-CAM: where it looks for '{predictor.class_names[predicted]}'",
-    )
+    grid = {3: "8x8", 4: "4x4"}.get(block, "coarse")
+    if heatmap_is_empty(heatmap):
+        cam.caption(f"Grad-CAM: no region of this photo pushes the network towards '{top[0].name}' at blocks 4 "
+                    "and 3; the answer comes from the whole picture at once.")
+    else:
+        cam.image(enlarge(heatmap_overlay(pixels, heatmap, opacity=0.55), original_size // 32),
+                  caption=f"Grad-CAM: where it looks for '{top[0].name}' (bright = more), on a coarse {grid} grid "
+                          f"of block {block}")
     chart.plotly_chart(
         top_classes_figure([(row.name, row.probability) for row in top]),
         key=f"top5_{uploaded_file.name}_{id(uploaded_file)}",
@@ -118,6 +122,9 @@ def render():
     if other is not None:
         compared = [(st.session_state["predict_model"], predictor), (st.session_state["predict_compare_model"], other)]
     files = uploads_ui()
+    if files:
+        st.caption(f"The network must name one of its {len(predictor.class_names)} classes whatever the photo: a high "
+                   "percentage is not proof (try a word, or a selfie).")
     if not files:
         st.info("Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
                 + ", ".join(predictor.class_names) + ".")

@@ -12,6 +12,7 @@ from vgg.data import CLASS_NAMES, DataError
 from vgg.errors import UserError
 from vgg.model import activation_layer_names, block_of, pool_layer_names
 from vgg.model_record import ASSETS_DIR, ModelRecord
+from vgg.visualize import heatmap_is_empty
 
 Prediction = collections.namedtuple("Prediction", "index name probability")
 MAX_MODEL_BYTES = 600 * 1024 * 1024  # The blog model with Adam's state is about 400 MB.
@@ -135,6 +136,16 @@ class Predictor:
         class_index = -1 if class_index is None else int(class_index)
         heatmap, predicted = function(image, tf.constant(class_index))
         return heatmap.numpy(), int(predicted)
+
+    def grad_cams(self, image, classes, blocks=(4, 3)):
+        """Grad-CAM of each of `classes` from the first of `blocks` where none of their maps is empty (block 4's,
+        4x4 at 32x32, often is), so maps side by side come from one layer: ([heatmap], block). When every block
+        has an empty map, the last block's maps are returned; callers say so rather than show a dark picture."""
+        for block in blocks:
+            heatmaps = [self.grad_cam(image, class_index=label, block=block)[0] for label in classes]
+            if not any(heatmap_is_empty(heatmap) for heatmap in heatmaps):
+                break
+        return heatmaps, block
 
     def _gradcam_function(self, block):
         if block in self._gradcam_models:
