@@ -264,6 +264,25 @@ def inference_rows(args, plan):
     ]
 
 
+def diagnostics_row(args, rounds=4, steps=20):
+    """The training doctor's probes against the same steps without them, on the cpu preset at its first-epoch
+    rate (a probe every 20 steps; later epochs probe once each), per second of this process's CPU time."""
+    from vgg.probes import probe_cost
+
+    config = PRESETS["cpu"]
+    images, labels = sample_images((3 + steps) * config.batch_size, args.data_dir)
+    probe_images, probe_labels = sample_images(200, args.data_dir, seed=1)
+    say(f"training the cpu preset with and without the doctor's probes ({rounds} x {steps} steps each)")
+    with tempfile.TemporaryDirectory(prefix="vgg-bench-probes-") as folder:
+        cost = probe_cost(config, images, labels, probe_images, probe_labels, pathlib.Path(folder),
+                          rounds=rounds, steps=steps)
+    return make_row("cpu training with the doctor's probes", cost["cpu_with"], "images/s", cost["cpu_without"],
+                    "same steps without probes", ("ratio", ">=", 0.95),
+                    f"per CPU-second; by the wall clock {cost['wall_with']:.0f} vs {cost['wall_without']:.0f} "
+                    f"images/s; "
+                    f"one probe of 200 images every {steps} steps, which took {cost['probe_share']:.1%} of the time")
+
+
 def follow_epochs(process, metrics_path, start):
     """Until `process` ends: (epoch, seconds since `start`, validation accuracy) as each epoch's line appears."""
     curve = []
@@ -338,7 +357,7 @@ def main(args):
     started = time.perf_counter()
     rows = training_rows(args, plan) + inference_rows(args, plan) + streamlit_rows(args)
     if not args.quick:
-        rows += [classroom_row(args)] + time_to_accuracy_rows(args)
+        rows += [classroom_row(args), diagnostics_row(args)] + time_to_accuracy_rows(args)
     say(f"finished in {time.perf_counter() - started:.0f} s")
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -1,4 +1,4 @@
-"""`python -m vgg`: train, evaluate, predict, describe, runs, export, bench.
+"""`python -m vgg`: train, evaluate, predict, describe, runs, doctor, export, bench.
 
 Every command takes --json, and a bad input ends in one sentence on stderr with exit code 2.
 """
@@ -188,6 +188,33 @@ def command_runs(args):
     _print(args, [row.to_dict() for row in summaries], "\n".join(lines) if summaries else "No runs yet.")
 
 
+def _evidence_text(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {_evidence_text(item)}" for name, item in value.items()) or "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def command_doctor(args):
+    from vgg import runs
+    from vgg.config import train_command
+    from vgg.doctor import diagnose
+
+    run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
+    diagnosis = diagnose(run)
+    lines = [f"{run.name}: {diagnosis.verdict}", diagnosis.sentence]
+    lines += [f"  {name}: {_evidence_text(value)}" for name, value in diagnosis.evidence.items()]
+    if diagnosis.fix_sentence:
+        status = run.recorded_status()
+        # The whole command, so the fix is one paste away: the run's preset, then what differs from it.
+        command = train_command(diagnosis.fixed_config(run.config()), status.preset, status.data_dir)
+        lines += [f"Fix: {diagnosis.fix_sentence}", f"  {command}"]
+    _print(args, diagnosis.to_dict(), "\n".join(lines))
+
+
 def command_export(args):
     from vgg import runs
     from vgg.export import export_run
@@ -248,6 +275,10 @@ def build_parser():
 
     runs_command = add("runs", "list runs and their status", command_runs)
     runs_command.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+
+    doctor = add("doctor", "the training doctor's verdict on a run, its evidence and the fix to try", command_doctor)
+    doctor.add_argument("run", metavar="RUN", help="the run to diagnose")
+    doctor.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
 
     export = add("export", "ship a finished run as assets/vgg16_cifar10.keras with its model card", command_export)
     export.add_argument("--run", required=True, help="the finished run to ship")

@@ -23,6 +23,7 @@ from vgg.inference import evaluate, load_model
 from vgg.launch import training_slot
 from vgg.model import build_from_config
 from vgg.model_record import ModelRecord
+from vgg.probes import DiagnosticsRecorder
 from vgg.runs import CheckpointState, RunError
 from vgg.status import DamagedRunError, State
 from vgg.widen import transfer_weights
@@ -197,6 +198,8 @@ def fit(run, config, model, data, checkpoint, stopper, averager):
     callbacks = [
         stopper,
         logger,
+        # After the logger: a probe's seconds fall in the next logged interval, so the speed shown is honest.
+        DiagnosticsRecorder.for_run(run, config, data, checkpoint.epochs_done),
         *([averager] if averager else []),
         Checkpointer(run, stopper, logger, checkpoint.epochs_done),
         keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
