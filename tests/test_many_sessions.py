@@ -14,7 +14,6 @@ from conftest import generated_images, png_bytes, stop_and_wait, subprocess_envi
 from vgg.data import CLASS_NAMES
 from vgg.launch import active_run, launch, wait_for
 from vgg.runs import list_runs
-from vgg.status import ACTIVE_STATES
 
 # Each takes 20 s to a minute on a 2-core machine.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -90,6 +89,10 @@ def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder,
         expect(train.get_by_text(re.compile(r"\bbg is running ·"))).to_be_visible()
         for page in pages:
             no_exception_or_error(page)
+        # The run trains on, below the pages' priority: its first logged step may come after the pages settle.
+        deadline = time.monotonic() + 180
+        while not run.metrics().rows() and time.monotonic() < deadline:
+            time.sleep(1)
         assert run.status().state == "running" and len(run.metrics().rows()) > 0
     finally:
         close_pages(pages, tmp_path)
@@ -157,7 +160,7 @@ def test_two_sessions_pressing_start_together_start_one_run(browser, server, tmp
         most_active, settled_at = 0, None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            active = [run for run in list_runs(runs_dir) if run.status().get("state") in ACTIVE_STATES]
+            active = [run for run in list_runs(runs_dir) if run.status().active]
             most_active = max(most_active, len(active))
             started = started or (active[0] if active else None)
             if started and all(page_refused_or_disabled(page) for page in pages):
@@ -178,7 +181,7 @@ def test_two_sessions_pressing_start_together_start_one_run(browser, server, tmp
     finally:
         close_pages(pages, tmp_path)
         for run in list_runs(runs_dir):
-            if run.status().get("state") in ACTIVE_STATES:
+            if run.status().active:
                 stop_and_wait(run)
 
 
