@@ -77,11 +77,12 @@ def test_healthy_records_are_healthy_and_one_probe_is_too_early():
     assert verdict_of([]).verdict == Verdict.WAITING
 
 
-def test_diverged_on_any_non_finite_value_or_a_training_loss_above_three_ln10():
+def test_diverged_on_any_non_finite_value_or_a_training_loss_above_three_ln10_for_good():
     assert verdict_of(two(), nonfinite=[NonFiniteRow(7, 0.07, "training loss", math.nan)]).verdict == Verdict.DIVERGED
     assert verdict_of([probe(20), probe(40, nonfinite=["block3 weights"])]).verdict == Verdict.DIVERGED
-    assert verdict_of(two(), losses=(2.4, 3 * LN10 + 0.1, 2.0)).verdict == Verdict.DIVERGED
-    assert verdict_of(two(), losses=(2.4, 3 * LN10 - 0.1, 2.0)).verdict == Verdict.HEALTHY
+    assert verdict_of(two(), losses=(2.4, 3 * LN10 + 0.1, 2.4)).verdict == Verdict.DIVERGED
+    assert verdict_of(two(), losses=(2.4, 3 * LN10 - 0.1, 2.4)).verdict == Verdict.HEALTHY
+    assert verdict_of(two(), losses=(2.4, 3 * LN10 + 0.1, 2.2)).verdict == Verdict.HEALTHY  # It came back.
     # It outranks every other rule: a network that blew up also sits at chance.
     stuck_and_blown = verdict_of(two(loss=LN10, spread=1e-6), losses=(2.3, math.inf))
     assert stuck_and_blown.verdict == Verdict.DIVERGED and Verdict.STUCK in stuck_and_blown.findings

@@ -1,6 +1,7 @@
 """The training doctor: a run's probes (vgg/diagnostics.py) and metrics turned into one verdict, the numbers
 behind it, and the settings to try next. The rules, first match wins:
-1. diverged: a NaN or infinite loss, weight or gradient, or a training loss above 3 ln 10;
+1. diverged: a NaN or infinite loss, weight or gradient, or a training loss above 3 ln 10 that never came
+   back under ln 10;
 2. stuck at chance: on the last two probes the loss is within 0.02 of ln 10 and the softmax varies across
    the probe images by less than 0.001: the same answer for every image;
 3. learning too slowly: no unit's weights ever moved by 1/10,000 of their size in one step (1/1,000 is
@@ -114,15 +115,10 @@ def dead_units(probe):
             and unit.dead_fraction >= (DEAD_FRACTION if unit.name.startswith("block") else DEAD_DENSE_FRACTION)}
 
 
-def late_units(probe):
-    """block 5 and every unit after the conv blocks: where the gradient arrives first."""
-    names = [unit.name for unit in probe.units]
-    return probe.units[names.index(LATE_START) if LATE_START in names else -1 :]
-
-
 def gradient_fade(probe):
-    """(block 1's relative gradient over the largest late one, that late unit), or (None, None)."""
-    late = max(late_units(probe), key=relative_gradient)
+    """(block 1's relative gradient over the largest from block 5 on, that late unit), or (None, None)."""
+    names = [unit.name for unit in probe.units]
+    late = max(probe.units[names.index(LATE_START) if LATE_START in names else -1 :], key=relative_gradient)
     first, strongest = relative_gradient(probe.units[0]), relative_gradient(late)
     if not (math.isfinite(first) and math.isfinite(strongest)) or strongest <= 0:
         return None, None
@@ -181,7 +177,8 @@ def diverged(case):
     finite = [row for row in case.metrics.batches if math.isfinite(row.loss)]
     exploded = next((row for row in finite if row.loss > EXPLODED_LOSS), None)
     peak = max(finite, key=lambda row: row.loss, default=None)
-    if exploded:
+    # A spike the run recovered from (Adam's first steps on a wide head) is not a divergence.
+    if exploded and not any(row.loss < LN10 for row in finite if row.step > exploded.step):
         peaked = f" and peaked at {peak.loss:.4g}" if peak.step != exploded.step else ""
         events.append((exploded.step, f"its training loss reached {exploded.loss:.4g} at step {exploded.step}{peaked} "
                                       f"(guessing scores ln 10 = {LN10:.2f})"))
