@@ -15,6 +15,7 @@ import streamlit as st
 
 from app_pages.charts import Series, training_figure
 from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir
+from app_pages.doctor_view import doctor_ui
 from vgg.classroom import check_control, may_control
 from vgg.data import default_data_dir
 from vgg.errors import UserError
@@ -146,8 +147,25 @@ def run_view_ui(run_name, compare_names, live=False):
     progress_ui(status, metrics, config)
     chart_ui(run, config, status, compare_names)
     numbers_ui(status, metrics)
+    fixed = doctor_ui(run, config, metrics)
+    if fixed is not None:
+        start_fix(run, status, fixed)
     if status.state == State.FINISHED and run.model_path.exists():
         st.markdown(f"[:material/troubleshoot: See this model's mistakes]({mistakes_link(f'Run {run.name} (final)')})")
+
+
+def start_fix(run, status, fixed):
+    """Starts the doctor's fixed run through the same path and limits as any run, named after the original and
+    overlaid on it."""
+    try:
+        new, _ = launch(runs_dir(), config=fixed, preset=status.preset, data_dir=status.data_dir or default_data_dir(),
+                        title=f"{status.title or run.name}, fixed", owner=current_user())
+    except UserError as error:
+        st.error(str(error))
+        return
+    st.session_state.started_run = new.name
+    st.session_state.overlay_next = [run.name]  # The page sets the overlay before drawing its chooser.
+    st.rerun(scope="app")
 
 
 def series_key(run, config, status):

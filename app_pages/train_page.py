@@ -139,6 +139,8 @@ def run_titles(runs):
 def run_choice_ui(titles, default_name):
     """Returns (run to show, runs to overlay); the chart's x axis is kept in session state."""
     names = list(titles)
+    if "overlay_next" in st.session_state:  # A run started from another (the doctor's fix) is overlaid on it.
+        st.session_state.compare = st.session_state.pop("overlay_next")
     columns = st.columns([2, 3, 2], vertical_alignment="bottom")
     run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}",
                                     format_func=titles.get)
