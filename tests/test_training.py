@@ -153,7 +153,7 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
         capture_output=True, text=True, env=environment, cwd=PROJECT_ROOT, timeout=300,
     )
     assert train.returncode == 0, train.stderr[-2000:]
-    assert json.loads(train.stdout).state == "finished"
+    assert json.loads(train.stdout)["state"] == "finished"
 
     listing = subprocess.run(command + ["runs", "--runs-dir", str(runs_dir), "--json"],
                              capture_output=True, text=True, env=environment, timeout=120)
