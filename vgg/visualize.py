@@ -18,7 +18,8 @@ def _lookup_table(anchors):
     anchors = np.asarray(anchors, dtype=np.float64)
     positions = np.linspace(0, 1, len(anchors))
     levels = np.linspace(0, 1, 256)
-    return np.stack([np.interp(levels, positions, anchors[:, channel]) for channel in range(3)], axis=1).astype(np.uint8)
+    channels = [np.interp(levels, positions, anchors[:, channel]) for channel in range(3)]
+    return np.stack(channels, axis=1).astype(np.uint8)
 
 
 COLOR_MAPS = {"viridis": _lookup_table(VIRIDIS), "diverging": _lookup_table(DIVERGING), "hot": _lookup_table(HOT)}
@@ -81,7 +82,8 @@ def deep_filters(kernel, count=32, scale=16):
     """Deeper kernels (3, 3, in, out): each filter's weights summed over its inputs, blue negative, red positive."""
     summed = np.asarray(kernel).sum(axis=2)[..., :count]
     bound = np.abs(summed).max() or 1.0
-    pictures = [enlarge(colorize(summed[..., index], -bound, bound, "diverging"), scale) for index in range(summed.shape[-1])]
+    pictures = [enlarge(colorize(summed[..., index], -bound, bound, "diverging"), scale)
+                for index in range(summed.shape[-1])]
     return tile(pictures, columns=16, gap=6)
 
 
