@@ -10,6 +10,7 @@ import datetime
 import streamlit as st
 
 from app_pages.common import current_user, identity_ui, is_teacher, runs_dir
+from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
 from vgg.classroom import class_mode, clean_name, delete_run
@@ -105,23 +106,6 @@ def runs_table_ui(runs, titles):
 
 
 LIVE_SECONDS = 2.0  # How often a training run's view redraws: TensorBoard reloads every few seconds too.
-BLOG_EXPLANATION = (
-    "The blog trained VGG16 from scratch **without batch normalization**, with Adam at 1e-3, "
-    "pixels in [0, 1] and two Dense 4096 layers. Its loss sat at **2.3026 = ln 10**: the loss of "
-    "giving every class probability 1/10, whatever the image. We re-ran that recipe on CIFAR-10 "
-    "(the **blog** preset) and measured why:\n\n"
-    "1. **The signal fades before training starts.** With Keras' default initialisation, the mean "
-    "activation shrinks about four times per block: 0.075 after block 1, 0.019, 0.0067, 0.0015, "
-    "0.0002 after block 5, 0.0001 in the Dense layers. The untrained network gives practically the "
-    "same answer for every image, so the gradient says little about the image either.\n"
-    "2. **Adam's first steps silence the ReLUs.** After the first epochs, 100% of block 5's units "
-    "and of the first Dense layer's units never fire on any validation image (92% in block 4). A "
-    "network whose last features are all zero outputs the same probabilities, 0.1 for each class, "
-    "for every image: loss ln 10, accuracy 10%, and no gradient to climb out.\n\n"
-    "**Batch normalization** re-centres and re-scales every conv's output, so the signal keeps its "
-    "size through all thirteen layers and ReLUs stay alive. Train the **blog-short** preset and the "
-    "**cpu** preset one after the other and overlay them to see the difference."
-)
 
 
 def run_titles(runs):
@@ -178,8 +162,7 @@ def render():
         else:
             run_view_ui(run_name, compare_names)
             follow_other_sessions_ui(None if busy is None else busy.name)
-    with st.expander("Why did the blog's VGG16 never learn?"):
-        st.markdown(BLOG_EXPLANATION)
+    replay_ui(expanded=not runs)
     if runs:
         st.subheader("All runs")
         runs_table_ui(runs, titles)

@@ -1,4 +1,4 @@
-"""`python -m vgg`: train, evaluate, predict, describe, runs, doctor, export, bench.
+"""`python -m vgg`: train, evaluate, predict, describe, runs, doctor, export, replays, bench.
 
 Every command takes --json, and a bad input ends in one sentence on stderr with exit code 2.
 """
@@ -225,6 +225,24 @@ def command_export(args):
                        f"validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
 
 
+def command_replays(args):
+    """Trains each shipped replay's recipe anew and copies its records into assets/replays/."""
+    import tempfile
+
+    from vgg import replays, runs
+    from vgg.train import train_run
+
+    with tempfile.TemporaryDirectory(prefix="vgg-replays-") as folder:
+        for name, options in replays.RECIPES.items():
+            config = _config_from_args(build_parser().parse_args(["train", *options]))
+            run = runs.create_run(folder, config, name=name, preset=options[1], data_dir=args.data_dir)
+            status = train_run(run, data_dir=args.data_dir, progress=lambda message: print(message, flush=True))
+            if status.state != "finished":
+                raise runs.RunError(f"The replay {name!r} did not finish: {status.error}")
+            command = " ".join(["python -m vgg train", *options, "--data-dir", str(args.data_dir), "--name", name])
+            print(f"Saved {replays.save(run, name, command, args.out)}")
+
+
 def command_bench(args):
     from vgg import bench
 
@@ -284,6 +302,11 @@ def build_parser():
     export.add_argument("--run", required=True, help="the finished run to ship")
     export.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
     export.add_argument("--data-dir", help="the data its validation split comes from")
+
+    replays_command = add("replays", "train the shipped replays (the blog's run and its fix) anew into assets/replays",
+                          command_replays)
+    replays_command.add_argument("--data-dir", required=True, help="real CIFAR-10 as an image folder")
+    replays_command.add_argument("--out", default=None, help="folder to write them to (default: assets/replays)")
 
     bench = add("bench", "measure training and inference speed on this machine", command_bench)
     bench.add_argument("--data-dir", help="local image folder for real images")

@@ -1,0 +1,89 @@
+"""The blog's run and its fix, replayed from the records shipped in assets/replays/: what the class sees before
+anyone trains. The explanation is the training doctor's, read from the blog run's own records.
+
+It redraws once a second only while playing (a fragment); otherwise once per full rerun of the page.
+"""
+
+import dataclasses
+import time
+
+import streamlit as st
+
+from app_pages.charts import Series, training_figure
+from app_pages.doctor_view import diagnosis_figure
+from vgg.doctor import diagnose_records
+from vgg.errors import UserError
+from vgg.replays import at, duration, replays
+
+SPEEDS = {"10x": 10.0, "30x": 30.0, "100x": 100.0}
+START_KEY = "replay_started"
+
+
+def moments(recorded, seconds):
+    return [(run, at(run, seconds)) for run in recorded]
+
+
+def replay_figure(recorded, seconds):
+    series = []
+    for run, moment in moments(recorded, seconds):
+        config, status = run.config(), run.status()
+        label = f"{run.name} ({'batch norm' if config.batch_norm else 'no batch norm'}), replayed"
+        series.append(Series(run.name, label, moment.metrics, status.train_images or config.train_subset or 1))
+    return training_figure(series)
+
+
+def changes(blog, fixed):
+    """What the fixed run changed, in words: 'batch_norm True, learning_rate 0.0001'."""
+    before, after = dataclasses.asdict(blog.config()), dataclasses.asdict(fixed.config())
+    return ", ".join(f"{name} {value}" for name, value in after.items() if before[name] != value)
+
+
+def explanation_ui(blog, fixed, moment):
+    """The doctor's verdict on the blog run as it stood at this moment, and its fix, from the records."""
+    diagnosis = diagnose_records(blog.config(), moment.diagnostics, moment.metrics)
+    st.markdown(f"**The training doctor, {moment.seconds:.0f} s into the blog's run:** {diagnosis.sentence}")
+    if diagnosis.fix_sentence:
+        st.markdown(f"**Its fix:** {diagnosis.fix_sentence} The second run applies the doctor's advice in turn "
+                    f"({changes(blog, fixed)}), recorded the same way.")
+    if moment.diagnostics.probes:
+        st.plotly_chart(diagnosis_figure(moment.diagnostics), key="replay_doctor")
+
+
+def replay_body(recorded):
+    started = st.session_state.get(START_KEY)
+    speed = SPEEDS.get(st.session_state.get("replay_speed") or "", 0.0)
+    longest = max(duration(run) for run in recorded)
+    seconds = longest if started is None or not speed else (time.time() - started) * speed
+    if started is not None and seconds >= longest:
+        st.session_state.pop(START_KEY, None)
+        st.rerun(scope="app")  # Stop the fragment that plays it.
+    st.progress(min(1.0, seconds / longest), text=f"{min(seconds, longest):.0f} s of {longest:.0f} s of training")
+    st.plotly_chart(replay_figure(recorded, seconds), key="replay_chart")
+    explanation_ui(recorded[0], recorded[-1], at(recorded[0], seconds))
+
+
+def replay_ui(expanded):
+    """The replay, in an expander opened when the runs folder is empty (a fresh install)."""
+    try:
+        recorded = replays()
+    except UserError as error:
+        st.error(str(error))
+        return
+    if len(recorded) < 1:
+        return
+    with st.expander("Why did the blog's VGG16 never learn? Its run and its fix, replayed", expanded=expanded):
+        st.markdown("The blog trained VGG16 from scratch **without batch normalization**, with Adam at 1e-3, "
+                    "pixels in [0, 1] and two Dense 4096 layers, and its loss sat at **ln 10 = 2.3026**: the loss of "
+                    "giving every class 1/10 whatever the image. Below, the same recipe on 3,000 CIFAR-10 images "
+                    "(the **blog-short** preset) and the doctor's fix, recorded by this app's own trainer.")
+        columns = st.columns([2, 1], vertical_alignment="bottom")
+        columns[0].segmented_control("Replay speed", list(SPEEDS), key="replay_speed", default="30x")
+        if columns[1].button("Play from the start", key="replay_play"):
+            st.session_state[START_KEY] = time.time()
+        try:
+            if st.session_state.get(START_KEY) is not None:
+                st.fragment(run_every=1.0)(replay_body)(recorded)
+            else:
+                replay_body(recorded)
+        except UserError as error:
+            st.error(str(error))
