@@ -96,6 +96,23 @@ def subprocess_environment(**extra):
     return environment
 
 
+def page_test(module):
+    """An AppTest of one page function, outside the router, as a user on that page sees it."""
+    from streamlit.testing.v1 import AppTest
+
+    script = f"import vgg\nfrom app_pages import {module}\n{module}.render()\n"
+    return AppTest.from_string(script, default_timeout=120)
+
+
+@pytest.fixture
+def app_environment(monkeypatch, image_folder, trained_runs_dir):
+    """The pages' environment: the generated images and the runs folder with one tiny model."""
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.setenv("VGG_RUNS_DIR", str(trained_runs_dir))
+    monkeypatch.chdir(PROJECT_ROOT)
+    return trained_runs_dir
+
+
 @pytest.fixture(scope="session")
 def trained_runs_dir(tmp_path_factory, image_folder):
     """A runs folder holding one finished tiny run, so the model pages have a model to show."""

@@ -5,23 +5,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import vgg.model_record
-from conftest import PROJECT_ROOT, generated_images, png_bytes
+from conftest import PROJECT_ROOT, generated_images, page_test, png_bytes
 from vgg.launch import stop_active_runs, wait_for
 from vgg.runs import list_runs, open_run
-
-
-def page_test(module):
-    """An AppTest of one page function, outside the router, as a user on that page sees it."""
-    script = f"import vgg\nfrom app_pages import {module}\n{module}.render()\n"
-    return AppTest.from_string(script, default_timeout=120)
-
-
-@pytest.fixture
-def app_environment(monkeypatch, image_folder, trained_runs_dir):
-    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
-    monkeypatch.setenv("VGG_RUNS_DIR", str(trained_runs_dir))
-    monkeypatch.chdir(PROJECT_ROOT)
-    return trained_runs_dir
 
 
 def texts(app):

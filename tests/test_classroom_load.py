@@ -7,27 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import app_pages.run_view
 import vgg.images
 import vgg.inference
-from conftest import PROJECT_ROOT, generated_images, png_bytes, subprocess_environment, tiny_config
+from conftest import PROJECT_ROOT, generated_images, page_test, png_bytes, subprocess_environment, tiny_config
 from vgg.launch import launch, stop_active_runs, wait_for
 from vgg.status import State
-
-
-def page_test(module):
-    script = f"import vgg\nfrom app_pages import {module}\n{module}.render()\n"
-    return AppTest.from_string(script, default_timeout=120)
-
-
-@pytest.fixture
-def app_environment(monkeypatch, image_folder, trained_runs_dir):
-    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
-    monkeypatch.setenv("VGG_RUNS_DIR", str(trained_runs_dir))
-    monkeypatch.chdir(PROJECT_ROOT)
-    return trained_runs_dir
 
 
 def counting(monkeypatch, module, name):

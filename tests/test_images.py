@@ -293,8 +293,9 @@ def test_decompression_bombs_leave_memory_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     if results["control.png"]["growth_mb"] <= 60:
-        # Seen in CI: the peak-RSS probe saw no growth even for the accepted 36-megapixel control,
-        # so it cannot judge the bombs on that machine; the sentences are still checked below.
+        # A child's peak-RSS count starts from its parent's peak on Linux, so under a large parent the probe sees
+        # no growth even for the accepted 36-megapixel control and cannot judge the bombs; the sentences are still
+        # checked below.
         print(f"memory probe blind here (control grew {results['control.png']['growth_mb']} MB)")
     else:
         assert results["bomb.png"]["growth_mb"] < 20 and results["bomb.ico"]["growth_mb"] < 20, results

@@ -298,6 +298,12 @@ def build_parser():
     doctor.add_argument("run", metavar="RUN", help="the run to diagnose")
     doctor.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
 
+    _add_maintenance_commands(add)
+    return parser
+
+
+def _add_maintenance_commands(add):
+    """The commands that make what the project ships (its model, its replays) and measure this machine."""
     export = add("export", "ship a finished run as assets/vgg16_cifar10.keras with its model card", command_export)
     export.add_argument("--run", required=True, help="the finished run to ship")
     export.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
@@ -311,7 +317,6 @@ def build_parser():
     bench = add("bench", "measure training and inference speed on this machine", command_bench)
     bench.add_argument("--data-dir", help="local image folder for real images")
     bench.add_argument("--quick", action="store_true", help="fewer steps, for a smoke test")
-    return parser
 
 
 def main(argv=None):
