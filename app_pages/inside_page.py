@@ -87,32 +87,42 @@ def zero_text(activation):
 
 
 def layer_choice_ui(predictor, maps):
-    """The layer, channel count and colour scale the user chose: (layer name, count, shared scale)."""
+    """The layer the user chose."""
     names = predictor.activation_names + predictor.pool_names
     order = sorted(names, key=lambda name: (block_of(name), name.endswith("_pool"), name))
     # Stops are keyed by their label, the same for models with and without batch norm, so a model switch keeps the stop.
     stops = {feature_stop_label(name, *maps[name].shape[:2]): name for name in order}
     # The layer slider gets the page's full width: its 18 to 23 stops and end labels crowd a narrow column.
     stop = st.select_slider("Layer", list(stops), value=next(iter(stops)), key="feature_layer")
-    columns = st.columns(2, vertical_alignment="center")
+    return stops[stop]
+
+
+def display_choice_ui(column):
+    """How many channels to show and on which colour scale, beside the image to keep the maps in the first
+    screen of a projector: (count, shared scale)."""
+    columns = column.columns(2, vertical_alignment="center")
     count = columns[0].slider("Channels", 1, 64, 16, key="feature_count")
     shared = columns[1].toggle("Shared colour scale", True, key="feature_shared",
                                help="One scale for all maps compares channels; per-map scales show each map's pattern.")
-    return stops[stop], count, shared
+    return count, shared
 
 
-def feature_maps_ui(predictor, image):
+def feature_maps_ui(predictor, image, label):
+    left, right = st.columns([1, 4])
+    answer_ui(predictor, image, label, left, right)
+    count, shared = display_choice_ui(right)
     maps = predictor.feature_maps(image)
-    layer, count, shared = layer_choice_ui(predictor, maps)
+    layer = layer_choice_ui(predictor, maps)
     block = block_of(layer)
-    st.markdown(f"**Block {block}** · {BLOCK_STORIES[block]}")
     activation = maps[layer]
     st.caption(
         f"{feature_stop_label(layer, *activation.shape[:2])}: {activation.shape[2]} channels (showing "
         f"{min(count, activation.shape[2])}); {zero_text(activation)}. "
         "Bright = strong response; dark = zero, cut by the ReLU."
     )
+    # The maps come first, the block's sentence right under them: on a projector the picture is what must show.
     st.image(feature_map_grid(activation, count=count, shared_scale=shared, target_size=96))
+    st.markdown(f"**Block {block}** · {BLOCK_STORIES[block]}")
     glance_ui(predictor, maps)
 
 
@@ -151,7 +161,7 @@ def filters_ui(model):
 
 def answer_ui(predictor, image, label, column_left, column_right):
     """The image beside the model's answer, with a word when that answer is a guess."""
-    column_left.image(enlarge(image, 4), caption=label)
+    column_left.image(enlarge(image, 3), caption=label, width=96)
     top = predictor.top_k(image, k=1)[0]
     column_right.markdown(f"The model says **{top.name}** ({top.probability:.0%}).")
     classes = len(predictor.class_names)
@@ -207,8 +217,6 @@ def render():
             st.info("Choose a CIFAR-10 sample or upload an image to see its feature maps.")
         else:
             image, label = chosen
-            left, right = st.columns([1, 4])
-            answer_ui(predictor, image, label, left, right)
-            feature_maps_ui(predictor, image)
+            feature_maps_ui(predictor, image, label)
     with filters_tab:
         filters_ui(predictor.model)
