@@ -14,15 +14,13 @@ import contextlib
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS, PROJECT_ROOT, SERVER_START_TIMEOUT, free_port  # noqa: E402
+from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS, SERVER_START_TIMEOUT, streamlit_server  # noqa: E402
 from vgg.config import PRESETS  # noqa: E402
 from vgg.device import cpu_name  # noqa: E402
 from vgg.launch import launch, stop_active_runs, wait_for  # noqa: E402
@@ -60,31 +58,8 @@ def descendants(root, excluded):
     return found
 
 
-@contextlib.contextmanager
 def app_server(data_dir, runs_dir):
-    port = free_port()
-    environment = dict(os.environ, VGG_DATA_DIR=str(data_dir), VGG_RUNS_DIR=str(runs_dir))
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
-                break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT} s")
-            time.sleep(0.2)
-        yield server, url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    return streamlit_server(dict(os.environ, VGG_DATA_DIR=str(data_dir), VGG_RUNS_DIR=str(runs_dir)))
 
 
 def measure(server, run, training_pid, seconds):

@@ -39,6 +39,34 @@ def free_port():
         return probe.getsockname()[1]
 
 
+@contextlib.contextmanager
+def streamlit_server(environment):
+    """`streamlit run streamlit_app.py` on a free port with `environment`, from when it answers its health
+    check until the block ends: yields (its process, its address)."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
+                break
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT} s")
+            time.sleep(0.05)
+        yield server, url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def wait_until_drawn(page):
     """Until the Data page's script has finished and its grid and every picture show (or, with no data here, the
     sentence saying how to get it)."""
@@ -60,40 +88,23 @@ def first_page_seconds(data_dir=None):
     environment = dict(os.environ)
     if data_dir:
         environment["VGG_DATA_DIR"] = str(data_dir)  # vgg.data.DATA_DIR_VARIABLE, which the README documents.
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
         page = browser.new_page()
         start = time.perf_counter()
-        server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            while True:
-                with contextlib.suppress(OSError):
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
-                    break
-                if time.perf_counter() - start > SERVER_START_TIMEOUT or server.poll() is not None:
-                    raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT} s")
-                time.sleep(0.05)
-            page.goto(url)
-            heading = page.locator("h1, [data-testid=stHeading]").first
-            heading.wait_for(state="visible", timeout=SERVER_START_TIMEOUT * 1000)
-            first = time.perf_counter() - start
-            wait_until_drawn(page)  # The first visit loads the data into the server's cache.
-            again = browser.new_page()
-            start = time.perf_counter()
-            again.goto(f"{url}/data")
-            wait_until_drawn(again)
-            return first, time.perf_counter() - start
+            with streamlit_server(environment) as (_, url):
+                page.goto(url)
+                heading = page.locator("h1, [data-testid=stHeading]").first
+                heading.wait_for(state="visible", timeout=SERVER_START_TIMEOUT * 1000)
+                first = time.perf_counter() - start
+                wait_until_drawn(page)  # The first visit loads the data into the server's cache.
+                again = browser.new_page()
+                start = time.perf_counter()
+                again.goto(f"{url}/data")
+                wait_until_drawn(again)
+                return first, time.perf_counter() - start
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
             browser.close()
 
 
