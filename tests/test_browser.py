@@ -213,7 +213,10 @@ def test_stop_a_run_from_the_browser(page, server):
     expect(page.get_by_text(re.compile(r"is running ·"))).to_be_visible(timeout=90_000)
     expect(page.get_by_role("button", name="Start training")).to_be_disabled()
     pause_and_zoom(page)
-    page.get_by_role("button", name="Stop").click()
+    # Turning the updates back on redraws the whole page, replay and diagnosis included: slow on a loaded machine.
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_visible(timeout=120_000)
+    stop.click()
     expect(page.get_by_text(re.compile(r"is stopped ·"))).to_be_visible(timeout=120_000)
     screenshot(page, "train-stopped")
     expect(page.get_by_role("button", name="Resume")).to_be_visible(timeout=30_000)
