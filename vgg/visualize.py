@@ -136,3 +136,62 @@ def heatmap_is_empty(heatmap):
     """Whether a Grad-CAM heatmap is zero everywhere: no region at its layer pushes towards the class, and an
     overlay would only darken the image."""
     return float(np.max(heatmap, initial=0.0)) <= 1e-6
+
+
+def receptive_field_geometry(model):
+    """{layer name: (field, jump, first centre)} for the conv and pooling layers: a unit at row y of the layer's
+    output looks at `field` input rows centred on row `first centre + y * jump` (in pixel indices)."""
+    field, jump, centre, geometry = 1, 1, 0.0, {}
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if kernel is None:
+            continue
+        stride = getattr(layer, "strides", (1, 1))[0]
+        # "same" padding keeps the centre where it was; a "valid" window's centre sits half a kernel in.
+        pad = (kernel[0] - 1) // 2 if getattr(layer, "padding", "valid") == "same" else 0
+        centre += ((kernel[0] - 1) / 2 - pad) * jump
+        field += (kernel[0] - 1) * jump
+        jump *= stride
+        geometry[layer.name] = (field, jump, centre)
+    return geometry
+
+
+def receptive_field_box(geometry, layer_name, y, x, image_size=32):
+    """(top, left, bottom, right), bottom and right exclusive, of the input pixels unit (y, x) of `layer_name` looks
+    at, clipped to the image; a ReLU's or batch norm's units look where their conv's do."""
+    name = layer_name.replace("_relu", "_conv").replace("_bn", "_conv")
+    field, jump, centre = geometry[name]
+    top, left = (round(centre + index * jump - (field - 1) / 2) for index in (y, x))
+    return (max(top, 0), max(left, 0), min(top + field, image_size), min(left + field, image_size))
+
+
+def field_crop(image, geometry, layer_name, y, x, background=128):
+    """The square of `image` that unit (y, x) of `layer_name` looks at, as large as its receptive field (at most
+    the image), with grey where the field reaches past the image's edge."""
+    image = np.asarray(image, dtype=np.uint8)
+    size = image.shape[0]
+    name = layer_name.replace("_relu", "_conv").replace("_bn", "_conv")
+    field, jump, centre = geometry[name]
+    if field >= size:
+        return image
+    top, left = (round(centre + index * jump - (field - 1) / 2) for index in (y, x))
+    crop = np.full((field, field, 3), background, dtype=np.uint8)
+    rows = slice(max(top, 0), min(top + field, size))
+    columns = slice(max(left, 0), min(left + field, size))
+    crop[rows.start - top : rows.stop - top, columns.start - left : columns.stop - left] = image[rows, columns]
+    return crop
+
+
+def outline(pixels, box, scale, color=(255, 214, 0), width=2):
+    """An image enlarged `scale` times with a `width`-pixel frame around `box` (top, left, bottom, right) and
+    the pixels outside it dimmed, so the framed region stands out on a projector."""
+    picture = enlarge(np.asarray(pixels, dtype=np.uint8), scale).astype(np.float32)
+    top, left, bottom, right = (value * scale for value in box)
+    inside = np.zeros(picture.shape[:2], dtype=bool)
+    inside[top:bottom, left:right] = True
+    picture[~inside] *= 0.45
+    frame = np.zeros_like(inside)
+    frame[max(top - width, 0) : bottom + width, max(left - width, 0) : right + width] = True
+    frame[top:bottom, left:right] = False
+    picture[frame] = color
+    return picture.astype(np.uint8)
