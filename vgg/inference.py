@@ -8,9 +8,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vgg.attention import AttentionMaps, is_empty, last_activation_name, upsample
 from vgg.data import CLASS_NAMES, DataError
 from vgg.errors import UserError
-from vgg.model import activation_layer_names, block_of, pool_layer_names
+from vgg.model import activation_layer_names, pool_layer_names
 from vgg.model_record import ASSETS_DIR, ModelRecord
 from vgg.visualize import heatmap_is_empty
 
@@ -58,11 +59,8 @@ def load_model(path, runs_dir="runs"):
 
 
 def grad_cam_layer_name(model, block=4):
-    """The last activation of `block`: at 4x4 (block 4) Grad-CAM is still class-specific yet not one blob."""
-    names = [name for name in activation_layer_names(model) if block_of(name) == block]
-    if not names:
-        raise ValueError(f"The model has no conv layer in block {block}. Received: block={block}")
-    return names[-1]
+    """The last activation of `block`, whose grid Grad-CAM maps (vgg.attention.last_activation_name)."""
+    return last_activation_name(model, block)
 
 
 class Predictor:
@@ -83,7 +81,7 @@ class Predictor:
         self.pool_names = pool_layer_names(model)
         outputs = [model.get_layer(name).output for name in self.activation_names + self.pool_names]
         self._feature_model = keras.Model(model.inputs, outputs)
-        self._gradcam_models = {}
+        self._attention = None  # vgg.attention.AttentionMaps, traced on first use.
         # No autograph: these functions have no tensor-dependent Python control flow, and autograph
         # re-reads source files, which fails in a long run whose files changed on disk.
         self._probabilities = tf.function(self._mean_over_views, reduce_retracing=True, autograph=False)
@@ -128,50 +126,32 @@ class Predictor:
         names = self.activation_names + self.pool_names
         return {name: output.numpy()[0] for name, output in zip(names, outputs, strict=True)}
 
+    def attention(self, image, classes, saliency=True):
+        """[vgg.attention.ClassMaps] of one image for each of `classes` (None: its own view's top class): the cell
+        scores of blocks 3, 4 and 5 and, with `saliency`, the SmoothGrad map at the input's pixels."""
+        if self._attention is None:
+            self._attention = AttentionMaps(self.model)
+        return self._attention.maps(self._batch(image)[0], classes, saliency=saliency)
+
     def grad_cam(self, image, class_index=None, block=4):
-        """Grad-CAM (Selvaraju et al.) of `class_index` (default: the top class), upsampled to the
-        input size, in [0, 1]."""
-        function = self._gradcam_function(block)
-        image = tf.constant(self._batch(image))
-        class_index = -1 if class_index is None else int(class_index)
-        heatmap, predicted = function(image, tf.constant(class_index))
-        return heatmap.numpy(), int(predicted)
+        """(heatmap, class): the class map of `class_index` (default: the top class of the image's own view) at
+        `block`, upsampled to the input size, in [0, 1]; all zero when no cell adds to the class (see
+        vgg/attention.py for why cells are weighed by their own gradient)."""
+        (maps,) = self.attention(image, [class_index], saliency=False)
+        grid = maps.grids[block]
+        size = tuple(self.model.inputs[0].shape[1:3])
+        heatmap = upsample(grid / grid.max(), size) if not is_empty(grid) else np.zeros(size, np.float32)
+        return heatmap, maps.class_index
 
     def grad_cams(self, image, classes, blocks=(4, 3)):
-        """Grad-CAM of each of `classes` from the first of `blocks` where none of their maps is empty (block 4's,
-        4x4 at 32x32, often is), so maps side by side come from one layer: ([heatmap], block). When every block
-        has an empty map, the last block's maps are returned; callers say so rather than show a dark picture."""
+        """Grad-CAM of each of `classes` from the first of `blocks` where none of their maps is empty, so maps side
+        by side come from one layer: ([heatmap], block). When every block has an empty map, the last block's maps
+        are returned; callers say so rather than show a dark picture."""
         for block in blocks:
             heatmaps = [self.grad_cam(image, class_index=label, block=block)[0] for label in classes]
             if not any(heatmap_is_empty(heatmap) for heatmap in heatmaps):
                 break
         return heatmaps, block
-
-    def _gradcam_function(self, block):
-        if block in self._gradcam_models:
-            return self._gradcam_models[block]
-        layer_name = grad_cam_layer_name(self.model, block)
-        model = keras.Model(self.model.inputs, [self.model.get_layer(layer_name).output, self.model.outputs[0]])
-        size = self.model.inputs[0].shape[1:3]
-
-        @tf.function(reduce_retracing=True, autograph=False)
-        def grad_cam(images, class_index):
-            with tf.GradientTape() as tape:
-                activations, probabilities = model(images, training=False)
-                tape.watch(activations)
-                predicted = tf.argmax(probabilities[0], output_type=tf.int32)
-                chosen = tf.where(class_index < 0, predicted, class_index)
-                # The class score before softmax would be ideal; log-probability has the same gradient direction.
-                score = tf.math.log(probabilities[0, chosen] + 1e-12)
-            gradients = tape.gradient(score, activations)
-            weights = tf.reduce_mean(gradients, axis=(1, 2))
-            cam = tf.nn.relu(tf.reduce_sum(activations * weights[:, None, None, :], axis=-1))[0]
-            cam = cam / (tf.reduce_max(cam) + 1e-12)
-            heatmap = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0]
-            return heatmap, chosen
-
-        self._gradcam_models[block] = grad_cam
-        return grad_cam
 
 
 def evaluate(model, images, labels, num_classes=10, batch_size=500, flip_average=True):

@@ -195,3 +195,19 @@ def outline(pixels, box, scale, color=(255, 214, 0), width=2):
     frame[top:bottom, left:right] = False
     picture[frame] = color
     return picture.astype(np.uint8)
+
+
+def grid_overlay(image, grid, high, scale=6, opacity=0.6):
+    """A (h, w) map of cells drawn as crisp squares over an RGB image (H, W, 3), "hot" from 0 to `high`, the whole
+    enlarged `scale` times: nearest-neighbour, so an 8x8 map shows its 64 cells rather than a smooth blur."""
+    image = np.asarray(image, dtype=np.uint8)
+    grid = np.asarray(grid)
+    if image.shape[0] % grid.shape[0] or image.shape[1] % grid.shape[1]:
+        raise ValueError(f"The map's cells must tile the image. Received: grid={grid.shape}, image={image.shape}")
+    cells = enlarge(colorize(grid, 0.0, high, "hot"), image.shape[0] // grid.shape[0])
+    return enlarge((image * (1 - opacity) + cells * opacity).astype(np.uint8), scale)
+
+
+def color_bar(width=192, height=12, color_map="hot"):
+    """A horizontal colour scale, low at the left and high at the right, as an RGB image (height, width, 3)."""
+    return np.repeat(COLOR_MAPS[color_map][np.linspace(0, 255, width).astype(np.uint8)][None], height, axis=0)
