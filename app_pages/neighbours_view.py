@@ -1,0 +1,148 @@
+"""What an image is near, block by block: a view that Predict and Inside VGG16 draw under an image.
+
+Its index of training images' features comes from vgg.neighbours: built once per model file (under a progress
+bar), saved, then read back once per server for every session; each later image costs one small forward pass
+and five matrix products. It draws no widgets, so one page can show it under several images.
+"""
+
+import pathlib
+
+import numpy as np
+import streamlit as st
+
+from app_pages.mistakes_page import dataset_for
+from vgg.data import default_data_dir
+from vgg.errors import UserError
+from vgg.evaluation import split_for
+from vgg.neighbours import (
+    INDEX_IMAGES,
+    NEIGHBOURS,
+    VOTING_BLOCK,
+    IndexKey,
+    data_id,
+    image_features,
+    index_key,
+    index_of,
+    load_saved,
+    query,
+    training_subset,
+)
+from vgg.visualize import enlarge
+
+THUMBNAIL_SCALE = 2  # 64 px thumbnails: a row of 8 beside its caption fits a 1024x768 projector.
+# What a block's nearest training images tend to have in common with the image (measured on the shipped model:
+# 35% of block 1's neighbours share a validation image's class, 92% of block 5's; BENCHMARKS.md, neighbours).
+SHARED = {
+    1: "colours and brightness",
+    2: "colours and textures",
+    3: "textures and simple shapes",
+    4: "shapes and parts, often the class",
+    5: "the class",
+}
+
+
+class NotSaved(Exception):
+    """No usable saved index yet: raised, since st.cache_resource keeps no exception."""
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def subset_and_id(data_dir, validation_size, seed, _dataset):
+    """The indexed training images' positions and their digest, computed once per data split."""
+    indices = training_subset(_dataset.y_train, INDEX_IMAGES)
+    return indices, data_id(_dataset, validation_size, seed, indices)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def read_back(file, model_sha256, data, _dataset, _indices):
+    """The index saved in `file`, read once per server and shared by every session."""
+    index = load_saved(IndexKey(model_sha256, data, pathlib.Path(file)), _dataset, _indices)
+    if index is None:
+        raise NotSaved
+    return index
+
+
+def index_ui(predictor, model_path, dataset, split):
+    """The model's index: read back, or built the first time under a progress bar; None after one sentence."""
+    indices, data = subset_and_id(default_data_dir(), *split, dataset)
+    try:
+        key = index_key(model_path, data)
+        return read_back(str(key.file), key.model_sha256, key.data_id, dataset, indices)
+    except NotSaved:
+        pass
+    except OSError as error:
+        st.error(f"Could not read the model file {pathlib.Path(model_path).name} ({error.strerror or error}).")
+        return None
+    bar = st.progress(0.0, text=f"Reading {len(indices):,} training images through the model…")
+
+    def progress(done, total):
+        bar.progress(done / total, text=f"Reading {total:,} training images through the model, once for this model "
+                                        f"(later visits read the saved result): {done:,} done")
+
+    try:
+        index, problem = index_of(key, dataset, indices, lambda: predictor.model, progress)
+    except UserError as error:
+        st.error(str(error))
+        return None
+    finally:
+        bar.empty()
+    if problem:
+        st.warning(problem)
+    return index
+
+
+def answers_ui(predictor, pixels, neighbours):
+    """The image, the network's softmax and the voting block's neighbours' vote, side by side."""
+    names = predictor.class_names
+    top = predictor.top_k(pixels, k=3)
+    picture, softmax, vote = st.columns([1, 2, 2])
+    picture.image(enlarge(pixels, 3), caption="The image")
+    box = softmax.container(border=True)
+    box.markdown("**The network's answer** (softmax)")
+    box.markdown("  \n".join(f"{row.name}: {row.probability:.0%}" for row in top))
+    box = vote.container(border=True)
+    box.markdown(f"**Block {VOTING_BLOCK}'s {NEIGHBOURS} nearest training images vote**")
+    order = np.argsort(-neighbours.vote, kind="stable")[:3]
+    total = int(neighbours.vote.sum())
+    box.markdown("  \n".join(f"{names[label]}: {neighbours.vote[label]} of {total}"
+                             for label in order if neighbours.vote[label]))
+    return top[0]
+
+
+def block_ui(block, dataset, answer, channels):
+    """One row: what the block's neighbours tend to share, and their thumbnails with their classes."""
+    text, pictures = st.columns([1, 3], vertical_alignment="center")
+    same = int((block.labels == answer.index).sum())
+    if block.silent:
+        shared = "Every number is zero for this image, so it is near nothing in particular."
+    else:
+        shared = (f"They tend to share {SHARED[block.block]}: {same} of {len(block.labels)} are {answer.name}, "
+                  "the network's answer.")
+    text.markdown(f"**Block {block.block}** ({channels} numbers per image)")
+    text.caption(shared)
+    thumbnails = [enlarge(dataset.x_train[position], THUMBNAIL_SCALE) for position in block.indices]
+    pictures.image(thumbnails, caption=[dataset.class_names[label] for label in block.labels])
+
+
+def neighbours_ui(predictor, pixels, model_path):
+    """For one 32x32 image, its nearest training images in each block's pooled features, one row per block,
+    and block 5's vote beside the softmax; draws one sentence instead when there are no training images."""
+    split = split_for(model_path)
+    dataset, message = dataset_for(*split)
+    if dataset is None:
+        st.info(message)
+        return
+    index = index_ui(predictor, model_path, dataset, split)
+    if index is None:
+        return
+    try:
+        neighbours = query(index, image_features(predictor.model, pixels))
+    except UserError as error:
+        st.error(str(error))
+        return
+    st.markdown(f"##### What this image is near, block by block ({NEIGHBOURS} nearest of {len(index.indices):,} "
+                "training images)")
+    answer = answers_ui(predictor, pixels, neighbours)
+    st.caption("Each block's output, averaged over the image, is a list of numbers; the training images whose "
+               "lists point the same way are its nearest.")
+    for block, channels in zip(neighbours.blocks, index.channels, strict=True):
+        block_ui(block, dataset, answer, channels)
