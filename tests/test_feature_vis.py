@@ -1,0 +1,101 @@
+"""Activation maximization on the tiny trained run's model (real TensorFlow, real files): the pictures excite
+what they are made for far more than real images do, classes get their own pictures, and a saved set is read
+back without optimizing again."""
+
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import generated_images
+from vgg.feature_vis import CLASSES, cache_file, first_layer_kinds, maximize, pictures_of
+from vgg.inference import load_model
+
+
+@pytest.fixture(scope="module")
+def tiny_model_path(trained_runs_dir):
+    return trained_runs_dir / "tiny" / "model.keras"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_model_path, trained_runs_dir):
+    return load_model(tiny_model_path, trained_runs_dir)
+
+
+def channel_means(model, layer, images):
+    """Each channel's mean response over its map after the ReLU, (N, C), as the feature-map grid shows it."""
+    name = layer.replace("_conv", "_relu") if layer.replace("_conv", "_relu") in [x.name for x in model.layers] \
+        else layer
+    maps = keras.Model(model.inputs, model.get_layer(name).output).predict(images, verbose=0)
+    return maps.mean(axis=(1, 2))
+
+
+def test_each_picture_excites_its_channel_far_more_than_real_images(tiny_model):
+    images, _ = generated_images(per_class=30, seed=7)  # 300 images of the kind the model learned.
+    layer = "block3_conv2"
+    pictures = maximize(tiny_model, layer, range(8), steps=160)
+    assert pictures.images.shape == (8, 32, 32, 3) and pictures.images.dtype == np.uint8
+    real = np.percentile(channel_means(tiny_model, layer, images.astype(np.float32)), 99, axis=0)[:8]
+    found = channel_means(tiny_model, layer, pictures.images.astype(np.float32))
+    for channel in range(8):
+        # Its own picture, against the real images' 99th percentile: a channel silent on them must at least wake.
+        assert found[channel, channel] > max(2 * real[channel], 1e-3), (channel, found[channel, channel], real[channel])
+    # Each picture is made for its own channel: that channel responds to it more than to the other pictures.
+    assert (found[:, :8].argmax(axis=0) == np.arange(8)).mean() >= 0.75
+
+
+def test_class_pictures_are_called_by_their_class(tiny_model):
+    pictures = maximize(tiny_model, CLASSES, range(10), steps=160)
+    called = tiny_model.predict(pictures.images.astype(np.float32), verbose=0).argmax(axis=1)
+    assert called.tolist() == list(range(10))
+
+
+def test_pictures_are_saved_once_and_read_back_without_optimizing(tiny_model, tiny_model_path):
+    calls = []
+
+    def get_model():
+        calls.append(1)
+        return tiny_model
+
+    progress = []
+    first, problem = pictures_of(tiny_model_path, "block2_conv1", get_model, count=4,
+                                 progress=lambda done, total: progress.append((done, total)))
+    assert problem is None and calls == [1] and first.targets == (0, 1, 2, 3)
+    assert progress[-1] == (progress[-1][1], progress[-1][1]) and len(progress) >= 5
+    file, _ = cache_file(tiny_model_path, "pictures", "block2_conv1-4")
+    assert file.exists() and file.parent == tiny_model_path.parent  # A run's model keeps them beside it.
+    started = time.perf_counter()
+    again, problem = pictures_of(tiny_model_path, "block2_conv1", get_model, count=4)
+    assert time.perf_counter() - started < 0.5
+    assert problem is None and calls == [1], "the second call optimized again"
+    np.testing.assert_array_equal(again.images, first.images)
+    file.write_bytes(b"not a zip")  # A damaged file is computed again, not shown.
+    pictures_of(tiny_model_path, "block2_conv1", get_model, count=4)
+    assert calls == [1, 1]
+
+
+def test_the_shipped_models_pictures_go_to_the_data_cache(monkeypatch, tmp_path):
+    from vgg.model_record import ASSETS_DIR, SHIPPED_MODEL
+
+    monkeypatch.setenv("VGG_CACHE_DIR", str(tmp_path))
+    file, sha = cache_file(SHIPPED_MODEL, "pictures", "classes-16")
+    assert file.parent == tmp_path / "evaluations" and not file.is_relative_to(ASSETS_DIR)
+    assert sha[:16] in file.name
+
+
+def test_a_layer_without_channels_is_refused_in_one_sentence(tiny_model):
+    from vgg.feature_vis import FeatureVisError
+
+    with pytest.raises(FeatureVisError, match="^block1_pool is not a conv layer"):
+        maximize(tiny_model, "block1_pool", [0])
+    with pytest.raises(ValueError, match="Received: targets="):
+        maximize(tiny_model, "block1_conv1", [999])
+
+
+def test_first_layer_filters_are_told_apart_as_colour_or_edge():
+    colour = np.zeros((3, 3, 3, 1))
+    colour[..., 0, 0] = 1.0  # Red everywhere: answers red wherever it is.
+    edge = np.zeros((3, 3, 3, 1))
+    edge[:, 0, :, 0], edge[:, 2, :, 0] = 1.0, -1.0  # Bright on the left, dark on the right.
+    assert first_layer_kinds(np.concatenate([colour, edge], axis=3)) == ["colour", "edge"]
