@@ -5,7 +5,8 @@ Every channel of a request is optimized at once, one picture per batch row, in o
 regularizers keep the pictures readable rather than adversarial noise: the image lives in a decorrelated
 colour and Fourier space whose high frequencies are damped; each step sees it rolled by a few pixels (a
 pattern must work wherever it lies); and an L2 penalty keeps pixels near grey unless they help. A channel's
-objective is the mean of its pre-ReLU map away from the edges (a dead ReLU would pass no gradient); a class's is its logit.
+objective is the mean of its pre-ReLU map away from the edges (a dead ReLU would pass no gradient); a
+class's is its logit.
 
 Pictures are computed once per model file, layer and count, and saved where the model's evaluations are
 (vgg/evaluation.py): beside a run's model, in the data cache for the shipped one.
