@@ -5,11 +5,13 @@ import re
 
 import streamlit as st
 
+from app_pages.attention_view import attention_ui, empty_sentence, grid_label, legend_ui
 from app_pages.charts import top_classes_figure
 from app_pages.common import model_choice_ui, read_upload, runs_dir
+from vgg.attention import DEFAULT_BLOCK, is_empty
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.model_record import available_models
-from vgg.visualize import enlarge, heatmap_is_empty, heatmap_overlay
+from vgg.visualize import enlarge, grid_overlay
 
 MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
 CAMERA_NOTE = ("On students' own devices the browser allows the camera only over https or on the machine "
@@ -72,41 +74,52 @@ def comparison_ui(models, pixels):
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def analyse(digest, source, _predictor, _pixels):
-    """(top 5, Grad-CAM heatmap, its class) of one 32x32 input by one model, cached by the input's hash and the
-    model's file and version: a rerun (a toggle, another photo added) predicts nothing again."""
+    """(top 5, the answer's class map at the default block) of one 32x32 input by one model, cached by the input's
+    hash and the model's file and version: a rerun (a toggle, another photo added) predicts nothing again."""
     top = _predictor.top_k(_pixels, k=5)
-    # Grad-CAM explains the class shown above it, which comes from the image and its mirror image.
-    (heatmap,), block = _predictor.grad_cams(_pixels, [top[0].index])
-    return top, heatmap, block
+    # The map explains the class shown above it, which comes from the image and its mirror image.
+    (maps,) = _predictor.attention(_pixels, [top[0].index], saliency=False)
+    return top, maps.grids[DEFAULT_BLOCK]
 
 
-def prediction_ui(predictor, uploaded_file, compared=()):
-    """One upload's answer and Grad-CAM from the main model, then, when comparing, `compared`: [(label, predictor)]
-    of both models side by side."""
+def answer_map_ui(column, pixels, grid, class_name):
+    """The answer's map at the default block with its legend, or the sentence saying it is empty."""
+    label = grid_label(DEFAULT_BLOCK, grid)
+    if is_empty(grid):
+        column.caption(empty_sentence(label, class_name))
+        return
+    column.image(grid_overlay(pixels, grid, float(grid.max()), scale=6),
+                 caption=f"Where it finds '{class_name}': {label}")
+    legend_ui(column)
+
+
+def prediction_ui(predictor, uploaded_file, compared=(), first=False):
+    """One upload's answer and where it looks from the main model, then, when comparing, `compared`: [(label,
+    predictor)] of both models side by side. The maps of every block open for the `first` upload only."""
     decoded = read_upload(uploaded_file)
     if decoded is None:
         return
     preview, pixels, (width, height) = decoded
-    top, heatmap, block = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
+    top, grid = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
     st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
     seen.image(enlarge(pixels, original_size // 32), caption="What the network sees: 32x32")
-    grid = {3: "8x8", 4: "4x4"}.get(block, "coarse")
-    if heatmap_is_empty(heatmap):
-        cam.caption(f"Grad-CAM: no region of this photo pushes the network towards '{top[0].name}' at blocks 4 "
-                    "and 3; the answer comes from the whole picture at once.")
-    else:
-        cam.image(enlarge(heatmap_overlay(pixels, heatmap, opacity=0.55), original_size // 32),
-                  caption=f"Grad-CAM: where it looks for '{top[0].name}' (bright = more), on a coarse {grid} grid "
-                          f"of block {block}")
+    answer_map_ui(cam, pixels, grid, top[0].name)
     chart.plotly_chart(
         top_classes_figure([(row.name, row.probability) for row in top]),
         key=f"top5_{uploaded_file.name}_{id(uploaded_file)}",
     )
     if compared:
         comparison_ui(compared, pixels)
+    # Opened on demand: the saliency map of two classes costs about a third of a second per photo.
+    where = st.expander("Where it looks: blocks 3, 4 and 5 and each pixel, for its answer and another class",
+                        expanded=first, key=f"predict_where_{uploaded_file.name}_{uploaded_file.file_id}",
+                        on_change="rerun")
+    if where.open:
+        with where:
+            attention_ui(predictor, pixels, key=f"predict_{uploaded_file.name}_{uploaded_file.file_id}")
 
 
 def render():
@@ -129,5 +142,5 @@ def render():
         st.info("Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
                 + ", ".join(predictor.class_names) + ".")
         return
-    for uploaded_file in files:
-        prediction_ui(predictor, uploaded_file, compared)
+    for index, uploaded_file in enumerate(files):
+        prediction_ui(predictor, uploaded_file, compared, first=index == 0)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vgg.attention import AttentionMaps, is_empty, last_activation_name, upsample
+from vgg.attention import BLOCKS, AttentionMaps, is_empty, last_activation_name, upsample
 from vgg.data import CLASS_NAMES, DataError
 from vgg.errors import UserError
 from vgg.model import activation_layer_names, pool_layer_names
@@ -137,6 +137,8 @@ class Predictor:
         """(heatmap, class): the class map of `class_index` (default: the top class of the image's own view) at
         `block`, upsampled to the input size, in [0, 1]; all zero when no cell adds to the class (see
         vgg/attention.py for why cells are weighed by their own gradient)."""
+        if block not in BLOCKS:
+            raise ValueError(f"Class maps exist for blocks {', '.join(map(str, BLOCKS))}. Received: block={block}")
         (maps,) = self.attention(image, [class_index], saliency=False)
         grid = maps.grids[block]
         size = tuple(self.model.inputs[0].shape[1:3])

@@ -1,0 +1,93 @@
+"""Where the network looks in one image, for its answer and for a class to compare: the maps of blocks 3, 4 and 5
+at their own grid sizes and a saliency map at the input's pixels, with a colour legend. Pages call `attention_ui`;
+the maps are cached per image, model and pair of classes, so a rerun recomputes nothing."""
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from vgg.attention import BLOCKS, DEFAULT_BLOCK, SALIENCY_SAMPLES, is_empty
+from vgg.visualize import color_bar, grid_overlay
+
+SCALE = 5  # A 32x32 image drawn at 160 pixels: four maps fit beside each other at 1024 pixels wide.
+COARSE_BLOCK5 = ("Block 5's 2x2 grid is coarse because each of its four cells sums up a quarter of the image: it can "
+                 "only say which quarter holds the evidence.")
+
+
+def grid_label(block, grid):
+    """'block 3 · 8x8 grid': which layer a map comes from and how many cells it has."""
+    return f"block {block} · {grid.shape[0]}x{grid.shape[1]} grid"
+
+
+def empty_sentence(where, class_name):
+    """What an empty map means, said instead of drawing a dark picture."""
+    return (f"Empty at {where}: no cell adds anything to '{class_name}'; at this layer the evidence for it is all "
+            "against.")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def class_maps(digest, source, classes, _predictor, _pixels):
+    """[ClassMaps] of one image for `classes`, cached by the image's hash, the model's file and version and the
+    classes."""
+    return _predictor.attention(_pixels, list(classes))
+
+
+def map_ui(column, pixels, grid, high, label, class_name, start_here=False):
+    """One map over the image, or the sentence saying it is empty."""
+    caption = label + (" (read this first)" if start_here else "")
+    if is_empty(grid):
+        column.markdown(f"**{caption}**")
+        column.caption(empty_sentence(label, class_name))
+    else:
+        column.image(grid_overlay(pixels, grid, high, scale=SCALE * pixels.shape[0] // 32), caption=caption)
+
+
+def legend_ui(container=st):
+    """The colour scale, low to high, and what the brightness measures."""
+    container.image(color_bar(width=SCALE * 32), caption="dark: adds nothing · bright: adds the most")
+
+
+def comparison_choice_ui(class_names, probabilities, answer, key):
+    """The class to compare with the answer: any other class, the runner-up first and pre-selected."""
+    others = [int(index) for index in np.argsort(probabilities)[::-1] if index != answer]
+    return st.selectbox("Compare with the class", others, index=0, key=key,
+                        format_func=lambda index: f"{class_names[index]} ({probabilities[index]:.0%})",
+                        help="Classes from likeliest to least likely: the runner-up first.")
+
+
+def class_row_ui(pixels, maps, highs, title, class_name):
+    """One class's maps of blocks 3, 4 and 5 and its saliency, side by side under `title`."""
+    st.markdown(title)
+    columns = st.columns(len(BLOCKS) + 1)
+    for column, block in zip(columns, BLOCKS, strict=False):
+        grid = maps.grids[block]
+        map_ui(column, pixels, grid, highs[block], grid_label(block, grid), class_name, block == DEFAULT_BLOCK)
+    label = f"pixels · {pixels.shape[0]}x{pixels.shape[1]}"
+    map_ui(columns[-1], pixels, maps.saliency, highs["pixels"], label, class_name)
+
+
+def attention_ui(predictor, pixels, key):
+    """Draws where `predictor` looks in `pixels` (a 32x32 uint8 image) for its answer and for a chosen class, with
+    the legend and how to read it; `key` tells this image's widgets apart. Returns the compared class's index."""
+    probabilities = predictor.probabilities(pixels)[0]
+    names = predictor.class_names
+    answer = int(np.argmax(probabilities))
+    other = comparison_choice_ui(names, probabilities, answer, f"{key}_compare")
+    digest = hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+    maps = class_maps(digest, predictor.source or str(id(predictor)), (answer, other), predictor, pixels)
+    # One scale per block for both classes, so the brighter map is the class with more evidence there.
+    highs = {block: max(float(entry.grids[block].max()) for entry in maps) for block in BLOCKS}
+    highs["pixels"] = max(float(entry.saliency.max()) for entry in maps)
+    class_row_ui(pixels, maps[0], highs, f"Its answer, **{names[answer]}** ({probabilities[answer]:.0%})",
+                 names[answer])
+    class_row_ui(pixels, maps[1], highs, f"Compared with **{names[other]}** ({probabilities[other]:.0%})",
+                 names[other])
+    legend, words = st.columns([1, 3], vertical_alignment="center")
+    legend_ui(legend)
+    words.caption(
+        "Each block's map is its last layer: a cell is bright where its features add to the class's score (gradient "
+        "times activation), on one scale per block for both classes. Block 3's 8x8 cells are 4x4 pixels each; "
+        f"{COARSE_BLOCK5} The pixels map shows how much each pixel's small change moves the score, averaged over "
+        f"{SALIENCY_SAMPLES} noisy copies (SmoothGrad).")
+    return other
