@@ -211,3 +211,19 @@ def grid_overlay(image, grid, high, scale=6, opacity=0.6):
 def color_bar(width=192, height=12, color_map="hot"):
     """A horizontal colour scale, low at the left and high at the right, as an RGB image (height, width, 3)."""
     return np.repeat(COLOR_MAPS[color_map][np.linspace(0, 255, width).astype(np.uint8)][None], height, axis=0)
+
+
+def channel_card(picture, crops, scale=3, crop_size=32, gap=2):
+    """A channel's made-up picture (enlarged `scale` times) beside a 3x3 grid of its top images' crops, each
+    resized to `crop_size` pixels, as one RGB image on white."""
+    from PIL import Image
+
+    resized = [np.asarray(Image.fromarray(np.asarray(crop, dtype=np.uint8)).resize(
+        (crop_size, crop_size), Image.Resampling.NEAREST)) for crop in crops]
+    grid = tile(resized, columns=3, gap=gap)
+    left = enlarge(picture, scale)
+    height = max(left.shape[0], grid.shape[0])
+    card = np.full((height, left.shape[1] + 3 * gap + grid.shape[1], 3), 255, dtype=np.uint8)
+    card[: left.shape[0], : left.shape[1]] = left
+    card[: grid.shape[0], left.shape[1] + 3 * gap :] = grid
+    return card
