@@ -22,6 +22,17 @@ def runs_dir():
     return default_runs_dir()
 
 
+@st.cache_resource
+def start_queue_pump(folder):
+    """One thread per server that starts queued runs when a slot frees (vgg/scheduler.py): a run killed hard,
+    or a queue left by a restart, moves on without anyone pressing a button."""
+    from vgg.scheduler import Pump
+
+    pump = Pump(folder)
+    pump.start()
+    return pump
+
+
 @st.cache_resource(show_spinner="Loading CIFAR-10…")
 def load_dataset(data_dir):
     from vgg.data import load_cifar10

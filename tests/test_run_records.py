@@ -88,10 +88,12 @@ def test_a_run_is_alive_while_its_process_holds_the_lock(tmp_path, image_folder,
     monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
     run, process = launch(tmp_path, "alive", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
     try:
-        # From the launch on, before the child has said anything, the run is active: a second start is refused.
-        assert run.alive() and run.status().active
-        with pytest.raises(UserError, match="already training"):
-            launch(tmp_path, "second", config=tiny_config(), data_dir=image_folder)
+        # From the launch on, before the child has said anything, the run is alive and holds the slot: a
+        # second start waits in the queue.
+        assert run.alive() and run.status().state == State.STARTING
+        second, second_process = launch(tmp_path, "second", config=tiny_config(), data_dir=image_folder)
+        assert second_process is None and second.status().state == State.QUEUED
+        second.request_stop()
         assert wait_for(run, (State.RUNNING,), 120).state == State.RUNNING
     finally:
         process.kill()

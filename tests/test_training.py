@@ -15,7 +15,7 @@ from vgg.files import write_json
 from vgg.inference import evaluate, load_model
 from vgg.launch import launch, wait_for
 from vgg.metrics import BatchRow, row_line
-from vgg.runs import RunError, create_run, open_run
+from vgg.runs import create_run, open_run
 from vgg.train import train_run
 
 
@@ -71,10 +71,11 @@ def test_run_lifecycle_live_metrics_stop_and_resume(image_folder, tmp_path):
         time.sleep(0.2)
     assert len(run.metrics().rows()) >= 5 and run.status().state == "running"
 
-    # A second start while one trains is refused with a sentence naming the busy run.
-    with pytest.raises(RunError, match="'life' is already training"):
-        launch(runs_dir, "second", config=tiny_config())
-    assert not (runs_dir / "second").exists()
+    # A second start while one trains waits in the queue; cancelled there, it never trains.
+    second, second_process = launch(runs_dir, "second", config=tiny_config())
+    assert second_process is None and second.status().state == "queued"
+    second.request_stop()
+    assert second.status().state == "stopped" and "queue" in second.status().error
 
     run.request_stop()
     assert process.wait(timeout=120) == 0

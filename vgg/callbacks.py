@@ -1,6 +1,5 @@
 """The Keras callbacks of a run: log metrics live, stop on request, checkpoint after every epoch."""
 
-import contextlib
 import math
 import signal
 import time
@@ -97,17 +96,18 @@ class RunLogger(keras.callbacks.Callback):
 
 
 class StopRequest:
-    """Whether this run was asked to stop: by SIGTERM, or by a stop file newer than this process.
+    """Whether this run should stop: SIGTERM, a stop file, or the class's time limit (`deadline`).
 
     The handler is installed when training starts (before the data loads), so a Stop pressed
-    while the run prepares still ends in a clean `stopped`; a stop file left from an earlier
-    session of the run is ignored, since it is older than this one.
+    while the run prepares still ends in a clean `stopped`. Whoever starts a run removes the stop
+    file an earlier session left (vgg/scheduler.py enqueue, vgg/train.py train_run), so any stop
+    file is a request to this session.
     """
 
     def __init__(self, run):
         self.run = run
-        self.started = time.time()
         self.signalled = False
+        self.deadline = None  # time.monotonic() when the class's time limit ends the training.
 
     def __enter__(self):
         self.previous_handler = signal.signal(signal.SIGTERM, self._on_signal)
@@ -120,12 +120,12 @@ class StopRequest:
         self.signalled = True
 
     @property
+    def out_of_time(self):
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    @property
     def requested(self):
-        if self.signalled:
-            return True
-        with contextlib.suppress(OSError):
-            return self.run.stop_path.stat().st_mtime >= self.started
-        return False
+        return self.signalled or self.out_of_time or self.run.stop_path.exists()
 
 
 class StopOnRequest(keras.callbacks.Callback):

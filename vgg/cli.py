@@ -62,7 +62,7 @@ def command_train(args):
 
             config = config.replace(init_from=str(trusted_model_path(config.init_from, runs_dir)))
         run = runs.create_run(runs_dir, config, name=args.name, preset=args.preset, data_dir=args.data_dir)
-    from vgg.launch import NICENESS_VARIABLE
+    from vgg.scheduler import NICENESS_VARIABLE
     from vgg.train import train_run
 
     if os.environ.get(NICENESS_VARIABLE, "").isdigit():

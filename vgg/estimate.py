@@ -80,3 +80,21 @@ def estimate(config, train_images, runs):
     # A validation pass is forward only: a third of a training step's work per image.
     work = config.epochs * (images + config.validation_size / 3) * training_flops_per_image(config)
     return Estimate(work / (gflops * 1e9), gflops, measured_by)
+
+
+def parameter_count(config, num_classes=10):
+    """The model's weights, from the settings alone: conv kernels and biases, batch-norm scales and shifts,
+    and the head's Dense layers."""
+    count, size, channels = 0, INPUT_SIZE, 3
+    for block in BLOCK_CHANNELS[config.variant]:
+        for full_width in block:
+            out = max(1, round(full_width * config.width))
+            count += 9 * channels * out + out + (2 * out if config.batch_norm else 0)
+            channels = out
+        size //= 2
+    features = channels * size * size
+    hidden = {"paper": (PAPER_HIDDEN, PAPER_HIDDEN), "small": (features,), "linear": ()}[config.head]
+    for units in (*hidden, num_classes):
+        count += features * units + units
+        features = units
+    return count

@@ -1,32 +1,26 @@
-"""Starting a run's training process, one at a time per runs folder, and waiting for runs to end."""
+"""Starting runs: queueing a new or resumed run within the class's limits, and waiting for runs to end.
+
+The queue and the slots themselves are vgg/scheduler.py's; a run queued here starts at once when a slot is
+free, else by itself when one frees.
+"""
 
 import contextlib
-import os
 import pathlib
-import subprocess
-import sys
 import time
 
 from vgg import locks
+from vgg.classroom import check_student_start
+from vgg.disk import bytes_needed, make_room
 from vgg.errors import UserError
 from vgg.runs import RunError, create_run, list_runs, make_runs_dir, open_run
-from vgg.status import State
+from vgg.scheduler import enqueue, start_due_runs
+from vgg.status import PROCESS_STATES, State
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 ENDED_STATES = (State.STOPPED, State.FINISHED, State.FAILED, State.INTERRUPTED)
-# The training process yields the cores to the web server: pages stay quick while a run trains, and the
-# run takes every cycle the pages leave.
-TRAINING_NICENESS = 10
-NICENESS_VARIABLE = "VGG_TRAINING_NICENESS"
-
-
-def training_slot(runs_dir, blocking=True):
-    """Held by a training process while it trains: one training per runs folder at a time."""
-    return locks.file_lock(pathlib.Path(runs_dir) / locks.SLOT_LOCK, blocking)
 
 
 def active_run(runs_dir, other_than=None):
-    """The run that is queued or training in `runs_dir`, if any (a damaged run counts as not active)."""
+    """A run that is queued, starting or training in `runs_dir`, if any (a damaged run counts as not active)."""
     for run in list_runs(runs_dir):
         if run.name == other_than:
             continue
@@ -36,60 +30,53 @@ def active_run(runs_dir, other_than=None):
     return None
 
 
-def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, resume=False, title=None, owner=None):
-    """Starts `python -m vgg train` in its own process for a new run (given `config`) or an existing
-    one (given `run_name`), unless another run is training in `runs_dir`. Returns (run, process).
+def training_runs(runs_dir):
+    """The runs that hold a training slot now, newest first."""
+    training = []
+    for run in list_runs(runs_dir):
+        with contextlib.suppress(UserError):
+            if run.status().state in PROCESS_STATES:
+                training.append(run)
+    return training
 
-    Two sessions pressing Start together serialize on a lock here: the second sees the first's run
-    as active and is refused with a sentence naming it.
+
+def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, resume=False, title=None, owner=None,
+           limits=None, student=False):
+    """Queues a new run (given `config`) or an existing one (given `run_name`), and starts it at once when a
+    training slot is free. Returns (run, process); the process is None while the run waits in the queue.
+
+    `limits` (a ClassLimits), given for starts from the app, holds the runs folder to its disk budget and, when
+    `student` is set, the student's run to the class's limits; the CLI is trusted and passes none. Checks and
+    queueing hold one lock, so two sessions pressing Start together cannot both pass a limit.
     """
     runs_dir = make_runs_dir(pathlib.Path(runs_dir).resolve())
     # Absolute paths: the training process runs from the project folder, wherever the server started.
     data_dir = str(pathlib.Path(data_dir).resolve()) if data_dir else None
     with locks.file_lock(runs_dir / locks.LAUNCH_LOCK):
-        busy = active_run(runs_dir, other_than=run_name)
-        if busy is not None:
-            raise RunError(
-                f"Run {busy.name!r} is already training on this machine; stop it or wait for it "
-                "(two trainings at once would each run at half speed)."
-            )
-        if config is not None:
-            run = create_run(runs_dir, config, name=run_name, preset=preset, data_dir=data_dir, title=title,
-                             owner=owner)
-        else:
-            run = open_run(runs_dir, run_name)
-        # The launcher takes the run's lock and hands it to the child, so the run is alive from here on.
-        descriptor = locks.acquire(run.lock_path)
-        if descriptor is None:
-            raise RunError(f"Run {run.name!r} is training already.")
-        try:
-            return run, _start_process(run, runs_dir, data_dir, descriptor, resume)
-        finally:
-            os.close(descriptor)  # The child keeps its own copy: the lock now lives exactly as long as it does.
+        existing = None if config is not None else open_run(runs_dir, run_name)
+        if existing is not None and existing.status().active:
+            raise RunError(f"Run {existing.name!r} is queued or training already.")
+        if limits is not None:
+            _check_limits(runs_dir, existing, config, owner, limits, student)
+        run = existing or create_run(runs_dir, config, name=run_name, preset=preset, data_dir=data_dir, title=title,
+                                     owner=owner)
+        if data_dir and existing is not None:
+            run.update_status(data_dir=data_dir)
+        enqueue(run, resume, time_limit_minutes=limits.max_training_minutes if limits and student else None)
+    return run, start_due_runs(runs_dir).get(run.name)
 
 
-def _start_process(run, runs_dir, data_dir, descriptor, resume):
-    command = [sys.executable, "-m", "vgg", "train", "--runs-dir", str(runs_dir), "--resume", run.name]
-    if data_dir:
-        command += ["--data-dir", str(data_dir)]
-    with contextlib.suppress(FileNotFoundError):
-        run.stop_path.unlink()
-    run.update_status(state=State.QUEUED, pid=None, error=None, resumed=resume)
-    python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    environment = dict(os.environ, PYTHONPATH=python_path, **{
-        locks.INHERITED_LOCK_VARIABLE: str(descriptor), NICENESS_VARIABLE: str(TRAINING_NICENESS)})
-    try:
-        with open(run.log_path, "a") as log:
-            # A new session keeps the training alive when the web server restarts or a page reloads.
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                cwd=PROJECT_ROOT, env=environment, pass_fds=(descriptor,),
-            )
-    except OSError as error:
-        run.update_status(state=State.FAILED, error=f"Could not start training ({error.strerror or error}).")
-        raise RunError(f"Could not start the training process ({error.strerror or error}).") from None
-    run.update_status(condition=lambda status: status.pid is None, pid=process.pid)
-    return process
+def _check_limits(runs_dir, existing, config, owner, limits, student):
+    """Refuses a start past the class's limits or the disk budget, in one sentence; prunes to make room."""
+    config = config if existing is None else existing.config()
+    if student:
+        checkpoint = existing.checkpoint_state() if existing is not None else None
+        images = existing.status().train_images if existing is not None else None
+        check_student_start(list_runs(runs_dir), config, owner, limits, checkpoint.elapsed if checkpoint else 0.0,
+                            images)
+    # A resumed run has its checkpoint on disk already and grows by little.
+    needed = bytes_needed(config) if existing is None else 0
+    make_room(runs_dir, needed, limits.disk_budget_gb * 1e9)
 
 
 def wait_for(run, states, timeout_seconds):
@@ -103,9 +90,12 @@ def wait_for(run, states, timeout_seconds):
 
 
 def stop_active_runs(runs_dir, timeout_seconds=60):
-    """Asks every queued or running run in `runs_dir` to stop and waits for them (tests, shutdown)."""
-    for run in list_runs(runs_dir):
-        with contextlib.suppress(UserError):
-            if run.status().active:
-                run.request_stop()
-                wait_for(run, ENDED_STATES, timeout_seconds)
+    """Cancels every queued run in `runs_dir`, then stops every training one and waits for it (tests, shutdown).
+    Queued runs go first: a run that ends starts the next in line."""
+    for queued_only in (True, False):
+        for run in list_runs(runs_dir):
+            with contextlib.suppress(UserError):
+                status = run.status()
+                if status.active and (status.state == State.QUEUED) == queued_only:
+                    run.request_stop()
+                    wait_for(run, ENDED_STATES, timeout_seconds)

@@ -11,9 +11,10 @@ import os
 import pathlib
 
 RUN_LOCK = ".training.lock"  # In a run's folder: held by its training process for its whole life.
-SLOT_LOCK = ".slot.lock"  # In the runs folder: held by the process that trains now.
+SLOT_LOCK = ".slot-{}.lock"  # In the runs folder, one per training slot: held by the process that trains in it.
 LAUNCH_LOCK = ".launch.lock"  # In the runs folder: makes "is anything training? then start" one step.
-INHERITED_LOCK_VARIABLE = "VGG_RUN_LOCK_FD"  # The launcher hands its child the run's lock as this descriptor.
+INHERITED_LOCK_VARIABLE = "VGG_RUN_LOCK_FD"  # The launcher hands its child the run's lock as this descriptor,
+INHERITED_SLOT_VARIABLE = "VGG_SLOT_LOCK_FD"  # and the slot's lock as this one.
 
 
 @contextlib.contextmanager
@@ -62,10 +63,10 @@ def acquire(path):
     return descriptor
 
 
-def inherited(path):
-    """The descriptor of `path`'s lock that a launcher handed this process, if it did: the same file,
-    already locked, so the run never looks dead between the launch and the training process's start."""
-    value = os.environ.get(INHERITED_LOCK_VARIABLE, "")
+def inherited(path, variable=INHERITED_LOCK_VARIABLE):
+    """The descriptor of `path`'s lock that a launcher handed this process in `variable`, if it did: the same
+    file, already locked, so the run never looks dead between the launch and the training process's start."""
+    value = os.environ.get(variable, "")
     if not value.isdigit():
         return None
     descriptor = int(value)

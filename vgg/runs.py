@@ -29,7 +29,7 @@ from vgg.config import SettingError, TrainConfig
 from vgg.errors import UserError
 from vgg.files import DamagedFileError, read_json, read_json_object, write_json, write_text
 from vgg.metrics import kept_after_resume, read_metrics, row_line
-from vgg.status import DamagedRunError, RunStatus, State
+from vgg.status import PROCESS_STATES, DamagedRunError, RunStatus, State
 
 RUNS_DIR_VARIABLE = "VGG_RUNS_DIR"
 RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -112,10 +112,11 @@ class Run:
             raise DamagedRunError(f"Run {self.name!r} is damaged: its {error}") from None
 
     def status(self):
-        """The status as a user should see it: an active run whose training process no longer holds the
-        run's lock is `interrupted`, or `stopped` when someone asked it to stop after its last word."""
+        """The status as a user should see it: a starting or running run whose training process no longer holds
+        the run's lock is `interrupted`, or `stopped` when someone asked it to stop after its last word. A queued
+        run needs no process: it waits on disk for the scheduler."""
         status = self.recorded_status()
-        if status.active and not self.alive():
+        if status.state in PROCESS_STATES and not self.alive():
             stopped = self._stop_requested_since(status.updated)
             status = status.changed(state=State.STOPPED if stopped else State.INTERRUPTED)
         return status
@@ -169,12 +170,18 @@ class Run:
         )
 
     def request_stop(self):
-        """Asks the training process to finish its batch, save a checkpoint and stop."""
+        """Takes a queued run out of the queue; asks a training process to finish its batch, save a checkpoint
+        and stop."""
         status = self.status()
         if not status.active:
             raise RunError(f"Run {self.name!r} is not training (it is {status.state}).")
+        if not self.alive():
+            # The scheduler starts a run only while it is still queued (under this lock): one of the two wins.
+            cancelled = self.update_status(condition=lambda now: now.state == State.QUEUED, state=State.STOPPED,
+                                           error="Cancelled while it waited in the queue.", queued_at=None)
+            if cancelled.state == State.STOPPED:
+                return
         self.stop_path.touch()
-        # While a run is queued its pid may still be the launcher's own: the stop file alone does then.
         if status.pid and status.pid != os.getpid() and _is_training_process(status.pid):
             with contextlib.suppress(OSError):
                 os.kill(status.pid, signal.SIGTERM)

@@ -10,7 +10,8 @@ from vgg.errors import UserError
 
 class State(enum.StrEnum):
     CREATED = "created"  # The folder exists; no training process has taken it yet.
-    QUEUED = "queued"  # A training process holds the run and waits for the machine's training slot.
+    QUEUED = "queued"  # Waits in the queue for a training slot (vgg/scheduler.py); no process needed.
+    STARTING = "starting"  # A training process has taken it and a slot, and prepares data and model.
     RUNNING = "running"
     STOPPED = "stopped"  # Asked to stop; resumable from its last checkpoint.
     INTERRUPTED = "interrupted"  # Its process died (killed, machine restarted); resumable too.
@@ -19,7 +20,8 @@ class State(enum.StrEnum):
     DAMAGED = "damaged"  # Never written: what readers say of a run whose files hold the wrong types.
 
 
-ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+ACTIVE_STATES = (State.QUEUED, State.STARTING, State.RUNNING)
+PROCESS_STATES = (State.STARTING, State.RUNNING)  # A run in these without a live process was interrupted.
 RESUMABLE_STATES = (State.STOPPED, State.INTERRUPTED, State.FAILED)
 
 
@@ -38,6 +40,9 @@ class RunStatus:
     data_dir: str | None = None  # The image folder it trains on; None for Keras' download.
     pid: int | None = None  # The training process, for a stop signal; liveness comes from the run's lock.
     resumed: bool = False
+    queued_at: float | None = None  # Its place in the queue (seconds since 1970); the teacher's reordering swaps them.
+    time_limit_minutes: float | None = None  # The class's cap on its training time; None when it has none.
+    pinned: bool = False  # Pinned by the teacher on the run board, for discussion.
     device: str | None = None  # "CPU (model, 2 cores)" or "GPU (...)".
     replicas: int | None = None
     precision: str | None = None  # The Keras dtype policy.

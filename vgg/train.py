@@ -7,6 +7,7 @@ Every word the run says (status.json for the app, lines for the terminal) goes t
 import contextlib
 import dataclasses
 import os
+import time
 import traceback
 
 import keras
@@ -20,11 +21,11 @@ from vgg.config import validate
 from vgg.device import device_summary, distribution_strategy, precision_policy, use_jit
 from vgg.files import replacing
 from vgg.inference import evaluate, load_model
-from vgg.launch import training_slot
 from vgg.model import build_from_config
 from vgg.model_record import ModelRecord
 from vgg.probes import DiagnosticsRecorder
 from vgg.runs import CheckpointState, RunError
+from vgg.scheduler import holding_slot, start_due_runs
 from vgg.status import DamagedRunError, State
 from vgg.widen import transfer_weights
 
@@ -77,8 +78,8 @@ class Reporter:
             self.progress(message)
         return self.run.update_status(**changes)
 
-    def stopped(self, message):
-        return self.update(message, state=State.STOPPED, pid=None, phase=None)
+    def stopped(self, message, error=None):
+        return self.update(message, state=State.STOPPED, pid=None, phase=None, error=error)
 
     def failed(self, error):
         # One sentence for the app and the CLI; the traceback stays in status.json.
@@ -97,12 +98,15 @@ class TrainingData:
 
 @contextlib.contextmanager
 def holding_run(run):
-    """Holds the run's lock while this process trains it: the lock its launcher handed over, or its own."""
-    descriptor = locks.inherited(run.lock_path) or locks.acquire(run.lock_path)
+    """Holds the run's lock while this process trains it: the lock its launcher handed over, or its own.
+    Yields whether a launcher started this process."""
+    descriptor = locks.inherited(run.lock_path)
+    launched = descriptor is not None
+    descriptor = descriptor if launched else locks.acquire(run.lock_path)
     if descriptor is None:
         raise RunError(f"Run {run.name!r} is training already.")
     try:
-        yield
+        yield launched
     finally:
         os.close(descriptor)
 
@@ -110,20 +114,34 @@ def holding_run(run):
 def train_run(run, data_dir=None, progress=print):
     """Trains (or resumes) `run` to its configured number of epochs; returns the final RunStatus.
 
-    Waits while another process trains in the same runs folder, so that runs queue rather than halve
-    each other's speed. Any error is recorded as `failed` with its message.
+    Waits for a training slot (vgg/scheduler.py) unless its launcher handed it one, so that runs queue
+    rather than halve each other's speed; when it ends, starts the next queued run. Any error is recorded
+    as `failed` with its message.
     """
     reporter = Reporter(run, progress)
-    with holding_run(run), StopRequest(run) as stop_request:
-        reporter.update(state=State.QUEUED, pid=os.getpid())
-        with training_slot(run.path.parent):
-            try:
-                return _train(run, data_dir, reporter, stop_request)
-            except KeyboardInterrupt:
-                reporter.stopped("Interrupted from the keyboard.")
-                raise
-            except Exception as error:  # noqa: BLE001  (recorded as the run's failure, in one sentence)
-                return reporter.failed(error)
+    try:
+        with holding_run(run) as launched:
+            if not launched:
+                with contextlib.suppress(FileNotFoundError):
+                    run.stop_path.unlink()  # Left by an earlier session; only a launcher removes it otherwise.
+            with StopRequest(run) as stop_request, holding_slot(
+                    run.path.parent, on_wait=lambda: reporter.update("Waiting for a training slot…",
+                                                                     state=State.QUEUED, pid=os.getpid())):
+                reporter.update(state=State.STARTING, pid=os.getpid())
+                return _train_in_slot(run, data_dir, reporter, stop_request)
+    finally:
+        with contextlib.suppress(Exception):  # The run's own outcome is recorded; the queue is the next one's.
+            start_due_runs(run.path.parent)
+
+
+def _train_in_slot(run, data_dir, reporter, stop_request):
+    try:
+        return _train(run, data_dir, reporter, stop_request)
+    except KeyboardInterrupt:
+        reporter.stopped("Interrupted from the keyboard.")
+        raise
+    except Exception as error:  # noqa: BLE001  (recorded as the run's failure, in one sentence)
+        return reporter.failed(error)
 
 
 def _train(run, data_dir, reporter, stop_request):
@@ -133,10 +151,16 @@ def _train(run, data_dir, reporter, stop_request):
         model, checkpoint = build_or_resume(run, config, data.steps_per_epoch, on_gpu, reporter)
     if stop_request.requested:
         return reporter.stopped("Stopped before training began.")
+    limit = run.recorded_status().time_limit_minutes
+    if limit is not None:
+        stop_request.deadline = time.monotonic() + limit * 60 - checkpoint.elapsed
     stopper = StopOnRequest(stop_request, data.steps_per_epoch)
     averager = WeightAverager(run, stopper, config.average_from_epoch) if config.average_from_epoch else None
     if checkpoint.epochs_done < config.epochs:
         fit(run, config, model, data, checkpoint, stopper, averager)
+        if stopper.requested and stop_request.out_of_time:
+            return reporter.stopped(f"Stopped at the class's limit of {limit:g} min of training.",
+                                    error=f"Stopped at the class's limit of {limit:g} min of training.")
         if stopper.requested:
             return reporter.stopped("Stopped; resume with: python -m vgg train --resume " + run.name)
     return finish(run, config, model, data, averager, reporter)

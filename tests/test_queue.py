@@ -1,0 +1,163 @@
+"""The queue without a browser: cancelling and reordering, a run killed hard freeing its slot, the class's
+time limit stopping a run cleanly, per-student limits, and the disk budget pruning and refusing."""
+
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from conftest import assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
+from vgg import locks
+from vgg.classroom import ClassLimits, ClassroomError
+from vgg.disk import DiskBudgetError, folder_bytes, make_room
+from vgg.files import write_json
+from vgg.launch import launch, stop_active_runs, wait_for
+from vgg.runs import create_run, open_run
+from vgg.scheduler import Pump, enqueue, forecast, move_up, queued_runs, slot_path, start_due_runs
+from vgg.status import State
+
+
+@pytest.fixture
+def busy_slot(tmp_path):
+    """The machine's one slot held by this test, as by a run that trains: runs launched meanwhile wait."""
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    descriptor = locks.acquire(slot_path(runs_dir, 0))
+    yield runs_dir
+    os.close(descriptor)
+    stop_active_runs(runs_dir)
+
+
+def test_queued_runs_wait_in_order_can_be_reordered_cancelled_and_start_when_the_slot_frees(busy_slot, image_folder,
+                                                                                           monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
+    runs = [launch(busy_slot, name, config=tiny_config(epochs=1), data_dir=image_folder)
+            for name in ("ada", "ben", "cy")]
+    assert all(process is None for _, process in runs)
+    assert [run.name for run in queued_runs(busy_slot)] == ["ada", "ben", "cy"]
+    places = forecast(busy_slot, lambda run: 60.0)
+    assert [(place.run_name, place.position) for place in places] == [("ada", 1), ("ben", 2), ("cy", 3)]
+    assert [place.starts_in_seconds for place in places] == [0.0, 60.0, 120.0]
+
+    assert move_up(busy_slot, open_run(busy_slot, "cy")) is True
+    assert [run.name for run in queued_runs(busy_slot)] == ["ada", "cy", "ben"]
+    assert move_up(busy_slot, open_run(busy_slot, "ada")) is False
+    open_run(busy_slot, "ada").request_stop()  # Cancelled: out of the queue, and it never trains.
+    assert open_run(busy_slot, "ada").status().state == State.STOPPED
+    assert [run.name for run in queued_runs(busy_slot)] == ["cy", "ben"]
+    assert start_due_runs(busy_slot) == {}  # The slot is still busy.
+
+
+def test_the_first_in_line_starts_when_the_slot_frees(tmp_path, image_folder, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
+    runs_dir = tmp_path / "runs"
+    first, process = launch(runs_dir, "first", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
+    second, waiting = launch(runs_dir, "second", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
+    pump = Pump(runs_dir)
+    try:
+        assert process is not None and waiting is None and second.status().state == State.QUEUED
+        assert wait_for(first, (State.RUNNING,), 120).state == State.RUNNING
+        # Killed hard, it says nothing and starts nobody: its slot frees with its process, and the server's pump
+        # starts the next run.
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        assert first.status().state == State.INTERRUPTED
+        pump.start()
+        assert wait_for(second, (State.STARTING, State.RUNNING), 60).state in (State.STARTING, State.RUNNING)
+    finally:
+        pump.stop()
+        stop_active_runs(runs_dir)
+
+
+def test_the_class_time_limit_stops_a_run_cleanly_and_resumable(tmp_path, image_folder):
+    run = create_run(tmp_path / "runs", tiny_config(epochs=500, batch_size=8), name="capped")
+    enqueue(run, time_limit_minutes=0.05)  # 3 seconds of training.
+    started = time.monotonic()
+    status = train_run_quietly(run, image_folder)
+    assert status.state == State.STOPPED, status.traceback
+    assert "limit of 0.05 min" in status.error
+    assert time.monotonic() - started < 120
+    assert run.checkpoint_path.exists() and run.metrics().batches
+
+
+def test_per_student_limits_refuse_in_one_sentence(busy_slot, image_folder, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", subprocess_environment()["PYTHONPATH"])
+    limits = ClassLimits(runs_per_student=1, max_estimated_minutes=15, max_training_minutes=20)
+    launch(busy_slot, "adas-1", config=tiny_config(), data_dir=image_folder, owner="Ada", limits=limits, student=True)
+    with pytest.raises(ClassroomError, match="allows 1") as second:
+        launch(busy_slot, "adas-2", config=tiny_config(), data_dir=image_folder, owner="Ada", limits=limits,
+               student=True)
+    assert_one_sentence(str(second.value))
+    assert not (busy_slot / "adas-2").exists()
+    launch(busy_slot, "bens", config=tiny_config(), data_dir=image_folder, owner="Ben", limits=limits, student=True)
+
+    big = tiny_config().replace(width=1.0, epochs=500, train_subset=0)
+    with pytest.raises(ClassroomError, match=r"about [\d,]+ min here .* limit is 15 min") as costly:
+        launch(busy_slot, "cys", config=big, data_dir=image_folder, owner="Cy", limits=limits, student=True)
+    assert_one_sentence(str(costly.value))
+    # The teacher (and the CLI) are not held to a student's limits.
+    teachers, _ = launch(busy_slot, "teachers", config=big, data_dir=image_folder, owner="T", limits=limits)
+    assert teachers.status().state == State.QUEUED and teachers.status().time_limit_minutes is None
+    assert open_run(busy_slot, "bens").status().time_limit_minutes == 20
+
+
+@pytest.mark.parametrize("trained_seconds", [10.0, 61.0])
+def test_a_run_that_used_its_time_is_not_resumed_by_its_student(trained_seconds, busy_slot, trained_runs_dir,
+                                                                 image_folder):
+    shutil.copytree(trained_runs_dir / "tiny", busy_slot / "tiny")
+    run = open_run(busy_slot, "tiny")
+    run.update_status(state=State.STOPPED, owner="Ada")
+    state = run.checkpoint_state()
+    write_json(run.checkpoint_state_path, {"epochs_done": state.epochs_done, "step": state.step,
+                                          "elapsed": trained_seconds})
+    limits = ClassLimits(max_training_minutes=1.0)
+    if trained_seconds < 60:
+        launch(busy_slot, "tiny", data_dir=image_folder, owner="Ada", limits=limits, student=True, resume=True)
+        assert run.status().state == State.QUEUED
+        return
+    with pytest.raises(ClassroomError, match="only the teacher can resume it") as refused:
+        launch(busy_slot, "tiny", data_dir=image_folder, owner="Ada", limits=limits, student=True, resume=True)
+    assert_one_sentence(str(refused.value))
+    assert run.status().state == State.STOPPED
+
+
+def finished_copy(source, runs_dir, name, age_seconds):
+    shutil.copytree(source, runs_dir / name)
+    stamp = time.time() - age_seconds
+    os.utime(runs_dir / name / "config.json", (stamp, stamp))
+    return open_run(runs_dir, name)
+
+
+def test_the_disk_budget_prunes_the_oldest_finished_checkpoints_then_refuses(tmp_path, trained_runs_dir):
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    old = finished_copy(trained_runs_dir / "tiny", runs_dir, "old", 3600)
+    new = finished_copy(trained_runs_dir / "tiny", runs_dir, "new", 60)
+    stopped = finished_copy(trained_runs_dir / "tiny", runs_dir, "paused", 7200)
+    stopped.update_status(state=State.STOPPED)
+    checkpoint = old.checkpoint_path.stat().st_size
+    used = folder_bytes(runs_dir)
+
+    # Room for one checkpoint less than is used: the oldest finished run's checkpoint goes, nothing else.
+    assert make_room(runs_dir, needed=1000, budget_bytes=used - checkpoint + 2000) == ["old"]
+    assert not old.checkpoint_path.exists() and old.model_path.exists() and old.metrics().epochs
+    assert new.checkpoint_path.exists() and stopped.checkpoint_path.exists()
+
+    with pytest.raises(DiskBudgetError) as refused:
+        make_room(runs_dir, needed=10**9, budget_bytes=folder_bytes(runs_dir))
+    assert_one_sentence(str(refused.value))
+    assert "budget" in str(refused.value) and "MB" in str(refused.value)
+    # Pruning took what it could; what resuming needs and every final model stay.
+    assert stopped.checkpoint_path.exists() and new.model_path.exists() and old.model_path.exists()
+
+
+def test_a_start_past_the_disk_budget_is_refused_and_creates_nothing(tmp_path, trained_runs_dir, image_folder):
+    runs_dir = tmp_path / "runs"
+    finished_copy(trained_runs_dir / "tiny", runs_dir, "kept", 60)
+    limits = ClassLimits(disk_budget_gb=folder_bytes(runs_dir) / 1e9)
+    with pytest.raises(DiskBudgetError) as refused:
+        launch(runs_dir, "more", config=tiny_config(), data_dir=image_folder, limits=limits)
+    assert_one_sentence(str(refused.value))
+    assert sorted(path.name for path in runs_dir.iterdir() if not path.name.startswith(".")) == ["kept"]
