@@ -162,7 +162,9 @@ def query(index, features, k=NEIGHBOURS):
         wanted = np.asarray(wanted, dtype=np.float32).reshape(-1)
         if wanted.shape != vectors.shape[1:]:
             raise ValueError(f"block {block} has {vectors.shape[1]} features. Received: {wanted.shape[0]}")
-        similarities = vectors @ unit_rows(wanted)  # (N,): one matrix product, the cosine of every image.
+        # (N,): the cosine of every image, in one product; einsum keeps it on this thread, where BLAS's own threads
+        # waited for a busy server's cores (BENCHMARKS.md, neighbours).
+        similarities = np.einsum("nc,c->n", vectors, unit_rows(wanted))
         count = min(k, len(similarities))
         nearest = np.argpartition(-similarities, count - 1)[:count]
         nearest = nearest[np.argsort(-similarities[nearest], kind="stable")]
