@@ -27,9 +27,11 @@ from vgg.neighbours import (
     query,
     training_subset,
 )
-from vgg.visualize import enlarge
 
-THUMBNAIL_SCALE = 2  # 64 px thumbnails: a row of 8 beside its caption fits a 1024x768 projector.
+# Thumbnails drawn 80 px wide: a row of 8 beside its caption fits a 1024x768 projector, and "automobile" fits under one.
+# They are sent at 32x32 as PNG and enlarged by the browser with crisp pixels (the app's CSS): Streamlit would shrink
+# a larger picture to the width smoothly, and JPEG smudges so small a picture.
+THUMBNAIL_WIDTH = 80
 # What a block's nearest training images tend to have in common with the image (measured on the shipped model:
 # 35% of block 1's neighbours share a validation image's class, 92% of block 5's; BENCHMARKS.md, neighbours).
 SHARED = {
@@ -95,7 +97,7 @@ def answers_ui(predictor, pixels, neighbours):
     names = predictor.class_names
     top = predictor.top_k(pixels, k=3)
     picture, softmax, vote = st.columns([1, 2, 2])
-    picture.image(enlarge(pixels, 3), caption="The image")
+    picture.image(pixels, caption="The image", width=96, output_format="PNG")
     box = softmax.container(border=True)
     box.markdown("**The network's answer** (softmax)")
     box.markdown("  \n".join(f"{row.name}: {row.probability:.0%}" for row in top))
@@ -119,8 +121,9 @@ def block_ui(block, dataset, answer, channels):
                   "the network's answer.")
     text.markdown(f"**Block {block.block}** ({channels} numbers per image)")
     text.caption(shared)
-    thumbnails = [enlarge(dataset.x_train[position], THUMBNAIL_SCALE) for position in block.indices]
-    pictures.image(thumbnails, caption=[dataset.class_names[label] for label in block.labels])
+    # A fixed width: a caption wider than its picture would otherwise stretch the picture.
+    pictures.image([dataset.x_train[position] for position in block.indices], width=THUMBNAIL_WIDTH,
+                   caption=[dataset.class_names[label] for label in block.labels], output_format="PNG")
 
 
 def neighbours_ui(predictor, pixels, model_path):
@@ -139,8 +142,7 @@ def neighbours_ui(predictor, pixels, model_path):
     except UserError as error:
         st.error(str(error))
         return
-    st.markdown(f"##### What this image is near, block by block ({NEIGHBOURS} nearest of {len(index.indices):,} "
-                "training images)")
+    st.markdown(f"**Its {NEIGHBOURS} nearest of {len(index.indices):,} training images, block by block**")
     answer = answers_ui(predictor, pixels, neighbours)
     st.caption("Each block's output, averaged over the image, is a list of numbers; the training images whose "
                "lists point the same way are its nearest.")
