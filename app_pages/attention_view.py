@@ -33,14 +33,15 @@ def class_maps(digest, source, classes, _predictor, _pixels):
     return _predictor.attention(_pixels, list(classes))
 
 
-def map_ui(column, pixels, grid, high, label, class_name, start_here=False):
-    """One map over the image, or the sentence saying it is empty."""
+def map_ui(column, pixels, grid, label, class_name, start_here=False):
+    """One map over the image on its own scale, or the sentence saying it is empty."""
     caption = label + (" (read this first)" if start_here else "")
     if is_empty(grid):
         column.markdown(f"**{caption}**")
         column.caption(empty_sentence(label, class_name))
     else:
-        column.image(grid_overlay(pixels, grid, high, scale=SCALE * pixels.shape[0] // 32), caption=caption)
+        column.image(grid_overlay(pixels, grid, float(grid.max()), scale=SCALE),
+                     caption=caption)
 
 
 def legend_ui(container=st):
@@ -56,15 +57,15 @@ def comparison_choice_ui(class_names, probabilities, answer, key):
                         help="Classes from likeliest to least likely: the runner-up first.")
 
 
-def class_row_ui(pixels, maps, highs, title, class_name):
+def class_row_ui(pixels, maps, title, class_name):
     """One class's maps of blocks 3, 4 and 5 and its saliency, side by side under `title`."""
     st.markdown(title)
     columns = st.columns(len(BLOCKS) + 1)
     for column, block in zip(columns, BLOCKS, strict=False):
         grid = maps.grids[block]
-        map_ui(column, pixels, grid, highs[block], grid_label(block, grid), class_name, block == DEFAULT_BLOCK)
+        map_ui(column, pixels, grid, grid_label(block, grid), class_name, block == DEFAULT_BLOCK)
     label = f"pixels · {pixels.shape[0]}x{pixels.shape[1]}"
-    map_ui(columns[-1], pixels, maps.saliency, highs["pixels"], label, class_name)
+    map_ui(columns[-1], pixels, maps.saliency, label, class_name)
 
 
 def attention_ui(predictor, pixels, key):
@@ -76,18 +77,17 @@ def attention_ui(predictor, pixels, key):
     other = comparison_choice_ui(names, probabilities, answer, f"{key}_compare")
     digest = hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
     maps = class_maps(digest, predictor.source or str(id(predictor)), (answer, other), predictor, pixels)
-    # One scale per block for both classes, so the brighter map is the class with more evidence there.
-    highs = {block: max(float(entry.grids[block].max()) for entry in maps) for block in BLOCKS}
-    highs["pixels"] = max(float(entry.saliency.max()) for entry in maps)
-    class_row_ui(pixels, maps[0], highs, f"Its answer, **{names[answer]}** ({probabilities[answer]:.0%})",
+    class_row_ui(pixels, maps[0], f"Its answer, **{names[answer]}** ({probabilities[answer]:.0%})",
                  names[answer])
-    class_row_ui(pixels, maps[1], highs, f"Compared with **{names[other]}** ({probabilities[other]:.0%})",
+    class_row_ui(pixels, maps[1], f"Compared with **{names[other]}** ({probabilities[other]:.0%})",
                  names[other])
     legend, words = st.columns([1, 3], vertical_alignment="center")
     legend_ui(legend)
     words.caption(
         "Each block's map is its last layer: a cell is bright where its features add to the class's score (gradient "
-        "times activation), on one scale per block for both classes. Block 3's 8x8 cells are 4x4 pixels each; "
+        "times activation). Each map has its own scale, brightest where it finds the most: compare where the maps "
+        "look, not how bright they are. Block 3's 8x8 cells are 4x4 pixels each, and greying out its brightest "
+        "cells changes the answer more than any other block's: read it first. "
         f"{COARSE_BLOCK5} The pixels map shows how much each pixel's small change moves the score, averaged over "
-        f"{SALIENCY_SAMPLES} noisy copies (SmoothGrad).")
+        f"{SALIENCY_SAMPLES} noisy copies (SmoothGrad); it is much the same whichever class is asked.")
     return other

@@ -8,6 +8,8 @@ On `--images` validation images (drawn with seed 0 from the split the shipped mo
   over the grid, log-probability scored), with Grad-CAM scoring the logit, and with the cell-wise maps now shown;
 - how alike the maps of the predicted class and of the runner-up are (Pearson correlation over cells, mean over the
   images where both have a spread), since a map that is the same whatever the class says nothing about the class;
+- how much the answer's probability drops when the quarter of the image a map marks strongest is greyed out (its
+  mean colour), against a random quarter of the same cells: a map that points at the evidence makes a larger drop;
 - the milliseconds of the first call (tracing included) and the median of later calls, for the three blocks' maps
   and for the SmoothGrad saliency map, both for two classes as the Predict page asks.
 Prints Markdown rows for BENCHMARKS.md.
@@ -60,24 +62,53 @@ def correlation(first, second):
     return float(np.corrcoef(first, second)[0, 1])
 
 
+def quarter_masks(grid, rng):
+    """(mask of the map's strongest quarter of cells, mask of a random quarter), each (32, 32) bool; ties are
+    broken at random, so an empty map removes a random quarter."""
+    count = grid.size // 4
+    strongest = np.lexsort((rng.random(grid.size), -grid.ravel()))[:count]
+    masks = []
+    for cells in (strongest, rng.permutation(grid.size)[:count]):
+        mask = np.zeros(grid.size, bool)
+        mask[cells] = True
+        masks.append(np.kron(mask.reshape(grid.shape), np.ones((32 // grid.shape[0], 32 // grid.shape[1]), bool)))
+    return masks
+
+
+def deletion_drops(predictor, image, answer, maps, rng):
+    """{map: (probability drop with its strongest quarter greyed out, drop with a random quarter greyed out)}."""
+    masks = {name: quarter_masks(grid, rng) for name, grid in maps.items()}
+    grey = image.reshape(-1, 3).mean(axis=0)
+    batch = [image] + [np.where(mask[..., None], grey, image) for pair in masks.values() for mask in pair]
+    probabilities = predictor.probabilities(np.stack(batch).astype(np.float32))[:, answer]
+    drops = probabilities[0] - probabilities[1:]
+    return {name: (drops[2 * index], drops[2 * index + 1]) for index, name in enumerate(masks)}
+
+
 def measure(predictor, images):
-    """{variant: {block: (empty share, mean correlation of top-1 and top-2 maps)}}."""
+    """{variant: {map: (empty share, mean top-1/top-2 correlation, mean drops (strongest, random quarter))}}."""
     probabilities = predictor.probabilities(images)
     ranked = np.argsort(probabilities, axis=1)[:, ::-1]
     results = {}
     for variant, options in VARIANTS.items():
         maps = AttentionMaps(predictor.model, **options)
-        empty = {block: 0 for block in BLOCKS}
-        alike = {block: [] for block in BLOCKS}
+        names = list(BLOCKS) + (["pixels"] if variant.startswith("after") else [])
+        empty, alike, drops = ({name: [] for name in names} for _ in range(3))
+        rng = np.random.default_rng(0)
         for image, order in zip(images, ranked, strict=True):
             grids, _ = maps.grids(image, order[:2])
-            for block in BLOCKS:
-                empty[block] += is_empty(grids[block][0])
-                value = correlation(grids[block][0], grids[block][1])
-                if value is not None:
-                    alike[block].append(value)
-        results[variant] = {block: (empty[block] / len(images), float(np.mean(alike[block])) if alike[block] else None)
-                            for block in BLOCKS}
+            shown = {block: grids[block][0] for block in BLOCKS}
+            if "pixels" in names:
+                grids["pixels"] = maps.saliency(image, order[:2])
+                # Greyed out by 4x4-pixel squares as block 3's cells are: scattered pixels would hurt any image more.
+                shown["pixels"] = grids["pixels"][0].reshape(8, 4, 8, 4).mean(axis=(1, 3))
+            for name in names:
+                empty[name].append(is_empty(grids[name][0]))
+                alike[name].append(correlation(grids[name][0], grids[name][1]))
+            for name, pair in deletion_drops(predictor, image, order[0], shown, rng).items():
+                drops[name].append(pair)
+        results[variant] = {name: (np.mean(empty[name]), np.mean([v for v in alike[name] if v is not None]),
+                                   np.mean(drops[name], axis=0)) for name in names}
     return results
 
 
@@ -101,11 +132,12 @@ def main():
     for what, (first, later) in timings(predictor, images[0], top_two).items():
         print(f"| {what}, two classes | first call {first:.0f} ms, later {later:.1f} ms (median of 20) |")
     print(f"\nOn {len(images)} validation images (split {validation_size}, seed {seed}):\n")
-    print("| maps | " + " | ".join(f"block {block}: empty, top-1/top-2 correlation" for block in BLOCKS) + " |")
-    for variant, blocks in measure(predictor, images).items():
-        cells = [f"{empty:.1%}, {alike:.2f}" if alike is not None else f"{empty:.1%}, -"
-                 for empty, alike in blocks.values()]
-        print(f"| {variant} | " + " | ".join(cells) + " |")
+    print("| maps | map | empty | top-1/top-2 correlation | probability drop, strongest quarter greyed | "
+          "random quarter |")
+    for variant, rows in measure(predictor, images).items():
+        for name, (empty, alike, (strongest, random)) in rows.items():
+            where = f"block {name}" if name != "pixels" else "pixels (SmoothGrad)"
+            print(f"| {variant} | {where} | {empty:.1%} | {alike:.2f} | {strongest:.1%} | {random:.1%} |")
 
 
 if __name__ == "__main__":
