@@ -1,18 +1,25 @@
-"""Inside VGG16: the architecture block by block, the feature maps of every block for one image, the filters."""
+"""Inside VGG16: the architecture block by block, the feature maps of every block for one image (a click on a
+square frames the pixels it looks at), what the filters and classes want (app_pages/filters_view.py).
+
+The whole page reruns on every change; the Filters tab is drawn only while it is the open tab."""
+
+import os
 
 import numpy as np
 import streamlit as st
 
 from app_pages.common import dataset_or_message, image_choice_ui, model_choice_ui, runs_dir
+from app_pages.filters_view import filters_ui
 from vgg.data import CLASS_NAMES
 from vgg.layer_names import block_of, feature_stop_label, layer_label
 from vgg.model_record import available_models
 from vgg.visualize import (
-    deep_filters,
     enlarge,
     feature_map_grid,
-    first_layer_filters,
     is_guessing,
+    outline,
+    receptive_field_box,
+    receptive_field_geometry,
     receptive_field_text,
     receptive_fields,
     strongest_channels,
@@ -123,7 +130,73 @@ def feature_maps_ui(predictor, image, label):
     # The maps come first, the block's sentence right under them: on a projector the picture is what must show.
     st.image(feature_map_grid(activation, count=count, shared_scale=shared, target_size=96))
     st.markdown(f"**Block {block}** · {BLOCK_STORIES[block]}")
+    field_ui(predictor.model, image, layer, activation)
     glance_ui(predictor, maps)
+
+
+FIELD_KEY = "field_map"  # The clickable map's widget key, followed by a count of clicks.
+FIELD_COLOR = "#ffd600"  # The chosen square is framed in visualize.outline's yellow, visible on viridis and on photos.
+
+
+def field_figure(channel_map, chosen):
+    """One channel's map (H, W) as a heatmap, the chosen (row, column) framed. Plotly selects scatter points on a
+    click, never heatmap cells, so an invisible square marker on every cell carries the click and the hover."""
+    import plotly.graph_objects as go
+
+    height, width = channel_map.shape
+    rows, columns = np.indices((height, width))
+    invisible = {"marker": {"opacity": 0}}
+    figure = go.Figure([
+        go.Heatmap(z=channel_map, colorscale="Viridis", showscale=False, hoverinfo="skip"),
+        go.Scatter(x=columns.ravel(), y=rows.ravel(), mode="markers", customdata=channel_map.ravel(),
+                   marker={"symbol": "square", "size": max(6, 260 // width), "opacity": 0}, selected=invisible,
+                   unselected=invisible, hovertemplate="row %{y}, column %{x}: %{customdata:.2f}<extra></extra>"),
+    ])
+    y, x = chosen
+    figure.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5,
+                     line={"color": FIELD_COLOR, "width": 3})
+    axis = {"showgrid": False, "zeroline": False, "fixedrange": True, "showticklabels": False}
+    figure.update_xaxes(range=[-0.5, width - 0.5], **axis)
+    figure.update_yaxes(range=[height - 0.5, -0.5], scaleanchor="x", **axis)
+    figure.update_layout(height=280, width=280, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False)
+    return figure
+
+
+def field_key():
+    """The map's widget key, new after each click, so that clicking the framed square again still counts."""
+    return f"{FIELD_KEY}_{st.session_state.get(FIELD_KEY + '_clicks', 0)}"
+
+
+def follow_field_click():
+    """Makes a clicked square of the map the chosen one (runs before the page reruns)."""
+    points = st.session_state[field_key()]["selection"]["points"]
+    if points and isinstance(points[0].get("x"), int) and isinstance(points[0].get("y"), int):
+        st.session_state[FIELD_KEY + "_unit"] = (points[0]["y"], points[0]["x"])
+        st.session_state[FIELD_KEY + "_clicks"] = st.session_state.get(FIELD_KEY + "_clicks", 0) + 1
+
+
+def field_ui(model, image, layer, activation):
+    """One channel's map beside the image: a click on a square frames the pixels that square depends on."""
+    height, width, channels = activation.shape
+    st.markdown("**Where a square looks**: click a square of a map to frame the pixels of the image it depends on.")
+    chart, picture, words = st.columns([2, 2, 3])
+    channel = words.number_input("Channel", 0, channels - 1, int(strongest_channels(activation, 1)[0]),
+                                 key="field_channel", help="The map to click on; it opens on the strongest one.")
+    y, x = st.session_state.get(FIELD_KEY + "_unit", (height // 2, width // 2))
+    y, x = min(y, height - 1), min(x, width - 1)
+    with chart:
+        st.plotly_chart(field_figure(activation[..., channel], (y, x)), key=field_key(), on_select=follow_field_click,
+                        selection_mode="points", config={"displayModeBar": False}, width="content")
+    top, left, bottom, right = receptive_field_box(receptive_field_geometry(model), layer, y, x, image.shape[0])
+    picture.image(outline(image, (top, left, bottom, right), 8), width=256)
+    covers = (bottom - top, right - left) == image.shape[:2]
+    words.markdown(
+        f"Row {y}, column {x} of channel {channel} ({feature_stop_label(layer, height, width)}) responds "
+        f"**{activation[y, x, channel]:.2f}** (the map's strongest: {activation[..., channel].max():.2f}). "
+        + ("It depends on **the whole image**: each step through a conv or a pooling layer widens what a square "
+           "sees." if covers else
+           f"It depends on the framed **{bottom - top}x{right - left} pixels** of the {image.shape[0]}x"
+           f"{image.shape[1]} image and on nothing outside them."))
 
 
 def glance_ui(predictor, maps):
@@ -139,24 +212,6 @@ def glance_ui(predictor, maps):
         size = f"{activation.shape[0]}x{activation.shape[1]}"
         column.image(grid, caption=f"Block {block}: {size}, before pooling", width="stretch")
         column.caption(zero_text(activation))
-
-
-def filters_ui(model):
-    first = model.get_layer("block1_conv1").get_weights()[0]
-    st.markdown(
-        "**First layer**: each 3x3 filter shown as the RGB patch that excites it most (stretched to its range)."
-    )
-    st.image(first_layer_filters(first))
-    from vgg.model import conv_layers
-
-    conv_names = [layer.name for layer in conv_layers(model)][1:]
-    layer_name = st.selectbox("Deeper layer", conv_names, format_func=layer_label, key="filter_layer")
-    kernel = model.get_layer(layer_name).get_weights()[0]
-    st.caption(
-        f"{layer_label(layer_name)}: {kernel.shape[3]} filters of 3x3x{kernel.shape[2]}; each square sums a filter "
-        "over its input channels (red positive, blue negative weights)."
-    )
-    st.image(deep_filters(kernel, count=min(64, kernel.shape[3])))
 
 
 def answer_ui(predictor, image, label, column_left, column_right):
@@ -199,6 +254,20 @@ def follow_link():
     st.session_state["inside_image_index"] = int(np.flatnonzero(dataset.y_val == label).tolist().index(int(position)))
 
 
+def filters_tab_ui(predictor):
+    """The Filters tab for the chosen model's file, unless a run saved a newer checkpoint since this session loaded
+    it: what is saved for the new file must not be computed with the old weights."""
+    path = available_models(runs_dir()).get(st.session_state.get("inside_model"))
+    if path is None:
+        return
+    pinned = st.session_state.get(f"inside_model_version_{path}")
+    if pinned is not None and pinned != os.path.getmtime(path):
+        st.info("The run has saved a newer checkpoint since you chose it: load it (button above) to see what its "
+                "filters want.")
+        return
+    filters_ui(predictor, path)
+
+
 def render():
     st.title("Inside VGG16")
     follow_link()
@@ -209,7 +278,9 @@ def render():
         chosen = image_choice_ui("inside_image")
     if predictor is None:
         return
-    architecture_tab, maps_tab, filters_tab = st.tabs(["Architecture", "Feature maps", "Filters"])
+    # The Filters tab's pictures take seconds the first time: it is drawn only while open (`.open` needs the key).
+    architecture_tab, maps_tab, filters_tab = st.tabs(["Architecture", "Feature maps", "Filters"], key="inside_tab",
+                                                      on_change="rerun")
     with architecture_tab:
         architecture_ui(predictor.model)
     with maps_tab:
@@ -219,4 +290,5 @@ def render():
             image, label = chosen
             feature_maps_ui(predictor, image, label)
     with filters_tab:
-        filters_ui(predictor.model)
+        if filters_tab.open:
+            filters_tab_ui(predictor)

@@ -99,3 +99,29 @@ def test_first_layer_filters_are_told_apart_as_colour_or_edge():
     edge = np.zeros((3, 3, 3, 1))
     edge[:, 0, :, 0], edge[:, 2, :, 0] = 1.0, -1.0  # Bright on the left, dark on the right.
     assert first_layer_kinds(np.concatenate([colour, edge], axis=3)) == ["colour", "edge"]
+
+
+def test_the_filters_tab_shows_what_the_shipped_models_channels_and_classes_want(app_environment):
+    from conftest import page_test
+    from vgg.model_record import SHIPPED_LABEL, SHIPPED_MODEL
+
+    if not SHIPPED_MODEL.exists():
+        pytest.skip("the shipped model is not in assets/")
+    app = page_test("inside_page").run()
+    assert app.selectbox(key="inside_model").value == SHIPPED_LABEL
+    assert "filter_layer" not in app.session_state, "the closed Filters tab drew nothing"
+    app.session_state["inside_tab"] = "Filters"
+    app.run()
+    assert not app.exception and not app.error
+    text = " ".join(element.value for element in app.markdown)
+    assert "are colour detectors" in text and "are edge detectors" in text
+    assert "filter_layer" in app.session_state and app.selectbox(key="filter_layer").value == "block3_conv3"
+    assert "What each channel of Block 3, conv 3 wants" in text and "9 validation photos" in text
+    assert "What each class wants" in text
+    captions = [image.caption for element in app.get("image") for image in element.proto.imgs]
+    assert [f"Channel {channel}" for channel in range(16)] == [c for c in captions if c.startswith("Channel")]
+    assert {"airplane", "horse", "truck"} <= set(captions)
+    # A later layer is drawn from its own saved pictures; the pass over the photos is not run again.
+    app.selectbox(key="filter_layer").set_value("block4_conv1").run()
+    assert not app.exception and "What each channel of Block 4, conv 1 wants" in " ".join(
+        element.value for element in app.markdown)

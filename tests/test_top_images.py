@@ -90,3 +90,25 @@ def test_the_pass_is_saved_beside_the_evaluation_and_read_back(tiny_model, tiny_
     # Other images (another split) never read this pass's answers.
     top_images_of(key, names, images[:20], get_model)
     assert calls == [1, 1]
+
+
+def test_a_chosen_square_of_a_feature_map_frames_its_pixels(app_environment):
+    from conftest import page_test
+
+    app = page_test("inside_page").run()
+    app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
+    assert not app.exception
+    words = " ".join(element.value for element in app.markdown)
+    # The first stop is Block 1, conv 1 (32x32): its centre square sees 3x3 pixels.
+    assert "Row 16, column 16 of channel" in words and "framed **3x3 pixels** of the 32x32 image" in words
+    assert app.get("plotly_chart"), "the clickable map is missing"
+    # A click sets the chosen square (as follow_field_click does); at the corner the field is cut by the edge.
+    app.session_state["field_map_unit"] = (0, 0)
+    app.run()
+    assert "framed **2x2 pixels**" in " ".join(element.value for element in app.markdown)
+    # A 32-pixel field centred on the corner square: the 18x18 pixels of it that lie inside the image.
+    app.select_slider(key="feature_layer").set_value("Block 3, conv 2 (8x8)").run()
+    words = " ".join(element.value for element in app.markdown)
+    assert "Row 0, column 0 of channel" in words and "framed **18x18 pixels**" in words
+    app.select_slider(key="feature_layer").set_value("Block 5, pooled (1x1)").run()
+    assert "It depends on **the whole image**" in " ".join(element.value for element in app.markdown)

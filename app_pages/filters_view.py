@@ -1,0 +1,153 @@
+"""The Inside VGG16 page's Filters tab: what the first layer's 3x3 filters answer, and for a deeper layer what
+each channel wants (a picture made up to excite it beside the validation photos that excite it most), and what
+each class wants.
+
+The pictures and the top photos are computed once per model file (with a progress bar, about ten seconds for
+a layer's pictures and twenty for the pass over the validation photos on two cores) and saved; later visits
+and other sessions read them back. The tab is drawn only while it is open, so the other tabs never wait for it.
+"""
+
+import pathlib
+
+import numpy as np
+import streamlit as st
+
+from vgg.errors import UserError
+from vgg.layer_names import layer_label
+from vgg.visualize import channel_card, deep_filters, enlarge, first_layer_filters, receptive_field_geometry
+
+SHOWN_CHANNELS = 16  # Channels of a deeper layer shown: four rows of four fit a projector's width.
+CARD_COLUMNS = 4
+
+
+def progress_bar(text):
+    """(a progress callback that shows a bar with `text` on its first call, a function that removes the bar):
+    read-back results never show one."""
+    shown = {}
+
+    def progress(done, total):
+        if "bar" not in shown:
+            shown["bar"] = st.progress(0.0, text=text)
+        shown["bar"].progress(done / total, text=f"{text} {done} of {total}")
+
+    return progress, lambda: shown.get("bar") and shown["bar"].empty()
+
+
+def computed(what, compute):
+    """The result of `compute(progress)` under a progress bar saying `what` is computed once for this model, or
+    None after one sentence when it cannot be; a warning when it could not be saved."""
+    progress, done = progress_bar(f"Computing {what}, once for this model (later visits read it back):")
+    try:
+        result, problem = compute(progress)
+    except UserError as error:
+        st.error(str(error))
+        return None
+    finally:
+        done()
+    if problem:
+        st.warning(problem)
+    return result
+
+
+def first_layer_ui(model):
+    from vgg.feature_vis import first_layer_kinds
+
+    kernel = model.get_layer("block1_conv1").get_weights()[0]
+    kinds = np.array(first_layer_kinds(kernel))
+    st.markdown(
+        f"**First layer**: {kernel.shape[3]} filters of 3x3 pixels, each drawn as the colour patch that excites it "
+        "most. A 3x3 filter is too small to look like an object: each answers one simple question about 3x3 "
+        f"pixels. **{(kinds == 'colour').sum()}** are colour detectors (one colour over all 9 pixels: they fire on "
+        f"patches of it), **{(kinds == 'edge').sum()}** are edge detectors (light on one side, dark or another "
+        "colour on the other: they fire where the image changes).")
+    columns = st.columns(2)
+    for column, kind, title in zip(columns, ("colour", "edge"), ("Colour detectors", "Edge detectors"), strict=True):
+        chosen = np.flatnonzero(kinds == kind)
+        if len(chosen):
+            column.image(first_layer_filters(kernel[..., chosen], scale=16), caption=title)
+
+
+def layer_choice_ui(model):
+    """The deeper conv layer the user chose; block 3's last conv by default, whose channels draw textures."""
+    from vgg.model import conv_layers
+
+    names = [layer.name for layer in conv_layers(model)][1:]
+    default = max((index for index, name in enumerate(names) if name.startswith("block3_")), default=0)
+    return st.selectbox("Deeper layer", names, index=default, format_func=layer_label, key="filter_layer")
+
+
+def top_images_for(model, path, split):
+    """(TopImages, the validation images) of the model at `path` on `split`, or None after one sentence."""
+    from app_pages.mistakes_page import cached_split_id, dataset_for
+    from vgg.data import default_data_dir
+    from vgg.evaluation import evaluation_key
+    from vgg.model import activation_layer_names
+    from vgg.top_images import top_images_of
+
+    dataset, message = dataset_for(*split)
+    if dataset is None:
+        st.info(f"{message} Without validation photos only the made-up pictures are shown.")
+        return None
+    key = evaluation_key(path, cached_split_id(default_data_dir(), *split, dataset))
+    what = f"the photos that excite each channel most ({len(dataset.y_val):,} validation photos)"
+    top = computed(what, lambda progress: top_images_of(key, activation_layer_names(model), dataset.x_val,
+                                                         lambda: model, progress))
+    return None if top is None else (top, dataset.x_val)
+
+
+def channels_ui(model, path, split):
+    from vgg.feature_vis import pictures_of
+
+    layer = layer_choice_ui(model)
+    channels = min(SHOWN_CHANNELS, model.get_layer(layer).filters)
+    pictures = computed(f"what {channels} channels of {layer_label(layer)} want",
+                        lambda progress: pictures_of(path, layer, lambda: model, SHOWN_CHANNELS, progress))
+    if pictures is None:
+        return
+    found = top_images_for(model, path, split)
+    from vgg.model import activation_layer_names
+
+    # Its channels' responses after the ReLU (the conv itself when the ReLU is built in), as the top photos saved.
+    activation = next(name for name in activation_layer_names(model) if name.replace("_relu", "_conv") == layer)
+    st.markdown(
+        f"**What each channel of {layer_label(layer)} wants**, the first {channels} of "
+        f"{model.get_layer(layer).filters}. Left: a picture made up to excite the channel most, starting from grey "
+        "noise and changed step by step to raise its response. Right: the 9 validation photos that excite it "
+        "most, cut to the part of the photo the channel looks at." if found else
+        f"**What each channel of {layer_label(layer)} wants**: pictures made up to excite each channel most.")
+    cards = []
+    for index, channel in enumerate(pictures.targets):
+        crops = found[0].crops(found[1], receptive_field_geometry(model), activation, channel) if found else []
+        cards.append(channel_card(pictures.images[index], crops) if crops else enlarge(pictures.images[index], 3))
+    for start in range(0, len(cards), CARD_COLUMNS):
+        for column, offset in zip(st.columns(CARD_COLUMNS), range(start, min(start + CARD_COLUMNS, len(cards))),
+                                  strict=False):
+            column.image(cards[offset], caption=f"Channel {pictures.targets[offset]}", width="stretch")
+    with st.expander("The layer's weights, summed over their inputs (advanced)"):
+        kernel = model.get_layer(layer).get_weights()[0]
+        st.caption(f"{kernel.shape[3]} filters of 3x3x{kernel.shape[2]}; each square sums a filter over its input "
+                   "channels (red positive, blue negative weights), which cancels most of what it does.")
+        st.image(deep_filters(kernel, count=min(32, kernel.shape[3]), scale=8))
+
+
+def classes_ui(model, path, class_names):
+    from vgg.feature_vis import CLASSES, pictures_of
+
+    pictures = computed("what each class wants",
+                        lambda progress: pictures_of(path, CLASSES, lambda: model, len(class_names), progress))
+    if pictures is None:
+        return
+    st.markdown("**What each class wants**: for each class, a picture made up to raise the model's score for it "
+                "as far as it goes. Look for colours and textures (blue sky, green grass, fur) more than shapes.")
+    for column, target, image in zip(st.columns(len(pictures.targets)), pictures.targets, pictures.images,
+                                     strict=True):
+        column.image(enlarge(image, 3), caption=class_names[target], width="stretch")
+
+
+def filters_ui(predictor, path):
+    """The whole tab for the model `predictor` loaded from `path`."""
+    from vgg.evaluation import split_for
+
+    first_layer_ui(predictor.model)
+    channels_ui(predictor.model, pathlib.Path(path), split_for(path))
+    classes_ui(predictor.model, pathlib.Path(path), predictor.class_names)
