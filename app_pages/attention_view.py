@@ -40,13 +40,13 @@ def map_ui(column, pixels, grid, label, class_name, start_here=False):
         column.markdown(f"**{caption}**")
         column.caption(empty_sentence(label, class_name))
     else:
-        column.image(grid_overlay(pixels, grid, float(grid.max()), scale=SCALE),
-                     caption=caption)
+        # A fixed width: a caption wider than the picture would otherwise stretch it beyond its neighbours.
+        column.image(grid_overlay(pixels, grid, float(grid.max()), scale=SCALE), caption=caption, width=SCALE * 32)
 
 
 def legend_ui(container=st):
     """The colour scale, low to high, and what the brightness measures."""
-    container.image(color_bar(width=SCALE * 32), caption="dark: adds nothing · bright: adds the most")
+    container.image(color_bar(width=SCALE * 32), caption="dark: adds nothing · bright: adds the most", width=SCALE * 32)
 
 
 def comparison_choice_ui(class_names, probabilities, answer, key):
