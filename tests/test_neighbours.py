@@ -3,6 +3,8 @@ at block 5 more than at block 1 on the shipped model, survives a damaged file, a
 
 import os
 import re
+import threading
+import time
 
 import keras
 import numpy as np
@@ -92,6 +94,31 @@ def test_a_saved_index_is_read_back_without_the_model_and_answers_as_brute_force
     # An indexed image's nearest is itself, at every block.
     own = neighbours.query(index, neighbours.image_features(model, images[17]))
     assert all(block.indices[0] == indices[17] and block.similarities[0] > 0.999 for block in own.blocks)
+
+
+def test_two_sessions_asking_at_once_build_the_index_once(small_real_data, tiny_model, tmp_path):
+    dataset, (model, _) = small_real_data, tiny_model
+    path = tmp_path / "model.keras"
+    model.save(path)
+    indices = neighbours.training_subset(dataset.y_train, 200)
+    key = neighbours.index_key(path, neighbours.data_id(dataset, 80, 0, indices))
+    first_progress, second_progress, answers = [], [], {}
+
+    def first():
+        answers["first"] = neighbours.index_of(key, dataset, indices, lambda: model,
+                                               lambda done, total: first_progress.append(done))
+
+    builder = threading.Thread(target=first)
+    builder.start()
+    while not first_progress:  # The first session is building.
+        time.sleep(0.01)
+    # The second session never gets the model: it waits for the first and reads the saved file.
+    answers["second"] = neighbours.index_of(key, dataset, indices, no_model,
+                                            lambda done, total: second_progress.append(done))
+    builder.join()
+    assert answers["first"][1] is None and answers["second"][1] is None
+    assert np.array_equal(answers["second"][0].features[4], answers["first"][0].features[4].astype(np.float16))
+    assert first_progress[-1] == 200 and all(done <= 200 for done in second_progress)  # Any it saw: the first's.
 
 
 @pytest.mark.parametrize("damage", ["random bytes", "cut short", "other image count"])
