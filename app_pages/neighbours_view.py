@@ -103,6 +103,10 @@ def answers_ui(predictor, pixels, neighbours):
     box.markdown("  \n".join(f"{row.name}: {row.probability:.0%}" for row in top))
     box = vote.container(border=True)
     box.markdown(f"**Block {VOTING_BLOCK}'s {NEIGHBOURS} nearest training images vote**")
+    if neighbours.blocks[VOTING_BLOCK - 1].silent:
+        # A dead block (the blog's recipe) is equally near every image: its "neighbours" are arbitrary.
+        box.markdown(f"No vote: every number of block {VOTING_BLOCK} is zero for this image.")
+        return top[0]
     order = np.argsort(-neighbours.vote, kind="stable")[:3]
     total = int(neighbours.vote.sum())
     box.markdown("  \n".join(f"{names[label]}: {neighbours.vote[label]} of {total}"
@@ -113,14 +117,13 @@ def answers_ui(predictor, pixels, neighbours):
 def block_ui(block, dataset, answer, channels):
     """One row: what the block's neighbours tend to share, and their thumbnails with their classes."""
     text, pictures = st.columns([1, 3], vertical_alignment="center")
-    same = int((block.labels == answer.index).sum())
-    if block.silent:
-        shared = "Every number is zero for this image, so it is near nothing in particular."
-    else:
-        shared = (f"They tend to share {SHARED[block.block]}: {same} of {len(block.labels)} are {answer.name}, "
-                  "the network's answer.")
     text.markdown(f"**Block {block.block}** ({channels} numbers per image)")
-    text.caption(shared)
+    if block.silent:
+        text.caption("Every number is zero for this image, so no training image is nearer than another.")
+        return
+    same = int((block.labels == answer.index).sum())
+    text.caption(f"They tend to share {SHARED[block.block]}: {same} of {len(block.labels)} are {answer.name}, "
+                 "the network's answer.")
     # A fixed width: a caption wider than its picture would otherwise stretch the picture.
     pictures.image([dataset.x_train[position] for position in block.indices], width=THUMBNAIL_WIDTH,
                    caption=[dataset.class_names[label] for label in block.labels], output_format="PNG")
