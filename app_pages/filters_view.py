@@ -95,8 +95,27 @@ def top_images_for(model, path, split):
     return None if top is None else (top, dataset.x_val)
 
 
+def channels_text(model, layer, channels, with_photos):
+    """What the channel cards show, in words: a field as wide as the image gives whole photos, not crops."""
+    from vgg.visualize import receptive_fields
+
+    size = model.inputs[0].shape[1]
+    field = receptive_fields(model)[layer]
+    title = f"**What each channel of {layer_label(layer)} wants**, the first {channels} of " \
+            f"{model.get_layer(layer).filters}"
+    made_up = "a picture made up to excite the channel most, starting from grey noise and changed step by step " \
+              "to raise its response"
+    if not with_photos:
+        return f"{title}: {made_up}."
+    photos = f"whole, since this layer's squares look at windows of {field} pixels, as wide as the image" \
+        if field >= size else \
+        f"cut to the {field}x{field} pixels one square of this layer looks at"
+    return f"{title}. Left: {made_up}. Right: the 9 validation photos that excite it most, {photos}."
+
+
 def channels_ui(model, path, split):
     from vgg.feature_vis import pictures_of
+    from vgg.model import activation_layer_names
 
     layer = layer_choice_ui(model)
     channels = min(SHOWN_CHANNELS, model.get_layer(layer).filters)
@@ -105,16 +124,9 @@ def channels_ui(model, path, split):
     if pictures is None:
         return
     found = top_images_for(model, path, split)
-    from vgg.model import activation_layer_names
-
     # Its channels' responses after the ReLU (the conv itself when the ReLU is built in), as the top photos saved.
     activation = next(name for name in activation_layer_names(model) if name.replace("_relu", "_conv") == layer)
-    st.markdown(
-        f"**What each channel of {layer_label(layer)} wants**, the first {channels} of "
-        f"{model.get_layer(layer).filters}. Left: a picture made up to excite the channel most, starting from grey "
-        "noise and changed step by step to raise its response. Right: the 9 validation photos that excite it "
-        "most, cut to the part of the photo the channel looks at." if found else
-        f"**What each channel of {layer_label(layer)} wants**: pictures made up to excite each channel most.")
+    st.markdown(channels_text(model, layer, channels, found is not None))
     cards = []
     for index, channel in enumerate(pictures.targets):
         crops = found[0].crops(found[1], receptive_field_geometry(model), activation, channel) if found else []

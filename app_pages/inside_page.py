@@ -171,7 +171,7 @@ def follow_field_click():
     """Makes a clicked square of the map the chosen one (runs before the page reruns)."""
     points = st.session_state[field_key()]["selection"]["points"]
     if points and isinstance(points[0].get("x"), int) and isinstance(points[0].get("y"), int):
-        st.session_state[FIELD_KEY + "_unit"] = (points[0]["y"], points[0]["x"])
+        st.session_state[FIELD_KEY + "_unit"] = (st.session_state[FIELD_KEY + "_shown"], points[0]["y"], points[0]["x"])
         st.session_state[FIELD_KEY + "_clicks"] = st.session_state.get(FIELD_KEY + "_clicks", 0) + 1
 
 
@@ -182,8 +182,12 @@ def field_ui(model, image, layer, activation):
     chart, picture, words = st.columns([2, 2, 3])
     channel = words.number_input("Channel", 0, channels - 1, int(strongest_channels(activation, 1)[0]),
                                  key="field_channel", help="The map to click on; it opens on the strongest one.")
-    y, x = st.session_state.get(FIELD_KEY + "_unit", (height // 2, width // 2))
-    y, x = min(y, height - 1), min(x, width - 1)
+    # A click chooses a square of the map it was on; any other map opens on its strongest square.
+    st.session_state[FIELD_KEY + "_shown"] = (layer, channel)
+    shown, *unit = st.session_state.get(FIELD_KEY + "_unit", (None, 0, 0))
+    if shown != (layer, channel):
+        unit = np.unravel_index(int(activation[..., channel].argmax()), (height, width))
+    y, x = (int(value) for value in unit)
     with chart:
         st.plotly_chart(field_figure(activation[..., channel], (y, x)), key=field_key(), on_select=follow_field_click,
                         selection_mode="points", config={"displayModeBar": False}, width="content")

@@ -2,6 +2,7 @@
 maxima (checked against every image's every unit), crops show exactly the pixels a unit depends on, and a
 saved pass is read back instead of run again."""
 
+import re
 import time
 
 import keras
@@ -99,16 +100,21 @@ def test_a_chosen_square_of_a_feature_map_frames_its_pixels(app_environment):
     app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
     assert not app.exception
     words = " ".join(element.value for element in app.markdown)
-    # The first stop is Block 1, conv 1 (32x32): its centre square sees 3x3 pixels.
-    assert "Row 16, column 16 of channel" in words and "framed **3x3 pixels** of the 32x32 image" in words
+    # A map opens on its strongest square; at Block 1, conv 1 (32x32) a square sees at most 3x3 pixels.
+    response, strongest = re.search(r"responds \*\*([\d.]+)\*\* \(the map's strongest: ([\d.]+)\)", words).groups()
+    assert response == strongest and re.search(r"framed \*\*[23]x[23] pixels\*\* of the 32x32 image", words)
     assert app.get("plotly_chart"), "the clickable map is missing"
-    # A click sets the chosen square (as follow_field_click does); at the corner the field is cut by the edge.
-    app.session_state["field_map_unit"] = (0, 0)
+    # A click on the corner square (as follow_field_click records it): its field is cut by the image's edge.
+    channel = app.number_input(key="field_channel").value
+    app.session_state["field_map_unit"] = (("block1_relu1", channel), 0, 0)
     app.run()
+    assert "Row 0, column 0 of channel" in " ".join(element.value for element in app.markdown)
     assert "framed **2x2 pixels**" in " ".join(element.value for element in app.markdown)
-    # A 32-pixel field centred on the corner square: the 18x18 pixels of it that lie inside the image.
+    # A 32-pixel field centred on the corner square of block 3: the 18x18 pixels of it inside the image.
     app.select_slider(key="feature_layer").set_value("Block 3, conv 2 (8x8)").run()
-    words = " ".join(element.value for element in app.markdown)
-    assert "Row 0, column 0 of channel" in words and "framed **18x18 pixels**" in words
+    channel = app.number_input(key="field_channel").value
+    app.session_state["field_map_unit"] = (("block3_relu2", channel), 0, 0)
+    app.run()
+    assert "framed **18x18 pixels**" in " ".join(element.value for element in app.markdown)
     app.select_slider(key="feature_layer").set_value("Block 5, pooled (1x1)").run()
     assert "It depends on **the whole image**" in " ".join(element.value for element in app.markdown)
