@@ -26,6 +26,12 @@ def empty_sentence(where, class_name):
             "against.")
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def probabilities_of(digest, source, _predictor, _pixels):
+    """The class probabilities of one image, cached as `class_maps` is: a rerun predicts nothing again."""
+    return _predictor.probabilities(_pixels)[0]
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def class_maps(digest, source, classes, _predictor, _pixels):
     """[ClassMaps] of one image for `classes`, cached by the image's hash, the model's file and version and the
@@ -71,12 +77,13 @@ def class_row_ui(pixels, maps, title, class_name):
 def attention_ui(predictor, pixels, key):
     """Draws where `predictor` looks in `pixels` (a 32x32 uint8 image) for its answer and for a chosen class, with
     the legend and how to read it; `key` tells this image's widgets apart. Returns the compared class's index."""
-    probabilities = predictor.probabilities(pixels)[0]
+    digest = hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+    source = predictor.source or str(id(predictor))
+    probabilities = probabilities_of(digest, source, predictor, pixels)
     names = predictor.class_names
     answer = int(np.argmax(probabilities))
     other = comparison_choice_ui(names, probabilities, answer, f"{key}_compare")
-    digest = hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
-    maps = class_maps(digest, predictor.source or str(id(predictor)), (answer, other), predictor, pixels)
+    maps = class_maps(digest, source, (answer, other), predictor, pixels)
     class_row_ui(pixels, maps[0], f"Its answer, **{names[answer]}** ({probabilities[answer]:.0%})",
                  names[answer])
     class_row_ui(pixels, maps[1], f"Compared with **{names[other]}** ({probabilities[other]:.0%})",

@@ -134,8 +134,11 @@ def test_predict_page_says_an_empty_map_is_empty_instead_of_darkening_the_photo(
     assert len(images_shown(app)) == 2 + 2 + 1
 
 
-def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runner_up(app_environment):
+def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runner_up(app_environment, monkeypatch):
     from conftest import page_test
+    from test_classroom_load import counting
+
+    computed = counting(monkeypatch, Predictor, "attention")
 
     images, labels = generated_images(per_class=1, seed=5)
     ship = images[list(labels).index(8)]
@@ -154,6 +157,10 @@ def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runne
     for label in ("block 3 · 8x8 grid (read this first)", "block 4 · 4x4 grid", "block 5 · 2x2 grid", "pixels · 32x32"):
         assert label in shown
     assert "dark: adds nothing · bright: adds the most" in captions
+    # The headline's map and the two classes' rows; a rerun (the camera toggled) computes none again.
+    assert len(computed) == 2
+    app.toggle(key="predict_camera_on").set_value(True).run()
+    assert len(computed) == 2 and not app.exception
     least_likely = compare.options[-1].split(" (")[0]
     compare.select_index(len(compare.options) - 1).run()
     assert not app.exception
