@@ -2,6 +2,8 @@
 
     python benchmarks/empty_maps.py [--images 500] [--data-dir ../shared/cifar10] [--serving-threads]
 
+(`--images 0` prints the timings only.)
+
 On `--images` validation images (drawn with seed 0 from the split the shipped model is scored on, vgg.evaluation's
 `split_for`), for the class the Predict page names (the mean over the image and its mirror):
 - the share of empty maps (no cell above zero) per block 3, 4, 5 with the app's former Grad-CAM (gradient averaged
@@ -124,13 +126,15 @@ def main():
         limit_serving_threads()
     validation_size, seed = split_for(SHIPPED_MODEL)
     dataset = load_cifar10(args.data_dir, validation_size=validation_size, seed=seed)
-    chosen = np.random.default_rng(0).choice(len(dataset.y_val), size=min(args.images, len(dataset.y_val)),
+    chosen = np.random.default_rng(0).choice(len(dataset.y_val), size=min(max(args.images, 1), len(dataset.y_val)),
                                              replace=False)
     images = dataset.x_val[chosen]
     predictor = Predictor.for_file(SHIPPED_MODEL, runs_dir="runs")
     top_two = np.argsort(predictor.probabilities(images[:1])[0])[::-1][:2]
     for what, (first, later) in timings(predictor, images[0], top_two).items():
         print(f"| {what}, two classes | first call {first:.0f} ms, later {later:.1f} ms (median of 20) |")
+    if not args.images:
+        return
     print(f"\nOn {len(images)} validation images (split {validation_size}, seed {seed}):\n")
     print("| maps | map | empty | top-1/top-2 correlation | probability drop, strongest quarter greyed | "
           "random quarter |")

@@ -110,10 +110,11 @@ class AttentionMaps:
         """image (H, W, 3), classes (K,) -> (K, H, W): SmoothGrad's mean |gradient| over noisy copies, per pixel the
         largest over colour channels."""
         count = tf.shape(classes)[0]
-        images = tf.repeat(image[None], count * SALIENCY_SAMPLES, axis=0)  # (K * samples, H, W, 3), class-major.
-        # A fixed seed: one image always gets the same map, so cached and fresh answers agree.
-        noise = tf.random.stateless_normal(tf.shape(images), seed=[24, 0], stddev=SALIENCY_NOISE * 255.0)
-        images = images + noise
+        # Fixed noise, the same copies for every class: one image and class always get the same map, whichever
+        # classes it is asked with, so cached and fresh answers agree.
+        noise = tf.random.stateless_normal(tf.concat([[SALIENCY_SAMPLES], tf.shape(image)], axis=0), seed=[24, 0],
+                                           stddev=SALIENCY_NOISE * 255.0)
+        images = tf.tile(image[None] + noise, [count, 1, 1, 1])  # (K * samples, H, W, 3), class-major.
         targets = tf.repeat(classes, SALIENCY_SAMPLES)
         with tf.GradientTape() as tape:
             tape.watch(images)
