@@ -113,7 +113,7 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False):
     )
     if compared:
         comparison_ui(compared, pixels)
-    # Opened on demand: the saliency map of two classes costs about a third of a second per photo.
+    # Drawn only when open: two classes' saliency maps cost about a quarter of a second per photo on the server.
     where = st.expander("Where it looks: blocks 3, 4 and 5 and each pixel, for its answer and another class",
                         expanded=first, key=f"predict_where_{uploaded_file.name}_{uploaded_file.file_id}",
                         on_change="rerun")

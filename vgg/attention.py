@@ -3,9 +3,10 @@ cells at 32x32 input) and a SmoothGrad saliency map at the input's own 32x32 pix
 
 Why not classic Grad-CAM (Selvaraju et al.): it weighs each channel by its gradient averaged over the whole grid and
 keeps only the positive part of the weighted sum. On the shipped model at block 4 (4x4, then a 2x2 max-pool that
-passes gradient to one cell in four) those averaged weights are mostly negative, and the sum was negative in every
-cell for a third of validation images (BENCHMARKS.md, "Where it looks"), though nearly all of those images had cells
-with positive evidence. Scoring the logit instead of the log-probability changed that by one image in 200. So each
+passes gradient to one cell in four) 54% of those averaged weights are negative, and the sum was below zero in every
+cell (not a rounding: at most -4e-5 against a typical peak of 2.5e-3) for a third of validation images (BENCHMARKS.md,
+"Where it looks"), though nearly all of those images have cells whose own gradient and activation add to the class.
+Scoring the logit instead of the log-probability changed that by one image in 500. So each
 cell here is the gradient times the activation at that very cell, summed over channels (HiResCAM, Draelos & Carin
 2020): the cells then add up to the layer's first-order contribution to the class score, and a map is empty only
 when no cell adds anything to the class.
