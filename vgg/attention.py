@@ -104,7 +104,8 @@ class AttentionMaps:
         for activation, gradient in zip(activations, gradients, strict=True):  # Each (K, h, w, channels).
             if self.weighting == "mean":
                 gradient = tf.reduce_mean(gradient, axis=(1, 2), keepdims=True)
-            grids.append(tf.nn.relu(tf.reduce_sum(tf.cast(activation, tf.float32) * gradient, axis=-1)))
+            product = tf.cast(activation, tf.float32) * tf.cast(gradient, tf.float32)  # float16 under mixed precision.
+            grids.append(tf.nn.relu(tf.reduce_sum(product, axis=-1)))
         return grids, chosen
 
     def _saliency_of(self, image, classes):
