@@ -165,3 +165,21 @@ def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runne
     compare.select_index(len(compare.options) - 1).run()
     assert not app.exception
     assert f"Compared with **{least_likely}**" in texts(app)
+
+
+def test_a_map_is_drawn_as_crisp_cells_over_the_photo():
+    from vgg.visualize import color_bar, grid_overlay
+
+    photo = np.full((32, 32, 3), 100, np.uint8)
+    grid = np.zeros((4, 4))
+    grid[1, 2] = 1.0
+    picture = grid_overlay(photo, grid, high=1.0, scale=2)
+    assert picture.shape == (64, 64, 3)
+    # The hot cell covers exactly its 8x8 pixels (16x16 enlarged), brighter than the photo; the rest is darkened.
+    hot = picture[16:32, 32:48]
+    assert (hot == hot[0, 0]).all() and hot[0, 0].sum() > 300
+    assert picture[:16].max() < 100
+    with pytest.raises(ValueError, match="Received: grid=\\(5, 5\\)"):
+        grid_overlay(photo, np.zeros((5, 5)), high=1.0)
+    bar = color_bar(width=100, height=4)
+    assert bar.shape == (4, 100, 3) and bar[0, 0].sum() < bar[0, -1].sum()
