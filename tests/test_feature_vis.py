@@ -125,3 +125,15 @@ def test_the_filters_tab_shows_what_the_shipped_models_channels_and_classes_want
     app.selectbox(key="filter_layer").set_value("block4_conv1").run()
     assert not app.exception and "What each channel of Block 4, conv 1 wants" in " ".join(
         element.value for element in app.markdown)
+
+
+def test_a_model_without_batch_norm_is_pictured_through_its_convs_own_relu():
+    from vgg.model import build_vgg
+
+    # The blog recipe's kind of model: each conv has its ReLU built in, so the ascent rebuilds the conv without it.
+    model = build_vgg(width=0.125, batch_norm=False, head="small")
+    images, _ = generated_images(per_class=5, seed=2)
+    pictures = maximize(model, "block2_conv1", range(4), steps=60)
+    real = channel_means(model, "block2_conv1", images.astype(np.float32))[:, :4].max(axis=0)
+    found = np.diag(channel_means(model, "block2_conv1", pictures.images.astype(np.float32))[:, :4])
+    assert (found > real).all(), (found, real)
