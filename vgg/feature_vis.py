@@ -105,7 +105,10 @@ def make_ascent(features, finish, count, size):
     (count, outputs) targets and returns each picture's objective."""
     import tensorflow as tf
 
-    spectrum = tf.Variable(tf.random.normal((2, count, 3, size, size // 2 + 1), stddev=0.01, seed=0))
+    # A generator of its own, seeded: the same model gives the same pictures (a class sees what the teacher saw),
+    # and the server's global random state, which other pages draw from, is left alone.
+    generator = tf.random.Generator.from_seed(0)
+    spectrum = tf.Variable(generator.normal((2, count, 3, size, size // 2 + 1), stddev=0.01))
     moments = [tf.Variable(tf.zeros_like(spectrum)) for _ in range(2)]
     step_count = tf.Variable(0.0)
     scale = tf.constant(fourier_scale(size))
@@ -118,7 +121,7 @@ def make_ascent(features, finish, count, size):
 
     @tf.function(autograph=False)
     def step(targets):
-        shift = tf.random.uniform((2,), -JITTER, JITTER + 1, dtype=tf.int32)
+        shift = generator.uniform((2,), -JITTER, JITTER + 1, dtype=tf.int32)
         with tf.GradientTape() as tape:
             images = pixels()
             outputs = finish(features(tf.roll(images, shift, axis=(1, 2)), training=False))
@@ -153,7 +156,6 @@ def maximize(model, layer, targets, steps=STEPS, progress=None):
         raise ValueError(f"targets must lie in 0..{outputs - 1}. Received: targets={targets!r}")
     size = int(model.inputs[0].shape[1])
     started = time.perf_counter()
-    tf.random.set_seed(0)  # The same model gives the same pictures: a classroom sees what the teacher saw.
     step, pixels = make_ascent(features, finish, len(targets), size)
     one_hot = tf.one_hot(targets, outputs)
     for done in range(1, steps + 1):
