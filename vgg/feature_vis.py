@@ -70,14 +70,14 @@ def conv_target(model, layer_name):
     names = {layer.name for layer in model.layers}
     norm = layer_name.replace("_conv", "_bn")
     if norm in names:
-        return keras.Model(model.inputs, model.get_layer(norm).output), lambda x: x
+        return keras.Model(model.inputs[0], model.get_layer(norm).output), lambda x: x
 
     def linear_conv(x):
         # The conv without its built-in ReLU: the same kernel and bias, so a negative response still has a gradient.
         y = keras.ops.conv(x, conv.kernel, strides=conv.strides, padding=conv.padding)
         return y + conv.bias if conv.use_bias else y
 
-    return keras.Model(model.inputs, conv.input), linear_conv
+    return keras.Model(model.inputs[0], conv.input), linear_conv
 
 
 def class_target(model):
@@ -86,7 +86,7 @@ def class_target(model):
     import keras
 
     head = model.get_layer("predictions")
-    return keras.Model(model.inputs, head.input), lambda x: keras.ops.matmul(x, head.kernel) + head.bias
+    return keras.Model(model.inputs[0], head.input), lambda x: keras.ops.matmul(x, head.kernel) + head.bias
 
 
 def fourier_scale(size):

@@ -51,7 +51,7 @@ def peaks_function(model, layer_names):
     import keras
     import tensorflow as tf
 
-    features = keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
+    features = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names])
 
     @tf.function(autograph=False, reduce_retracing=True)
     def peaks(images):
