@@ -4,9 +4,9 @@ import dataclasses
 import math
 
 import numpy as np
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app_pages.plots import go
 from vgg.metrics import downsample
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")

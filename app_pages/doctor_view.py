@@ -6,10 +6,10 @@ Drawn inside the run view (app_pages/run_view.py), so it redraws live with it wh
 
 import math
 
-import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from app_pages.plots import go
 from vgg.diagnostics import heatmap, read_diagnostics
 from vgg.doctor import Verdict, diagnose_records
 from vgg.errors import UserError

@@ -141,7 +141,7 @@ FIELD_COLOR = "#ffd600"  # The chosen square is framed in visualize.outline's ye
 def field_figure(channel_map, chosen):
     """One channel's map (H, W) as a heatmap, the chosen (row, column) framed. Plotly selects scatter points on a
     click, never heatmap cells, so an invisible square marker on every cell carries the click and the hover."""
-    import plotly.graph_objects as go
+    from app_pages.plots import go
 
     height, width = channel_map.shape
     rows, columns = np.indices((height, width))

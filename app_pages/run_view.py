@@ -14,6 +14,7 @@ import pathlib
 import streamlit as st
 
 from app_pages.charts import Series, training_figure
+from app_pages.class_view import active_signature
 from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir
 from app_pages.doctor_view import doctor_ui
 from vgg.classroom import check_control, may_control
@@ -45,6 +46,10 @@ def controls_ui(run, status, live):
         f"device: {status.device or 'not yet known'}{owner}"
     )
     allowed = may_control(status, current_user(), is_teacher())
+    if status.state == State.QUEUED:
+        cancel = allowed and columns[1].button("Cancel", key=f"stop_{run.name}",
+                                               help="Take it out of the queue; it can be resumed later.")
+        return "stop" if cancel else None
     if status.active:
         stop = allowed and columns[1].button("Stop", key=f"stop_{run.name}",
                                              help="Finish the batch, save a checkpoint, stop")
@@ -74,7 +79,7 @@ def apply(action, run, status):
         check_control(run, status, current_user(), is_teacher())
         if action == "stop":
             run.request_stop()
-            st.toast("Stopping after this batch…")
+            st.toast("Cancelled." if status.state == State.QUEUED else "Stopping after this batch…")
         elif action == "resume":
             launch(runs_dir(), run.name, data_dir=status.data_dir or default_data_dir(), resume=True)
             st.rerun(scope="app")
@@ -121,12 +126,16 @@ def numbers_ui(status, metrics):
         )
 
 
-def follow_state(run, status):
-    """Asks for a full rerun when the run's state changed since this session last drew it."""
+def follow_state(run, status, live):
+    """Asks for a full rerun when the run's state changed since this session last drew it, or, while it is drawn
+    live, when any run was queued, started or ended since the page was drawn (the queue and the Start button
+    follow)."""
     key = f"last_state_{run.name}"
     previous = st.session_state.get(key)
     st.session_state[key] = status.state
     if previous is not None and previous != status.state:
+        st.rerun(scope="app")
+    if live and st.session_state.get("drawn_signature") not in (None, active_signature(str(runs_dir()))):
         st.rerun(scope="app")
 
 
@@ -138,12 +147,14 @@ def run_view_ui(run_name, compare_names, live=False):
     except UserError as error:
         st.error(str(error))
         return
-    follow_state(run, status)
+    follow_state(run, status, live)
     action = controls_ui(run, status, live)
     if action:
         apply(action, run, status)
     if status.state == State.FAILED:
         st.error(f"The run failed: {status.error}")
+    elif status.state == State.STOPPED and status.error:
+        st.info(status.error)  # Why it stopped when nobody pressed Stop: the class's time limit, the queue.
     progress_ui(status, metrics, config)
     chart_ui(run, config, status, compare_names)
     numbers_ui(status, metrics)

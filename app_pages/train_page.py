@@ -9,28 +9,45 @@ import datetime
 
 import streamlit as st
 
+from app_pages.class_view import (
+    active_signature,
+    apply_queue_action,
+    queue_places,
+    queue_ui,
+    render_teacher_controls,
+)
 from app_pages.common import current_user, identity_ui, is_teacher, runs_dir
 from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
-from vgg.classroom import class_mode, clean_name, delete_run
+from vgg.classroom import class_mode, clean_name, delete_run, load_limits
 from vgg.config import validate
 from vgg.data import default_data_dir
 from vgg.errors import UserError
-from vgg.launch import active_run, launch
+from vgg.launch import launch, training_runs
 from vgg.runs import list_runs
+from vgg.scheduler import slot_count
+from vgg.status import State
 
 
-def start_ui(busy, column):
-    """The Start button in `column`, disabled while `busy` (a run) trains; returns whether it was pressed."""
-    pressed = column.button("Start training", type="primary", disabled=busy is not None, key="start", width="stretch")
-    if busy is not None:
-        st.info(f"Run **{busy.name}** is training; a new run can start when it finishes or is stopped.")
-        # A refusal stays on screen while the run that caused it trains, not only until the next redraw.
-        if st.session_state.get("start_refusal"):
-            st.error(st.session_state.start_refusal)
-    else:
-        st.session_state.pop("start_refusal", None)
+def start_ui(training, column):
+    """The Start button in `column`; returns whether it was pressed. While `training` (runs) hold every slot,
+    a new run waits in the queue, and the button says so."""
+    full = len(training) >= slot_count()
+    pressed = column.button("Queue run" if full else "Start training", type="primary", key="start", width="stretch",
+                            help="Every training slot is busy: the run waits in the queue and starts by itself."
+                            if full else None)
+    if full:
+        names = ", ".join(f"**{run.name}**" for run in training)
+        st.info(f"{names} {'is' if len(training) == 1 else 'are'} training; a new run waits in the queue below and "
+                "starts by itself when a slot frees.")
+    # A refusal stays on screen until the next start, and a place in the queue while the run waits there, not
+    # only until the next redraw.
+    if st.session_state.get("start_refusal"):
+        st.error(st.session_state.start_refusal)
+    queued = st.session_state.get("start_queued")
+    if queued and queued in {name for name, state in active_signature(str(runs_dir())) if state == State.QUEUED}:
+        st.success(f"Run **{queued}** is in the queue; it starts by itself when a training slot frees.")
     return pressed
 
 
@@ -42,16 +59,23 @@ def run_title_ui():
 
 def start(preset_name, config, title):
     """Launches a run with `config`; says why not in one sentence when it cannot start."""
+    st.session_state.pop("start_queued", None)
     try:
         owner = current_user()
         if class_mode() and owner is None:
             raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
         run, _ = launch(runs_dir(), config=validate(config), preset=preset_name, data_dir=default_data_dir(),
-                        title=clean_name(title, "A run's name"), owner=owner)
+                        title=clean_name(title, "A run's name"), owner=owner, limits=load_limits(runs_dir()),
+                        student=class_mode() and not is_teacher())
     except UserError as error:
         st.session_state.start_refusal = str(error)
         st.error(str(error))
         return
+    st.session_state.pop("start_refusal", None)
+    queue_places.clear()
+    active_signature.clear()
+    if run.status().state == State.QUEUED:
+        st.session_state.start_queued = run.name
     st.session_state.started_run = run.name
     # Redraw the whole page: the Start button must show as disabled while the run trains.
     st.rerun()
@@ -143,37 +167,42 @@ def render():
     identity_ui()
     title = run_title_ui()
     preset_name, config, start_column = settings_ui()
-    busy = active_run(runs_dir())
-    if start_ui(busy, start_column):
+    training = training_runs(runs_dir())
+    if start_ui(training, start_column):
         start(preset_name, config, title)
     started = st.session_state.pop("started_run", None)
 
     runs = list_runs(runs_dir())
+    signature = st.session_state.drawn_signature = active_signature(str(runs_dir()))
     if not runs:
         st.info("No runs yet: choose a preset and press Start training.")
-        follow_other_sessions_ui(None)
+        follow_other_sessions_ui(signature)
     else:
         titles = run_titles(runs)
-        run_name, compare_names = run_choice_ui(titles, started or (busy.name if busy else runs[0].name))
+        # The queue before the run shown: whoever waits looks for their place first.
+        action = queue_ui(titles)
+        if action:
+            apply_queue_action(action)
+        run_name, compare_names = run_choice_ui(titles, started or (training[0].name if training else runs[0].name))
         # Only a run that is training, and not paused, redraws every second: a fragment redrawing while the whole
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
-        if busy is not None and busy.name == run_name and not st.session_state.get(pause_key(run_name)):
+        if run_name in {run.name for run in training} and not st.session_state.get(pause_key(run_name)):
             st.fragment(run_every=LIVE_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
         else:
             run_view_ui(run_name, compare_names)
-            follow_other_sessions_ui(None if busy is None else busy.name)
+            follow_other_sessions_ui(signature)
     replay_ui(expanded=not runs)
     if runs:
         st.subheader("All runs")
         runs_table_ui(runs, titles)
         delete_ui(runs, titles)
         st.caption(f"Runs are saved in the server's runs folder; `tensorboard --logdir {runs_dir()}` shows them too.")
+    render_teacher_controls()
 
 
 @st.fragment(run_every=2.0)
-def follow_other_sessions_ui(active_name):
-    """Draws nothing: redraws the page when a run starts or ends elsewhere (another session, the CLI),
-    so the Start button and the run shown follow."""
-    busy = active_run(runs_dir())
-    if (None if busy is None else busy.name) != active_name:
+def follow_other_sessions_ui(signature):
+    """Draws nothing: redraws the page when a run is queued, starts or ends elsewhere (another session, the CLI,
+    the queue), so the Start button, the queue and the run shown follow."""
+    if active_signature(str(runs_dir())) != signature:
         st.rerun(scope="app")

@@ -17,6 +17,7 @@ def texts(app):
         + [element.value for element in app.info]
         + [element.value for element in app.warning]
         + [element.value for element in app.error]
+        + [element.value for element in app.success]
         + [element.value for element in app.title]
     )
 
@@ -135,7 +136,7 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
 
 
 @pytest.mark.slow
-def test_train_page_stops_a_run_and_refuses_a_second_start(
+def test_train_page_queues_a_second_start_cancels_it_and_stops_the_run(
     app_environment, tmp_path, monkeypatch, image_folder, request
 ):
     from conftest import subprocess_environment, tiny_config
@@ -149,13 +150,21 @@ def test_train_page_stops_a_run_and_refuses_a_second_start(
     assert wait_for(run, ("running",), 120).state == "running"
     app = page_test("train_page").run()
     assert not app.exception
-    assert app.button(key="start").disabled
-    assert "Run **long** is training" in texts(app)
+    assert app.button(key="start").label == "Queue run"
+    assert "**long** is training" in texts(app)
+    app.button(key="start").click().run()
+    assert not app.exception
+    queued = [run for run in list_runs(runs_dir) if run.status().state == "queued"]
+    assert len(queued) == 1, [run.status().state for run in list_runs(runs_dir)]
+    assert "is in the queue" in texts(app) and "**1.**" in texts(app)
+    app.button(key=f"cancel_{queued[0].name}").click().run()
+    assert queued[0].status().state == "stopped" and "**1.**" not in texts(app)
     app.button(key="stop_long").click().run()
     assert process.wait(timeout=120) == 0
     assert open_run(runs_dir, "long").status().state == "stopped"
     app.run()
-    assert "**long** is **stopped**" in texts(app)
+    assert sorted(app.dataframe[0].value["state"]) == ["stopped", "stopped"]
+    assert "is in the queue" not in texts(app) and app.button(key="start").label == "Start training"
     assert any(button.label == "Resume" for button in app.button)
 
 

@@ -51,7 +51,7 @@ def test_the_fix_button_starts_the_fixed_run_overlaid_on_the_stuck_one(browser, 
         wait_until_idle(page)
         screenshot(page, "train-doctor-stuck")
         page.get_by_role("button", name="Start the fixed run").click()
-        expect(page.get_by_text(re.compile(r"is (queued|running|finished) ·"))).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"is (queued|starting|running|finished) ·"))).to_be_visible(timeout=60_000)
         overlay = page.get_by_test_id("stMultiSelect").filter(has_text="Overlay other runs")
         expect(overlay).to_contain_text("blog", timeout=60_000)
         expect(page.get_by_text(re.compile(r"blog, fixed")).first).to_be_visible(timeout=60_000)

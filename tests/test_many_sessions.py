@@ -12,7 +12,7 @@ import pytest
 from browser_helpers import close_pages, new_page, no_exception_or_error
 from conftest import generated_images, png_bytes, stop_and_wait, subprocess_environment, tiny_config
 from vgg.data import CLASS_NAMES
-from vgg.launch import active_run, launch, wait_for
+from vgg.launch import active_run, launch, stop_active_runs, training_runs, wait_for
 from vgg.runs import list_runs
 
 # Each takes 20 s to a minute on a 2-core machine.
@@ -70,9 +70,9 @@ def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder,
         choose_only_class(data_ship, "ship")
 
         expect(train.get_by_text(re.compile(r"\bbg is running ·"))).to_be_visible(timeout=120_000)
-        expect(train.get_by_text(re.compile(r"Run bg is training"))).to_be_visible()
-        # Under this load the settings above the run take a while to draw; the button must come disabled.
-        expect(train.get_by_role("button", name="Start training")).to_be_disabled(timeout=90_000)
+        expect(train.get_by_text(re.compile(r"bg is training; a new run waits in the queue"))).to_be_visible()
+        # Under this load the settings above the run take a while to draw; the button must say it queues.
+        expect(train.get_by_role("button", name="Queue run")).to_be_visible(timeout=90_000)
         expect_only_class(data_cat, "cat")
         expect_only_class(data_ship, "ship")
         for page, mine, theirs in (
@@ -114,14 +114,15 @@ def test_an_idle_train_page_follows_a_run_started_elsewhere(browser, server, ima
             server.runs_dir, "from-terminal", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder
         )
         os.setpriority(os.PRIO_PROCESS, process.pid, 10)
-        expect(page.get_by_text(re.compile(r"\bfrom-terminal is (queued|running) ·"))).to_be_visible(timeout=60_000)
-        expect(start).to_be_disabled(timeout=60_000)
+        shown = page.get_by_text(re.compile(r"\bfrom-terminal is (queued|starting|running) ·"))
+        expect(shown).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Queue run")).to_be_visible(timeout=60_000)
         # From then on the run's own view redraws itself: it follows the run from queued to training.
         assert wait_for(run, ("running",), 120).state == "running"
         expect(page.get_by_text(re.compile(r"\bfrom-terminal is running ·"))).to_be_visible(timeout=60_000)
         stop_and_wait(run, process)
         expect(page.get_by_text(re.compile(r"\bfrom-terminal is stopped ·"))).to_be_visible(timeout=60_000)
-        expect(start).to_be_enabled(timeout=60_000)
+        expect(start).to_be_visible(timeout=60_000)
         no_exception_or_error(page)
     finally:
         page.context.close()
@@ -129,14 +130,13 @@ def test_an_idle_train_page_follows_a_run_started_elsewhere(browser, server, ima
             stop_and_wait(run, process)
 
 
-def test_two_sessions_pressing_start_together_start_one_run(browser, server, tmp_path):
+def test_two_sessions_pressing_start_together_train_one_run_and_queue_the_other(browser, server, tmp_path):
     from playwright.sync_api import expect
 
     runs_dir = server.runs_dir
     assert wait_for_no_active_run(runs_dir, 120)
     before = {path.name for path in runs_dir.iterdir() if path.is_dir()}
     pages = []
-    started = None
     try:
         pages = [new_page(browser, server.url + "/train") for _ in range(2)]
         buttons = [page.get_by_role("button", name="Start training") for page in pages]
@@ -157,32 +157,24 @@ def test_two_sessions_pressing_start_together_start_one_run(browser, server, tmp
         for page, box in zip(pages, boxes, strict=True):
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
-        most_active, settled_at = 0, None
+        most_training, states = 0, {}
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            active = [run for run in list_runs(runs_dir) if run.status().active]
-            most_active = max(most_active, len(active))
-            started = started or (active[0] if active else None)
-            if started and all(page_refused_or_disabled(page) for page in pages):
-                settled_at = settled_at or time.monotonic()
-                if time.monotonic() - settled_at > 5:  # A second run would have appeared by now.
-                    break
+            states = {run.name: run.status().state for run in list_runs(runs_dir) if run.name not in before}
+            most_training = max(most_training, len(training_runs(runs_dir)))
+            if sorted(states.values()) == ["queued", "running"]:
+                break
             time.sleep(0.3)
-        created = {path.name for path in runs_dir.iterdir() if path.is_dir()} - before
-        print(f"created {created}, most active at once {most_active}, "
-              f"refusals shown {[page.get_by_text('is already training').count() for page in pages]}")
-        assert started is not None, "neither press started a run"
-        assert most_active == 1, "two runs were training at once"
-        assert created == {started.name}
-        assert active_run(runs_dir).name == started.name
+        print(f"created {states}, most training at once {most_training}")
+        assert sorted(states.values()) == ["queued", "running"], states
+        assert most_training == 1, "two runs were training at once on one slot"
         for page in pages:
-            assert page_refused_or_disabled(page)
+            # Both pages follow: the queue appears on the one watching the run that trains too.
+            expect(page.get_by_text(re.compile(r"Queue · 1 waiting"))).to_be_visible(timeout=60_000)
             expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         close_pages(pages, tmp_path)
-        for run in list_runs(runs_dir):
-            if run.status().active:
-                stop_and_wait(run)
+        stop_active_runs(runs_dir)
 
 
 def wait_for_no_active_run(runs_dir, timeout_seconds):
@@ -190,11 +182,3 @@ def wait_for_no_active_run(runs_dir, timeout_seconds):
     while active_run(runs_dir) is not None and time.monotonic() < deadline:
         time.sleep(0.3)
     return active_run(runs_dir) is None
-
-
-def page_refused_or_disabled(page):
-    if page.get_by_text(re.compile(r"is already training on this machine")).count():
-        return True
-    button = page.get_by_role("button", name="Start training")
-    # count() first: is_disabled() would wait for a button that is still being drawn.
-    return button.count() == 1 and button.is_disabled()

@@ -131,18 +131,22 @@ def preset(name):
     return PRESETS[name]
 
 
+def changes_from_preset(config, preset_name):
+    """{setting: value} of every setting of `config` that differs from its preset (the cpu preset when it
+    names none), in the dataclass's order."""
+    base = preset(preset_name) if preset_name in PRESETS else preset("cpu")
+    return {field.name: getattr(config, field.name) for field in dataclasses.fields(TrainConfig)
+            if getattr(config, field.name) != getattr(base, field.name)}
+
+
 def train_command(config, preset_name, data_dir):
     """The `python -m vgg train` command that rebuilds `config`: the preset, then every setting that
     differs from it, so the command stays exact even after the preset changes."""
-    base = preset(preset_name) if preset_name in PRESETS else preset("cpu")
     parts = ["python -m vgg train", f"--preset {preset_name if preset_name in PRESETS else 'cpu'}"]
     if data_dir:
         parts.append(f"--data-dir {shlex.quote(str(data_dir))}")
-    for field in dataclasses.fields(TrainConfig):
-        value = getattr(config, field.name)
-        if value == getattr(base, field.name):
-            continue
-        option = "--" + field.name.replace("_", "-")
+    for name, value in changes_from_preset(config, preset_name).items():
+        option = "--" + name.replace("_", "-")
         if isinstance(value, bool):
             parts.append(option if value else "--no-" + option[2:])
         else:

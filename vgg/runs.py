@@ -69,7 +69,10 @@ class RunSummary:
     epochs_done: int = 0
     epochs: int | None = None
     val_accuracy: float | None = None  # After the last finished epoch, on the images alone.
+    best_val_accuracy: float | None = None  # The best of its epochs, on the images alone.
     final_accuracy: float | None = None  # The finished model scored as Predict does.
+    minutes: float = 0.0  # Training time so far.
+    pinned: bool = False
     problem: str | None = None  # Why the run is damaged.
 
     def to_dict(self):
@@ -201,12 +204,16 @@ class Run:
         config = read(self.config, None)
         read(self.checkpoint_state, None)
         last = metrics.epochs[-1] if metrics and metrics.epochs else None
+        rows = metrics.rows() if metrics else []
+        validated = metrics.validated_epochs if metrics else []
         return RunSummary(
             self.name, State.DAMAGED if problems else status.state, title=status and status.title,
             owner=status and status.owner, created=status and status.created,
             preset=status and status.preset, device=status and status.device, error=status and status.error,
             epochs_done=last.epoch if last else 0, epochs=config and config.epochs,
             val_accuracy=last.val_accuracy if last else None, final_accuracy=status and status.final_accuracy,
+            best_val_accuracy=max((row.val_accuracy for row in validated), default=None),
+            minutes=rows[-1].elapsed / 60 if rows else 0.0, pinned=bool(status and status.pinned),
             problem=problems[0] if problems else None,
         )
 
