@@ -159,7 +159,8 @@ class Predictor:
 def evaluate(model, images, labels, num_classes=10, batch_size=500, flip_average=True):
     """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted),
     scored as the app predicts: on the mean over each image and its mirror image, unless
-    `flip_average` is off. `single_view_accuracy` is the accuracy on the images alone."""
+    `flip_average` is off. `single_view_accuracy` is the accuracy on the images alone; `unsure_below` is the
+    top probability that 95% of the images exceed (its 5th percentile), below which Predict calls an answer unsure."""
     if len(labels) == 0:
         raise DataError("There are no validation images to score the model on.")
     model = model.model if isinstance(model, Predictor) else model
@@ -170,7 +171,9 @@ def evaluate(model, images, labels, num_classes=10, batch_size=500, flip_average
         original.append(one_view.probabilities(batch))
         mirrored.append(one_view.probabilities(batch[:, :, ::-1]) if flip_average else 0)
     original = np.concatenate(original)
-    predictions = (original + np.concatenate(mirrored) if flip_average else original).argmax(axis=1)
+    # Halved as Predictor averages the two views, so the top probabilities are the ones Predict shows.
+    probabilities = (original + np.concatenate(mirrored)) / 2 if flip_average else original
+    predictions = probabilities.argmax(axis=1)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (labels, predictions), 1)
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
@@ -181,4 +184,5 @@ def evaluate(model, images, labels, num_classes=10, batch_size=500, flip_average
         "per_class_accuracy": per_class.tolist(),
         "confusion_matrix": confusion.tolist(),
         "images": int(len(labels)),
+        "unsure_below": float(np.percentile(probabilities.max(axis=1), 5)),
     }
