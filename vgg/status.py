@@ -58,6 +58,7 @@ class RunStatus:
     final_accuracy: float | None = None  # The finished model scored as Predict does.
     final_single_view_accuracy: float | None = None
     final_flip_average: bool | None = None
+    final_unsure_below: float | None = None  # The top probability 95% of validation images exceed (Predict's "unsure").
     final_score_error: str | None = None
 
     @classmethod

@@ -273,7 +273,8 @@ def final_score(model, dataset, config, reporter):
     else:
         reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%}.")
     return {"phase": None, "final_accuracy": result["accuracy"],
-            "final_single_view_accuracy": result["single_view_accuracy"], "final_flip_average": config.augment}
+            "final_single_view_accuracy": result["single_view_accuracy"], "final_flip_average": config.augment,
+            "final_unsure_below": result["unsure_below"]}
 
 
 def checkpoint_position(run, model, steps_per_epoch):
