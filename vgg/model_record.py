@@ -52,6 +52,9 @@ class ModelRecord:
     validation_images: int | None = None
     command: str | None = None
     started_from: dict | None = None
+    # The top probability that 95% of its validation images exceed, as Predict computes it: an upload's answer below
+    # it is one the model is unsure of. None when its record does not say (runs that finished before it was saved).
+    unsure_below: float | None = None
 
     @classmethod
     def of(cls, path):
@@ -107,6 +110,7 @@ def _from_card(path):
             run=card["run"], epochs=card["epochs"], planned_epochs=card["epochs"],
             wall_time_seconds=card["wall_time_seconds"], val_accuracy=card["val_accuracy"],
             validation_images=card["validation_size"], command=card["command"], started_from=card.get("started_from"),
+            unsure_below=_probability(card.get("unsure_below")),
         )
     return None
 
@@ -125,8 +129,14 @@ def _from_run(path):
         path, "run", config=config, run=run.name, epochs=last.epoch if last else 0, planned_epochs=config.epochs,
         wall_time_seconds=last.elapsed if last else None, val_accuracy=accuracy,
         command=reproduce_command(config, status.preset, status.data_dir, status.started_from),
-        started_from=status.started_from,
+        started_from=status.started_from, unsure_below=_probability(status.final_unsure_below),
     )
+
+
+def _probability(value):
+    """`value` when it is a probability, else None: a hand-edited card must not make every answer unsure."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if is_number and 0 <= value <= 1 else None
 
 
 def default_model_path():
