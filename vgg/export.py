@@ -133,6 +133,7 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
             "flip_average": result["flip_average"],
             "per_class_accuracy": result["per_class_accuracy"],
             "confusion_matrix": result["confusion_matrix"],
+            "unsure_below": result["unsure_below"],
             "class_names": list(dataset.class_names),
             "exported": datetime.date.today().isoformat(),
             "started_from": status.started_from,
@@ -175,6 +176,9 @@ def limits_markdown(card):
         "It knows only the ten CIFAR-10 classes and 32x32 inputs: any uploaded photo is shrunk to 32x32 and given "
         "one of the ten names, however unlike them it is.",
     ]
+    if card.get("unsure_below") is not None:
+        bullets.append(f"95% of the validation images get a top probability above {card['unsure_below']:.0%}; the app "
+                       "calls an answer below that unsure. Above it is no proof: a photo of a word can score 90%.")
     if card["data"].startswith("local folder"):
         bullets.append("The validation images are JPEG re-encodings of CIFAR-10; on the original pixels accuracy can "
                        "differ by about a point.")
