@@ -26,6 +26,7 @@ from vgg.model_record import ModelRecord
 from vgg.probes import DiagnosticsRecorder
 from vgg.runs import CheckpointState, RunError
 from vgg.scheduler import holding_slot, start_due_runs
+from vgg.snapshots import SnapshotSaver
 from vgg.status import DamagedRunError, State
 from vgg.widen import transfer_weights
 
@@ -226,6 +227,7 @@ def fit(run, config, model, data, checkpoint, stopper, averager):
         DiagnosticsRecorder.for_run(run, config, data, checkpoint.epochs_done),
         *([averager] if averager else []),
         Checkpointer(run, stopper, logger, checkpoint.epochs_done),
+        SnapshotSaver(run, config.epochs, checkpoint.epochs_done, stopper),
         keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
     ]
     model.fit(
