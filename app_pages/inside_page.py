@@ -8,8 +8,10 @@ import os
 import numpy as np
 import streamlit as st
 
+from app_pages.attention_view import attention_ui
 from app_pages.common import dataset_or_message, image_choice_ui, model_choice_ui, runs_dir
 from app_pages.filters_view import filters_ui
+from app_pages.neighbours_view import neighbours_ui
 from vgg.data import CLASS_NAMES
 from vgg.layer_names import block_of, feature_stop_label, layer_label
 from vgg.model_record import available_models
@@ -282,17 +284,28 @@ def render():
         chosen = image_choice_ui("inside_image")
     if predictor is None:
         return
-    # The Filters tab's pictures take seconds the first time: it is drawn only while open (`.open` needs the key).
-    architecture_tab, maps_tab, filters_tab = st.tabs(["Architecture", "Feature maps", "Filters"], key="inside_tab",
-                                                      on_change="rerun")
+    # Filters, attention and neighbours take seconds the first time: those tabs are drawn only while open (`.open`
+    # needs the key).
+    architecture_tab, maps_tab, where_tab, near_tab, filters_tab = st.tabs(
+        ["Architecture", "Feature maps", "Where it looks", "Nearest images", "Filters"], key="inside_tab",
+        on_change="rerun")
     with architecture_tab:
         architecture_ui(predictor.model)
-    with maps_tab:
-        if chosen is None:
-            st.info("Choose a CIFAR-10 sample or upload an image to see its feature maps.")
-        else:
-            image, label = chosen
+    # The feature maps are quick (milliseconds) and drawn always; the other two only while open.
+    for tab, what in ((maps_tab, "its feature maps"), (where_tab, "where it looks"), (near_tab, "its nearest images")):
+        with tab:
+            if chosen is None and (tab is maps_tab or tab.open):
+                st.info(f"Choose a CIFAR-10 sample or upload an image to see {what}.")
+    if chosen is not None:
+        image, label = chosen
+        with maps_tab:
             feature_maps_ui(predictor, image, label)
+        if where_tab.open:
+            with where_tab:
+                attention_ui(predictor, image, key="inside_attention")
+        if near_tab.open:
+            with near_tab:
+                neighbours_ui(predictor, image, available_models(runs_dir())[st.session_state["inside_model"]])
     with filters_tab:
         if filters_tab.open:
             filters_tab_ui(predictor)

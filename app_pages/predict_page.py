@@ -8,6 +8,7 @@ import streamlit as st
 from app_pages.attention_view import attention_ui, empty_sentence, grid_label, legend_ui
 from app_pages.charts import top_classes_figure
 from app_pages.common import model_choice_ui, read_upload, runs_dir
+from app_pages.neighbours_view import neighbours_ui
 from vgg.attention import DEFAULT_BLOCK, is_empty
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.model_record import available_models
@@ -120,6 +121,12 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False):
     if where.open:
         with where:
             attention_ui(predictor, pixels, key=f"predict_{uploaded_file.name}_{uploaded_file.file_id}")
+    # Closed at first: the first look builds the model's index of training images (seconds, once per model).
+    near = st.expander("What it is near, block by block: the closest training images",
+                       key=f"predict_near_{uploaded_file.name}_{uploaded_file.file_id}", on_change="rerun")
+    if near.open:
+        with near:
+            neighbours_ui(predictor, pixels, available_models(runs_dir())[st.session_state["predict_model"]])
 
 
 def render():
