@@ -11,7 +11,7 @@ from app_pages.common import model_choice_ui, read_upload, runs_dir
 from app_pages.neighbours_view import neighbours_ui
 from vgg.attention import DEFAULT_BLOCK, is_empty
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from vgg.model_record import available_models
+from vgg.model_record import ModelRecord, available_models
 from vgg.visualize import enlarge, grid_overlay
 
 MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
@@ -94,6 +94,22 @@ def answer_map_ui(column, pixels, grid, class_name):
     legend_ui(column)
 
 
+def answer_caption_ui(probability, unsure_below, classes):
+    """Beside the answer: that the network is unsure when its top probability is below `unsure_below` (None: not
+    known, so nothing is said), and always that a name and a percentage come whatever the image."""
+    if unsure_below is not None and probability < unsure_below:
+        st.warning(f"The network is unsure: {probability:.0%} is less than it gives its answer on 95% of its "
+                   f"validation images (at least {unsure_below:.0%}).", icon=":material/help:")
+    st.caption(f"It must name one of its {classes} classes whatever the image, so a high percentage is no proof: "
+               "the shipped model calls the word HELLO on white paper an airplane at about 90%.")
+
+
+def unsure_threshold():
+    """The chosen model's unsure threshold (vgg.model_record.ModelRecord.unsure_below), or None."""
+    path = available_models(runs_dir()).get(st.session_state.get("predict_model"))
+    return ModelRecord.of(path).unsure_below if path is not None else None
+
+
 def prediction_ui(predictor, uploaded_file, compared=(), first=False):
     """One upload's answer and where it looks from the main model, then, when comparing, `compared`: [(label,
     predictor)] of both models side by side. The maps of every block open for the `first` upload only."""
@@ -103,6 +119,7 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False):
     preview, pixels, (width, height) = decoded
     top, grid = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
     st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
+    answer_caption_ui(top[0].probability, unsure_threshold(), len(predictor.class_names))
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
@@ -142,9 +159,6 @@ def render():
     if other is not None:
         compared = [(st.session_state["predict_model"], predictor), (st.session_state["predict_compare_model"], other)]
     files = uploads_ui()
-    if files:
-        st.caption(f"The network must name one of its {len(predictor.class_names)} classes whatever the photo: a high "
-                   "percentage is not proof (try a word, or a selfie).")
     if not files:
         st.info("Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
                 + ", ".join(predictor.class_names) + ".")
