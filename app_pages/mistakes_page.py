@@ -255,7 +255,8 @@ def inspection_ui(predictor, evaluation, dataset, index, link):
     # A right answer has one class to explain; its runner-up is the other class the model weighed.
     other = called if called != true else evaluation.top(index, 2)[1][0]
     other_what = "its answer" if called != true else "the runner-up"
-    heatmaps, block = predictor.grad_cams(image, (true, other))
+    # Block 3 first: greying out what its map marks costs the answer more than block 4's (vgg.attention.DEFAULT_BLOCK).
+    heatmaps, block = predictor.grad_cams(image, (true, other), blocks=(3, 4))
     picture, true_cam, other_cam = st.columns(3)
     picture.image(enlarge(image, INSPECT_SCALE), caption=f"Validation image {index}: a {names[true]}")
     for column, label, what, heatmap in zip((true_cam, other_cam), (true, other), ("the true class", other_what),
@@ -265,8 +266,8 @@ def inspection_ui(predictor, evaluation, dataset, index, link):
         if heatmap_is_empty(heatmap):
             column.caption(f"Empty: no region at this layer pushes the answer towards '{names[label]}'.")
     grid = image.shape[0] // 2 ** (block - 1)
-    fallback = ", as block 4 gave an empty map" if block != 4 else ""
-    st.caption(f"Grad-CAM: where the model finds evidence for a class, bright = more, on a coarse grid of "
+    fallback = ", as block 3 gave an empty map" if block != 3 else ""
+    st.caption(f"Grad-CAM: where the model finds evidence for a class, bright = more, on a grid of "
                f"{grid}x{grid} regions (block {block}{fallback}).")
     chart, words = st.columns([3, 2], vertical_alignment="center")
     top = [(names[label], probability) for label, probability in evaluation.top(index, 5)]
@@ -288,7 +289,7 @@ def warm_grad_cam(predictor_id, _predictor):
     """Traces a loaded model's Grad-CAM functions once, after the page is drawn, so that even the first Inspect
     answers within a second rather than after two seconds of tracing."""
     blank = np.zeros(_predictor.model.inputs[0].shape[1:], dtype=np.float32)
-    for block in (4, 3):
+    for block in (3, 4):
         _predictor.grad_cam(blank, class_index=0, block=block)
 
 
