@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from app_pages.common import is_teacher, runs_dir
+from app_pages.common import identity_ui, is_teacher, runs_dir
 from app_pages.plots import go
 from vgg.classroom import class_mode
 from vgg.config import changes_from_preset
@@ -104,6 +104,7 @@ def save_pins(rows, chosen):
 
 def render():
     st.title("Run board")
+    identity_ui()
     runs = list_runs(runs_dir())
     if not runs:
         st.info("No runs yet: start one on the Train page, and every run of the class appears here.")
