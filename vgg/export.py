@@ -177,8 +177,9 @@ def limits_markdown(card):
         "one of the ten names, however unlike them it is.",
     ]
     if card.get("unsure_below") is not None:
-        bullets.append(f"95% of the validation images get a top probability above {card['unsure_below']:.0%}; the app "
-                       "calls an answer below that unsure. Above it is no proof: a photo of a word can score 90%.")
+        bullets.append(f"95% of the validation images get a top probability above {card['unsure_below']:.0%}, and the "
+                       "app calls an answer below that unsure; above it is no proof, since an image of none of the ten "
+                       "classes can score as high.")
     if card["data"].startswith("local folder"):
         bullets.append("The validation images are JPEG re-encodings of CIFAR-10; on the original pixels accuracy can "
                        "differ by about a point.")
