@@ -58,6 +58,20 @@ def load_predictor(path, modified_time):
     return Predictor.for_file(path, runs_dir(), version=modified_time)
 
 
+@st.cache_resource(show_spinner="Loading the model at that epoch…", max_entries=8)
+def load_epoch_predictor(path, modified_time, epoch):
+    """A Predictor for a model file with the weights of its snapshot of `epoch` (vgg/snapshots.py)."""
+    from vgg.device import limit_serving_threads
+    from vgg.inference import Predictor, load_model
+    from vgg.snapshots import load_epoch
+
+    limit_serving_threads()
+    model = load_epoch(load_model(path, runs_dir()), path, epoch)
+    record = ModelRecord.of(path)
+    return Predictor(model, flip_average=record.flip_average, class_names=record.class_names,
+                     source=f"{os.path.realpath(path)}@{modified_time}#epoch-{epoch}")
+
+
 def model_choice_ui(key):
     """Lets the user pick a model; returns a Predictor, or None after saying why there is none."""
     models = available_models(runs_dir())

@@ -12,6 +12,7 @@ from app_pages.attention_view import attention_ui
 from app_pages.common import dataset_or_message, image_choice_ui, model_choice_ui, runs_dir
 from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
+from app_pages.snapshot_view import earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
 from vgg.data import CLASS_NAMES
 from vgg.layer_names import block_of, feature_stop_label, layer_label
 from vgg.model_record import available_models
@@ -279,7 +280,7 @@ def render():
     follow_link()
     columns = st.columns([1, 1])
     with columns[0]:
-        predictor = model_choice_ui("inside_model")
+        predictor, epoch = epoch_choice_ui(model_choice_ui("inside_model"), "inside_model")
     with columns[1]:
         chosen = image_choice_ui("inside_image")
     if predictor is None:
@@ -305,7 +306,13 @@ def render():
                 attention_ui(predictor, image, key="inside_attention")
         if near_tab.open:
             with near_tab:
-                neighbours_ui(predictor, image, available_models(runs_dir())[st.session_state["inside_model"]])
+                if epoch is not None:
+                    earlier_epoch_note("Nearest images")
+                else:
+                    neighbours_ui(predictor, image, available_models(runs_dir())[st.session_state["inside_model"]])
     with filters_tab:
         if filters_tab.open:
-            filters_tab_ui(predictor)
+            if epoch is None:
+                filters_tab_ui(predictor)
+            else:
+                earlier_filters_ui(predictor)

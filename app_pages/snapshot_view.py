@@ -1,0 +1,67 @@
+"""The epoch slider of the Inside VGG16 page: a model whose run kept snapshots (vgg/snapshots.py) can be shown as it
+was after 0, 1, 2, 4, ... epochs. Each epoch's Predictor is cached per server (app_pages/common.py), so moving back
+to an epoch seen before costs nothing."""
+
+import os
+
+import streamlit as st
+
+from app_pages.common import load_epoch_predictor, runs_dir
+from app_pages.filters_view import first_layer_ui
+from vgg.errors import UserError
+from vgg.model_record import available_models
+from vgg.snapshots import epochs_of, file_epoch, why_none
+
+
+def epoch_label(epoch, last, is_file):
+    if is_file:
+        return f"{epoch} (this model)" if epoch == last else f"{epoch} (latest checkpoint)"
+    return f"{epoch} (random weights)" if epoch == 0 else str(epoch)
+
+
+def epoch_stops(path):
+    """{slider label: epoch, or None for the model file itself}: the snapshots before the file's epoch, then the
+    file; empty when there are no snapshots."""
+    epochs = epochs_of(path)
+    if not epochs:
+        return {}
+    last = file_epoch(path)
+    earlier = [epoch for epoch in epochs if last is None or epoch < last]
+    stops = {epoch_label(epoch, last, False): epoch for epoch in earlier}
+    return stops | {epoch_label(last, epochs[-1], True) if last is not None else "this model": None}
+
+
+def epoch_choice_ui(predictor, model_key):
+    """(the Predictor of the chosen epoch, that epoch or None for the model file itself). A slider when the model
+    chosen under `model_key` has snapshots, else a caption saying why it has none."""
+    path = available_models(runs_dir()).get(st.session_state.get(model_key))
+    if predictor is None or path is None:
+        return predictor, None
+    stops = epoch_stops(path)
+    if not stops:
+        st.caption(why_none(path))
+        return predictor, None
+    labels = list(stops)
+    # Keyed per model file: another model's stops differ, and each opens on its own last epoch.
+    label = st.select_slider("Epoch", labels, value=labels[-1], key=f"inside_epoch_{path}",
+                             help="The model as it was after this many epochs of training; 0 is before any.")
+    epoch = stops[label]
+    if epoch is None:
+        return predictor, None
+    version = st.session_state.get(f"{model_key}_version_{path}", os.path.getmtime(path))
+    try:
+        return load_epoch_predictor(str(path), version, epoch), epoch
+    except UserError as error:
+        st.error(str(error))
+        return predictor, None
+
+
+def earlier_epoch_note(what):
+    """Says that `what` is drawn for the model file only, not for an earlier epoch."""
+    st.info(f"{what} are computed for the model file only: move the Epoch slider to its last stop to see them.")
+
+
+def earlier_filters_ui(predictor):
+    """The Filters tab at an earlier epoch: the first layer's filters, which need no computing."""
+    first_layer_ui(predictor.model)
+    earlier_epoch_note("The deeper layers' and the classes' pictures")
