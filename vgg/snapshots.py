@@ -6,15 +6,18 @@ beside it. Epoch 0 is the weights before any training. Each file holds every wei
 norm's statistics too) in float16, half the bytes of float32 and still exact to about 3 digits, which no picture shows.
 """
 
+import argparse
+import dataclasses
 import math
 import pathlib
 import re
+import time
 
 import keras
 import numpy as np
 
 from vgg.errors import UserError
-from vgg.files import read_json, read_json_object, replacing, write_json
+from vgg.files import read_json, read_json_object, replacing, write_bytes, write_json
 
 MAX_SNAPSHOT_BYTES = 5 * 2**20  # A larger model keeps none: eight of them would outweigh the run's checkpoint.
 SKIPPED_FILE = "none.json"  # Says why a run has no snapshots.
@@ -138,3 +141,73 @@ class SnapshotSaver(keras.callbacks.Callback):
         # An epoch cut short by a stop is trained again on resuming, and saved then.
         if self.enabled and epoch + 1 in self.planned and not self.stopper.mid_epoch:
             save(self.model, self.folder, epoch + 1)
+
+
+def ship(run, assets_dir, stem):
+    """Copies a finished run's final model, its snapshots and a card (the JSON vgg/model_record.py reads) into
+    `assets_dir` as `<stem>.keras`, `<stem>.snapshots/` and `<stem>.json`; returns the model's path there."""
+    from vgg.data import CLASS_NAMES
+    from vgg.model_record import ModelRecord
+
+    assets_dir = pathlib.Path(assets_dir)
+    record = ModelRecord.of(run.model_path)
+    if not run.model_path.exists() or record.config is None:
+        raise SnapshotError(f"Run {run.name!r} has no final model to ship.")
+    target = assets_dir / f"{stem}.keras"
+    folder = snapshots_dir(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    for epoch in epochs_of(run.model_path):
+        write_bytes(snapshot_path(folder, epoch), snapshot_path(run.path / "snapshots", epoch).read_bytes())
+    write_bytes(target, run.model_path.read_bytes(), f"assets/{target.name}")
+    write_json(target.with_suffix(".json"), {
+        "model_file": target.name, "run": run.name, "config": dataclasses.asdict(record.config),
+        "class_names": list(CLASS_NAMES), "epochs": record.epochs, "wall_time_seconds": record.wall_time_seconds,
+        "val_accuracy": record.val_accuracy, "validation_size": record.config.validation_size,
+        "command": record.command, "started_from": record.started_from, "unsure_below": record.unsure_below,
+        "snapshot_epochs": epochs_of(target),
+    }, f"assets/{target.stem}.json")
+    return target
+
+
+def time_switches(model_path, runs_dir="runs", repeats=5):
+    """{epoch: (ms to a first answer from a new model at that epoch, ms of later answers)}: what a first move of the
+    slider to an epoch costs (load, set weights, trace), and a move back to it once its Predictor is cached."""
+    from vgg.device import limit_serving_threads
+    from vgg.inference import Predictor, load_model
+
+    limit_serving_threads()  # As the server answers.
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    timings = {}
+    for epoch in epochs_of(model_path):
+        start = time.perf_counter()
+        predictor = Predictor(load_epoch(load_model(model_path, runs_dir), model_path, epoch))
+        predictor.top_k(image)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(repeats):
+            predictor.top_k(image)
+        timings[epoch] = (1000 * first, 1000 * (time.perf_counter() - start) / repeats)
+    return timings
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m vgg.snapshots", description="Ship or time a run's snapshots.")
+    parser.add_argument("--ship", metavar="RUN_FOLDER", help="copy a finished run's model and snapshots to assets/")
+    parser.add_argument("--stem", default="vgg16_cpu_snapshots", help="the file name in assets/, without .keras")
+    parser.add_argument("--time", metavar="MODEL_FILE", help="time loading each snapshot of this model file")
+    arguments = parser.parse_args(argv)
+    if arguments.ship:
+        from vgg.model_record import ASSETS_DIR
+        from vgg.runs import Run
+
+        arguments.time = arguments.time or str(ship(Run(arguments.ship), ASSETS_DIR, arguments.stem))
+    if arguments.time:
+        folder = snapshots_dir(arguments.time)
+        sizes = [file.stat().st_size for file in folder.glob("epoch-*.npz")]
+        print(f"{len(sizes)} snapshots in {folder}: {sum(sizes) / 2**20:.2f} MB, {max(sizes) / 2**20:.2f} MB each")
+        for epoch, (first, later) in time_switches(arguments.time, pathlib.Path(arguments.time).parent).items():
+            print(f"epoch {epoch}: first answer {first:.0f} ms, later {later:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
