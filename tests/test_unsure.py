@@ -141,3 +141,20 @@ def test_the_shipped_card_has_a_plausible_threshold_and_hello_is_an_airplane_abo
     # What Predict's caption claims: a word, no class at all, is called an airplane at about 90%, and not unsure.
     assert answer.name == "airplane" and 0.85 <= answer.probability < 0.95
     assert answer.probability > record.unsure_below
+
+
+def test_mistakes_inspect_maps_block_3_first(monkeypatch, image_folder, trained_runs_dir, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_runs_dir, runs)  # The page saves its evaluation beside the model: not in the shared runs.
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.setenv("VGG_RUNS_DIR", str(runs))
+    monkeypatch.chdir(PROJECT_ROOT)
+    app = page_test("mistakes_page").run()
+    app.selectbox(key="mistakes_model").set_value("Run tiny (final)").run()
+    app.selectbox(key="mistakes_true").set_value("cat").run()
+    app.selectbox(key="mistakes_called").set_value("cat").run()
+    inspect = next(button for button in app.button if (button.key or "").startswith("cell_cat_cat_inspect_"))
+    inspect.click().run()
+    assert not app.exception
+    captions = " ".join(element.value for element in app.caption)
+    assert "on a grid of 8x8 regions (block 3)." in captions, captions
