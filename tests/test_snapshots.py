@@ -1,0 +1,131 @@
+"""Snapshots of a run's weights at a few epochs, and the Inside VGG16 page's Epoch slider that shows them."""
+
+import json
+
+import numpy as np
+import pytest
+
+import vgg.snapshots
+from conftest import generated_images, page_test, tiny_config
+from vgg.inference import Predictor, load_model
+from vgg.model_record import ASSETS_DIR
+from vgg.runs import create_run
+from vgg.snapshots import epochs_of, load_epoch, planned_epochs, snapshots_dir, weights_at, why_none
+from vgg.train import train_run
+
+SHIPPED_SNAPSHOTS = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
+
+
+def train(runs_dir, image_folder, name, **changes):
+    run = create_run(runs_dir, tiny_config(**changes), name=name, data_dir=str(image_folder))
+    status = train_run(run, data_dir=image_folder, progress=lambda message: None)
+    assert status.state == "finished", status.traceback
+    return run
+
+
+@pytest.fixture(scope="module")
+def five_epochs(tmp_path_factory, image_folder):
+    return train(tmp_path_factory.mktemp("runs"), image_folder, "five", epochs=5)
+
+
+def test_planned_epochs_are_zero_the_powers_of_two_and_the_last():
+    assert planned_epochs(8) == [0, 1, 2, 4, 8]
+    assert planned_epochs(5) == [0, 1, 2, 4, 5]
+    assert planned_epochs(1) == [0, 1]
+    with pytest.raises(ValueError, match="Received: epochs=0"):
+        planned_epochs(0)
+
+
+def test_a_run_keeps_snapshots_at_the_planned_epochs_with_its_shapes(five_epochs):
+    model = load_model(five_epochs.model_path, five_epochs.path.parent)
+    assert snapshots_dir(five_epochs.model_path) == five_epochs.path / "snapshots"
+    assert epochs_of(five_epochs.model_path) == [0, 1, 2, 4, 5]
+    for epoch in epochs_of(five_epochs.model_path):
+        weights = weights_at(five_epochs.model_path, epoch)
+        assert [weight.shape for weight in weights] == [tuple(variable.shape) for variable in model.weights]
+        assert all(weight.dtype == np.float16 for weight in weights)
+    first_kernel = weights_at(five_epochs.model_path, 0)[0]
+    assert not np.allclose(first_kernel, weights_at(five_epochs.model_path, 5)[0], atol=1e-3)
+
+
+def test_a_model_at_an_epoch_has_its_snapshot_weights_and_answers_otherwise(five_epochs):
+    path = five_epochs.model_path
+    final = Predictor(load_model(path, five_epochs.path.parent), flip_average=False)
+    early = load_epoch(load_model(path, five_epochs.path.parent), path, 0)
+    for variable, saved in zip(early.weights, weights_at(path, 0), strict=True):
+        np.testing.assert_array_equal(np.asarray(variable), saved.astype(np.float32))
+    images, _ = generated_images(3, seed=5)
+    before = Predictor(early, flip_average=False).probabilities(images)
+    after = final.probabilities(images)
+    assert (after.argmax(axis=1) != before.argmax(axis=1)).any() or np.abs(after - before).max() > 0.2
+
+
+def test_a_resumed_run_keeps_its_earlier_snapshots(tmp_path, image_folder):
+    run = train(tmp_path, image_folder, "resumed", epochs=2)
+    first = (run.path / "snapshots" / "epoch-000.npz").read_bytes()
+    # Two more epochs from the checkpoint: as `--resume` after raising the epochs.
+    values = json.loads(run.config_path.read_text()) | {"epochs": 4}
+    run.config_path.write_text(json.dumps(values))
+    run.model_path.unlink()
+    status = train_run(run, data_dir=image_folder, progress=lambda message: None)
+    assert status.state == "finished", status.traceback
+    assert epochs_of(run.model_path) == [0, 1, 2, 4]
+    assert (run.path / "snapshots" / "epoch-000.npz").read_bytes() == first
+
+
+def test_a_too_large_model_keeps_none_and_the_page_says_why(tmp_path, image_folder, monkeypatch):
+    monkeypatch.setattr(vgg.snapshots, "MAX_SNAPSHOT_BYTES", 1000)
+    run = train(tmp_path, image_folder, "large", epochs=1)
+    assert epochs_of(run.model_path) == []
+    assert "keeps no snapshots" in why_none(run.model_path) and "over the limit" in why_none(run.model_path)
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path))
+    app = page_test("inside_page").run()
+    app.selectbox(key="inside_model").set_value("Run large (final)").run()
+    assert not app.exception
+    assert not [slider for slider in app.select_slider if slider.label == "Epoch"]
+    assert any("keeps no snapshots of earlier epochs" in caption.value for caption in app.caption)
+
+
+def shown_answer(app):
+    return next(element.value for element in app.markdown if element.value.startswith("The model says"))
+
+
+def pictures(app):
+    return [image.proto.imgs[0].url for image in app.get("image")]
+
+
+def test_the_inside_page_shows_the_model_at_the_chosen_epoch(app_environment):
+    app = page_test("inside_page").run()
+    app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
+    assert not app.exception
+    slider = next(slider for slider in app.select_slider if slider.label == "Epoch")
+    assert slider.options == ["0 (random weights)", "1", "2", "3 (this model)"]
+    assert slider.value == "3 (this model)"
+    last_answer, last_maps = shown_answer(app), pictures(app)
+    slider.set_value("0 (random weights)").run()
+    assert not app.exception
+    assert shown_answer(app) != last_answer
+    assert pictures(app) != last_maps
+    # The Filters tab at epoch 0: the first layer's random filters, and a word on the deeper pictures.
+    app.session_state["inside_tab"] = "Filters"
+    app.run()
+    assert not app.exception and not app.error
+    assert "are colour detectors" in " ".join(element.value for element in app.markdown)
+    assert any("computed for the model file only" in info.value for info in app.info)
+    random_filters = pictures(app)
+    next(slider for slider in app.select_slider if slider.label == "Epoch").set_value("3 (this model)").run()
+    assert not app.exception
+    assert pictures(app)[: len(random_filters)] != random_filters
+
+
+@pytest.mark.skipif(not SHIPPED_SNAPSHOTS.exists(), reason="the shipped cpu snapshots are not in assets/")
+def test_the_shipped_cpu_snapshots_load_and_differ():
+    epochs = epochs_of(SHIPPED_SNAPSHOTS)
+    assert epochs == [0, 1, 2, 4, 8]
+    images, _ = generated_images(2, seed=3)
+    answers = [Predictor(load_epoch(load_model(SHIPPED_SNAPSHOTS), SHIPPED_SNAPSHOTS, epoch)).probabilities(images)
+               for epoch in (0, 8)]
+    assert not np.allclose(*answers, atol=0.05)
+    final = Predictor(load_model(SHIPPED_SNAPSHOTS)).probabilities(images)
+    np.testing.assert_allclose(final, answers[1], atol=0.02)  # The last snapshot is the shipped model, in float16.
