@@ -158,3 +158,14 @@ def test_mistakes_inspect_maps_block_3_first(monkeypatch, image_folder, trained_
     assert not app.exception
     captions = " ".join(element.value for element in app.caption)
     assert "on a grid of 8x8 regions (block 3)." in captions, captions
+
+
+def test_an_exported_card_states_the_threshold_its_run_saved(trained_runs_dir, tmp_path):
+    from vgg.export import export_run
+
+    run = open_run(trained_runs_dir, "tiny")
+    card = export_run(run, None, assets_dir=tmp_path)
+    assert card["unsure_below"] == pytest.approx(run.status().final_unsure_below, abs=1e-6)
+    assert ModelRecord.of(tmp_path / "vgg16_cifar10.keras").unsure_below == card["unsure_below"]
+    limits = (tmp_path / "MODEL_CARD.md").read_text().split("## Limits")[1]
+    assert f"95% of the validation images get a top probability above {card['unsure_below']:.0%}" in limits
