@@ -8,9 +8,18 @@ import pytest
 import vgg.snapshots
 from conftest import generated_images, page_test, tiny_config
 from vgg.inference import Predictor, load_model
-from vgg.model_record import ASSETS_DIR
+from vgg.model_record import ASSETS_DIR, ModelRecord
 from vgg.runs import create_run
-from vgg.snapshots import epochs_of, load_epoch, planned_epochs, snapshots_dir, weights_at, why_none
+from vgg.snapshots import (
+    epochs_of,
+    file_epoch,
+    load_epoch,
+    planned_epochs,
+    ship,
+    snapshots_dir,
+    weights_at,
+    why_none,
+)
 from vgg.train import train_run
 
 SHIPPED_SNAPSHOTS = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
@@ -119,13 +128,23 @@ def test_the_inside_page_shows_the_model_at_the_chosen_epoch(app_environment):
     assert pictures(app)[: len(random_filters)] != random_filters
 
 
+def test_a_shipped_copy_keeps_the_earlier_snapshots_beside_a_float16_model(five_epochs, tmp_path):
+    target = ship(five_epochs, tmp_path, "tiny")
+    assert target == tmp_path / "tiny.keras" and snapshots_dir(target) == tmp_path / "tiny.snapshots"
+    assert epochs_of(target) == [0, 1, 2, 4]  # Epoch 5 is the model file itself.
+    assert file_epoch(target) == 5
+    assert ModelRecord.of(target).summary().startswith("VGG16 at width 0.125, trained 5 epochs")
+    images, _ = generated_images(2, seed=4)
+    shipped = Predictor(load_model(target, tmp_path)).probabilities(images)
+    final = Predictor(load_model(five_epochs.model_path, five_epochs.path.parent)).probabilities(images)
+    np.testing.assert_allclose(shipped, final, atol=0.02)
+
+
 @pytest.mark.skipif(not SHIPPED_SNAPSHOTS.exists(), reason="the shipped cpu snapshots are not in assets/")
-def test_the_shipped_cpu_snapshots_load_and_differ():
-    epochs = epochs_of(SHIPPED_SNAPSHOTS)
-    assert epochs == [0, 1, 2, 4, 8]
-    images, _ = generated_images(2, seed=3)
-    answers = [Predictor(load_epoch(load_model(SHIPPED_SNAPSHOTS), SHIPPED_SNAPSHOTS, epoch)).probabilities(images)
-               for epoch in (0, 8)]
-    assert not np.allclose(*answers, atol=0.05)
+def test_the_shipped_cpu_snapshots_load_and_differ_from_the_model():
+    assert epochs_of(SHIPPED_SNAPSHOTS) == [0, 1, 2, 4] and file_epoch(SHIPPED_SNAPSHOTS) == 8
+    images, _ = generated_images(3, seed=3)
     final = Predictor(load_model(SHIPPED_SNAPSHOTS)).probabilities(images)
-    np.testing.assert_allclose(final, answers[1], atol=0.02)  # The last snapshot is the shipped model, in float16.
+    for epoch in (0, 4):
+        early = Predictor(load_epoch(load_model(SHIPPED_SNAPSHOTS), SHIPPED_SNAPSHOTS, epoch)).probabilities(images)
+        assert np.abs(early - final).max() > 0.1

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from vgg.errors import UserError
-from vgg.files import read_json, read_json_object, replacing, write_bytes, write_json
+from vgg.files import read_json, read_json_object, replacing, write_json
 
 MAX_SNAPSHOT_BYTES = 5 * 2**20  # A larger model keeps none: eight of them would outweigh the run's checkpoint.
 SKIPPED_FILE = "none.json"  # Says why a run has no snapshots.
@@ -56,11 +56,15 @@ def snapshot_path(folder, epoch):
 
 def save(model, folder, epoch):
     """Writes the weights of `model` as `folder`'s snapshot of `epoch` (atomically, vgg/files.py)."""
+    write_weights(model.get_weights(), folder, epoch)
+
+
+def write_weights(weights, folder, epoch):
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights = {f"w{index:03d}": np.asarray(weight, np.float16) for index, weight in enumerate(model.get_weights())}
+    weights = {f"w{index:03d}": np.asarray(weight, np.float16) for index, weight in enumerate(weights)}
     with replacing(snapshot_path(folder, epoch), f"the snapshot of epoch {epoch}") as temporary:
-        np.savez(temporary, **weights)
+        np.savez_compressed(temporary, **weights)  # A tenth smaller; loading stays in milliseconds.
 
 
 def epochs_of(model_path):
@@ -72,13 +76,13 @@ def epochs_of(model_path):
 
 
 def file_epoch(model_path):
-    """The epoch the model file itself is at: a checkpoint's recorded epochs, else (a final model) its last
-    snapshot's; None when neither is known."""
+    """The epoch the model file itself is at: a checkpoint's recorded epochs, a shipped model's card's, else (a
+    run's final model) its last snapshot's; None when none is known."""
     path = pathlib.Path(model_path)
-    if path.name == "checkpoint.keras":
-        epochs = (read_json(path.parent / "checkpoint.json") or {}).get("epochs_done")
-        if isinstance(epochs, int):
-            return epochs
+    record = path.parent / "checkpoint.json" if path.name == "checkpoint.keras" else path.with_suffix(".json")
+    epochs = (read_json(record) or {}).get("epochs_done" if path.name == "checkpoint.keras" else "epochs")
+    if isinstance(epochs, int) and not isinstance(epochs, bool):
+        return epochs
     epochs = epochs_of(path)
     return epochs[-1] if epochs else None
 
@@ -144,9 +148,11 @@ class SnapshotSaver(keras.callbacks.Callback):
 
 
 def ship(run, assets_dir, stem):
-    """Copies a finished run's final model, its snapshots and a card (the JSON vgg/model_record.py reads) into
-    `assets_dir` as `<stem>.keras`, `<stem>.snapshots/` and `<stem>.json`; returns the model's path there."""
+    """Copies a finished run's final model (float16 weights, as vgg/export.py ships), its snapshots but the last
+    (the model file is that epoch) and a card (the JSON vgg/model_record.py reads) into `assets_dir` as
+    `<stem>.keras`, `<stem>.snapshots/` and `<stem>.json`; returns the model's path there."""
     from vgg.data import CLASS_NAMES
+    from vgg.export import write_float16_model
     from vgg.model_record import ModelRecord
 
     assets_dir = pathlib.Path(assets_dir)
@@ -156,9 +162,10 @@ def ship(run, assets_dir, stem):
     target = assets_dir / f"{stem}.keras"
     folder = snapshots_dir(target)
     folder.mkdir(parents=True, exist_ok=True)
-    for epoch in epochs_of(run.model_path):
-        write_bytes(snapshot_path(folder, epoch), snapshot_path(run.path / "snapshots", epoch).read_bytes())
-    write_bytes(target, run.model_path.read_bytes(), f"assets/{target.name}")
+    for epoch in epochs_of(run.model_path)[:-1]:
+        write_weights(weights_at(run.model_path, epoch), folder, epoch)
+    with replacing(target, f"assets/{target.name}") as temporary:
+        write_float16_model(run.model_path, temporary)
     write_json(target.with_suffix(".json"), {
         "model_file": target.name, "run": run.name, "config": dataclasses.asdict(record.config),
         "class_names": list(CLASS_NAMES), "epochs": record.epochs, "wall_time_seconds": record.wall_time_seconds,
