@@ -110,16 +110,17 @@ def unsure_threshold():
     return ModelRecord.of(path).unsure_below if path is not None else None
 
 
-def prediction_ui(predictor, uploaded_file, compared=(), first=False):
+def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_below=None):
     """One upload's answer and where it looks from the main model, then, when comparing, `compared`: [(label,
-    predictor)] of both models side by side. The maps of every block open for the `first` upload only."""
+    predictor)] of both models side by side. The maps of every block open for the `first` upload only; an answer
+    below `unsure_below` is called unsure."""
     decoded = read_upload(uploaded_file)
     if decoded is None:
         return
     preview, pixels, (width, height) = decoded
     top, grid = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
     st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
-    answer_caption_ui(top[0].probability, unsure_threshold(), len(predictor.class_names))
+    answer_caption_ui(top[0].probability, unsure_below, len(predictor.class_names))
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
@@ -163,5 +164,7 @@ def render():
         st.info("Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
                 + ", ".join(predictor.class_names) + ".")
         return
+    # Read once for all uploads: a run's record reads its metrics file.
+    unsure_below = unsure_threshold()
     for index, uploaded_file in enumerate(files):
-        prediction_ui(predictor, uploaded_file, compared, first=index == 0)
+        prediction_ui(predictor, uploaded_file, compared, first=index == 0, unsure_below=unsure_below)
