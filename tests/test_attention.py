@@ -138,6 +138,9 @@ def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runne
     from conftest import page_test
     from test_classroom_load import counting
 
+    import streamlit as st
+
+    st.cache_data.clear()  # Another test may have analysed the same photo with the same model in this process.
     computed = counting(monkeypatch, Predictor, "attention")
 
     images, labels = generated_images(per_class=1, seed=5)

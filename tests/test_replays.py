@@ -41,7 +41,8 @@ def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monk
     app = AppTest.from_string("import vgg\nfrom app_pages import train_page\ntrain_page.render()\n",
                               default_timeout=120).run()
     assert not app.exception
-    assert app.expander[-1].label.startswith("Why did the blog's VGG16 never learn?")
+    [replay] = [expander for expander in app.expander if expander.label.startswith("Why did the blog's VGG16")]
+    assert replay.proto.expanded, "on a fresh install the replay opens by itself"
     text = " ".join(markdown.value for markdown in app.markdown)
     assert re.search(r"The training doctor, \d+ s into the blog's run:\*\* The network is stuck at chance", text)
     assert "Turn batch normalization on" in text
