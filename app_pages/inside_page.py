@@ -315,4 +315,4 @@ def render():
             if epoch is None:
                 filters_tab_ui(predictor)
             else:
-                earlier_filters_ui(predictor)
+                earlier_filters_ui(predictor, epoch)

@@ -10,7 +10,7 @@ from app_pages.common import load_epoch_predictor, runs_dir
 from app_pages.filters_view import first_layer_ui
 from vgg.errors import UserError
 from vgg.model_record import available_models
-from vgg.snapshots import epochs_of, file_epoch, why_none
+from vgg.snapshots import epochs_of, file_epoch, logged_accuracies, why_none
 
 
 def epoch_label(epoch, last, is_file):
@@ -46,6 +46,7 @@ def epoch_choice_ui(predictor, model_key):
     label = st.select_slider("Epoch", labels, value=labels[-1], key=f"inside_epoch_{path}",
                              help="The model as it was after this many epochs of training; 0 is before any.")
     epoch = stops[label]
+    epoch_caption(path, epoch)
     if epoch is None:
         return predictor, None
     version = st.session_state.get(f"{model_key}_version_{path}", os.path.getmtime(path))
@@ -56,12 +57,24 @@ def epoch_choice_ui(predictor, model_key):
         return predictor, None
 
 
+def epoch_caption(path, epoch):
+    """What the chosen earlier epoch is: the random start, or how well the run scored then."""
+    if epoch == 0:
+        st.caption("Epoch 0: the random weights the run started from, before any training; its answers are guesses.")
+    elif epoch is not None and epoch in (accuracies := logged_accuracies(path)):
+        st.caption(f"After epoch {epoch}: {accuracies[epoch]:.1%} of the validation images right (each image alone, "
+                   "as the run logged it).")
+
+
 def earlier_epoch_note(what):
     """Says that `what` is drawn for the model file only, not for an earlier epoch."""
     st.info(f"{what} are computed for the model file only: move the Epoch slider to its last stop to see them.")
 
 
-def earlier_filters_ui(predictor):
+def earlier_filters_ui(predictor, epoch):
     """The Filters tab at an earlier epoch: the first layer's filters, which need no computing."""
+    if epoch == 0:
+        st.warning("Epoch 0: these filters are random numbers; whatever they are sorted into below, they have "
+                   "learned nothing yet.", icon=":material/casino:")
     first_layer_ui(predictor.model)
     earlier_epoch_note("The deeper layers' and the classes' pictures")

@@ -14,6 +14,7 @@ from vgg.snapshots import (
     epochs_of,
     file_epoch,
     load_epoch,
+    logged_accuracies,
     planned_epochs,
     ship,
     snapshots_dir,
@@ -115,6 +116,7 @@ def test_the_inside_page_shows_the_model_at_the_chosen_epoch(app_environment):
     slider.set_value("0 (random weights)").run()
     assert not app.exception
     assert shown_answer(app) != last_answer
+    assert any("the random weights the run started from" in caption.value for caption in app.caption)
     assert pictures(app) != last_maps
     # The Filters tab at epoch 0: the first layer's random filters, and a word on the deeper pictures.
     app.session_state["inside_tab"] = "Filters"
@@ -122,6 +124,7 @@ def test_the_inside_page_shows_the_model_at_the_chosen_epoch(app_environment):
     assert not app.exception and not app.error
     assert "are colour detectors" in " ".join(element.value for element in app.markdown)
     assert any("computed for the model file only" in info.value for info in app.info)
+    assert any("these filters are random numbers" in warning.value for warning in app.warning)
     random_filters = pictures(app)
     next(slider for slider in app.select_slider if slider.label == "Epoch").set_value("3 (this model)").run()
     assert not app.exception
@@ -133,6 +136,7 @@ def test_a_shipped_copy_keeps_the_earlier_snapshots_beside_a_float16_model(five_
     assert target == tmp_path / "tiny.keras" and snapshots_dir(target) == tmp_path / "tiny.snapshots"
     assert epochs_of(target) == [0, 1, 2, 4]  # Epoch 5 is the model file itself.
     assert file_epoch(target) == 5
+    assert sorted(logged_accuracies(target)) == [1, 2, 3, 4, 5]  # Kept in the card, for the slider's captions.
     assert ModelRecord.of(target).summary().startswith("VGG16 at width 0.125, trained 5 epochs")
     images, _ = generated_images(2, seed=4)
     shipped = Predictor(load_model(target, tmp_path)).probabilities(images)

@@ -87,6 +87,24 @@ def file_epoch(model_path):
     return epochs[-1] if epochs else None
 
 
+def logged_accuracies(model_path):
+    """{epoch: validation accuracy on the images alone} as the model's run logged it, or as its card kept it."""
+    from vgg.runs import Run
+
+    path = pathlib.Path(model_path)
+    card = read_json(path.with_suffix(".json"))
+    if isinstance(card, dict) and isinstance(card.get("epoch_val_accuracy"), dict):
+        return {int(epoch): value for epoch, value in card["epoch_val_accuracy"].items()}
+    run = Run(snapshots_dir(path).parent)
+    if snapshots_dir(path).name != "snapshots" or not run.exists():
+        return {}
+    try:
+        rows = run.metrics().epochs
+    except UserError:
+        return {}
+    return {row.epoch: row.val_accuracy for row in rows if row.val_accuracy is not None}
+
+
 def why_none(model_path):
     """One sentence saying why the model file has no snapshots."""
     skipped = read_json_object(snapshots_dir(model_path) / SKIPPED_FILE, "The snapshot note", default={})
@@ -171,7 +189,7 @@ def ship(run, assets_dir, stem):
         "class_names": list(CLASS_NAMES), "epochs": record.epochs, "wall_time_seconds": record.wall_time_seconds,
         "val_accuracy": record.val_accuracy, "validation_size": record.config.validation_size,
         "command": record.command, "started_from": record.started_from, "unsure_below": record.unsure_below,
-        "snapshot_epochs": epochs_of(target),
+        "snapshot_epochs": epochs_of(target), "epoch_val_accuracy": logged_accuracies(run.model_path),
     }, f"assets/{target.stem}.json")
     return target
 
