@@ -3,6 +3,7 @@ was after 0, 1, 2, 4, ... epochs. Each epoch's Predictor is cached per server (a
 to an epoch seen before costs nothing."""
 
 import os
+import pathlib
 
 import streamlit as st
 
@@ -13,12 +14,6 @@ from vgg.model_record import available_models
 from vgg.snapshots import epochs_of, file_epoch, logged_accuracies, why_none
 
 
-def epoch_label(epoch, last, is_file):
-    if is_file:
-        return f"{epoch} (this model)" if epoch == last else f"{epoch} (latest checkpoint)"
-    return f"{epoch} (random weights)" if epoch == 0 else str(epoch)
-
-
 def epoch_stops(path):
     """{slider label: epoch, or None for the model file itself}: the snapshots before the file's epoch, then the
     file; empty when there are no snapshots."""
@@ -26,9 +21,10 @@ def epoch_stops(path):
     if not epochs:
         return {}
     last = file_epoch(path)
-    earlier = [epoch for epoch in epochs if last is None or epoch < last]
-    stops = {epoch_label(epoch, last, False): epoch for epoch in earlier}
-    return stops | {epoch_label(last, epochs[-1], True) if last is not None else "this model": None}
+    stops = {f"{epoch} (random weights)" if epoch == 0 else str(epoch): epoch
+             for epoch in epochs if last is None or epoch < last}
+    what = "latest checkpoint" if pathlib.Path(path).name == "checkpoint.keras" else "this model"
+    return stops | {what if last is None else f"{last} ({what})": None}
 
 
 def epoch_choice_ui(predictor, model_key):

@@ -152,3 +152,19 @@ def test_the_shipped_cpu_snapshots_load_and_differ_from_the_model():
     for epoch in (0, 4):
         early = Predictor(load_epoch(load_model(SHIPPED_SNAPSHOTS), SHIPPED_SNAPSHOTS, epoch)).probabilities(images)
         assert np.abs(early - final).max() > 0.1
+
+
+@pytest.mark.skipif(not SHIPPED_SNAPSHOTS.exists(), reason="the shipped cpu snapshots are not in assets/")
+def test_the_shipped_cpu_model_gets_a_slider_from_random_weights_to_itself():
+    from app_pages.snapshot_view import epoch_stops
+
+    assert epoch_stops(SHIPPED_SNAPSHOTS) == {"0 (random weights)": 0, "1": 1, "2": 2, "4": 4, "8 (this model)": None}
+    assert epoch_stops(ASSETS_DIR / "vgg16_cifar10.keras") == {}  # The 91% model keeps none: no slider.
+
+
+def test_a_runs_checkpoint_gets_the_earlier_epochs_then_itself(five_epochs):
+    from app_pages.snapshot_view import epoch_stops
+
+    assert five_epochs.checkpoint_path.exists()
+    assert list(epoch_stops(five_epochs.checkpoint_path)) == ["0 (random weights)", "1", "2", "4",
+                                                              "5 (latest checkpoint)"]
