@@ -24,6 +24,7 @@ from vgg.data import cache_dir
 from vgg.errors import UserError
 from vgg.files import replacing
 from vgg.model_record import ASSETS_DIR, ModelRecord
+from vgg.once import computed_once
 
 BATCH_SIZE = 500  # As vgg.inference.evaluate batches, so that both count exactly the same answers.
 FORMAT = 1  # Bumped when the saved arrays change meaning; an older file is then computed again.
@@ -256,47 +257,14 @@ def _plausible(arrays, labels, classes):
                 and probabilities.min(initial=0) >= 0)
 
 
-@dataclasses.dataclass
-class _Job:
-    """One evaluation under way in this process: others asking for it wait and watch its progress."""
-
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    done: int = 0
-    total: int = 0
-
-
-_jobs = {}
-_jobs_lock = threading.Lock()
-
-
 def evaluation_of(key, dataset, get_model, flip_average, progress=None):
     """(evaluation, None), read back from key.file or else computed with get_model() and saved; (evaluation,
     one sentence) when it could not be saved. Thirty sessions asking at once run the model once: the others
     wait and see its progress through `progress(done, total)`."""
-    with _jobs_lock:
-        job = _jobs.setdefault(key.file, _Job())
-    while not job.lock.acquire(timeout=0.25):
-        if progress and job.total:
-            progress(job.done, job.total)
-    try:
-        saved = load_saved(key, dataset.y_val, dataset.class_names, flip_average)
-        if saved is not None:
-            return saved, None
-
-        def report(done, total):
-            job.done, job.total = done, total
-            if progress:
-                progress(done, total)
-
-        evaluation = compute(get_model(), dataset.x_val, dataset.y_val, dataset.class_names, flip_average, report)
-        try:
-            save(key, evaluation)
-        except UserError as error:
-            return evaluation, f"{error} It is computed again next time."
-        return evaluation, None
-    finally:
-        job.done = job.total = 0
-        job.lock.release()
+    return computed_once(
+        key.file, lambda: load_saved(key, dataset.y_val, dataset.class_names, flip_average),
+        lambda report: compute(get_model(), dataset.x_val, dataset.y_val, dataset.class_names, flip_average, report),
+        lambda evaluation: save(key, evaluation), progress)
 
 
 def _no_model():

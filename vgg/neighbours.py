@@ -27,6 +27,7 @@ from vgg.data import balanced_subset
 from vgg.errors import UserError
 from vgg.evaluation import evaluation_key, file_sha256
 from vgg.files import replacing
+from vgg.once import computed_once
 
 FORMAT = 1  # Bumped when the saved arrays change meaning; an older file is then built again.
 INDEX_IMAGES = 10_000  # Training images indexed: 28 MB in memory at width 0.5, 15-30 s to build (BENCHMARKS.md).
@@ -238,44 +239,11 @@ def load_saved(key, dataset, indices):
                           float(seconds) if isinstance(seconds, (int, float)) else 0.0)
 
 
-@dataclasses.dataclass
-class _Build:
-    """One index being built in this process: others asking for it wait and watch its progress."""
-
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    done: int = 0
-    total: int = 0
-
-
-_builds = {}
-_builds_lock = threading.Lock()
-
-
 def index_of(key, dataset, indices, get_model, progress=None):
     """(index, None), read back from key.file or else built with get_model() and saved; (index, one sentence)
     when it could not be saved. Sessions asking at once build it once: the others see its progress through
     `progress(done, total)`, then read the saved file."""
-    with _builds_lock:
-        build = _builds.setdefault(key.file, _Build())
-    while not build.lock.acquire(timeout=0.25):
-        if progress and build.total:
-            progress(build.done, build.total)
-    try:
-        saved = load_saved(key, dataset, indices)
-        if saved is not None:
-            return saved, None
-
-        def report(done, total):
-            build.done, build.total = done, total
-            if progress:
-                progress(done, total)
-
-        index = build_index(get_model(), dataset.x_train[indices], dataset.y_train[indices], indices, report)
-        try:
-            save(key, index)
-        except UserError as error:
-            return index, f"{error} It is built again next time."
-        return index, None
-    finally:
-        build.done = build.total = 0
-        build.lock.release()
+    return computed_once(
+        key.file, lambda: load_saved(key, dataset, indices),
+        lambda report: build_index(get_model(), dataset.x_train[indices], dataset.y_train[indices], indices, report),
+        lambda index: save(key, index), progress, again="built again next time")
