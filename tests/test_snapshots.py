@@ -168,3 +168,11 @@ def test_a_runs_checkpoint_gets_the_earlier_epochs_then_itself(five_epochs):
     assert five_epochs.checkpoint_path.exists()
     assert list(epoch_stops(five_epochs.checkpoint_path)) == ["0 (random weights)", "1", "2", "4",
                                                               "5 (latest checkpoint)"]
+
+
+def test_snapshots_that_cannot_be_written_never_stop_the_training(tmp_path, image_folder):
+    run = create_run(tmp_path, tiny_config(epochs=2), name="blocked", data_dir=str(image_folder))
+    (run.path / "snapshots").write_text("a file where the folder should be")
+    status = train_run(run, data_dir=image_folder, progress=lambda message: None)
+    assert status.state == "finished", status.traceback
+    assert epochs_of(run.model_path) == [] and "keeps them" in why_none(run.model_path)

@@ -7,6 +7,7 @@ norm's statistics too) in float16, half the bytes of float32 and still exact to 
 """
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import pathlib
@@ -17,7 +18,7 @@ import keras
 import numpy as np
 
 from vgg.errors import UserError
-from vgg.files import read_json, read_json_object, replacing, write_json
+from vgg.files import WriteError, read_json, replacing, write_json
 
 MAX_SNAPSHOT_BYTES = 5 * 2**20  # A larger model keeps none: eight of them would outweigh the run's checkpoint.
 SKIPPED_FILE = "none.json"  # Says why a run has no snapshots.
@@ -107,8 +108,8 @@ def logged_accuracies(model_path):
 
 def why_none(model_path):
     """One sentence saying why the model file has no snapshots."""
-    skipped = read_json_object(snapshots_dir(model_path) / SKIPPED_FILE, "The snapshot note", default={})
-    if skipped.get("reason"):
+    skipped = read_json(snapshots_dir(model_path) / SKIPPED_FILE)  # A damaged note is as good as none.
+    if isinstance(skipped, dict) and isinstance(skipped.get("reason"), str):
         return skipped["reason"]
     return ("This model has no snapshots of earlier epochs: it was trained before runs kept them, or elsewhere; "
             "a new run keeps them.")
@@ -157,12 +158,23 @@ class SnapshotSaver(keras.callbacks.Callback):
                       f"float16, over the limit of {MAX_SNAPSHOT_BYTES // 2**20} MB per snapshot.")
             write_json(self.folder / SKIPPED_FILE, {"reason": reason, "bytes": size}, "the snapshot note")
         elif self.epochs_done == 0:
-            save(self.model, self.folder, 0)
+            self.save(0)
 
     def on_epoch_end(self, epoch, logs=None):
         # An epoch cut short by a stop is trained again on resuming, and saved then.
         if self.enabled and epoch + 1 in self.planned and not self.stopper.mid_epoch:
-            save(self.model, self.folder, epoch + 1)
+            self.save(epoch + 1)
+
+    def save(self, epoch):
+        """Saves a snapshot; one that cannot be written (a full disk) ends the snapshots, never the training,
+        since they are extras: the checkpoint's own write says what is wrong in the run's words."""
+        try:
+            save(self.model, self.folder, epoch)
+        except (WriteError, OSError) as error:  # OSError: the snapshots folder cannot be made.
+            self.enabled = False
+            with contextlib.suppress(WriteError, OSError):
+                write_json(self.folder / SKIPPED_FILE, {"reason": f"This run stopped keeping snapshots at epoch "
+                                                                  f"{epoch}: {str(error)[0].lower()}{str(error)[1:]}"})
 
 
 def ship(run, assets_dir, stem):
