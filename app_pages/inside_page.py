@@ -1,5 +1,6 @@
 """Inside VGG16: the architecture block by block, the feature maps of every block for one image (a click on a
-square frames the pixels it looks at), what the filters and classes want (app_pages/filters_view.py).
+square frames the pixels it looks at), what the filters and classes want (app_pages/filters_view.py); for a model
+whose run kept snapshots, an Epoch slider shows all of it as it was at an earlier epoch (app_pages/snapshot_view.py).
 
 The whole page reruns on every change; the Filters tab is drawn only while it is the open tab."""
 
