@@ -9,6 +9,7 @@ import math
 
 import streamlit as st
 
+from app_pages import links
 from app_pages.common import identity_ui, is_teacher, runs_dir
 from app_pages.plots import go
 from vgg.classroom import class_mode
@@ -105,6 +106,8 @@ def save_pins(rows, chosen):
 def render():
     st.title("Run board")
     identity_ui()
+    # The board has no choices to keep: its link only opens the page, for everyone's runs.
+    links.share_ui("board", "board", ())
     runs = list_runs(runs_dir())
     if not runs:
         st.info("No runs yet: start one on the Train page, and every run of the class appears here.")

@@ -72,8 +72,9 @@ def load_epoch_predictor(path, modified_time, epoch):
                      source=f"{os.path.realpath(path)}@{modified_time}#epoch-{epoch}")
 
 
-def model_choice_ui(key):
-    """Lets the user pick a model; returns a Predictor, or None after saying why there is none."""
+def model_choice_ui(key, show=True):
+    """Lets the user pick a model; returns a Predictor, or None after saying why there is none. Unless `show`
+    (a link hid the chooser), the model is the one session state names, and only its name is shown."""
     models = available_models(runs_dir())
     if not models:
         st.info(
@@ -81,7 +82,12 @@ def model_choice_ui(key):
             "and it appears here."
         )
         return None
-    label = st.selectbox("Model", list(models), key=key, help="The shipped model, or any run's saved model.")
+    if show:
+        label = st.selectbox("Model", list(models), key=key, help="The shipped model, or any run's saved model.")
+    else:
+        label = st.session_state.get(key) if st.session_state.get(key) in models else next(iter(models))
+        st.session_state[key] = label
+        st.markdown(f"**Model**: {label}")
     path = models[label]
     summary = ModelRecord.of(path).summary()
     if summary:

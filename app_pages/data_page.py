@@ -8,12 +8,27 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from app_pages import links
 from app_pages.common import dataset_or_message
-from vgg.data import CUTOUT_SIZES, augment_examples, colourfulness, draw_per_class
+from vgg.data import CLASS_NAMES, CUTOUT_SIZES, augment_examples, colourfulness, draw_per_class
 from vgg.visualize import enlarge
 
 AUGMENTED_COPIES = 7  # With the original, two rows of four, as large as the close-up's pictures.
 GRID_ROW_HEIGHT = 64  # Pixels: a picture of about 56x56, as wide as a column of ten on a 1024x768 projector.
+MAX_PER_CLASS = 12  # Twelve columns still fit a 1024x768 projector without scrolling the grid sideways.
+MAX_PAGE = 500
+# What a link to this page names (app_pages/links.py); `image` is the picked cell as <class>:<column>.
+LINK = (
+    links.Param("classes", "data_classes", "Classes", lambda: list(CLASS_NAMES), many=True, default=list(CLASS_NAMES)),
+    links.Param("per_class", "data_per_class", "Images per class", lambda: list(range(1, MAX_PER_CLASS + 1)),
+                default=10),
+    links.Param("draw", "data_seed", number=True, default=0),
+    links.Param("page", "data_page", "Page and Reshuffle", number=True, low=1, high=MAX_PAGE, default=1),
+    links.Param("image", "data_link_pick",
+                choices=lambda: [f"{name}:{number}" for name in CLASS_NAMES for number in range(1, MAX_PER_CLASS + 1)]),
+    links.Param("cutout", "cutout_size", "Cutout and New random copies", lambda: list(CUTOUT_SIZES), default=0),
+    links.Param("copies", "augment_draw", number=True, default=0),
+)
 
 
 def purpose_ui(dataset):
@@ -27,19 +42,31 @@ def purpose_ui(dataset):
 
 
 def browse_controls_ui(class_names):
-    """Returns (chosen classes in the dataset's order, images per class, seed, page)."""
-    picked = st.pills("Classes", class_names, selection_mode="multi", default=list(class_names), key="data_classes")
+    """Returns (chosen classes in the dataset's order, images per class, seed, page); a link may hide them."""
+    for key, start in (("data_classes", list(class_names)), ("data_per_class", 10), ("data_seed", 0), ("data_page", 1)):
+        st.session_state.setdefault(key, start)
+    if links.shows("classes"):
+        st.pills("Classes", class_names, selection_mode="multi", key="data_classes")
     columns = st.columns([2, 1, 1], vertical_alignment="bottom")
-    # Twelve columns still fit a 1024x768 projector without scrolling the grid sideways.
-    per_class = columns[0].slider("Images per class", 1, 12, 10)
-    if "data_seed" not in st.session_state:
-        st.session_state.data_seed = 0
-    if columns[1].button("Reshuffle", help="Show another random draw of each class"):
-        st.session_state.data_seed += 1
-        st.session_state.data_page = 1
-    # Counted from 1, as the grid's columns are.
-    page = columns[2].number_input("Page", 1, 500, key="data_page", help="Page through the class in order of the draw")
-    return [name for name in class_names if name in picked], per_class, st.session_state.data_seed, int(page) - 1
+    if links.shows("per_class"):
+        columns[0].slider("Images per class", 1, MAX_PER_CLASS, key="data_per_class")
+    if links.shows("page"):
+        if columns[1].button("Reshuffle", help="Show another random draw of each class"):
+            st.session_state.data_seed += 1
+            st.session_state.data_page = 1
+        # Counted from 1, as the grid's columns are.
+        columns[2].number_input("Page", 1, MAX_PAGE, key="data_page",
+                                help="Page through the class in order of the draw")
+    picked = st.session_state.data_classes
+    return ([name for name in class_names if name in picked], st.session_state.data_per_class,
+            st.session_state.data_seed, int(st.session_state.data_page) - 1)
+
+
+def link_values(classes, per_class, seed, page, chosen=None):
+    """What the address keeps of this page's view (app_pages/links.py)."""
+    return {"classes": classes, "per_class": per_class, "draw": seed, "page": page + 1,
+            "image": None if chosen is None else f"{chosen[0]}:{chosen[1]}",
+            "cutout": st.session_state.get("cutout_size", 0), "copies": st.session_state.get("augment_draw", 0)}
 
 
 def class_counts_ui(dataset):
@@ -59,7 +86,11 @@ def _data_url(image):
 
 
 def _default_cell(dataset, grid):
-    """The most colourful car in the grid (else the most colourful image): its R, G and B channels differ."""
+    """The cell a link picked, else the most colourful car in the grid (else the most colourful image): its R, G
+    and B channels differ."""
+    name, _, number = (st.session_state.get("data_link_pick") or "").partition(":")
+    if name in grid.index and number in grid.columns and grid.loc[name, number] is not None:
+        return [list(grid.index).index(name), number]
     rows = [row for row, name in enumerate(grid.index) if name == "automobile" and grid.iloc[row].notna().any()]
     rows = rows or range(len(grid))
     cells = [(row, column) for row in rows for column in grid.columns if grid.iloc[row][column] is not None]
@@ -87,7 +118,7 @@ def sample_grid_ui(dataset, classes, per_class, seed, page):
         row_height=GRID_ROW_HEIGHT, height="content", on_select="rerun", selection_mode="single-cell",
         selection_default={"selection": {"cells": [default]}},
         # A new grid is a new table: the pick of the old one would name another image in the same place.
-        key=f"data_grid-{seed}-{page}-{per_class}-{'-'.join(classes)}",
+        key=f"data_grid-{seed}-{page}-{per_class}-{'-'.join(classes)}-{st.session_state.get('data_link_pick')}",
     )
     cells = [(row, column) for row, column in event.selection.cells if row < len(grid) and column in grid.columns]
     # An empty cell (past the last image of its class) picks nothing, so the close-up keeps the default.
@@ -116,11 +147,14 @@ def augmentation_ui(image):
         "cutout, a random square is also blacked out, so it cannot rely on one part of the cat either."
     )
     controls = st.columns([1, 2], vertical_alignment="bottom")
-    if "augment_draw" not in st.session_state:
-        st.session_state.augment_draw = 0
-    if controls[0].button("New random copies", help="Crop, flip and cut out the image anew, as the next epoch would"):
-        st.session_state.augment_draw += 1
-    cutout_size = controls[1].select_slider("Cutout square (pixels)", CUTOUT_SIZES, value=0, key="cutout_size")
+    st.session_state.setdefault("augment_draw", 0)
+    st.session_state.setdefault("cutout_size", 0)
+    if links.shows("cutout"):
+        if controls[0].button("New random copies",
+                              help="Crop, flip and cut out the image anew, as the next epoch would"):
+            st.session_state.augment_draw += 1
+        controls[1].select_slider("Cutout square (pixels)", CUTOUT_SIZES, key="cutout_size")
+    cutout_size = st.session_state.cutout_size
     copies, changes = augment_examples(image, AUGMENTED_COPIES, st.session_state.augment_draw, cutout_size)
     pictures = [image, *copies]
     words = ["**original**", *("  \n".join(done) or "unchanged" for done in changes)]
@@ -138,8 +172,11 @@ def render():
     if dataset is None:
         st.warning(message)
         return
+    links.follow("data", LINK)
+    links.share_ui("data", "data", LINK)
     purpose_ui(dataset)
     classes, per_class, seed, page = browse_controls_ui(list(dataset.class_names))
+    links.write("data", LINK, link_values(classes, per_class, seed, page))
     if not classes:
         st.info("Pick at least one class to see its images.")
         return
@@ -149,3 +186,4 @@ def render():
     if chosen is not None:
         sample_closeup_ui(dataset, chosen)
         augmentation_ui(dataset.x_train[chosen[2]])
+    links.write("data", LINK, link_values(classes, per_class, seed, page, chosen))

@@ -13,9 +13,10 @@ import urllib.parse
 import numpy as np
 import streamlit as st
 
+from app_pages import links
 from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.common import load_dataset, model_choice_ui, runs_dir
-from vgg.data import DataError, default_data_dir
+from vgg.data import CLASS_NAMES, DataError, default_data_dir
 from vgg.errors import UserError
 from vgg.evaluation import (
     DEFAULT_SPLIT,
@@ -34,6 +35,9 @@ GALLERY_COLUMNS = 6
 MATRIX_KEY = "mistakes_matrix"
 TRUE_KEY, CALLED_KEY = "mistakes_true", "mistakes_called"
 INSPECT_SCALE = 7  # 32x32 images at 224 px: three side by side fit the dialog on a 1024x768 projector.
+# What a link to this page names (app_pages/links.py): ?model=<label>&cell=<true class>,<class called>.
+LINK = (links.Param("model", "mistakes_model", "Model", lambda: list(available_models(runs_dir()))),
+        links.Param("cell", (TRUE_KEY, CALLED_KEY), "The cell's class choosers", lambda: list(CLASS_NAMES), many=True))
 
 
 class NotSaved(Exception):
@@ -174,6 +178,8 @@ def matrix_ui(evaluation):
 def cell_choice_ui(evaluation):
     """The two class choosers that name the shown cell (a click on the matrix sets them too)."""
     names = list(evaluation.class_names)
+    if not links.shows("cell"):
+        return names.index(st.session_state[TRUE_KEY]), names.index(st.session_state[CALLED_KEY])
     true_column, called_column = st.columns(2)
     true = true_column.selectbox("True class", names, key=TRUE_KEY)
     called = called_column.selectbox("Called", names, key=CALLED_KEY)
@@ -293,15 +299,6 @@ def warm_grad_cam(predictor_id, _predictor):
         _predictor.grad_cam(blank, class_index=0, block=block)
 
 
-def model_from_link():
-    """Chooses the model a link named (?model=<label>), once per session, so the user's own choice then holds."""
-    wanted = st.query_params.get("model")
-    if wanted and not st.session_state.get("mistakes_link_followed"):
-        st.session_state["mistakes_link_followed"] = True
-        if wanted in available_models(runs_dir()):
-            st.session_state["mistakes_model"] = wanted
-
-
 def newer_checkpoint(path):
     """Whether the file changed since this session loaded its model (a training run's checkpoint): its saved
     evaluation would be keyed by the new file but computed with the old model."""
@@ -311,11 +308,13 @@ def newer_checkpoint(path):
 
 def render():
     st.title("Mistakes")
-    model_from_link()
+    links.follow("mistakes", LINK)
+    links.share_ui("mistakes", "mistakes", LINK)
     chooser, summary = st.columns([3, 2])
     with chooser:
-        predictor = model_choice_ui("mistakes_model")
+        predictor = model_choice_ui("mistakes_model", show=links.shows("model"))
     label = st.session_state.get("mistakes_model")
+    links.write("mistakes", LINK, {"model": label})
     path = available_models(runs_dir()).get(label)
     if predictor is None or path is None:
         return
@@ -334,6 +333,7 @@ def render():
         summary_ui(evaluation)
     matrix_ui(evaluation)
     cell = cell_choice_ui(evaluation)
+    links.write("mistakes", LINK, {"model": label, "cell": [evaluation.class_names[index] for index in cell]})
     chosen = cell_gallery_ui(evaluation, dataset, cell)
     confident = confident_gallery_ui(evaluation, dataset)
     chosen = confident if chosen is None else chosen

@@ -5,6 +5,7 @@ import re
 
 import streamlit as st
 
+from app_pages import links
 from app_pages.attention_view import attention_ui, empty_sentence, grid_label, legend_ui
 from app_pages.charts import top_classes_figure
 from app_pages.common import model_choice_ui, read_upload, runs_dir
@@ -15,6 +16,10 @@ from vgg.model_record import ModelRecord, available_models
 from vgg.visualize import enlarge, grid_overlay
 
 MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
+# What a link to this page names (app_pages/links.py): ?model=<label>&compare=<label of the compared model>.
+LINK = (links.Param("model", "predict_model", "Model", lambda: list(available_models(runs_dir()))),
+        links.Param("compare", "predict_compare_model", "The compared model",
+                    lambda: list(available_models(runs_dir())), also=(("predict_compare_on", True),)))
 CAMERA_NOTE = ("On students' own devices the browser allows the camera only over https or on the machine "
                "itself; use upload otherwise.")
 
@@ -48,8 +53,11 @@ def uploads_ui():
 
 def compare_choice_ui(main_label):
     """The optional second model: a Predictor, or None when comparing is off or there is nothing to compare with."""
-    if not st.toggle("Compare with another model", key="predict_compare_on",
-                     help="Shows both models' three likeliest classes side by side for each photo."):
+    show = links.shows("compare")
+    if show and not st.toggle("Compare with another model", key="predict_compare_on",
+                              help="Shows both models' three likeliest classes side by side for each photo."):
+        return None
+    if not show and links.value(LINK[1]) is None:
         return None
     others = [label for label in available_models(runs_dir()) if label != main_label]
     if not others:
@@ -58,7 +66,7 @@ def compare_choice_ui(main_label):
     # The second chooser starts on another model than the first, since a model compared with itself teaches nothing.
     if st.session_state.get("predict_compare_model") in (None, main_label):
         st.session_state["predict_compare_model"] = others[0]
-    return model_choice_ui("predict_compare_model")
+    return model_choice_ui("predict_compare_model", show=show)
 
 
 def comparison_ui(models, pixels):
@@ -149,13 +157,17 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
 
 def render():
     st.title("What does VGG16 see?")
+    links.follow("predict", LINK)
+    links.share_ui("predict", "predict", LINK)
     main, second = st.columns(2)
     with main:
-        predictor = model_choice_ui("predict_model")
+        predictor = model_choice_ui("predict_model", show=links.shows("model"))
     if predictor is None:
         return
     with second:
         other = compare_choice_ui(st.session_state.get("predict_model"))
+    links.write("predict", LINK, {"model": st.session_state.get("predict_model"),
+                                  "compare": st.session_state["predict_compare_model"] if other else None})
     compared = ()
     if other is not None:
         compared = [(st.session_state["predict_model"], predictor), (st.session_state["predict_compare_model"], other)]

@@ -9,6 +9,7 @@ import datetime
 
 import streamlit as st
 
+from app_pages import links
 from app_pages.class_view import (
     active_signature,
     apply_queue_action,
@@ -28,6 +29,14 @@ from vgg.launch import launch, training_runs
 from vgg.runs import list_runs
 from vgg.scheduler import slot_count
 from vgg.status import State
+
+X_AXES = ["auto", "epochs", "images"]
+# What a link to this page names (app_pages/links.py): the run shown, the runs overlaid and the chart's x axis, not
+# the training settings.
+LINK = (links.Param("run", None, "Run shown", lambda: [run.name for run in list_runs(runs_dir())]),
+        links.Param("overlay", "compare", "Overlaid runs", lambda: [run.name for run in list_runs(runs_dir())],
+                    many=True, default=[]),
+        links.Param("x", "x_axis", "x axis", lambda: X_AXES, default="auto"))
 
 
 def start_ui(training, column):
@@ -145,21 +154,34 @@ def run_titles(runs):
 
 
 def run_choice_ui(titles, default_name):
-    """Returns (run to show, runs to overlay); the chart's x axis is kept in session state."""
+    """Returns (run to show, runs to overlay); the chart's x axis is kept in session state. A link's run (?run=)
+    is shown unless a run was just started; its hidden controls are not drawn."""
     names = list(titles)
     if "overlay_next" in st.session_state:  # A run started from another (the doctor's fix) is overlaid on it.
         st.session_state.compare = st.session_state.pop("overlay_next")
+    linked = links.value(LINK[0])
+    if linked in names and "started_run" not in st.session_state:
+        default_name = linked
+    st.session_state.setdefault("x_axis", "auto")
     columns = st.columns([2, 3, 2], vertical_alignment="bottom")
-    run_name = columns[0].selectbox("Show run", names, index=names.index(default_name), key=f"show_run_{default_name}",
-                                    format_func=titles.get)
-    compare_names = columns[1].multiselect("Overlay other runs", [name for name in names if name != run_name],
-                                           key="compare", format_func=titles.get)
-    columns[2].segmented_control(
-        "x axis", ["auto", "epochs", "images"], key="x_axis", default="auto",
-        help="Auto: images seen when the runs shown hold different numbers of images per epoch (they compare "
-             "fairly only so), else epochs.",
-    )
-    return run_name, compare_names
+    run_name = default_name
+    if links.shows("run"):
+        run_name = columns[0].selectbox("Show run", names, index=names.index(default_name),
+                                        key=f"show_run_{default_name}", format_func=titles.get)
+    others = [name for name in names if name != run_name]
+    # A run deleted since the link was made, or the run now shown, cannot be overlaid.
+    st.session_state.compare = [name for name in st.session_state.get("compare", []) if name in others]
+    if links.shows("overlay"):
+        columns[1].multiselect("Overlay other runs", others, key="compare", format_func=titles.get)
+    if links.shows("x"):
+        columns[2].segmented_control(
+            "x axis", X_AXES, key="x_axis",
+            help="Auto: images seen when the runs shown hold different numbers of images per epoch (they compare "
+                 "fairly only so), else epochs.",
+        )
+    links.write("train", LINK, {"run": run_name, "overlay": st.session_state.compare,
+                                "x": st.session_state.x_axis})
+    return run_name, st.session_state.compare
 
 
 def render():
@@ -170,7 +192,8 @@ def render():
     training = training_runs(runs_dir())
     if start_ui(training, start_column):
         start(preset_name, config, title)
-    started = st.session_state.pop("started_run", None)
+    links.follow("train", LINK)
+    started = st.session_state.get("started_run")
 
     runs = list_runs(runs_dir())
     signature = st.session_state.drawn_signature = active_signature(str(runs_dir()))
@@ -184,6 +207,7 @@ def render():
         if action:
             apply_queue_action(action)
         run_name, compare_names = run_choice_ui(titles, started or (training[0].name if training else runs[0].name))
+        st.session_state.pop("started_run", None)
         # Only a run that is training, and not paused, redraws every second: a fragment redrawing while the whole
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
         if run_name in {run.name for run in training} and not st.session_state.get(pause_key(run_name)):
@@ -198,6 +222,7 @@ def render():
         delete_ui(runs, titles)
         st.caption(f"Runs are saved in the server's runs folder; `tensorboard --logdir {runs_dir()}` shows them too.")
     render_teacher_controls()
+    links.share_ui("train", "train", LINK)
 
 
 @st.fragment(run_every=2.0)

@@ -1,0 +1,149 @@
+"""Every view is a link: a page's choices live in the address (`?model=…&true=cat`), so a teacher can send every
+student exactly the view on the projector, with some controls hidden (`hide=model,cell`), as TensorFlow Playground
+does.
+
+A page declares its parameters once (`Param`), calls `follow` before drawing its widgets (the link's values go into
+session state, checked), asks `shows(name)` before drawing a control, and calls `write` with what was chosen after
+drawing, which keeps the address up to date. `share_ui` draws the "Copy link for students" control.
+"""
+
+import dataclasses
+import urllib.parse
+from collections.abc import Callable
+
+import streamlit as st
+
+KEPT = ("me",)  # Parameters no page owns: the student's name (app_pages/common.py identity_ui) stays as it is.
+HIDE = "hide"
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One choice kept in the address: `name` there, `key` in session state (the widget's key, or None when the page
+    reads the value itself), `label` in the copy-link control (None: it cannot be hidden), `choices` the valid
+    values (a function, as they depend on the runs folder or the data), `many` for a list of them (one per key when
+    `key` is a tuple), `number` for a count from `low` to `high`; `also` is more session state a link with it sets."""
+
+    name: str
+    key: str | tuple | None
+    label: str | None = None
+    choices: Callable[[], list] | None = None
+    many: bool = False
+    number: bool = False
+    low: int = 0
+    high: int | None = None
+    default: object = None
+    also: tuple = ()
+
+    def parse(self, text):
+        """The value `text` names, or raises ValueError when it names nothing valid here."""
+        if self.number:
+            if not text.isdigit() or not self.low <= int(text) <= (self.high if self.high is not None else int(text)):
+                raise ValueError(f"A link's {self.name} must be a whole number from {self.low} to {self.high}. "
+                                 f"Received: {text=}")
+            return int(text)
+        values = [value for value in text.split(",") if value] if self.many else [text]
+        allowed = None if self.choices is None else [str(choice) for choice in self.choices()]
+        if isinstance(self.key, tuple) and len(values) != len(self.key):
+            raise ValueError(f"A link's {self.name} must name {len(self.key)} values. Received: {text=}")
+        if allowed is not None and any(value not in allowed for value in values):
+            raise ValueError(f"A link's {self.name} must be among {allowed}. Received: {text=}")
+        if allowed is not None:
+            # Back to the chooser's own values (a number for a slider of numbers).
+            values = [self.choices()[allowed.index(value)] for value in values]
+        return values if self.many else values[0]
+
+    def text(self, value):
+        """How `value` reads in the address; None leaves it out."""
+        if value is None or value == self.default:
+            return None
+        return ",".join(str(item) for item in value) if self.many else str(value)
+
+
+def page_query():
+    """The address's parameters as {name: text}, without the ones no page owns."""
+    return {name: value for name, value in st.query_params.to_dict().items() if name not in KEPT}
+
+
+def hidden_names():
+    return {name for name in st.query_params.get(HIDE, "").split(",") if name}
+
+
+def follow(page, params):
+    """Puts the values the address names into session state, checked, whenever the address differs from the one
+    this page last followed or wrote (a link just opened, or the browser's Back button); says in one sentence what
+    it could not open. Hidden parameters are read from the address on every run, as no widget keeps them."""
+    seen_key = f"links_seen_{page}"
+    query = page_query()
+    fresh = query != st.session_state.get(seen_key)
+    st.session_state[seen_key] = query
+    broken = []
+    for param in params:
+        text = query.get(param.name)
+        if text is None or not (fresh or (param.name in hidden_names() and param.key)):
+            continue
+        try:
+            value = param.parse(text)
+        except ValueError:
+            broken.append(f"{param.name}={text}")
+            continue
+        keys = param.key if isinstance(param.key, tuple) else (param.key,)
+        values = value if isinstance(param.key, tuple) else (value,)
+        st.session_state.update({key: item for key, item in zip(keys, values, strict=True) if key})
+        st.session_state.update(dict(param.also))
+    if broken and fresh:
+        st.info(f"The link names something that is not here ({', '.join(broken)}), so the page opens on the nearest "
+                "view instead.")
+
+
+def value(param):
+    """The value the address gives `param` (checked), or None: for the values a page reads itself."""
+    text = st.query_params.get(param.name)
+    try:
+        return None if text is None else param.parse(text)
+    except ValueError:
+        return None
+
+
+def shows(name):
+    """Whether to draw the control for parameter `name`: the link may hide it from whoever opens it."""
+    return name not in hidden_names()
+
+
+def write(page, params, values):
+    """Keeps the address in step with what the page shows: `values` is {parameter name: value}. Others' parameters
+    (`me`) and `hide` stay; hidden parameters keep the link's text."""
+    hidden = hidden_names()
+    wanted = {name: text for name, text in st.query_params.to_dict().items() if name in KEPT}
+    for param in params:
+        text = st.query_params.get(param.name) if param.name in hidden else param.text(values.get(param.name))
+        if text is not None:
+            wanted[param.name] = text
+    if hidden:
+        wanted[HIDE] = ",".join(sorted(hidden))
+    if wanted != st.query_params.to_dict():
+        st.query_params.from_dict(wanted)
+    st.session_state[f"links_seen_{page}"] = page_query()
+
+
+def share_link(url_path, hide=()):
+    """The address of this view for students: the page's parameters and `hide`, without the sharer's name."""
+    query = page_query()
+    query.pop(HIDE, None)
+    if hide:
+        query[HIDE] = ",".join(hide)
+    base = (st.context.url or "").split("?")[0].rstrip("/")
+    base = base.rsplit("/", 1)[0] if base.endswith(f"/{url_path}") else base
+    address = f"{base}/{url_path}"
+    return address + ("?" + urllib.parse.urlencode(query, safe=":,") if query else "")
+
+
+def share_ui(page, url_path, params):
+    """The "Copy link for students" popover in the sidebar: controls to hide, and the link in a copyable box."""
+    labels = {param.name: param.label for param in params if param.label}
+    with st.sidebar.popover("Copy link for students", icon=":material/link:", width="stretch"):
+        st.caption("Whoever opens this link sees this view; a hidden control is not drawn for them, its value comes "
+                   "from the link.")
+        hide = st.multiselect("Hide from students", list(labels), format_func=labels.get, key=f"links_hide_{page}") \
+            if labels else []
+        st.code(share_link(url_path, hide), language=None, wrap_lines=True)

@@ -1,0 +1,156 @@
+"""Every view is a link (app_pages/links.py): a page opened from an address shows what the address names, a hidden
+control is not drawn, a broken link opens the nearest view with one sentence, and a changed control changes the
+address. Real pages over the generated images and one tiny trained run."""
+
+import shutil
+
+import pytest
+
+from conftest import PROJECT_ROOT, assert_one_sentence, page_test, tiny_config
+
+TINY = "Run tiny (final)"
+SHIPPED = "Shipped VGG16 (assets/)"
+
+
+def opened(module, **query):
+    app = page_test(module)
+    for name, text in query.items():
+        app.query_params[name] = text
+    app.run()
+    assert not app.exception
+    return app
+
+
+def query(app):
+    return {name: app.query_params[name] for name in app.query_params}
+
+
+def widget_keys(app, kind):
+    return [widget.key for widget in app.get(kind)]
+
+
+@pytest.fixture
+def two_runs(monkeypatch, image_folder, trained_runs_dir, tmp_path):
+    """The trained tiny run and a second run (created, not trained), so one can be overlaid on the other."""
+    from vgg.runs import create_run
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_runs_dir, runs)
+    create_run(runs, tiny_config(), name="second", data_dir=str(image_folder))
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.setenv("VGG_RUNS_DIR", str(runs))
+    monkeypatch.chdir(PROJECT_ROOT)
+    return runs
+
+
+def test_a_data_link_reproduces_the_view_and_follows_the_controls(app_environment):
+    link = {"classes": "cat,dog", "per_class": "4", "draw": "2", "page": "2", "image": "dog:3", "cutout": "8",
+            "copies": "1"}
+    app = opened("data_page", **link)
+    assert app.pills(key="data_classes").value == ["cat", "dog"]
+    assert app.slider(key="data_per_class").value == 4
+    assert app.number_input(key="data_page").value == 2
+    assert app.select_slider(key="cutout_size").value == 8
+    assert app.session_state["data_seed"] == 2 and app.session_state["augment_draw"] == 1
+    assert app.subheader[0].value == "Up close: dog 3"
+    assert query(app) == link
+    app.slider(key="data_per_class").set_value(6).run()
+    assert query(app)["per_class"] == "6"
+    # The address does not call the user back to the link's values once they changed a control.
+    assert app.slider(key="data_per_class").value == 6 and app.subheader[0].value == "Up close: dog 3"
+    app.pills(key="data_classes").set_value(["ship"]).run()
+    assert query(app)["classes"] == "ship" and app.subheader[0].value.startswith("Up close: ship")
+
+
+def test_a_data_link_hides_the_controls_it_names(app_environment):
+    app = opened("data_page", classes="cat", per_class="3", hide="classes,per_class")
+    assert "data_classes" not in widget_keys(app, "button_group")
+    assert not app.slider
+    assert app.number_input(key="data_page").value == 1
+    assert app.subheader[0].value.startswith("Up close: cat")
+    assert query(app) == {"classes": "cat", "per_class": "3", "hide": "classes,per_class",
+                          "image": app.subheader[0].value.removeprefix("Up close: ").replace(" ", ":")}
+    # Other controls still work, and the hidden ones keep the link's values.
+    app.number_input(key="data_page").set_value(2).run()
+    assert query(app)["page"] == "2" and query(app)["classes"] == "cat"
+
+
+def test_a_broken_data_link_opens_the_nearest_view_with_one_sentence(app_environment):
+    app = opened("data_page", classes="cat,unicorn", page="9999", per_class="4")
+    assert [info.value for info in app.info] == [
+        "The link names something that is not here (classes=cat,unicorn, page=9999), so the page opens on the "
+        "nearest view instead."
+    ]
+    assert_one_sentence(app.info[0].value)
+    assert len(app.pills(key="data_classes").value) == 10
+    assert app.number_input(key="data_page").value == 1
+    assert app.slider(key="data_per_class").value == 4
+    app.slider(key="data_per_class").set_value(5).run()
+    assert not app.info
+
+
+def test_a_mistakes_link_opens_its_model_and_cell_and_can_hide_them(app_environment):
+    app = opened("mistakes_page", model=TINY, cell="cat,dog", me="Ann")
+    assert app.selectbox(key="mistakes_model").value == TINY
+    assert app.selectbox(key="mistakes_true").value == "cat"
+    assert app.selectbox(key="mistakes_called").value == "dog"
+    assert query(app) == {"model": TINY, "cell": "cat,dog", "me": "Ann"}
+    app.selectbox(key="mistakes_called").set_value("bird").run()
+    assert query(app) == {"model": TINY, "cell": "cat,bird", "me": "Ann"}
+    hidden = opened("mistakes_page", model=TINY, cell="cat,dog", hide="model,cell")
+    assert "mistakes_model" not in widget_keys(hidden, "selectbox")
+    assert "mistakes_true" not in widget_keys(hidden, "selectbox")
+    assert f"**Model**: {TINY}" in [text.value for text in hidden.markdown]
+    said = [text.value for text in hidden.markdown] + [info.value for info in hidden.info]
+    assert any("**cat** image" in text and "calls **dog**" in text or text == "No cat image is called dog."
+               for text in said), said
+
+
+def test_a_broken_mistakes_link_opens_the_first_model(app_environment):
+    app = opened("mistakes_page", model="Run deleted (final)", cell="cat,unicorn")
+    assert [info.value for info in app.info][:1] == [
+        "The link names something that is not here (model=Run deleted (final), cell=cat,unicorn), so the page "
+        "opens on the nearest view instead."
+    ]
+    assert app.selectbox(key="mistakes_model").value in (SHIPPED, TINY)
+    assert app.metric[0].label == "Accuracy"
+
+
+def test_a_predict_link_opens_the_compared_models(app_environment):
+    app = opened("predict_page", model=TINY, compare=SHIPPED)
+    assert app.selectbox(key="predict_model").value == TINY
+    assert app.toggle(key="predict_compare_on").value is True
+    assert app.selectbox(key="predict_compare_model").value == SHIPPED
+    app.toggle(key="predict_compare_on").set_value(False).run()
+    assert query(app) == {"model": TINY}
+    hidden = opened("predict_page", model=TINY, compare=SHIPPED, hide="compare")
+    assert not [toggle for toggle in hidden.toggle if toggle.key == "predict_compare_on"]
+    assert "predict_compare_model" not in widget_keys(hidden, "selectbox")
+    assert f"**Model**: {SHIPPED}" in [text.value for text in hidden.markdown]
+
+
+def test_a_train_link_opens_its_run_overlays_and_axis(two_runs):
+    app = opened("train_page", run="tiny", overlay="second", x="images")
+    shown = next(box for box in app.selectbox if box.label == "Show run")
+    assert shown.value == "tiny"
+    assert app.multiselect(key="compare").value == ["second"]
+    assert app.session_state["x_axis"] == "images"
+    assert query(app) == {"run": "tiny", "overlay": "second", "x": "images"}
+    app.multiselect(key="compare").set_value([]).run()
+    assert query(app) == {"run": "tiny", "x": "images"}
+    hidden = opened("train_page", run="second", hide="run,overlay")
+    assert "Show run" not in [box.label for box in hidden.selectbox]
+    assert "compare" not in widget_keys(hidden, "multiselect")
+    broken = opened("train_page", run="deleted", overlay="deleted-too")
+    assert_one_sentence(broken.info[0].value)
+    assert "(run=deleted, overlay=deleted-too)" in broken.info[0].value
+
+
+def test_the_copy_link_control_keeps_the_view_and_the_hidden_controls_without_the_name(app_environment):
+    app = opened("mistakes_page", model=TINY, cell="cat,dog", me="Ann")
+    app.multiselect(key="links_hide_mistakes").set_value(["model"]).run()
+    link = app.code[-1].value
+    assert link.endswith("/mistakes?model=Run+tiny+%28final%29&cell=cat,dog&hide=model")
+    assert "Ann" not in link
+    board = opened("board_page")
+    assert board.code[-1].value.endswith("/board")
