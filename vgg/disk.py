@@ -7,6 +7,7 @@ run's checkpoint is what resuming needs, so it is never pruned; the teacher dele
 """
 
 import contextlib
+import math
 import os
 import pathlib
 
@@ -19,6 +20,7 @@ ARCHIVE_DIR = ".archive"  # In the runs folder: runs put away by "reset for the 
 # A checkpoint holds the weights and up to two optimizer slots per weight (Adam); the final model and the
 # weight average hold one copy each: about five float32 copies of the weights in all.
 WEIGHT_COPIES = 5
+MAX_SNAPSHOT_BYTES = 5 * 2**20  # A larger model keeps none: eight of them would outweigh the run's checkpoint.
 
 
 class DiskBudgetError(UserError):
@@ -36,8 +38,12 @@ def folder_bytes(path):
 
 
 def bytes_needed(config):
-    """About how much disk a run with `config` fills: its checkpoint, final model and weight average."""
-    return WEIGHT_COPIES * 4 * parameter_count(config)
+    """About how much disk a run with `config` fills: its checkpoint, final model and weight average, and its
+    float16 snapshots at epochs 0, 1, 2, 4, ... when the model is small enough to keep them (vgg/snapshots.py)."""
+    weights = 4 * parameter_count(config)
+    snapshot = weights // 2
+    snapshots = (math.ceil(math.log2(max(config.epochs, 1))) + 2) * snapshot if snapshot <= MAX_SNAPSHOT_BYTES else 0
+    return WEIGHT_COPIES * weights + snapshots
 
 
 def all_runs(runs_dir):

@@ -17,6 +17,8 @@ from vgg.runs import Run, list_runs
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 ASSETS_DIR = PROJECT_ROOT / "assets"
+SNAPSHOT_MODEL = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
+SNAPSHOT_LABEL = "cpu run over 8 epochs, with snapshots (assets/)"
 SHIPPED_MODEL = ASSETS_DIR / "vgg16_cifar10.keras"
 SHIPPED_LABEL = "Shipped VGG16 (assets/)"
 
@@ -146,6 +148,8 @@ def default_model_path():
 def available_models(runs_dir):
     """{label: path} of the shipped model and every run's final model or else its last checkpoint, newest run first."""
     models = {SHIPPED_LABEL: SHIPPED_MODEL} if SHIPPED_MODEL.exists() else {}
+    if SNAPSHOT_MODEL.exists():  # A small run shipped with its weights over time, for the Epoch slider.
+        models[SNAPSHOT_LABEL] = SNAPSHOT_MODEL
     for run in list_runs(runs_dir):
         if run.model_path.exists():
             models[f"Run {run.name} (final)"] = run.model_path

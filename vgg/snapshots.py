@@ -17,10 +17,10 @@ import time
 import keras
 import numpy as np
 
+from vgg.disk import MAX_SNAPSHOT_BYTES
 from vgg.errors import UserError
 from vgg.files import WriteError, read_json, replacing, write_json
 
-MAX_SNAPSHOT_BYTES = 5 * 2**20  # A larger model keeps none: eight of them would outweigh the run's checkpoint.
 SKIPPED_FILE = "none.json"  # Says why a run has no snapshots.
 EPOCH_FILE = re.compile(r"epoch-(\d{3,})\.npz")
 
