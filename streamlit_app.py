@@ -39,6 +39,7 @@ DATA = page("data_page", "Data", ":material/photo_library:", "data")
 PAGES = [
     DATA,
     page("train_page", "Train", ":material/monitoring:", "train"),
+    page("experiments_page", "Experiments", ":material/science:", "experiments"),
     page("board_page", "Run board", ":material/leaderboard:", "board"),
     page("inside_page", "Inside VGG16", ":material/biotech:", "inside"),
     page("predict_page", "Predict", ":material/target:", "predict"),

@@ -3,7 +3,9 @@ picks before starting, and a check of the ended run's records that says which ch
 page's "Try this" task (experiments/try-this.toml). experiments/README.md describes the files."""
 
 import dataclasses
+import functools
 import math
+import os
 import pathlib
 import tomllib
 
@@ -17,6 +19,11 @@ RULES = ("doctor_verdict", "gap_above", "accuracy_above", "accuracy_below")
 SETTINGS = {field.name for field in dataclasses.fields(TrainConfig)}
 
 
+def experiments_dir():
+    """The experiments folder: $VGG_EXPERIMENTS_DIR (a class's own, or a test's), else the shipped one."""
+    return pathlib.Path(os.environ.get("VGG_EXPERIMENTS_DIR") or EXPERIMENTS_DIR)
+
+
 class ExperimentError(UserError):
     """A broken experiment file, or a run whose records cannot say what happened; one sentence naming it."""
 
@@ -25,7 +32,8 @@ class ExperimentError(UserError):
 class Choice:
     id: str
     text: str
-    effect: bool  # Whether this choice predicts the effect the check looks for.
+    effect: bool | None  # Whether it predicts the effect the experiment's check looks for; None with its own check.
+    check: tuple | None = None  # (rule, value) that holds when this choice came true, for more than yes or no.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,12 +93,9 @@ def _parsed(experiment_id, values):
     settings = values.get("settings", {})
     if not isinstance(settings, dict) or set(settings) - SETTINGS:
         raise ValueError(f"[settings] names no setting {', '.join(sorted(set(settings) - SETTINGS))}")
-    choices = tuple(Choice(_text(choice, "id"), _text(choice, "text"), choice["effect"])
-                    for choice in values["choices"])
+    choices = tuple(_choice(choice) for choice in values["choices"])
     if len(choices) < 2 or len({choice.id for choice in choices}) < len(choices):
         raise ValueError("it needs two or more [[choices]] with different ids")
-    if not all(isinstance(choice.effect, bool) for choice in choices):
-        raise ValueError("every choice's effect must be true or false")
     check, explain = values["check"], values["explain"]
     experiment = Experiment(
         id=experiment_id, title=_text(values, "title"), question=_text(values, "question"),
@@ -103,20 +108,32 @@ def _parsed(experiment_id, values):
     return experiment
 
 
+def _choice(values):
+    """A choice predicts the experiment's effect (`effect = true`), its absence, or has a check of its own."""
+    check = values.get("check")
+    if check is not None:
+        _check_rule(check["rule"], check["value"])
+        return Choice(_text(values, "id"), _text(values, "text"), None, (check["rule"], check["value"]))
+    if not isinstance(values.get("effect"), bool):
+        raise ValueError(f"choice {values.get('id')!r} needs effect = true or false, or a check of its own")
+    return Choice(_text(values, "id"), _text(values, "text"), values["effect"])
+
+
 def _check_rule(rule, value):
     if rule not in RULES:
         raise ValueError(f"[check] rule must be one of {', '.join(RULES)}. Received: rule={rule!r}")
     if rule == "doctor_verdict":
-        if value not in {str(verdict) for verdict in Verdict}:
+        verdicts = [value] if isinstance(value, str) else value
+        if not isinstance(verdicts, list) or not verdicts or set(verdicts) - {str(verdict) for verdict in Verdict}:
             raise ValueError(f"[check] value must be a doctor's verdict ({', '.join(Verdict)}). Received: {value!r}")
     elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ValueError(f"[check] value must be an accuracy between 0 and 1. Received: value={value!r}")
 
 
-def load_experiments(folder=EXPERIMENTS_DIR):
+def load_experiments(folder=None):
     """(experiments in their order, one sentence per broken file): one broken file hides only itself."""
     experiments, errors = [], []
-    for path in sorted(pathlib.Path(folder).glob("*.toml")):
+    for path in sorted(pathlib.Path(folder or experiments_dir()).glob("*.toml")):
         if path.name == TRY_THIS_FILE:
             continue
         try:
@@ -129,35 +146,50 @@ def load_experiments(folder=EXPERIMENTS_DIR):
 def outcome(experiment, run):
     """What the ended `run` of `experiment` showed and which choices were right; a run whose records cannot say
     (no validated epoch) raises ExperimentError."""
-    if experiment.rule == "doctor_verdict":
-        diagnosis = diagnose(run)
-        effect = diagnosis.verdict == experiment.value
-        measured = f"The training doctor's verdict: {diagnosis.sentence}"
-    else:
-        epochs = [row for row in run.metrics().validated_epochs if math.isfinite(row.accuracy)]
+    records = _Records(run)
+    effect, measured = records.holds(experiment.rule, experiment.value)
+    right = {choice.id: records.holds(*choice.check)[0] if choice.check else choice.effect == effect
+             for choice in experiment.choices}
+    return Outcome(effect, measured, experiment.explain_effect if effect else experiment.explain_no_effect, right)
+
+
+class _Records:
+    """A run's records as the rules read them, each read once however many choices ask."""
+
+    def __init__(self, run):
+        self.run = run
+
+    @functools.cached_property
+    def diagnosis(self):
+        return diagnose(self.run)
+
+    @functools.cached_property
+    def last_epoch(self):
+        epochs = [row for row in self.run.metrics().validated_epochs if math.isfinite(row.accuracy)]
         if not epochs:
-            raise ExperimentError(f"Run {run.name!r} ended before a validated epoch, so it cannot tell what happened.")
-        last = epochs[-1]
-        measured, effect = _accuracy_check(experiment.rule, experiment.value, last)
-    return Outcome(effect, measured, experiment.explain_effect if effect else experiment.explain_no_effect,
-                   {choice.id: choice.effect == effect for choice in experiment.choices})
+            raise ExperimentError(
+                f"Run {self.run.name!r} ended before a validated epoch, so it cannot tell what happened.")
+        return epochs[-1]
+
+    def holds(self, rule, value):
+        """(whether `rule` with `value` holds, what the records showed in one sentence)."""
+        if rule == "doctor_verdict":
+            verdicts = [value] if isinstance(value, str) else value
+            return self.diagnosis.verdict in verdicts, f"The training doctor's verdict: {self.diagnosis.sentence}"
+        last = self.last_epoch
+        measured = (f"After epoch {last.epoch} training accuracy was {last.accuracy:.0%} and validation accuracy "
+                    f"{last.val_accuracy:.0%}")
+        if rule == "gap_above":
+            gap = last.accuracy - last.val_accuracy
+            return gap > value, f"{measured}: a gap of {100 * gap:.0f} points."
+        held = last.val_accuracy < value if rule == "accuracy_below" else last.val_accuracy > value
+        return held, measured + "."
 
 
-def _accuracy_check(rule, value, last):
-    """(sentence, whether the rule held) for the accuracies after the run's last validated epoch `last`."""
-    accuracies = (f"after epoch {last.epoch} training accuracy was {last.accuracy:.0%} and validation accuracy "
-                  f"{last.val_accuracy:.0%}")
-    if rule == "gap_above":
-        gap = last.accuracy - last.val_accuracy
-        return f"{accuracies[0].upper()}{accuracies[1:]}: a gap of {100 * gap:.0f} points.", gap > value
-    held = last.val_accuracy < value if rule == "accuracy_below" else last.val_accuracy > value
-    return f"{accuracies[0].upper()}{accuracies[1:]}.", held
-
-
-def try_this(page_name, folder=EXPERIMENTS_DIR):
+def try_this(page_name, folder=None):
     """The "Try this" task of the page called `page_name`, or None when it has none; a broken file raises
     ExperimentError naming it."""
-    path = pathlib.Path(folder) / TRY_THIS_FILE
+    path = pathlib.Path(folder or experiments_dir()) / TRY_THIS_FILE
     if not path.exists():
         return None
     try:
