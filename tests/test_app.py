@@ -83,6 +83,7 @@ def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment
 def test_model_pages_without_any_model_say_how_to_get_one(app_environment, monkeypatch, tmp_path):
     monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path / "empty"))
     monkeypatch.setattr(vgg.model_record, "SHIPPED_MODEL", tmp_path / "none.keras")
+    monkeypatch.setattr(vgg.model_record, "SNAPSHOT_MODEL", tmp_path / "none-either.keras")
     for module in ("inside_page", "predict_page"):
         app = page_test(module).run()
         assert not app.exception
@@ -159,6 +160,8 @@ def test_train_page_queues_a_second_start_cancels_it_and_stops_the_run(
     assert "is in the queue" in texts(app) and "**1.**" in texts(app)
     app.button(key=f"cancel_{queued[0].name}").click().run()
     assert queued[0].status().state == "stopped" and "**1.**" not in texts(app)
+    # The address keeps the run last shown (the cancelled one): the view goes back to the training one.
+    next(box for box in app.selectbox if box.label == "Show run").set_value("long").run()
     app.button(key="stop_long").click().run()
     assert process.wait(timeout=120) == 0
     assert open_run(runs_dir, "long").status().state == "stopped"
