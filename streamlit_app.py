@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
-from app_pages.common import runs_dir, start_queue_pump
+from app_pages.common import presenter_ui, runs_dir, start_queue_pump
 
 # After every script run, a live view's 2-second redraw included, Streamlit resets Keras for scripts that build
 # their models anew each run: a full garbage collection and TensorFlow's kernel cache, about 130 ms with a model
@@ -54,6 +54,7 @@ def open_data_page():
 st.set_page_config(page_title="VGG16 Lab", page_icon=":material/neurology:", layout="wide")
 start_queue_pump(str(runs_dir()))
 st.html(f"<style>{CRISP_IMAGES} {PROJECTOR_LAYOUT}</style>")
+presenter_ui()
 # Streamlit serves the default page only at "/": a hidden one takes "/" and sends it on, so /data answers too.
 home = st.Page(open_data_page, title="Data", url_path="home", default=True, visibility="hidden")
 st.navigation([home, *PAGES]).run()
