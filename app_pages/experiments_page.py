@@ -111,12 +111,12 @@ def result_ui(experiment, run, status):
     right.markdown(result.explanation)
 
 
-def class_table_ui(experiments, runs):
-    """Every experiment run of the class: who predicted what, and whether it came true."""
-    titles = {experiment.id: experiment for experiment in experiments}
+def class_rows(experiments, runs):
+    """One row per experiment run of the class: who, which experiment, what they predicted, what came true."""
+    by_id = {experiment.id: experiment for experiment in experiments}
     rows = []
     for run, status in runs_of(None, runs).items():
-        experiment = titles.get(status.experiment)
+        experiment = by_id.get(status.experiment)
         if experiment is None:
             continue  # Its file was removed or broke since.
         choice = experiment.choice(status.prediction)
@@ -124,15 +124,30 @@ def class_table_ui(experiments, runs):
         if status.state in ENDED_STATES:
             with contextlib.suppress(UserError):
                 result = outcome(experiment, run)
-                happened = "the effect" if result.effect else "no effect"
+                happened = " / ".join(c.text for c in experiment.choices if result.right[c.id]) or "none of the choices"
                 right = result.right.get(status.prediction)
         rows.append({"student": status.owner or "", "experiment": experiment.title,
                      "predicted": choice.text if choice else "", "what happened": happened, "right": right})
+    return rows
+
+
+def class_table_ui(experiments, runs):
+    """How many predicted each choice, how many were right, and every run behind those numbers."""
+    rows = class_rows(experiments, runs)
     st.subheader("How the class predicted")
     if not rows:
         st.caption("No experiment has been started yet.")
         return
-    st.dataframe(rows, hide_index=True, key="class_experiments", column_config={
+    tally = {}
+    for row in rows:
+        counts = tally.setdefault((row["experiment"], row["predicted"]), {"students": 0, "right": 0, "ended": 0})
+        counts["students"] += 1
+        counts["right"] += row["right"] is True
+        counts["ended"] += row["right"] is not None
+    st.dataframe([{"experiment": experiment, "prediction": predicted, "students": counts["students"],
+                   "right, of the runs that ended": f"{counts['right']} of {counts['ended']}"}
+                  for (experiment, predicted), counts in tally.items()], hide_index=True)
+    st.dataframe(rows, hide_index=True, column_config={
         "right": st.column_config.CheckboxColumn(help="Whether the prediction came true; empty until the run ends.")})
 
 

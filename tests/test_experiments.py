@@ -199,7 +199,9 @@ def test_the_page_starts_only_after_a_prediction_and_shows_it_beside_what_happen
     assert "The generated classes are easy patterns" in texts(app)
     table = app.dataframe[-1].value  # The class's table comes last.
     assert list(table["predicted"]) == ["No, it stays near chance."] and list(table["right"]) == [False]
-    assert list(table["what happened"]) == ["the effect"]
+    assert list(table["what happened"]) == ["Yes, above 50% on validation images."]
+    tally = app.dataframe[-2].value
+    assert list(tally["students"]) == [1] and list(tally["right, of the runs that ended"]) == ["0 of 1"]
 
 
 @pytest.mark.browser
