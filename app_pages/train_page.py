@@ -33,7 +33,7 @@ from vgg.status import State
 X_AXES = ["auto", "epochs", "images"]
 # What a link to this page names (app_pages/links.py): the run shown, the runs overlaid and the chart's x axis, not
 # the training settings.
-LINK = (links.Param("run", None, "Run shown", lambda: [run.name for run in list_runs(runs_dir())]),
+LINK = (links.Param("run", "train_link_run", "Run shown", lambda: [run.name for run in list_runs(runs_dir())]),
         links.Param("overlay", "compare", "Overlaid runs", lambda: [run.name for run in list_runs(runs_dir())],
                     many=True, default=[]),
         links.Param("x", "x_axis", "x axis", lambda: X_AXES, default="auto"))
@@ -159,9 +159,10 @@ def run_choice_ui(titles, default_name):
     names = list(titles)
     if "overlay_next" in st.session_state:  # A run started from another (the doctor's fix) is overlaid on it.
         st.session_state.compare = st.session_state.pop("overlay_next")
-    linked = links.value(LINK[0])
-    if linked in names and "started_run" not in st.session_state:
-        default_name = linked
+    if "started_run" in st.session_state:  # A run just started is shown, whatever the link named.
+        st.session_state.pop("train_link_run", None)
+    if st.session_state.get("train_link_run") in names:
+        default_name = st.session_state.train_link_run
     st.session_state.setdefault("x_axis", "auto")
     columns = st.columns([2, 3, 2], vertical_alignment="bottom")
     run_name = default_name
