@@ -31,6 +31,18 @@ def test_entry_file_routes_to_the_data_page(app_environment, image_folder):
     assert str(image_folder) not in texts(app)
 
 
+def test_the_presenter_view_enlarges_the_text_and_stays_in_the_address(app_environment):
+    app = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params["present"] = "1"
+    app.run()
+    assert not app.exception
+    styles = " ".join(element.proto.body for element in app.get("html"))
+    assert "font-size: 20px" in styles and app.toggle(key="presenter").value
+    app.toggle(key="presenter").set_value(False).run()
+    assert "font-size: 20px" not in " ".join(element.proto.body for element in app.get("html"))
+    assert "present" not in app.query_params
+
+
 def test_data_page_browses_classes_and_shows_a_sample_up_close(app_environment):
     app = page_test("data_page").run()
     assert not app.exception
