@@ -218,3 +218,16 @@ def presenter_ui():
         st.html(f"<style>{PRESENTER_STYLE}</style>")
     elif "present" in st.query_params:
         del st.query_params["present"]
+
+
+def start_run(**launch_arguments):
+    """Queues a run from any page through `vgg.launch.launch`, as this session's user: within the class's limits
+    for a student and the disk budget for everyone. Returns (run, process); a refusal raises UserError."""
+    from vgg.classroom import class_mode, load_limits
+    from vgg.launch import launch
+
+    owner, teacher = current_user(), is_teacher()
+    if class_mode() and owner is None and not teacher:
+        raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
+    return launch(runs_dir(), owner=owner, limits=load_limits(runs_dir()), student=class_mode() and not teacher,
+                  **launch_arguments)

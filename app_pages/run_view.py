@@ -15,12 +15,11 @@ import streamlit as st
 
 from app_pages.charts import Series, training_figure
 from app_pages.class_view import active_signature
-from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir
+from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir, start_run
 from app_pages.doctor_view import doctor_ui
 from vgg.classroom import check_control, may_control
 from vgg.data import default_data_dir
 from vgg.errors import UserError
-from vgg.launch import launch
 from vgg.metrics import format_duration, progress, read_metrics
 from vgg.runs import open_run
 from vgg.status import RESUMABLE_STATES, State
@@ -81,7 +80,7 @@ def apply(action, run, status):
             run.request_stop()
             st.toast("Cancelled." if status.state == State.QUEUED else "Stopping after this batch…")
         elif action == "resume":
-            launch(runs_dir(), run.name, data_dir=status.data_dir or default_data_dir(), resume=True)
+            start_run(run_name=run.name, data_dir=status.data_dir or default_data_dir(), resume=True)
             st.rerun(scope="app")
     except UserError as error:
         st.error(str(error))
@@ -169,8 +168,8 @@ def start_fix(run, status, fixed):
     """Starts the doctor's fixed run through the same path and limits as any run, named after the original and
     overlaid on it."""
     try:
-        new, _ = launch(runs_dir(), config=fixed, preset=status.preset, data_dir=status.data_dir or default_data_dir(),
-                        title=f"{status.title or run.name}, fixed", owner=current_user())
+        new, _ = start_run(config=fixed, preset=status.preset, data_dir=status.data_dir or default_data_dir(),
+                           title=f"{status.title or run.name}, fixed")
     except UserError as error:
         st.error(str(error))
         return

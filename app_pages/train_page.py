@@ -17,15 +17,15 @@ from app_pages.class_view import (
     queue_ui,
     render_teacher_controls,
 )
-from app_pages.common import current_user, identity_ui, is_teacher, runs_dir
+from app_pages.common import identity_ui, is_teacher, runs_dir, start_run
 from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
-from vgg.classroom import class_mode, clean_name, delete_run, load_limits
+from vgg.classroom import class_mode, clean_name, delete_run
 from vgg.config import validate
 from vgg.data import default_data_dir
 from vgg.errors import UserError
-from vgg.launch import launch, training_runs
+from vgg.launch import training_runs
 from vgg.runs import list_runs
 from vgg.scheduler import slot_count
 from vgg.status import State
@@ -70,12 +70,8 @@ def start(preset_name, config, title):
     """Launches a run with `config`; says why not in one sentence when it cannot start."""
     st.session_state.pop("start_queued", None)
     try:
-        owner = current_user()
-        if class_mode() and owner is None:
-            raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
-        run, _ = launch(runs_dir(), config=validate(config), preset=preset_name, data_dir=default_data_dir(),
-                        title=clean_name(title, "A run's name"), owner=owner, limits=load_limits(runs_dir()),
-                        student=class_mode() and not is_teacher())
+        run, _ = start_run(config=validate(config), preset=preset_name, data_dir=default_data_dir(),
+                           title=clean_name(title, "A run's name"))
     except UserError as error:
         st.session_state.start_refusal = str(error)
         st.error(str(error))

@@ -116,3 +116,18 @@ def test_the_run_board_lists_changes_pins_and_plots(classroom):
     student = page("board_page", me="Cy").run()
     assert not student.exception and not student.multiselect
     assert list(student.dataframe[0].value["name"])[0] == "Ben's try"
+
+
+def test_a_student_cannot_resume_past_the_time_limit_from_the_page(classroom):
+    from vgg.runs import CheckpointState
+
+    run = create_run(classroom, tiny_config(), name="adas-long", title="Ada's long one", owner="Ada")
+    run.update_status(state=State.STOPPED)
+    run.save_checkpoint_state(CheckpointState(3, 30, 21 * 60.0))  # Past the default 20 minutes.
+    ada = page("train_page", me="Ada").run()
+    next(box for box in ada.selectbox if box.label == "Show run").set_value("adas-long").run()
+    ada.button(key="resume_adas-long").click().run()
+    assert not ada.exception
+    refusal = " ".join(element.value for element in ada.error)
+    assert "the class's limit of 20 min; only the teacher can resume it" in refusal, refusal
+    assert run.status().state == State.STOPPED
