@@ -127,7 +127,7 @@ def class_rows(experiments, runs):
                 happened = " / ".join(c.text for c in experiment.choices if result.right[c.id]) or "none of the choices"
                 right = result.right.get(status.prediction)
         rows.append({"student": status.owner or "", "experiment": experiment.title,
-                     "predicted": choice.text if choice else "", "what happened": happened, "right": right})
+                     "predicted": choice.text if choice else "", "right": right, "what happened": happened})
     return rows
 
 
