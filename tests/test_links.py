@@ -2,6 +2,7 @@
 control is not drawn, a broken link opens the nearest view with one sentence, and a changed control changes the
 address. Real pages over the generated images and one tiny trained run."""
 
+import re
 import shutil
 
 import pytest
@@ -154,3 +155,45 @@ def test_the_copy_link_control_keeps_the_view_and_the_hidden_controls_without_th
     assert "Ann" not in link
     board = opened("board_page")
     assert board.code[-1].value.endswith("/board")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_copied_link_opens_the_same_view_in_another_browser(browser, server):
+    """The teacher changes a control, hides the model chooser and copies the link; a student's browser (a context
+    of its own, so another session) opens it on the same model and cell, without the model chooser."""
+    import urllib.parse
+
+    from playwright.sync_api import expect
+
+    from browser_helpers import VIEWPORT, screenshot, wait_until_idle
+
+    teacher = browser.new_context(viewport=VIEWPORT).new_page()
+    teacher.goto(f"{server.url}/mistakes?" + urllib.parse.urlencode({"model": TINY, "cell": "cat,dog"}))
+    expect(teacher.get_by_text("Accuracy")).to_be_visible(timeout=120_000)
+    wait_until_idle(teacher)
+    teacher.get_by_test_id("stSelectbox").filter(has_text="Called").click()
+    teacher.get_by_role("option", name="bird", exact=True).click()
+    wait_until_idle(teacher)
+    expect(teacher).to_have_url(re.compile(r"cell=cat(,|%2C)bird"))
+    teacher.get_by_role("button", name="Copy link for students").click()
+    popover = teacher.get_by_test_id("stPopoverBody")
+    popover.get_by_test_id("stMultiSelect").click()
+    teacher.get_by_role("option", name="Model", exact=True).click()
+    popover.get_by_text("Whoever opens this link").click()  # Closes the list of options, so the link shows.
+    wait_until_idle(teacher)
+    link = popover.get_by_test_id("stCode").inner_text().strip()
+    assert link == f"{server.url}/mistakes?model=Run+tiny+%28final%29&cell=cat,bird&hide=model", link
+    screenshot(teacher, "links")
+    teacher.context.close()
+
+    student = browser.new_context(viewport=VIEWPORT).new_page()
+    student.goto(link)
+    expect(student.get_by_text(f"Model: {TINY}")).to_be_visible(timeout=120_000)
+    wait_until_idle(student)
+    expect(student.get_by_role("combobox", name="True class")).to_have_value("cat")
+    expect(student.get_by_role("combobox", name="Called")).to_have_value("bird")
+    expect(student.get_by_role("combobox", name="Model", exact=True)).to_have_count(0)
+    expect(student).to_have_url(re.compile(r"hide=model"))
+    screenshot(student, "links-student")
+    student.context.close()
