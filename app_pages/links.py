@@ -111,12 +111,14 @@ def shows(name):
 
 
 def write(page, params, values):
-    """Keeps the address in step with what the page shows: `values` is {parameter name: value}. Others' parameters
-    (`me`) and `hide` stay; hidden parameters keep the link's text."""
+    """Keeps the address in step with what the page shows: `values` is {parameter name: value}; a parameter left out
+    of it, hidden ones, others' (`me`) and `hide` keep their text, so a page can write what it knows so far and the
+    browser's history holds no half-written address."""
     hidden = hidden_names()
     wanted = {name: text for name, text in st.query_params.to_dict().items() if name in KEPT}
     for param in params:
-        text = st.query_params.get(param.name) if param.name in hidden else param.text(values.get(param.name))
+        kept = param.name in hidden or param.name not in values
+        text = st.query_params.get(param.name) if kept else param.text(values[param.name])
         if text is not None:
             wanted[param.name] = text
     if hidden:
