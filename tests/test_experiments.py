@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import app_server, assert_one_sentence, page_test, tiny_config, train_run_quietly
+from conftest import SHARED_CIFAR10, app_server, assert_one_sentence, page_test, tiny_config, train_run_quietly
 from vgg.config import PRESETS
 from vgg.doctor import Verdict, diagnose
 from vgg.experiments import ExperimentError, load_experiment, load_experiments, outcome, try_this
@@ -61,7 +61,7 @@ def test_the_shipped_experiments_parse_into_small_cpu_runs_and_each_page_has_a_t
     for experiment in experiments:
         config = experiment.config()
         # A 2-core CPU trains each in minutes: a subset of the images and few epochs.
-        assert 0 < config.train_subset <= 2000 and config.epochs <= 12 and config.width <= 0.25, experiment.id
+        assert 0 < config.train_subset <= 2000 and config.epochs <= 20 and config.width <= 0.25, experiment.id
         assert len(experiment.choices) >= 2 and any(choice.effect for choice in experiment.choices)
     assert experiments[0].id == "no-batch-norm" and experiments[0].config().batch_norm is False
     assert "Grad-CAM" in try_this("Predict") and try_this("No such page") is None
@@ -154,6 +154,25 @@ def test_the_overfitting_check_holds_only_when_training_accuracy_pulls_20_points
     empty = create_run(tmp_path / "runs", experiment.config(), name="empty")
     with pytest.raises(ExperimentError, match="before a validated epoch"):
         outcome(experiment, empty)
+
+
+SHIPPED_EFFECTS = {"no-batch-norm": "stuck", "learning-rate-x50": "diverges", "no-augmentation": "gap",
+                   "tiny-training-set": "low"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
+@pytest.mark.parametrize("experiment_id", SHIPPED_EFFECTS)
+def test_each_shipped_experiment_shows_its_effect_on_the_real_images_in_under_a_minute(tmp_path, experiment_id):
+    experiment = load_experiment(f"experiments/{experiment_id}.toml")
+    run = create_run(tmp_path / "runs", experiment.config(), preset=experiment.preset, data_dir=str(SHARED_CIFAR10))
+    status = train_run_quietly(run, SHARED_CIFAR10)
+    assert status.state == "finished", status.traceback
+    result = outcome(experiment, run)
+    print(experiment_id, result.measured)
+    # The answer the experiment teaches is the one that comes true, and only it.
+    assert result.effect and [key for key, right in result.right.items() if right] == [SHIPPED_EFFECTS[experiment_id]]
+    assert run.metrics().batches[-1].elapsed < 60
 
 
 @pytest.fixture
