@@ -137,9 +137,11 @@ def read_upload(uploaded_file):
     return decoded
 
 
-def image_choice_ui(key):
+def image_choice_ui(key, show=True):
     """A CIFAR-10 validation image (by class and index) or an upload; returns (32x32 uint8 image,
-    label text) or None."""
+    label text) or None. Unless `show` (a link hid the choosers), the sample session state names is shown."""
+    if not show:
+        return hidden_sample(key)
     source = st.radio("Image", ["CIFAR-10 sample", "Upload"], horizontal=True, key=f"{key}_source")
     if source == "Upload":
         uploaded = st.file_uploader(
@@ -160,6 +162,19 @@ def image_choice_ui(key):
     number = columns[1].number_input("Sample", 0, len(indices) - 1, 0, key=f"{key}_index")
     return dataset.x_val[indices[number]], f"validation image: {class_name} #{number}"
 
+def hidden_sample(key):
+    """The validation image `{key}_class` and `{key}_index` name in session state (as a link set them), and its
+    name, without drawing a chooser; None after one sentence when there is no data."""
+    dataset, message = dataset_or_message()
+    if dataset is None:
+        st.info(message)
+        return None
+    class_name = st.session_state.get(f"{key}_class")
+    class_name = class_name if class_name in CLASS_NAMES else CLASS_NAMES[0]
+    indices = (dataset.y_val == CLASS_NAMES.index(class_name)).nonzero()[0]
+    number = min(int(st.session_state.get(f"{key}_index") or 0), len(indices) - 1)
+    st.markdown(f"**Image**: validation image {class_name} #{number}")
+    return dataset.x_val[indices[number]], f"validation image: {class_name} #{number}"
 
 
 def mistakes_link(model_label):

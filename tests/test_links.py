@@ -157,6 +157,26 @@ def test_the_copy_link_control_keeps_the_view_and_the_hidden_controls_without_th
     assert board.code[-1].value.endswith("/board")
 
 
+def test_a_hidden_image_chooser_shows_the_sample_the_link_named(app_environment, image_folder):
+    """For the Inside page to adopt: common.image_choice_ui draws no chooser when hidden, and shows the sample."""
+    from streamlit.testing.v1 import AppTest
+
+    from vgg.data import load_cifar10
+
+    script = ("import streamlit as st\nfrom app_pages.common import image_choice_ui\n"
+              "image, name = image_choice_ui('inside_image', show=False)\nst.caption(f'{name} {image.shape}')\n")
+    app = AppTest.from_string(script, default_timeout=120)
+    app.session_state["inside_image_class"], app.session_state["inside_image_index"] = "cat", 2
+    app.run()
+    assert not app.exception and not app.radio and not app.selectbox and not app.number_input
+    assert app.markdown[0].value == "**Image**: validation image cat #2"
+    assert app.caption[0].value == "validation image: cat #2 (32, 32, 3)"
+    cats = int((load_cifar10(image_folder).y_val == 3).sum())
+    app.session_state["inside_image_index"] = 10_000
+    app.run()
+    assert app.markdown[0].value == f"**Image**: validation image cat #{cats - 1}"
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_a_copied_link_opens_the_same_view_in_another_browser(browser, server):
