@@ -43,14 +43,15 @@ class Param:
                                  f"Received: {text=}")
             return int(text)
         values = [value for value in text.split(",") if value] if self.many else [text]
-        allowed = None if self.choices is None else [str(choice) for choice in self.choices()]
+        choices = None if self.choices is None else list(self.choices())
+        allowed = None if choices is None else [str(choice) for choice in choices]
         if isinstance(self.key, tuple) and len(values) != len(self.key):
             raise ValueError(f"A link's {self.name} must name {len(self.key)} values. Received: {text=}")
         if allowed is not None and any(value not in allowed for value in values):
             raise ValueError(f"A link's {self.name} must be among {allowed}. Received: {text=}")
         if allowed is not None:
             # Back to the chooser's own values (a number for a slider of numbers).
-            values = [self.choices()[allowed.index(value)] for value in values]
+            values = [choices[allowed.index(value)] for value in values]
         return values if self.many else values[0]
 
     def text(self, value):
@@ -77,10 +78,10 @@ def follow(page, params):
     query = page_query()
     fresh = query != st.session_state.get(seen_key)
     st.session_state[seen_key] = query
-    broken = []
+    broken, hidden = [], hidden_names()
     for param in params:
         text = query.get(param.name)
-        if text is None or not (fresh or (param.name in hidden_names() and param.key)):
+        if text is None or not (fresh or (param.name in hidden and param.key)):
             continue
         try:
             value = param.parse(text)
