@@ -7,14 +7,14 @@ import contextlib
 import streamlit as st
 
 from app_pages.class_view import active_signature, queue_places
-from app_pages.common import current_user, identity_ui, is_teacher, runs_dir
+from app_pages.common import current_user, identity_ui, is_teacher, runs_dir, start_run
 from app_pages.run_view import pause_key, run_view_ui
-from vgg.classroom import class_mode, load_limits
+from vgg.classroom import class_mode
 from vgg.config import changes_from_preset
 from vgg.data import default_data_dir
 from vgg.errors import UserError
 from vgg.experiments import load_experiments, outcome, try_this
-from vgg.launch import ENDED_STATES, launch
+from vgg.launch import ENDED_STATES
 from vgg.runs import list_runs
 
 LIVE_SECONDS = 2.0  # As the Train page: a training run's view redraws this often.
@@ -50,14 +50,10 @@ def prediction_ui(experiment, disabled):
 
 
 def start(experiment, prediction):
-    """Launches the experiment's run through the Train page's path and limits, with the prediction recorded."""
+    """Starts the experiment's run through every page's start path and limits, with the prediction recorded."""
     try:
-        owner = current_user()
-        if class_mode() and owner is None:
-            raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
-        run, _ = launch(runs_dir(), config=experiment.config(), preset=experiment.preset, data_dir=default_data_dir(),
-                        title=experiment.title, owner=owner, limits=load_limits(runs_dir()),
-                        student=class_mode() and not is_teacher())
+        run, _ = start_run(config=experiment.config(), preset=experiment.preset, data_dir=default_data_dir(),
+                           title=experiment.title)
         run.update_status(experiment=experiment.id, prediction=prediction)
     except UserError as error:
         st.session_state.experiment_refusal = str(error)
