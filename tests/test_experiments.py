@@ -248,3 +248,19 @@ def test_a_student_runs_an_experiment_end_to_end_in_chromium(browser, tmp_path, 
         screenshot(page, "experiments")
         [run] = list_runs(server.runs_dir)
         assert run.status().prediction == "learns"
+
+
+def test_in_class_a_student_without_a_name_is_refused_in_one_sentence_and_sees_no_class_table(
+        experiments_environment, monkeypatch):
+    from vgg.classroom import PASSWORD_VARIABLE
+
+    monkeypatch.setenv(PASSWORD_VARIABLE, "sesame")
+    app = page_test("experiments_page").run()
+    app.radio(key="prediction_tiny").set_value("learns").run()
+    app.button(key="start_experiment").click().run()
+    assert not app.exception, app.exception
+    assert list_runs(experiments_environment) == []
+    [refusal] = [error.value for error in app.error]
+    assert_one_sentence(refusal)
+    assert refusal.startswith("Type your name in the sidebar first")
+    assert "How the class predicted" not in " ".join(header.value for header in app.subheader)
