@@ -10,7 +10,7 @@ import math
 import streamlit as st
 
 from app_pages import links
-from app_pages.common import identity_ui, is_teacher, runs_dir
+from app_pages.common import identity_ui, is_teacher, runs_dir, try_this_ui
 from app_pages.plots import go
 from vgg.classroom import class_mode
 from vgg.config import changes_from_preset
@@ -105,6 +105,7 @@ def save_pins(rows, chosen):
 
 def render():
     st.title("Run board")
+    try_this_ui("Run board")
     identity_ui()
     # The board has no choices to keep: its link only opens the page, for everyone's runs.
     links.share_ui("board", "board", ())

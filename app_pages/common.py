@@ -246,3 +246,16 @@ def start_run(**launch_arguments):
         raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
     return launch(runs_dir(), owner=owner, limits=load_limits(runs_dir()), student=class_mode() and not teacher,
                   **launch_arguments)
+
+
+def try_this_ui(page_name):
+    """The page's "Try this" task from experiments/try-this.toml, when it has one; draws nothing otherwise."""
+    from vgg.experiments import try_this
+
+    try:
+        task = try_this(page_name)
+    except UserError as error:
+        st.warning(str(error))
+        return
+    if task:
+        st.info(f"**Try this:** {task}", icon=":material/lightbulb:")

@@ -9,7 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from app_pages import links
-from app_pages.common import dataset_or_message
+from app_pages.common import dataset_or_message, try_this_ui
 from vgg.data import CLASS_NAMES, CUTOUT_SIZES, augment_examples, colourfulness, draw_per_class
 from vgg.visualize import enlarge
 
@@ -168,6 +168,7 @@ def augmentation_ui(image):
 
 def render():
     st.title("CIFAR-10")
+    try_this_ui("Data")
     dataset, message = dataset_or_message()
     if dataset is None:
         st.warning(message)

@@ -1,34 +1,23 @@
 """Experiments: guided runs that ask first. The student picks an experiment, predicts its outcome, starts it
 (the prediction is recorded with the run), watches it train, and then reads what happened beside what they
-predicted; a table shows the class's predictions and outcomes. Also `try_this_ui`, any page's "Try this" task."""
+predicted; a table shows the class's predictions and outcomes."""
 
 import contextlib
 
 import streamlit as st
 
 from app_pages.class_view import active_signature, queue_places
-from app_pages.common import current_user, identity_ui, is_teacher, runs_dir, start_run
+from app_pages.common import current_user, identity_ui, is_teacher, runs_dir, start_run, try_this_ui
 from app_pages.run_view import pause_key, run_view_ui
 from vgg.classroom import class_mode
 from vgg.config import changes_from_preset
 from vgg.data import default_data_dir
 from vgg.errors import UserError
-from vgg.experiments import load_experiments, outcome, try_this
+from vgg.experiments import load_experiments, outcome
 from vgg.launch import ENDED_STATES
 from vgg.runs import list_runs
 
 LIVE_SECONDS = 2.0  # As the Train page: a training run's view redraws this often.
-
-
-def try_this_ui(page_name):
-    """The page's "Try this" task from experiments/try-this.toml, when it has one; draws nothing otherwise."""
-    try:
-        task = try_this(page_name)
-    except UserError as error:
-        st.warning(str(error))
-        return
-    if task:
-        st.info(f"**Try this:** {task}", icon=":material/lightbulb:")
 
 
 def experiment_choice_ui(experiments):

@@ -9,8 +9,9 @@ import os
 import numpy as np
 import streamlit as st
 
+from app_pages import links
 from app_pages.attention_view import attention_ui
-from app_pages.common import dataset_or_message, image_choice_ui, model_choice_ui, runs_dir
+from app_pages.common import dataset_or_message, image_choice_ui, model_choice_ui, runs_dir, try_this_ui
 from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
 from app_pages.snapshot_view import earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
@@ -239,7 +240,7 @@ def follow_link():
     """Opens the view a link names (`?model=<label>&image=val:<index>`, as the Mistakes page links here), once per
     session; a link to something that is not here says so in one sentence and the page opens as usual."""
     params = st.query_params
-    if st.session_state.get("inside_link_followed") or not ("image" in params or "model" in params):
+    if st.session_state.get("inside_link_followed") or "image" not in params:
         return
     st.session_state.inside_link_followed = True
     model = params.get("model")
@@ -276,21 +277,48 @@ def filters_tab_ui(predictor):
     filters_ui(predictor, path)
 
 
+MAX_SAMPLE_INDEX = 9_999  # Checked against the chosen class's own count once the data is loaded (follow_links).
+TABS = ["Architecture", "Feature maps", "Where it looks", "Nearest images", "Filters"]
+LINK = (
+    links.Param("model", "inside_model", "Model", lambda: list(available_models(runs_dir()))),
+    links.Param("class", "inside_image_class", "Image", lambda: list(CLASS_NAMES),
+                also=(("inside_image_source", "CIFAR-10 sample"),)),
+    links.Param("index", "inside_image_index", number=True, high=MAX_SAMPLE_INDEX),
+    links.Param("tab", "inside_tab", "Tabs", lambda: TABS, default=TABS[0]),
+)
+
+
+def follow_links():
+    """The view a link names: the old `?model=&image=val:i` (the Mistakes page's) once, then this page's own
+    parameters, with a sample index past its class's last image brought back to the last."""
+    follow_link()
+    links.follow("inside", LINK)
+    dataset, _ = dataset_or_message()
+    name = st.session_state.get("inside_image_class")
+    if dataset is not None and name in CLASS_NAMES and "inside_image_index" in st.session_state:
+        last = int((dataset.y_val == CLASS_NAMES.index(name)).sum()) - 1
+        st.session_state.inside_image_index = max(0, min(int(st.session_state.inside_image_index), last))
+    links.share_ui("inside", "inside", LINK)
+
+
 def render():
     st.title("Inside VGG16")
-    follow_link()
+    try_this_ui("Inside VGG16")
+    follow_links()
     columns = st.columns([1, 1])
     with columns[0]:
-        predictor, epoch = epoch_choice_ui(model_choice_ui("inside_model"), "inside_model")
+        predictor, epoch = epoch_choice_ui(model_choice_ui("inside_model", show=links.shows("model")), "inside_model")
     with columns[1]:
-        chosen = image_choice_ui("inside_image")
+        chosen = image_choice_ui("inside_image", show=links.shows("class"))
+    links.write("inside", LINK, {"model": st.session_state.get("inside_model"),
+                                 "class": st.session_state.get("inside_image_class"),
+                                 "index": st.session_state.get("inside_image_index"),
+                                 "tab": st.session_state.get("inside_tab")})
     if predictor is None:
         return
     # Filters, attention and neighbours take seconds the first time: those tabs are drawn only while open (`.open`
     # needs the key).
-    architecture_tab, maps_tab, where_tab, near_tab, filters_tab = st.tabs(
-        ["Architecture", "Feature maps", "Where it looks", "Nearest images", "Filters"], key="inside_tab",
-        on_change="rerun")
+    architecture_tab, maps_tab, where_tab, near_tab, filters_tab = st.tabs(TABS, key="inside_tab", on_change="rerun")
     with architecture_tab:
         architecture_ui(predictor.model)
     # The feature maps are quick (milliseconds) and drawn always; the other two only while open.

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-KEPT = ("me",)  # Parameters no page owns: the student's name (app_pages/common.py identity_ui) stays as it is.
+# Parameters no page owns stay as they are: the student's name (app_pages/common.py identity_ui) and the presenter
+# view (common.presenter_ui).
+KEPT = ("me", "present")
 HIDE = "hide"
 
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from app_pages import links
 from app_pages.charts import confusion_figure, percent, top_classes_figure
-from app_pages.common import load_dataset, model_choice_ui, runs_dir
+from app_pages.common import load_dataset, model_choice_ui, runs_dir, try_this_ui
 from vgg.data import CLASS_NAMES, DataError, default_data_dir
 from vgg.errors import UserError
 from vgg.evaluation import (
@@ -308,6 +308,7 @@ def newer_checkpoint(path):
 
 def render():
     st.title("Mistakes")
+    try_this_ui("Mistakes")
     links.follow("mistakes", LINK)
     links.share_ui("mistakes", "mistakes", LINK)
     chooser, summary = st.columns([3, 2])

@@ -8,7 +8,7 @@ import streamlit as st
 from app_pages import links
 from app_pages.attention_view import attention_ui, empty_sentence, grid_label, legend_ui
 from app_pages.charts import top_classes_figure
-from app_pages.common import model_choice_ui, read_upload, runs_dir
+from app_pages.common import model_choice_ui, read_upload, runs_dir, try_this_ui
 from app_pages.neighbours_view import neighbours_ui
 from vgg.attention import DEFAULT_BLOCK, is_empty
 from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
@@ -157,6 +157,7 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
 
 def render():
     st.title("What does VGG16 see?")
+    try_this_ui("Predict")
     links.follow("predict", LINK)
     links.share_ui("predict", "predict", LINK)
     main, second = st.columns(2)

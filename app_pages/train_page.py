@@ -17,7 +17,7 @@ from app_pages.class_view import (
     queue_ui,
     render_teacher_controls,
 )
-from app_pages.common import identity_ui, is_teacher, runs_dir, start_run
+from app_pages.common import identity_ui, is_teacher, runs_dir, start_run, try_this_ui
 from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
@@ -183,6 +183,7 @@ def run_choice_ui(titles, default_name):
 
 def render():
     st.title("Train VGG16")
+    try_this_ui("Train")
     identity_ui()
     title = run_title_ui()
     preset_name, config, start_column = settings_ui()

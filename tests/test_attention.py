@@ -135,10 +135,10 @@ def test_predict_page_says_an_empty_map_is_empty_instead_of_darkening_the_photo(
 
 
 def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runner_up(app_environment, monkeypatch):
+    import streamlit as st
+
     from conftest import page_test
     from test_classroom_load import counting
-
-    import streamlit as st
 
     st.cache_data.clear()  # Another test may have analysed the same photo with the same model in this process.
     computed = counting(monkeypatch, Predictor, "attention")

@@ -13,6 +13,11 @@ TINY = "Run tiny (final)"
 SHIPPED = "Shipped VGG16 (assets/)"
 
 
+def notices(app):
+    """The page's blue notices, without its "Try this" task."""
+    return [element.value for element in app.info if not element.value.startswith("**Try this:**")]
+
+
 def opened(module, **query):
     app = page_test(module)
     for name, text in query.items():
@@ -78,16 +83,16 @@ def test_a_data_link_hides_the_controls_it_names(app_environment):
 
 def test_a_broken_data_link_opens_the_nearest_view_with_one_sentence(app_environment):
     app = opened("data_page", classes="cat,unicorn", page="9999", per_class="4")
-    assert [info.value for info in app.info] == [
+    assert notices(app) == [
         "The link names something that is not here (classes=cat,unicorn, page=9999), so the page opens on the "
         "nearest view instead."
     ]
-    assert_one_sentence(app.info[0].value)
+    assert_one_sentence(notices(app)[0])
     assert len(app.pills(key="data_classes").value) == 10
     assert app.number_input(key="data_page").value == 1
     assert app.slider(key="data_per_class").value == 4
     app.slider(key="data_per_class").set_value(5).run()
-    assert not app.info
+    assert not notices(app)
 
 
 def test_a_mistakes_link_opens_its_model_and_cell_and_can_hide_them(app_environment):
@@ -102,14 +107,14 @@ def test_a_mistakes_link_opens_its_model_and_cell_and_can_hide_them(app_environm
     assert "mistakes_model" not in widget_keys(hidden, "selectbox")
     assert "mistakes_true" not in widget_keys(hidden, "selectbox")
     assert f"**Model**: {TINY}" in [text.value for text in hidden.markdown]
-    said = [text.value for text in hidden.markdown] + [info.value for info in hidden.info]
+    said = [text.value for text in hidden.markdown] + notices(hidden)
     assert any("**cat** image" in text and "calls **dog**" in text or text == "No cat image is called dog."
                for text in said), said
 
 
 def test_a_broken_mistakes_link_opens_the_first_model(app_environment):
     app = opened("mistakes_page", model="Run deleted (final)", cell="cat,unicorn")
-    assert [info.value for info in app.info][:1] == [
+    assert notices(app)[:1] == [
         "The link names something that is not here (model=Run deleted (final), cell=cat,unicorn), so the page "
         "opens on the nearest view instead."
     ]
@@ -143,8 +148,8 @@ def test_a_train_link_opens_its_run_overlays_and_axis(two_runs):
     assert "Show run" not in [box.label for box in hidden.selectbox]
     assert "compare" not in widget_keys(hidden, "multiselect")
     broken = opened("train_page", run="deleted", overlay="deleted-too")
-    assert_one_sentence(broken.info[0].value)
-    assert "(run=deleted, overlay=deleted-too)" in broken.info[0].value
+    assert_one_sentence(notices(broken)[0])
+    assert "(run=deleted, overlay=deleted-too)" in notices(broken)[0]
 
 
 def test_the_copy_link_control_keeps_the_view_and_the_hidden_controls_without_the_name(app_environment):
@@ -179,6 +184,31 @@ def test_a_hidden_image_chooser_shows_the_sample_the_link_named(app_environment,
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_an_inside_link_opens_its_model_image_and_tab_and_can_hide_the_choosers(app_environment):
+    link = {"model": TINY, "class": "cat", "index": "2", "tab": "Where it looks"}
+    app = opened("inside_page", **link)
+    assert app.selectbox(key="inside_model").value == TINY
+    assert app.selectbox(key="inside_image_class").value == "cat"
+    assert app.number_input(key="inside_image_index").value == 2
+    assert app.session_state["inside_tab"] == "Where it looks"
+    assert query(app) == link
+    app.number_input(key="inside_image_index").set_value(3).run()
+    assert query(app)["index"] == "3"
+
+    hidden = opened("inside_page", **link, hide="model,class")
+    assert "inside_model" not in widget_keys(hidden, "selectbox")
+    assert "inside_image_class" not in widget_keys(hidden, "selectbox")
+    assert "The model says" in " ".join(element.value for element in hidden.markdown)
+
+
+def test_an_inside_link_past_the_classs_last_image_opens_its_last(app_environment, image_folder):
+    from vgg.data import load_cifar10
+
+    cats = int((load_cifar10(image_folder).y_val == 3).sum())
+    app = opened("inside_page", model=TINY, **{"class": "cat", "index": "500"})
+    assert app.number_input(key="inside_image_index").value == cats - 1
+
+
 def test_a_copied_link_opens_the_same_view_in_another_browser(browser, server):
     """The teacher changes a control, hides the model chooser and copies the link; a student's browser (a context
     of its own, so another session) opens it on the same model and cell, without the model chooser."""
