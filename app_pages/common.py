@@ -249,13 +249,14 @@ def start_run(**launch_arguments):
 
 
 def try_this_ui(page_name):
-    """The page's "Try this" task from experiments/try-this.toml, when it has one; draws nothing otherwise."""
+    """The page's "Try this" task from experiments/try-this.toml in the sidebar, when it has one: beside the page,
+    so the chart or picture it is about keeps the first screen."""
     from vgg.experiments import try_this
 
     try:
         task = try_this(page_name)
     except UserError as error:
-        st.warning(str(error))
+        st.sidebar.warning(str(error))
         return
     if task:
-        st.info(f"**Try this:** {task}", icon=":material/lightbulb:")
+        st.sidebar.info(f"**Try this:** {task}", icon=":material/lightbulb:")

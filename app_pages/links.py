@@ -78,7 +78,9 @@ def follow(page, params):
     it could not open. Hidden parameters are read from the address on every run, as no widget keeps them."""
     seen_key = f"links_seen_{page}"
     query = page_query()
-    fresh = query != st.session_state.get(seen_key)
+    # A click's rerun can carry the address from before the last run's update reached the browser: when the click
+    # changed a control, the control wins and that stale address is not followed.
+    fresh = query != st.session_state.get(seen_key) and not changed_by_user(page, params)
     st.session_state[seen_key] = query
     broken, hidden = [], hidden_names()
     for param in params:
@@ -97,6 +99,22 @@ def follow(page, params):
     if broken and fresh:
         st.info(f"The link names something that is not here ({', '.join(broken)}), so the page opens on the nearest "
                 "view instead.")
+
+
+def changed_by_user(page, params):
+    """Whether a control of the page holds another value than the page last wrote into the address: the user
+    changed it in the click that started this run."""
+    written = st.session_state.get(f"links_values_{page}")
+    if written is None:
+        return False
+    for param in params:
+        keys = param.key if isinstance(param.key, tuple) else (param.key,)
+        if param.name not in written or not param.key or any(key not in st.session_state for key in keys):
+            continue
+        current = [st.session_state[key] for key in keys] if isinstance(param.key, tuple) else st.session_state[keys[0]]
+        if param.text(current) != written[param.name]:
+            return True
+    return False
 
 
 def value(param):
@@ -129,6 +147,8 @@ def write(page, params, values):
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)
     st.session_state[f"links_seen_{page}"] = page_query()
+    st.session_state[f"links_values_{page}"] = {param.name: param.text(values[param.name]) for param in params
+                                                if param.name in values}
 
 
 def share_link(url_path, hide=()):
