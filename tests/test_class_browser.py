@@ -45,9 +45,10 @@ def start_long_run(page, label):
 
 
 def press_until(button, done, attempts=4, seconds=20):
-    """Clicks `button` until `done()`: a click that lands while a live view redraws its buttons is lost."""
+    """Clicks `button` until `done()`: a click that lands while a live view redraws its buttons is lost, and during
+    a redraw the old button and the new one can both be on the page for a moment."""
     for _ in range(attempts):
-        button.click(timeout=60_000)
+        button.first.click(timeout=60_000)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if done():
