@@ -10,6 +10,7 @@ import pytest
 
 from browser_helpers import CHROMIUM, VIEWPORT, no_exception, open_page, screenshot, screenshot_path, wait_until_idle
 from conftest import generated_images, png_bytes
+from vgg.launch import stop_active_runs
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -206,6 +207,8 @@ def pause_and_zoom(page):
 
 @pytest.mark.slow
 def test_stop_a_run_from_the_browser(page, server):
+    # A run left training by an earlier test would hold the slot: this one's run would wait in the queue.
+    stop_active_runs(server.runs_dir)
     open_page(page, f"{server.url}/train")
     expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=90_000)
     set_number(page, "Epochs", 500)
