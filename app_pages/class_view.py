@@ -12,13 +12,11 @@ from vgg.archive import archive_runs, archives, restore
 from vgg.classroom import ClassLimits, class_mode, load_limits, may_control, save_limits
 from vgg.disk import folder_bytes
 from vgg.errors import UserError
-from vgg.estimate import estimate
+from vgg.estimate import CIFAR10_TRAINING_IMAGES, estimate
 from vgg.metrics import format_duration, progress
 from vgg.runs import list_runs, open_run
 from vgg.scheduler import forecast, move_up, slot_count
 from vgg.status import ACTIVE_STATES, PROCESS_STATES
-
-CIFAR10_TRAINING_IMAGES = 50_000
 
 
 def seconds_left_of(run, runs):

@@ -6,13 +6,12 @@ import streamlit as st
 from app_pages.common import runs_dir
 from vgg.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, VARIANTS
 from vgg.data import CUTOUT_SIZES
-from vgg.estimate import estimate
+from vgg.estimate import CIFAR10_TRAINING_IMAGES, estimate
 from vgg.metrics import format_duration
 from vgg.runs import list_runs
 
 WIDTHS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
-CIFAR10_TRAINING_IMAGES = 50_000  # Before the validation split: the training images a run with no subset uses.
 
 
 def preset_ui():

@@ -13,7 +13,7 @@ import pathlib
 import shutil
 
 from vgg.errors import UserError
-from vgg.estimate import estimate, training_flops_per_image
+from vgg.estimate import CIFAR10_TRAINING_IMAGES, estimate, training_flops_per_image
 from vgg.files import DamagedFileError, read_json_object, write_json
 
 PASSWORD_VARIABLE = "VGG_TEACHER_PASSWORD"
@@ -111,7 +111,6 @@ def delete_run(run, teacher):
     shutil.rmtree(run.path)
 
 
-CIFAR10_TRAINING_IMAGES = 50_000  # The images a run without a subset divides into training and validation.
 
 
 def check_student_start(runs, config, owner, limits, trained_seconds=0.0, train_images=None):

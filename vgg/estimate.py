@@ -18,6 +18,7 @@ DEFAULT_GFLOPS = 110.0
 SMALLEST_MEASURING_FLOPS = 0.1e9  # The cpu preset's 0.12 GFLOP per image and up measure the machine fairly.
 PAPER_HIDDEN = 4096
 INPUT_SIZE = 32
+CIFAR10_TRAINING_IMAGES = 50_000  # Before the validation split: the training images a run with no subset uses.
 
 
 def training_flops_per_image(config, num_classes=10):
