@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from app_pages import links
 from vgg.attention import BLOCKS, DEFAULT_BLOCK, SALIENCY_SAMPLES, is_empty
 from vgg.visualize import color_bar, grid_overlay
 
@@ -58,6 +59,10 @@ def legend_ui(container=st):
 def comparison_choice_ui(class_names, probabilities, answer, key):
     """The class to compare with the answer: any other class, the runner-up first and pre-selected."""
     others = [int(index) for index in np.argsort(probabilities)[::-1] if index != answer]
+    if st.session_state.get(key) not in others:  # A link's class that is this image's answer: the runner-up.
+        st.session_state.pop(key, None)
+    if not links.shows("versus"):
+        return st.session_state.get(key, others[0])
     return st.selectbox("Compare with the class", others, index=0, key=key,
                         format_func=lambda index: f"{class_names[index]} ({probabilities[index]:.0%})",
                         help="Classes from likeliest to least likely: the runner-up first.")

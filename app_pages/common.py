@@ -4,6 +4,7 @@ Heavy imports (TensorFlow) happen inside the cached functions, so the first page
 before TensorFlow has loaded.
 """
 
+import contextlib
 import hashlib
 import os
 import urllib.parse
@@ -227,12 +228,25 @@ def presenter_ui():
     """The sidebar's "Presenter view" switch: larger text on every page for the projector, kept in the address
     (?present=1) so that a bookmark on the teacher's machine opens the projector's view."""
     on = st.sidebar.toggle("Presenter view", value=st.query_params.get("present") == "1", key="presenter",
-                           help="Larger text for the projector; the address keeps it.")
+                           help="Larger text for the projector, and the chart or picture first with the choosers "
+                                "folded away; the address keeps it.")
     if on:
         st.query_params["present"] = "1"
         st.html(f"<style>{PRESENTER_STYLE}</style>")
     elif "present" in st.query_params:
         del st.query_params["present"]
+
+
+def presenting():
+    """Whether the presenter view is on: pages then put the chart or picture under discussion first and fold
+    their choosers away."""
+    return bool(st.session_state.get("presenter"))
+
+
+def folded(label):
+    """A collapsed expander in the presenter view, so the chart or picture keeps the projector's first screen;
+    elsewhere no container at all."""
+    return st.expander(label, icon=":material/tune:") if presenting() else contextlib.nullcontext()
 
 
 def start_run(**launch_arguments):
@@ -260,3 +274,29 @@ def try_this_ui(page_name):
         return
     if task:
         st.sidebar.info(f"**Try this:** {task}", icon=":material/lightbulb:")
+    if may_edit_tasks():
+        edit_task_ui(page_name, task or "")
+
+
+def may_edit_tasks():
+    """The teacher edits the tasks: in class mode once unlocked, else whoever runs the app (preparing a lesson)."""
+    from vgg.classroom import class_mode
+
+    return is_teacher() or not class_mode()
+
+
+def edit_task_ui(page_name, task):
+    """A small form under the task that rewrites this page's task in experiments/try-this.toml."""
+    from vgg.experiments import save_try_this
+
+    with st.sidebar.popover("Edit this task" if task else "Write a task for this page", icon=":material/edit:",
+                            width="stretch"), st.form(f"try_this_form_{page_name}", border=False):
+        text = st.text_area("Task for students", task, max_chars=400, key=f"try_this_text_{page_name}",
+                            help="One or two sentences; leave it empty to show no task on this page.")
+        if st.form_submit_button("Save the task"):
+            try:
+                save_try_this(page_name, text)
+            except UserError as error:
+                st.error(str(error))
+                return
+            st.rerun()

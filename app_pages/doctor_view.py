@@ -9,6 +9,7 @@ import math
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from app_pages import links
 from app_pages.plots import go
 from vgg.diagnostics import heatmap, read_diagnostics
 from vgg.doctor import Verdict, diagnose_records
@@ -41,6 +42,8 @@ def diagnosis_figure(diagnostics):
 def fix_ui(run, config, diagnosis):
     """The fix, said and offered as a run; returns the fixed TrainConfig when the button was pressed."""
     st.markdown(f"**Try:** {diagnosis.fix_sentence}")
+    if links.view_only():  # A view-only link's reader looks; the fix is for whoever opened the page itself.
+        return None
     if st.button("Start the fixed run", key=f"doctor_fix_{run.name}", help="The same settings with the fix applied; "
                  "it is overlaid on this run when it starts."):
         return diagnosis.fixed_config(config)

@@ -11,10 +11,17 @@ import streamlit as st
 
 from app_pages import links
 from app_pages.attention_view import attention_ui
-from app_pages.common import dataset_or_message, image_choice_ui, model_choice_ui, runs_dir, try_this_ui
+from app_pages.common import (
+    dataset_or_message,
+    folded,
+    image_choice_ui,
+    model_choice_ui,
+    runs_dir,
+    try_this_ui,
+)
 from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
-from app_pages.snapshot_view import earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
+from app_pages.snapshot_view import FINAL_EPOCH, earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
 from vgg.data import CLASS_NAMES
 from vgg.layer_names import block_of, feature_stop_label, layer_label
 from vgg.model_record import available_models
@@ -102,21 +109,36 @@ def layer_choice_ui(predictor, maps):
     """The layer the user chose."""
     names = predictor.activation_names + predictor.pool_names
     order = sorted(names, key=lambda name: (block_of(name), name.endswith("_pool"), name))
-    # Stops are keyed by their label, the same for models with and without batch norm, so a model switch keeps the stop.
-    stops = {feature_stop_label(name, *maps[name].shape[:2]): name for name in order}
-    # The layer slider gets the page's full width: its 18 to 23 stops and end labels crowd a narrow column.
-    stop = st.select_slider("Layer", list(stops), value=next(iter(stops)), key="feature_layer")
-    return stops[stop]
+    # Stops are named after their conv ("block3_conv2" for its ReLU's maps), the same for models with and without
+    # batch norm, so a model switch keeps the stop and a link names it the same way.
+    stops = {name.replace("_relu", "_conv"): name for name in order}
+    labels = {stop: feature_stop_label(name, *maps[name].shape[:2]) for stop, name in stops.items()}
+    if st.session_state.get("feature_layer") not in stops:
+        st.session_state.feature_layer = next(iter(stops))
+    if links.shows("layer"):
+        # The layer slider gets the page's full width: its 18 to 23 stops and end labels crowd a narrow column.
+        st.select_slider("Layer", list(stops), key="feature_layer", format_func=labels.get)
+    return stops[st.session_state.feature_layer]
+
+
+def layer_stops():
+    """Every stop a VGG of Table 1 can have, as links name them: each block's convs (up to 4) and its pooling."""
+    return [f"block{block}_{part}" for block in range(1, 6)
+            for part in (*(f"conv{index}" for index in range(1, 5)), "pool")]
 
 
 def display_choice_ui(column):
     """How many channels to show and on which colour scale, beside the image to keep the maps in the first
     screen of a projector: (count, shared scale)."""
     columns = column.columns(2, vertical_alignment="center")
-    count = columns[0].slider("Channels", 1, 64, 16, key="feature_count")
-    shared = columns[1].toggle("Shared colour scale", True, key="feature_shared",
-                               help="One scale for all maps compares channels; per-map scales show each map's pattern.")
-    return count, shared
+    st.session_state.setdefault("feature_count", 16)
+    st.session_state.setdefault("feature_shared", True)
+    if links.shows("channels"):
+        columns[0].slider("Channels", 1, 64, key="feature_count")
+    if links.shows("scale"):
+        columns[1].toggle("Shared colour scale", key="feature_shared",
+                          help="One scale for all maps compares channels; per-map scales show each map's pattern.")
+    return st.session_state.feature_count, st.session_state.feature_shared
 
 
 def feature_maps_ui(predictor, image, label):
@@ -285,6 +307,11 @@ LINK = (
                 also=(("inside_image_source", "CIFAR-10 sample"),)),
     links.Param("index", "inside_image_index", number=True, high=MAX_SAMPLE_INDEX),
     links.Param("tab", "inside_tab", "Tabs", lambda: TABS, default=TABS[0]),
+    links.Param("epoch", "inside_epoch", "Epoch", lambda: [FINAL_EPOCH, *map(str, range(1001))], default=FINAL_EPOCH),
+    links.Param("layer", "feature_layer", "Layer", layer_stops, default="block1_conv1"),
+    links.Param("channels", "feature_count", "Channels", number=True, low=1, high=64, default=16),
+    links.Param("scale", "feature_shared", "Shared colour scale", lambda: [True, False], default=True),
+    links.Param("versus", "inside_attention_compare", "Compared class (Where it looks)", lambda: list(range(10))),
 )
 
 
@@ -305,15 +332,16 @@ def render():
     st.title("Inside VGG16")
     try_this_ui("Inside VGG16")
     follow_links()
-    columns = st.columns([1, 1])
-    with columns[0]:
-        predictor, epoch = epoch_choice_ui(model_choice_ui("inside_model", show=links.shows("model")), "inside_model")
-    with columns[1]:
-        chosen = image_choice_ui("inside_image", show=links.shows("class"))
-    links.write("inside", LINK, {"model": st.session_state.get("inside_model"),
-                                 "class": st.session_state.get("inside_image_class"),
-                                 "index": st.session_state.get("inside_image_index"),
-                                 "tab": st.session_state.get("inside_tab")})
+    with folded("Model, epoch and image"):
+        columns = st.columns([1, 1])
+        with columns[0]:
+            predictor, epoch = epoch_choice_ui(model_choice_ui("inside_model", show=links.shows("model")),
+                                               "inside_model")
+        with columns[1]:
+            chosen = image_choice_ui("inside_image", show=links.shows("class"))
+    links.write("inside", LINK, {name: st.session_state.get(param.key) for name, param in
+                                 zip(("model", "class", "index", "tab", "epoch", "layer", "channels", "scale",
+                                      "versus"), LINK, strict=True)})
     if predictor is None:
         return
     # Filters, attention and neighbours take seconds the first time: those tabs are drawn only while open (`.open`

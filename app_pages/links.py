@@ -17,6 +17,8 @@ import streamlit as st
 # view (common.presenter_ui).
 KEPT = ("me", "present")
 HIDE = "hide"
+# `hide=all`: a view-only copy of the view, every control hidden; students look, they do not change it.
+ALL = "all"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +74,16 @@ def hidden_names():
     return {name for name in st.query_params.get(HIDE, "").split(",") if name}
 
 
+def is_hidden(name):
+    hidden = hidden_names()
+    return name in hidden or ALL in hidden
+
+
+def view_only():
+    """Whether this is a view-only link: the page draws none of its controls, only what they chose."""
+    return ALL in hidden_names()
+
+
 def follow(page, params):
     """Puts the values the address names into session state, checked, whenever the address differs from the one
     this page last followed or wrote (a link just opened, or the browser's Back button); says in one sentence what
@@ -82,10 +94,10 @@ def follow(page, params):
     # changed a control, the control wins and that stale address is not followed.
     fresh = query != st.session_state.get(seen_key) and not changed_by_user(page, params)
     st.session_state[seen_key] = query
-    broken, hidden = [], hidden_names()
+    broken = []
     for param in params:
         text = query.get(param.name)
-        if text is None or not (fresh or (param.name in hidden and param.key)):
+        if text is None or not (fresh or (is_hidden(param.name) and param.key)):
             continue
         try:
             value = param.parse(text)
@@ -128,7 +140,7 @@ def value(param):
 
 def shows(name):
     """Whether to draw the control for parameter `name`: the link may hide it from whoever opens it."""
-    return name not in hidden_names()
+    return not is_hidden(name)
 
 
 def write(page, params, values):
@@ -138,7 +150,7 @@ def write(page, params, values):
     hidden = hidden_names()
     wanted = {name: text for name, text in st.query_params.to_dict().items() if name in KEPT}
     for param in params:
-        kept = param.name in hidden or param.name not in values
+        kept = is_hidden(param.name) or param.name not in values
         text = st.query_params.get(param.name) if kept else param.text(values[param.name])
         if text is not None:
             wanted[param.name] = text
@@ -169,6 +181,8 @@ def share_ui(page, url_path, params):
     with st.sidebar.popover("Copy link for students", icon=":material/link:", width="stretch"):
         st.caption("Whoever opens this link sees this view; a hidden control is not drawn for them, its value comes "
                    "from the link.")
-        hide = st.multiselect("Hide from students", list(labels), format_func=labels.get, key=f"links_hide_{page}") \
-            if labels else []
+        only_look = st.toggle("View only", key=f"links_view_only_{page}",
+                              help="Every control hidden: students see this view and cannot change it.")
+        hide = [ALL] if only_look else st.multiselect(
+            "Hide from students", list(labels), format_func=labels.get, key=f"links_hide_{page}") if labels else []
         st.code(share_link(url_path, hide), language=None, wrap_lines=True)

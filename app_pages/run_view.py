@@ -13,6 +13,7 @@ import pathlib
 
 import streamlit as st
 
+from app_pages import links
 from app_pages.charts import Series, training_figure
 from app_pages.class_view import active_signature
 from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir, start_run
@@ -44,7 +45,8 @@ def controls_ui(run, status, live):
         f"{STATE_ICONS.get(status.state, '')} **{run.name}** is **{status.state}** · "
         f"device: {status.device or 'not yet known'}{owner}"
     )
-    allowed = may_control(status, current_user(), is_teacher())
+    # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
+    allowed = may_control(status, current_user(), is_teacher()) and not links.view_only()
     if status.state == State.QUEUED:
         cancel = allowed and columns[1].button("Cancel", key=f"stop_{run.name}",
                                                help="Take it out of the queue; it can be resumed later.")

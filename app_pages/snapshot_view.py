@@ -7,11 +7,14 @@ import pathlib
 
 import streamlit as st
 
+from app_pages import links
 from app_pages.common import load_epoch_predictor, runs_dir
 from app_pages.filters_view import first_layer_ui
 from vgg.errors import UserError
 from vgg.model_record import available_models
 from vgg.snapshots import epochs_of, file_epoch, logged_accuracies, why_none
+
+FINAL_EPOCH = "final"
 
 
 def epoch_stops(path):
@@ -37,11 +40,16 @@ def epoch_choice_ui(predictor, model_key):
     if not stops:
         st.caption(why_none(path))
         return predictor, None
-    labels = list(stops)
-    # Keyed per model file: another model's stops differ, and each opens on its own last epoch.
-    label = st.select_slider("Epoch", labels, value=labels[-1], key=f"inside_epoch_{path}",
-                             help="The model as it was after this many epochs of training; 0 is before any.")
-    epoch = stops[label]
+    # Named by the epoch's number, or FINAL_EPOCH for the model file itself, in session state and in links.
+    labels = {FINAL_EPOCH if epoch is None else str(epoch): label for label, epoch in stops.items()}
+    asked = st.session_state.setdefault("inside_epoch", FINAL_EPOCH)
+    if asked not in labels:
+        st.caption(f"This model kept no snapshot of epoch {asked}, so it shows its last one.")
+        st.session_state.inside_epoch = FINAL_EPOCH
+    if links.shows("epoch"):
+        st.select_slider("Epoch", list(labels), key="inside_epoch", format_func=labels.get,
+                         help="The model as it was after this many epochs of training; 0 is before any.")
+    epoch = stops[labels[st.session_state.inside_epoch]]
     epoch_caption(path, epoch)
     if epoch is None:
         return predictor, None

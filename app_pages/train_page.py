@@ -17,7 +17,7 @@ from app_pages.class_view import (
     queue_ui,
     render_teacher_controls,
 )
-from app_pages.common import identity_ui, is_teacher, runs_dir, start_run, try_this_ui
+from app_pages.common import folded, identity_ui, is_teacher, runs_dir, start_run, try_this_ui
 from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
@@ -184,12 +184,16 @@ def run_choice_ui(titles, default_name):
 def render():
     st.title("Train VGG16")
     try_this_ui("Train")
+    if links.view_only():
+        view_only_ui()
+        return
     identity_ui()
     title = run_title_ui()
-    preset_name, config, start_column = settings_ui()
-    training = training_runs(runs_dir())
-    if start_ui(training, start_column):
-        start(preset_name, config, title)
+    with folded("Settings and Start"):
+        preset_name, config, start_column = settings_ui()
+        training = training_runs(runs_dir())
+        if start_ui(training, start_column):
+            start(preset_name, config, title)
     links.follow("train", LINK)
     started = st.session_state.get("started_run")
 
@@ -221,6 +225,24 @@ def render():
         st.caption(f"Runs are saved in the server's runs folder; `tensorboard --logdir {runs_dir()}` shows them too.")
     render_teacher_controls()
     links.share_ui("train", "train", LINK)
+
+
+def view_only_ui():
+    """A view-only link (links.view_only): the run it names, live while it trains, with its overlays and no
+    control: no settings, no Start, no table."""
+    links.follow("train", LINK)
+    runs = list_runs(runs_dir())
+    signature = st.session_state.drawn_signature = active_signature(str(runs_dir()))
+    training = training_runs(runs_dir())
+    if not runs:
+        st.info("No runs yet: this view shows the teacher's run once it starts.")
+    else:
+        run_name, compare_names = run_choice_ui(run_titles(runs), training[0].name if training else runs[0].name)
+        if run_name in {run.name for run in training}:
+            st.fragment(run_every=LIVE_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
+            return
+        run_view_ui(run_name, compare_names)
+    follow_other_sessions_ui(signature)
 
 
 @st.fragment(run_every=2.0)

@@ -48,6 +48,21 @@ def test_the_presenter_view_enlarges_the_text_and_stays_in_the_address(app_envir
     assert "present" not in app.query_params
 
 
+@pytest.mark.parametrize(("module", "folded"), [("train_page", "Settings and Start"),
+                                                ("inside_page", "Model, epoch and image")])
+def test_the_presenter_view_folds_the_choosers_away_so_the_chart_or_picture_comes_first(app_environment, module,
+                                                                                        folded):
+    app = page_test(module)
+    app.session_state["presenter"] = True
+    app.run()
+    assert not app.exception
+    assert [expander.label for expander in app.expander][:1] == [folded]
+    # The choices are still there, folded: the teacher opens them to start a run or change the image.
+    assert app.expander[0].get("selectbox")
+    plain = page_test(module).run()
+    assert folded not in [expander.label for expander in plain.expander]
+
+
 def test_data_page_browses_classes_and_shows_a_sample_up_close(app_environment):
     app = page_test("data_page").run()
     assert not app.exception
@@ -88,8 +103,8 @@ def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment
     assert len(app.expander) == 5
     assert "receptive field" in app.expander[0].label and "at 32x32, pooled to 16x16" in app.expander[0].label
     assert "(the whole image)" in app.expander[4].label
-    assert app.select_slider(key="feature_layer").value == "Block 1, conv 1 (32x32)"
-    app.select_slider(key="feature_layer").set_value("Block 5, pooled (1x1)").run()
+    assert app.select_slider(key="feature_layer").value == "block1_conv1"
+    app.select_slider(key="feature_layer").set_value("block5_pool").run()
     assert not app.exception
     assert "Block 5, pooled (1x1)" in texts(app)
     assert "The model says" in texts(app)

@@ -9,7 +9,14 @@ import pytest
 from conftest import SHARED_CIFAR10, app_server, assert_one_sentence, page_test, tiny_config, train_run_quietly
 from vgg.config import PRESETS
 from vgg.doctor import Verdict, diagnose
-from vgg.experiments import ExperimentError, load_experiment, load_experiments, outcome, try_this
+from vgg.experiments import (
+    ExperimentError,
+    load_experiment,
+    load_experiments,
+    outcome,
+    save_try_this,
+    try_this,
+)
 from vgg.files import write_text
 from vgg.launch import ENDED_STATES, stop_active_runs, wait_for
 from vgg.metrics import EpochRow, row_line
@@ -225,6 +232,25 @@ def test_the_page_starts_only_after_a_prediction_and_shows_it_beside_what_happen
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_the_teacher_rewrites_a_pages_task_on_the_page_and_a_student_cannot(experiments_environment, monkeypatch):
+    """Outside class mode whoever runs the app prepares the lesson; in class mode only the unlocked teacher edits."""
+    folder = experiments_environment.parent / "experiments"
+    app = page_test("experiments_page").run()
+    app.text_area(key="try_this_text_Experiments").set_value("Before you start:\nwrite your guess down.")
+    next(button for button in app.button if button.label == "Save the task").click().run()
+    assert "**Try this:** Before you start: write your guess down." in [notice.value for notice in app.sidebar.info]
+    assert try_this("Experiments", folder) == "Before you start: write your guess down."
+    app.text_area(key="try_this_text_Experiments").set_value("")
+    next(button for button in app.button if button.label == "Save the task").click().run()
+    assert not [notice for notice in app.sidebar.info if notice.value.startswith("**Try this:**")]
+    with pytest.raises(ExperimentError, match="must fit in 400 characters"):
+        save_try_this("Data", "word " * 100, folder)
+
+    monkeypatch.setenv("VGG_TEACHER_PASSWORD", "a class secret")
+    student = page_test("experiments_page").run()
+    assert not student.text_area
+
+
 def test_a_student_runs_an_experiment_end_to_end_in_chromium(browser, tmp_path, image_folder, monkeypatch):
     from playwright.sync_api import expect
 

@@ -201,6 +201,47 @@ def test_an_inside_link_opens_its_model_image_and_tab_and_can_hide_the_choosers(
     assert "The model says" in " ".join(element.value for element in hidden.markdown)
 
 
+@pytest.mark.slow
+def test_an_inside_link_with_every_parameter_reproduces_each_control(app_environment):
+    """The shipped snapshot run (assets/) has epochs to choose: a link names the epoch, layer, channel count, colour
+    scale and compared class too, and a moved control moves the address."""
+    from vgg.model_record import SNAPSHOT_LABEL
+
+    link = {"model": SNAPSHOT_LABEL, "class": "cat", "index": "2", "tab": "Where it looks", "epoch": "2",
+            "layer": "block3_conv2", "channels": "8", "scale": "False", "versus": "9"}
+    app = opened("inside_page", **link)
+    assert app.select_slider(key="inside_epoch").value == "2"
+    assert app.select_slider(key="feature_layer").value == "block3_conv2"
+    assert app.slider(key="feature_count").value == 8
+    assert app.toggle(key="feature_shared").value is False
+    assert app.selectbox(key="inside_attention_compare").value == 9
+    assert query(app) == link
+    app.select_slider(key="feature_layer").set_value("block4_pool").run()
+    app.slider(key="feature_count").set_value(12).run()
+    assert query(app) | {"layer": "block4_pool", "channels": "12"} == query(app)
+
+    broken = opened("inside_page", **link | {"epoch": "3"})
+    assert broken.select_slider(key="inside_epoch").value == "final"
+    assert "kept no snapshot of epoch 3" in " ".join(element.value for element in broken.caption)
+
+
+def test_a_view_only_link_draws_no_control_of_the_view(app_environment):
+    """`hide=all` (the copy-link control's "View only"): students see the view the link names, with none of its
+    controls and no settings or Start button."""
+    link = {"model": TINY, "class": "cat", "index": "2", "layer": "block2_conv1", "hide": "all"}
+    app = opened("inside_page", **link)
+    assert "The model says" in " ".join(element.value for element in app.markdown)
+    assert not widget_keys(app, "selectbox") and not widget_keys(app, "select_slider")
+    # Only the map to click squares on is left: exploring it changes nothing the link names.
+    assert not widget_keys(app, "slider") and widget_keys(app, "number_input") == ["field_channel"]
+    assert "Block 2, conv 1" in " ".join(element.value for element in app.caption)
+
+    train = opened("train_page", run="tiny", hide="all")
+    assert not [button for button in train.button if button.label in ("Start training", "Queue run", "Resume")]
+    assert not widget_keys(train, "selectbox") and not widget_keys(train, "multiselect")
+    assert "tiny" in " ".join(element.value for element in train.markdown)
+
+
 def test_an_inside_link_past_the_classs_last_image_opens_its_last(app_environment, image_folder):
     from vgg.data import load_cifar10
 

@@ -111,10 +111,10 @@ def test_a_chosen_square_of_a_feature_map_frames_its_pixels(app_environment):
     assert "Row 0, column 0 of channel" in " ".join(element.value for element in app.markdown)
     assert "framed **2x2 pixels**" in " ".join(element.value for element in app.markdown)
     # A 32-pixel field centred on the corner square of block 3: the 18x18 pixels of it inside the image.
-    app.select_slider(key="feature_layer").set_value("Block 3, conv 2 (8x8)").run()
+    app.select_slider(key="feature_layer").set_value("block3_conv2").run()
     channel = app.number_input(key="field_channel").value
     app.session_state["field_map_unit"] = (("block3_relu2", channel), 0, 0)
     app.run()
     assert "framed **18x18 pixels**" in " ".join(element.value for element in app.markdown)
-    app.select_slider(key="feature_layer").set_value("Block 5, pooled (1x1)").run()
+    app.select_slider(key="feature_layer").set_value("block5_pool").run()
     assert "It depends on **the whole image**" in " ".join(element.value for element in app.markdown)
