@@ -60,6 +60,9 @@ def first_layer_ui(model):
         f"pixels. **{(kinds == 'colour').sum()}** are colour detectors (one colour over all 9 pixels: they fire on "
         f"patches of it), **{(kinds == 'edge').sum()}** are edge detectors (light on one side, dark or another "
         "colour on the other: they fire where the image changes).")
+    if not model.get_layer("block1_conv1").trainable:
+        st.caption("This layer was not trained: its filters were set before training to whiten the images' 3x3 "
+                   "patches (each pattern's strength evened out, each filter in both signs), and stayed so.")
     columns = st.columns(2)
     for column, kind, title in zip(columns, ("colour", "edge"), ("Colour detectors", "Edge detectors"), strict=True):
         chosen = np.flatnonzero(kinds == kind)

@@ -69,10 +69,15 @@ def advanced_settings_ui(preset, key):
             help="Blacks out a random square of each training image, so the network cannot rely on one part "
                  "of an object (DeVries & Taylor, 2017, found it helps long runs). 0 turns it off.",
         )
+        whiten = columns[2].checkbox(
+            "Whitened first layer", preset.whiten, key=key + "whiten",
+            help="Block 1's first conv is set, before training, to filters that decorrelate the images' 3x3 "
+                 "patches, and is not trained (as airbench does): a short run learns faster.",
+        )
     return dict(
         variant=variant, width=float(width), batch_norm=batch_norm, optimizer=optimizer,
         learning_rate=float(learning_rate), batch_size=int(batch_size), augment=augment,
-        cutout_size=int(cutout_size) if augment else 0,
+        cutout_size=int(cutout_size) if augment else 0, whiten=whiten,
     )
 
 

@@ -50,6 +50,12 @@ class TrainConfig:
     # From this epoch on, the final model averages the weights of every epoch's end (stochastic weight
     # averaging, Izmailov et al., 2018); 0 turns it off.
     average_from_epoch: int = 0
+    # Every few steps, pull the weights back toward where they were at the last sync, more so near the end
+    # (look-ahead, as airbench does): an averaged model's accuracy from a short run.
+    lookahead: bool = False
+    # Fix block 1's first conv to whiten the training images' 3x3 patches, and do not train it (airbench's
+    # first layer); computed from the images before the first step, for runs from random weights.
+    whiten: bool = False
     train_subset: int = 0  # Train on this many images (class-balanced); 0 means all of them.
     augment: bool = True  # Random crop with 4-pixel padding and horizontal flip of training images.
     # Side of a random square blacked out of each augmented image (DeVries & Taylor, 2017); 0 turns it off.
@@ -203,7 +209,7 @@ def validate(config):
     ):
         if not isinstance(getattr(config, name), int):
             raise SettingError(f"{name} must be a whole number. Received: {name}={getattr(config, name)!r}")
-    for name in ("batch_norm", "augment"):
+    for name in ("batch_norm", "augment", "lookahead", "whiten"):
         if not isinstance(getattr(config, name), bool):
             raise SettingError(f"{name} must be true or false. Received: {name}={getattr(config, name)!r}")
     if config.cutout_size and not config.augment:

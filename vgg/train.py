@@ -21,6 +21,7 @@ from vgg.config import validate
 from vgg.device import device_summary, distribution_strategy, precision_policy, use_jit
 from vgg.files import replacing
 from vgg.inference import evaluate, load_model
+from vgg.lookahead import Lookahead
 from vgg.model import build_from_config
 from vgg.model_record import ModelRecord
 from vgg.probes import DiagnosticsRecorder
@@ -28,6 +29,7 @@ from vgg.runs import CheckpointState, RunError
 from vgg.scheduler import holding_slot, start_due_runs
 from vgg.snapshots import SnapshotSaver
 from vgg.status import DamagedRunError, State
+from vgg.whitening import whiten_first_layer
 from vgg.widen import transfer_weights
 
 
@@ -149,7 +151,7 @@ def _train(run, data_dir, reporter, stop_request):
     config, strategy, on_gpu = set_up(run, reporter)
     data = prepare_data(run, config, data_dir or run.recorded_status().data_dir, reporter)
     with strategy.scope():
-        model, checkpoint = build_or_resume(run, config, data.steps_per_epoch, on_gpu, reporter)
+        model, checkpoint = build_or_resume(run, config, data, on_gpu, reporter)
     if stop_request.requested:
         return reporter.stopped("Stopped before training began.")
     limit = run.recorded_status().time_limit_minutes
@@ -197,12 +199,12 @@ def prepare_data(run, config, data_dir, reporter):
     return TrainingData(dataset, train, validation, len(y_train), max(1, len(y_train) // config.batch_size))
 
 
-def build_or_resume(run, config, steps_per_epoch, on_gpu, reporter):
+def build_or_resume(run, config, data, on_gpu, reporter):
     """(compiled model, where it stands): the run's checkpoint if it has one, else a new model, from
     random weights or a trained model's (widened when this run is wider, vgg/widen.py)."""
     if run.checkpoint_path.exists():
         model = load_checkpoint(run)
-        checkpoint = checkpoint_position(run, model, steps_per_epoch)
+        checkpoint = checkpoint_position(run, model, data.steps_per_epoch)
         reporter.progress(f"Resuming from epoch {checkpoint.epochs_done} (step {checkpoint.step}).")
     else:
         model = build_from_config(config)
@@ -211,7 +213,9 @@ def build_or_resume(run, config, steps_per_epoch, on_gpu, reporter):
             # Recorded now: the file may be replaced later (an export overwrites assets/), its record not.
             reporter.update(f"Starting from the weights of {config.init_from}.",
                             started_from=ModelRecord.of(config.init_from).origin())
-        compile_model(model, config, steps_per_epoch, on_gpu)
+        elif config.whiten:  # A trained model's own first layer is what its other layers learned to read.
+            whiten_first_layer(model, data.dataset.x_train, seed=config.seed)
+        compile_model(model, config, data.steps_per_epoch, on_gpu)
         checkpoint = CheckpointState(0, 0, 0.0)
     # Rows logged after the checkpoint (or before any) would overlap the steps trained again.
     run.truncate_metrics(checkpoint.epochs_done)
@@ -226,6 +230,7 @@ def fit(run, config, model, data, checkpoint, stopper, averager):
         # After the logger: a probe's seconds fall in the next logged interval, so the speed shown is honest.
         DiagnosticsRecorder.for_run(run, config, data, checkpoint.epochs_done),
         *([averager] if averager else []),
+        *([Lookahead(config.epochs * data.steps_per_epoch, checkpoint.step)] if config.lookahead else []),
         Checkpointer(run, stopper, logger, checkpoint.epochs_done),
         SnapshotSaver(run, config.epochs, checkpoint.epochs_done, stopper),
         keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),

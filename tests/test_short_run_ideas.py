@@ -1,0 +1,63 @@
+"""Issue 26's training ideas, each as the trainer uses it: the whitening first layer (vgg/whitening.py) and
+look-ahead (vgg/lookahead.py). Their effect on accuracy is measured on real images in BENCHMARKS.md; these
+tests hold what each must do on any data."""
+
+import keras
+import numpy as np
+
+from conftest import tiny_config, train_run_quietly
+from vgg.data import load_cifar10
+from vgg.inference import load_model
+from vgg.lookahead import FINAL_DECAY, SYNC_EVERY, Lookahead
+from vgg.runs import create_run
+from vgg.whitening import CIFAR10_MEAN, CIFAR10_STD, FIRST_CONV, whitening_kernel
+
+
+def standardized_patches(images):
+    pixels = (images.astype(np.float64) / 255 - np.array(CIFAR10_MEAN)) / np.array(CIFAR10_STD)
+    windows = np.lib.stride_tricks.sliding_window_view(pixels, (3, 3), axis=(1, 2))
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 27)
+
+
+def test_the_whitening_filters_give_uncorrelated_unit_variance_responses(image_folder):
+    images = load_cifar10(image_folder).x_train
+    kernel = whitening_kernel(images, 16)
+    assert kernel.shape == (3, 3, 3, 16)
+    responses = standardized_patches(images) @ kernel.reshape(27, 16).astype(np.float64)
+    covariance = np.cov(responses[:, :8], rowvar=False)
+    # The strongest 8 directions: decorrelated, each scaled to unit variance (less a hair for the epsilon).
+    assert np.allclose(covariance, np.eye(8), atol=0.02), np.round(covariance, 3)
+    # The other 8 filters are the same directions negated, so a ReLU after them keeps both sides.
+    assert np.allclose(kernel[..., 8:], -kernel[..., :8])
+
+
+def test_a_whitened_run_keeps_its_first_layer_fixed_and_still_learns(image_folder, tmp_path):
+    run = create_run(tmp_path, tiny_config(whiten=True, epochs=3), name="whitened", data_dir=str(image_folder))
+    assert train_run_quietly(run, image_folder).state == "finished"
+    dataset = load_cifar10(image_folder, validation_size=100)
+    model = load_model(str(run.model_path), runs_dir=tmp_path)
+    expected = whitening_kernel(dataset.x_train, model.get_layer(FIRST_CONV).filters)
+    assert np.allclose(keras.ops.convert_to_numpy(model.get_layer(FIRST_CONV).kernel), expected, atol=1e-6)
+    epochs = run.metrics().epochs
+    assert epochs[-1].loss < epochs[0].loss
+
+
+def test_look_ahead_pulls_the_weights_back_toward_the_last_sync_more_as_training_ends():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    lookahead = Lookahead(total_steps=10)
+    lookahead.set_model(model)
+    kernel = model.layers[0].kernel
+    kernel.assign(np.zeros((2, 1)))
+    lookahead.on_train_begin()
+    for step in range(1, 11):
+        kernel.assign(kernel.value + 1.0)  # What an optimizer step would do.
+        before = float(kernel.value[0, 0])
+        lookahead.on_train_batch_end(step - 1)
+        if step % SYNC_EVERY:
+            assert float(kernel.value[0, 0]) == before
+    # Sync 1 at step 5 (decay 0.95^5 x (1/2)^3) and sync 2 at step 10 (0.95^5): each keeps that share of the
+    # last synced weights and the rest of the weights the optimizer reached.
+    first_decay, last_decay = FINAL_DECAY * 0.5**3, FINAL_DECAY
+    after_first = first_decay * 0.0 + (1 - first_decay) * 5.0
+    expected = last_decay * after_first + (1 - last_decay) * (after_first + 5.0)
+    assert np.isclose(float(kernel.value[0, 0]), expected, atol=1e-5)
