@@ -294,3 +294,22 @@ def test_a_copied_link_opens_the_same_view_in_another_browser(browser, server):
     expect(student).to_have_url(re.compile(r"hide=model"))
     screenshot(student, "links-student")
     student.context.close()
+
+
+def test_a_view_only_link_shows_students_the_view_without_its_controls_in_chromium(browser, server):
+    """The teacher's view of a cat's block 2 maps, opened from a View only link in a student's browser: the same
+    model, image and layer, written out, with no chooser to change them."""
+    from playwright.sync_api import expect
+
+    from browser_helpers import VIEWPORT, screenshot, wait_until_idle
+
+    student = browser.new_context(viewport=VIEWPORT).new_page()
+    student.goto(f"{server.url}/inside?model=Run+tiny+%28final%29&class=cat&index=2&tab=Feature+maps"
+                 "&layer=block2_conv1&hide=all")
+    expect(student.get_by_text("validation image cat #2").first).to_be_visible(timeout=120_000)
+    wait_until_idle(student)
+    expect(student.get_by_text(re.compile(r"^Block 2, conv 1 \(16x16\): "))).to_be_visible()
+    expect(student.get_by_role("combobox")).to_have_count(0)
+    expect(student.get_by_role("slider")).to_have_count(0)
+    screenshot(student, "links-view-only")
+    student.context.close()
