@@ -41,6 +41,33 @@ def load_dataset(data_dir):
     return load_cifar10(data_dir)
 
 
+@st.cache_resource(show_spinner="Loading CIFAR-10…", max_entries=2)
+def load_split(data_dir, validation_size, seed):
+    from vgg.data import load_cifar10
+
+    return load_cifar10(data_dir, validation_size, seed)
+
+
+def dataset_for(validation_size, seed):
+    """(dataset, None) for a split, sharing the other pages' copy when it is theirs; else (None, one sentence)."""
+    from vgg.evaluation import DEFAULT_SPLIT
+
+    data_dir = default_data_dir()
+    try:
+        if data_dir is None or (validation_size, seed) == DEFAULT_SPLIT:
+            return load_dataset(data_dir), None
+        return load_split(data_dir, validation_size, seed), None
+    except DataError as error:
+        return None, str(error)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def cached_split_id(data_dir, validation_size, seed, _dataset):
+    from vgg.evaluation import split_id
+
+    return split_id(_dataset, validation_size, seed)
+
+
 def dataset_or_message():
     """(dataset, None) when data is available, else (None, one sentence saying how to get it)."""
     try:

@@ -81,7 +81,7 @@ def layer_choice_ui(model):
 
 def top_images_for(model, path, split):
     """(TopImages, the validation images) of the model at `path` on `split`, or None after one sentence."""
-    from app_pages.mistakes_page import cached_split_id, dataset_for
+    from app_pages.common import cached_split_id, dataset_for
     from vgg.data import default_data_dir
     from vgg.evaluation import evaluation_key
     from vgg.model import activation_layer_names

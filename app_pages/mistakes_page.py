@@ -15,8 +15,8 @@ import streamlit as st
 
 from app_pages import links
 from app_pages.charts import confusion_figure, percent, top_classes_figure
-from app_pages.common import load_dataset, model_choice_ui, runs_dir, try_this_ui
-from vgg.data import CLASS_NAMES, DataError, default_data_dir
+from app_pages.common import cached_split_id, dataset_for, model_choice_ui, runs_dir, try_this_ui
+from vgg.data import CLASS_NAMES, default_data_dir
 from vgg.errors import UserError
 from vgg.evaluation import (
     DEFAULT_SPLIT,
@@ -25,7 +25,6 @@ from vgg.evaluation import (
     evaluation_of,
     load_saved,
     split_for,
-    split_id,
 )
 from vgg.model_record import available_models
 from vgg.visualize import enlarge, heatmap_is_empty, heatmap_overlay
@@ -42,29 +41,6 @@ LINK = (links.Param("model", "mistakes_model", "Model", lambda: list(available_m
 
 class NotSaved(Exception):
     """No usable saved evaluation yet: raised, since st.cache_resource keeps no exception."""
-
-
-@st.cache_resource(show_spinner="Loading CIFAR-10…", max_entries=2)
-def load_split(data_dir, validation_size, seed):
-    from vgg.data import load_cifar10
-
-    return load_cifar10(data_dir, validation_size, seed)
-
-
-def dataset_for(validation_size, seed):
-    """(dataset, None) for a split, sharing the other pages' copy when it is theirs; else (None, one sentence)."""
-    data_dir = default_data_dir()
-    try:
-        if data_dir is None or (validation_size, seed) == DEFAULT_SPLIT:
-            return load_dataset(data_dir), None
-        return load_split(data_dir, validation_size, seed), None
-    except DataError as error:
-        return None, str(error)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def cached_split_id(data_dir, validation_size, seed, _dataset):
-    return split_id(_dataset, validation_size, seed)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

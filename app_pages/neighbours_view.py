@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 import streamlit as st
 
-from app_pages.mistakes_page import dataset_for
+from app_pages.common import dataset_for
 from vgg.data import default_data_dir
 from vgg.errors import UserError
 from vgg.evaluation import split_for

@@ -33,7 +33,7 @@ from vgg.train import compile_model
 
 # Steps and calls of the full run and of --quick. Warm-up and timed phases take two steps at least:
 # make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
-FULL_PLAN = {"warmup_steps": 3, "blog_steps": 40, "preset_steps": 20, "xla_steps": 5, "calls": 50}
+FULL_PLAN = {"warmup_steps": 3, "blog_steps": 40, "preset_steps": 60, "xla_steps": 5, "calls": 50}
 QUICK_PLAN = {"warmup_steps": 2, "blog_steps": 2, "preset_steps": 2, "xla_steps": 0, "calls": 15}
 # The time-to-accuracy training: the cpu preset for as many epochs as fit in five minutes here, at the speed the
 # bench measured for it. A schedule that ends within the budget (its learning rate down to zero, the weights
