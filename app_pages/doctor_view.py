@@ -44,8 +44,11 @@ def fix_ui(run, config, diagnosis):
     st.markdown(f"**Try:** {diagnosis.fix_sentence}")
     if links.view_only():  # A view-only link's reader looks; the fix is for whoever opened the page itself.
         return None
-    if st.button("Start the fixed run", key=f"doctor_fix_{run.name}", help="The same settings with the fix applied; "
-                 "it is overlaid on this run when it starts."):
+    # A callback, as the run view's buttons: a click while the live view redraws is not lost.
+    st.button("Start the fixed run", key=f"doctor_fix_{run.name}", on_click=st.session_state.__setitem__,
+              args=(f"doctor_fix_pressed_{run.name}", True),
+              help="The same settings with the fix applied; it is overlaid on this run when it starts.")
+    if st.session_state.pop(f"doctor_fix_pressed_{run.name}", False):
         return diagnosis.fixed_config(config)
     return None
 

@@ -48,12 +48,14 @@ def controls_ui(run, status, live):
     # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
     allowed = may_control(status, current_user(), is_teacher()) and not links.view_only()
     if status.state == State.QUEUED:
-        cancel = allowed and columns[1].button("Cancel", key=f"stop_{run.name}",
-                                               help="Take it out of the queue; it can be resumed later.")
-        return "stop" if cancel else None
+        if allowed:
+            columns[1].button("Cancel", key=f"stop_{run.name}", on_click=press, args=(run.name, "stop"),
+                              help="Take it out of the queue; it can be resumed later.")
+        return pressed(run.name)
     if status.active:
-        stop = allowed and columns[1].button("Stop", key=f"stop_{run.name}",
-                                             help="Finish the batch, save a checkpoint, stop")
+        if allowed:
+            columns[1].button("Stop", key=f"stop_{run.name}", on_click=press, args=(run.name, "stop"),
+                              help="Finish the batch, save a checkpoint, stop")
         # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
         # run trains, at every redraw. Pausing stops the redraws (the training goes on), so a zoom stays.
         paused = columns[2].toggle(
@@ -61,17 +63,29 @@ def controls_ui(run, status, live):
             help="Stop redrawing this run every 2 seconds, so that you can zoom into the chart (drag a box) "
                  "and hover over it. The training goes on; turn it off to catch up.",
         )
-        if paused and live:
+        action = pressed(run.name)
+        if paused and live and action is None:
             st.rerun(scope="app")  # Only the page can stop the fragment that redraws this run.
-        return "stop" if stop else None
+        return action
     if status.state in RESUMABLE_STATES and allowed:
         # A run stopped before its first step has no checkpoint yet; resuming it starts it from epoch 0.
         resume_help = (
             "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
         )
-        if columns[1].button("Resume", key=f"resume_{run.name}", help=resume_help):
-            return "resume"
-    return None
+        columns[1].button("Resume", key=f"resume_{run.name}", on_click=press, args=(run.name, "resume"),
+                          help=resume_help)
+    return pressed(run.name)
+
+
+def press(run_name, action):
+    """A button's callback: it runs as soon as the click reaches the server, before any redraw, so a click made
+    while the live view redraws itself every 2 s is never lost (a button's own value lasts one run only)."""
+    st.session_state[f"run_action_{run_name}"] = action
+
+
+def pressed(run_name):
+    """The action a button of this run asked for since the last draw, once."""
+    return st.session_state.pop(f"run_action_{run_name}", None)
 
 
 def apply(action, run, status):
