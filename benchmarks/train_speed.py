@@ -1,10 +1,11 @@
 """Training images/s of the cpu preset and its variants, each measured in the same process on real images.
 
 Issue 26's speed side: a variant that trains more images per second fits more epochs into five minutes, so
-each is timed on the trainer's own path (vgg.bench.trainer_throughput: build, compile, tf.data, `fit`).
+each is timed on the trainer's own path (vgg.bench.trainer_throughput: build, compile, tf.data, `fit`), in the
+precision the run would use on this machine unless the variant names one.
 
     python benchmarks/train_speed.py --data-dir ../shared/cifar10
-    python benchmarks/train_speed.py --data-dir ../shared/cifar10 --variants cpu bf16 batch512
+    python benchmarks/train_speed.py --data-dir ../shared/cifar10 --variants cpu keras-bn float32 keras-bn-float32 cpu
 """
 
 import argparse
@@ -13,42 +14,27 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+import tensorflow as tf  # noqa: E402
+
 from vgg import bench, model  # noqa: E402
 from vgg.config import preset  # noqa: E402
+from vgg.device import precision_policy  # noqa: E402
 
 CPU = preset("cpu")
-# Each variant: the cpu preset with these settings changed ("fused-bn" swaps the batch-norm layer instead).
+# Each variant: the cpu preset with these settings changed; "keras-bn" variants train Keras' own batch norm in
+# place of the fused kernel (vgg/batch_norm.py), as the trainer did before.
 VARIANTS = {
     "cpu": {},
-    "fused-bn": {},
+    "keras-bn": {},
+    "float32": {"mixed_precision": "off"},
+    "keras-bn-float32": {"mixed_precision": "off"},
     "bf16": {"mixed_precision": "bfloat16"},
     "batch512": {"batch_size": 512, "learning_rate": 0.2},
     "batch128": {"batch_size": 128, "learning_rate": 0.05},
     "no-augment": {"augment": False},
     "width0.375": {"width": 0.375},
-    "width0.375-bf16": {"width": 0.375, "mixed_precision": "bfloat16"},
     "half": {"width": 0.5},
-    "half-bf16": {"width": 0.5, "mixed_precision": "bfloat16"},
 }
-
-
-def fused_batch_norm_class():
-    """Keras' BatchNormalization, trained through TensorFlow's fused kernel (FusedBatchNormV3) instead of
-    Keras' own moments and normalization: is the batch norm what holds the cpu preset's speed?"""
-    import keras
-    import tensorflow as tf
-
-    class FusedBatchNormalization(keras.layers.BatchNormalization):
-        def call(self, inputs, training=None, mask=None):
-            if not (training and self.trainable):
-                return super().call(inputs, training=training, mask=mask)
-            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
-            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
-            self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1 - self.momentum))
-            return tf.cast(outputs, self.compute_dtype)
-
-    return FusedBatchNormalization
 
 
 def main():
@@ -60,13 +46,14 @@ def main():
     print(bench.machine_summary(), flush=True)
     images, labels = bench.sample_images(args.images, args.data_dir)
     baseline = None
-    keras_batch_norm = model.layers.BatchNormalization
+    fused_batch_norm = model.FusedBatchNormalization
     for name in args.variants:
         config = CPU.replace(**VARIANTS[name])
-        model.layers.BatchNormalization = fused_batch_norm_class() if name == "fused-bn" else keras_batch_norm
+        model.FusedBatchNormalization = model.layers.BatchNormalization if "keras-bn" in name else fused_batch_norm
         rate, params, flops = bench.trainer_throughput(config, images, labels, warmup_steps=4)
         baseline = baseline or rate
-        print(f"{name:18s} {rate:8.1f} images/s  ({rate / baseline:.2f}x the first)  {params:,} parameters, "
+        policy = precision_policy(config, on_gpu=bool(tf.config.list_physical_devices("GPU")))
+        print(f"{name:18s} {rate:8.1f} images/s  ({rate / baseline:.2f}x the first)  {policy}, {params:,} parameters, "
               f"{flops / 1e9:.3f} GFLOP per training image, {rate * flops / 1e9:.0f} GFLOP/s", flush=True)
     return 0
 

@@ -118,7 +118,7 @@ def trainer_throughput(config, images, labels, warmup_steps):
     compile, tf.data, `fit` without callbacks."""
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy(precision_policy(config, on_gpu))
-    model = build_from_config(config)
+    model = build_from_config(config, for_training=True)
     compile_model(model, config, steps_per_epoch=len(labels) // config.batch_size, on_gpu=on_gpu)
     warmup_images = warmup_steps * config.batch_size
 

@@ -66,7 +66,8 @@ class TrainConfig:
     init_from: str = ""
     seed: int = 0  # Seed of the validation split, the shuffling, the augmentation and the initial weights.
     jit_compile: str = "auto"  # XLA: "auto" uses it on a GPU only; on the CPU we measured it slowed VGG down.
-    # "float16", "bfloat16" or "off"; "auto" picks what was measured fastest on the device.
+    # "float16", "bfloat16" or "off"; "auto" picks what was measured fastest on the device: float16 on a GPU,
+    # bfloat16 on a CPU with AMX, float32 on other CPUs (vgg/device.py).
     mixed_precision: str = "auto"
     log_every_seconds: float = 1.0  # How often a batch line is written to metrics.jsonl.
 
@@ -106,6 +107,7 @@ BLOG = _preset(
     epochs=10,
     augment=False,
     jit_compile="off",
+    mixed_precision="off",  # The blog's float32, on any machine.
 )
 
 PRESETS = {

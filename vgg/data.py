@@ -186,6 +186,12 @@ def balanced_subset(labels, size, seed):
     return index
 
 
+# Fixed rather than autotuned (see make_tf_dataset): augmenting a batch takes a few milliseconds against a
+# training step's hundreds, so two threads and two batches ahead keep the model fed.
+PIPELINE_THREADS = 2
+PREFETCH_BATCHES = 2
+
+
 def augment_batch(images, seed, cutout_size=0):
     """Random crop with 4-pixel zero padding and random horizontal flip, for a batch (B, H, W, C);
     with `cutout_size`, also a random square of that side set to zero (it may hang off the edge).
@@ -236,14 +242,19 @@ def make_tf_dataset(
         seeds = tf.data.Dataset.random(seed=seed).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
             lambda batch, batch_seed: (augment_batch(batch[0], batch_seed, cutout_size), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
+            num_parallel_calls=PIPELINE_THREADS,
         )
 
     def to_model_inputs(pixels, classes):
         targets = tf.one_hot(classes, num_classes) if one_hot else classes
         return tf.cast(pixels, tf.float32), targets
 
-    return dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(to_model_inputs, num_parallel_calls=PIPELINE_THREADS).prefetch(PREFETCH_BATCHES)
+    # Autotuning's thread wakes at doubling intervals, and an iterator's end waits for its next wake: up to
+    # half of every validation pass, and up to a minute at the end of training (BENCHMARKS.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def draw_per_class(labels, classes, per_class, seed, page=0):

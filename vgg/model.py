@@ -7,6 +7,7 @@ finds the five blocks by name in any model this module builds.
 import keras
 from keras import layers
 
+from vgg.batch_norm import FusedBatchNormalization
 from vgg.config import BLOCK_CHANNELS, HEADS, INPUT_SCALINGS, VARIANTS
 from vgg.layer_names import block_of
 
@@ -25,6 +26,7 @@ def build_vgg(
     num_classes=10,
     input_shape=(32, 32, 3),
     name=None,
+    fused_batch_norm=False,
 ):
     """Builds a VGG network that takes raw pixels (0-255) and returns class probabilities.
 
@@ -37,6 +39,8 @@ def build_vgg(
         dropout_rate: dropout before each Dense layer of the head.
         input_scaling: "unit" divides pixels by 255; "standardize" also subtracts CIFAR-10's
             channel mean and divides by its standard deviation.
+        fused_batch_norm: train the batch norms through TensorFlow's fused kernel (vgg/batch_norm.py), for
+            a model that trains; the same layer otherwise.
     """
     if variant not in BLOCK_CHANNELS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}. Received: variant={variant!r}")
@@ -49,6 +53,7 @@ def build_vgg(
     if not width > 0:
         raise ValueError(f"width must be positive. Received: width={width!r}")
 
+    batch_norm_layer = FusedBatchNormalization if fused_batch_norm else layers.BatchNormalization
     inputs = keras.Input(shape=input_shape, name="pixels")
     # Preprocessing lives inside the model so that a saved model takes raw pixels and
     # the app, the CLI and the trainer can never disagree about it.
@@ -63,7 +68,7 @@ def build_vgg(
                 x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}_conv{conv_index}")(x)
                 # Momentum 0.9 (PyTorch's default) rather than Keras' 0.99: the moving statistics
                 # that validation uses settle within a few dozen steps, as short classroom runs need.
-                x = layers.BatchNormalization(momentum=0.9, name=f"{prefix}_bn{conv_index}")(x)
+                x = batch_norm_layer(momentum=0.9, name=f"{prefix}_bn{conv_index}")(x)
                 x = layers.ReLU(name=f"{prefix}_relu{conv_index}")(x)
             else:
                 x = layers.Conv2D(
@@ -97,7 +102,8 @@ def _classifier(x, head, dropout_rate, num_classes):
     return layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
 
 
-def build_from_config(config):
+def build_from_config(config, for_training=False):
+    """The model `config` describes; `for_training` builds it to train fast (fused batch norms)."""
     return build_vgg(
         variant=config.variant,
         width=config.width,
@@ -105,6 +111,7 @@ def build_from_config(config):
         head=config.head,
         dropout_rate=config.dropout_rate,
         input_scaling=config.input_scaling,
+        fused_batch_norm=for_training,
     )
 
 

@@ -275,7 +275,7 @@ def probe_cost(config, images, labels, probe_images, probe_labels, folder, round
 
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     keras.mixed_precision.set_global_policy(precision_policy(config, on_gpu))
-    model = build_from_config(config)
+    model = build_from_config(config, for_training=True)
     compile_model(model, config, steps_per_epoch=steps, on_gpu=on_gpu)
     path = folder / "diagnostics.jsonl"
     recorder = DiagnosticsRecorder(path, probe_images, probe_labels, steps_per_epoch=steps, interval=steps)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from vgg import data as data_module
 from vgg import locks
 from vgg.averaging import WeightAverager
+from vgg.batch_norm import inference_config
 from vgg.callbacks import Checkpointer, RunLogger, StopOnRequest, StopRequest
 from vgg.config import validate
 from vgg.device import device_summary, distribution_strategy, precision_policy, use_jit
@@ -207,7 +208,7 @@ def build_or_resume(run, config, data, on_gpu, reporter):
         checkpoint = checkpoint_position(run, model, data.steps_per_epoch)
         reporter.progress(f"Resuming from epoch {checkpoint.epochs_done} (step {checkpoint.step}).")
     else:
-        model = build_from_config(config)
+        model = build_from_config(config, for_training=True)
         if config.init_from:
             transfer_weights(load_model(config.init_from, runs_dir=run.path.parent), model, seed=config.seed)
             # Recorded now: the file may be replaced later (an export overwrites assets/), its record not.
@@ -252,8 +253,9 @@ def finish(run, config, model, data, averager, reporter):
 
 
 def save_inference_model(model, path):
-    """Saves weights and architecture without the optimizer state: a third the size of a checkpoint."""
-    inference_model = keras.Model.from_config(model.get_config())
+    """Saves weights and architecture without the optimizer state (a third the size of a checkpoint), as a
+    plain float32 Keras model whatever the training used (vgg/batch_norm.py)."""
+    inference_model = keras.Model.from_config(inference_config(model.get_config()))
     inference_model.set_weights(model.get_weights())
     with replacing(path, f"the final model of run {path.parent.name!r}") as temporary:
         inference_model.save(temporary)
