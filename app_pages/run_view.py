@@ -23,7 +23,7 @@ from vgg.data import default_data_dir
 from vgg.errors import UserError
 from vgg.metrics import format_duration, progress, read_metrics
 from vgg.runs import open_run
-from vgg.status import RESUMABLE_STATES, State
+from vgg.status import PRECISION_WORDS, RESUMABLE_STATES, State
 
 STATE_ICONS = {
     State.RUNNING: ":material/play_circle:", State.QUEUED: ":material/schedule:",
@@ -41,9 +41,10 @@ def controls_ui(run, status, live):
     """The run's state line and its buttons (only for those who may use them); returns "stop", "resume" or None."""
     columns = st.columns([3, 1, 1])
     owner = f" · started by {status.owner}" if status.owner else ""
+    precision = f" · {PRECISION_WORDS[status.precision]}" if status.precision in PRECISION_WORDS else ""
     columns[0].markdown(
         f"{STATE_ICONS.get(status.state, '')} **{run.name}** is **{status.state}** · "
-        f"device: {status.device or 'not yet known'}{owner}"
+        f"device: {status.device or 'not yet known'}{precision}{owner}"
     )
     # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
     allowed = may_control(status, current_user(), is_teacher()) and not links.view_only()

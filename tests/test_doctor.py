@@ -203,9 +203,9 @@ def test_heatmap_is_units_by_probes():
         heatmap(diagnostics, "loss")
 
 
-def test_probes_every_20_steps_on_the_cpu_preset_and_at_least_four_times_in_a_short_epoch():
-    assert probe_interval(45000 // 256, 256) == 20
-    assert probe_interval(45000 // 32, 32) == 157  # The blog: its batches are 8 times smaller.
+def test_probes_every_40_steps_on_the_cpu_preset_and_at_least_four_times_in_a_short_epoch():
+    assert probe_interval(45000 // 256, 256) == 40
+    assert probe_interval(45000 // 32, 32) == 313  # The blog: its batches are 8 times smaller.
     assert probe_interval(15, 32) == 3
 
 

@@ -274,12 +274,14 @@ def inference_rows(args, plan):
     ]
 
 
-def diagnostics_row(args, rounds=4, steps=20):
+def diagnostics_row(args, rounds=4):
     """The training doctor's probes against the same steps without them, on the cpu preset at its first-epoch
-    rate (a probe every 20 steps; later epochs probe once each), per second of this process's CPU time."""
-    from vgg.probes import probe_cost
+    rate (a probe every `probe_interval` steps; later epochs probe once each), per second of this process's CPU
+    time."""
+    from vgg.probes import probe_cost, probe_interval
 
     config = PRESETS["cpu"]
+    steps = probe_interval(45_000 // config.batch_size, config.batch_size)
     images, labels = sample_images((3 + steps) * config.batch_size, args.data_dir)
     probe_images, probe_labels = sample_images(200, args.data_dir, seed=1)
     say(f"training the cpu preset with and without the doctor's probes ({rounds} x {steps} steps each)")

@@ -25,14 +25,17 @@ from vgg.layer_names import block_of
 from vgg.metrics import row_line
 from vgg.model import activation_layer_names
 
-PROBE_BUDGET = 0.04  # Share of the first epoch's training images the probes may add (200 / (0.04 * 256) = 20 steps).
+PROBE_BUDGET = 0.04  # Share of the first epoch's training time the probes may add.
+# A probe's image costs about two training images: training runs the fused batch-norm kernel (in bfloat16 on
+# AMX), a probe Keras' own, and records every layer's activations (the bench's probe row, BENCHMARKS.md).
+PROBE_IMAGE_COST = 2
 MIN_FIRST_EPOCH_PROBES = 4  # A short first epoch is still seen at this many points, whatever the budget says.
 
 
 def probe_interval(steps_per_epoch, batch_size):
-    """Steps between probes in the first epoch: within PROBE_BUDGET of its cost (20 steps at batch 256),
+    """Steps between probes in the first epoch: within PROBE_BUDGET of its cost (40 steps at batch 256),
     yet at least MIN_FIRST_EPOCH_PROBES probes in a short epoch."""
-    by_budget = max(1, math.ceil(PROBE_IMAGES / (PROBE_BUDGET * batch_size)))
+    by_budget = max(1, math.ceil(PROBE_IMAGES * PROBE_IMAGE_COST / (PROBE_BUDGET * batch_size)))
     by_count = max(1, steps_per_epoch // MIN_FIRST_EPOCH_PROBES)
     return min(by_budget, by_count)
 
@@ -264,7 +267,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
 def probe_cost(config, images, labels, probe_images, probe_labels, folder, rounds=2, steps=20, warmup_steps=3):
     """The cost of the probes on the trainer's `fit`: one compiled model trains alternating chunks of `steps`
     steps without and with the recorder, which probes once per chunk (the first epoch's rate at the cpu
-    preset's interval of 20 steps). Returns a dict of images/s without and with probes by the wall clock
+    preset's interval, `probe_interval`). Returns a dict of images/s without and with probes by the wall clock
     and by this process's CPU time (which other work on a shared machine disturbs far less), and the share
     of the time with probes that the probes themselves took."""
     from vgg.data import make_tf_dataset

@@ -29,6 +29,10 @@ class DamagedRunError(UserError):
     """A run file that is valid JSON of the wrong type; its message is one sentence naming the run and file."""
 
 
+# How the app names a run's 16-bit precision; float32 goes unsaid, as every saved model computes in it.
+PRECISION_WORDS = {"mixed_bfloat16": "trains in 16-bit bfloat16", "mixed_float16": "trains in 16-bit float16"}
+
+
 @dataclasses.dataclass
 class RunStatus:
     state: State = State.CREATED
@@ -47,7 +51,7 @@ class RunStatus:
     pinned: bool = False  # Pinned by the teacher on the run board, for discussion.
     device: str | None = None  # "CPU (model, 2 cores)" or "GPU (...)".
     replicas: int | None = None
-    precision: str | None = None  # The Keras dtype policy.
+    precision: str | None = None  # The Keras dtype policy (PRECISION_WORDS).
     jit_compile: bool | None = None
     phase: str | None = None  # What a running run does besides training ("scoring the final model").
     error: str | None = None  # One sentence for the user when it failed.
