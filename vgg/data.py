@@ -250,8 +250,8 @@ def make_tf_dataset(
         return tf.cast(pixels, tf.float32), targets
 
     dataset = dataset.map(to_model_inputs, num_parallel_calls=PIPELINE_THREADS).prefetch(PREFETCH_BATCHES)
-    # Autotuning's thread wakes at doubling intervals, and an iterator's end waits for its next wake: up to
-    # half of every validation pass, and up to a minute at the end of training (BENCHMARKS.md).
+    # Autotuning's thread wakes at doubling intervals, and an iterator's end can wait for its next wake: a
+    # validation pass took 1.7x as long with it (benchmarks/iterator_wait.py).
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
