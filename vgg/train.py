@@ -138,9 +138,21 @@ def train_run(run, data_dir=None, progress=print):
             start_due_runs(run.path.parent)
 
 
+@contextlib.contextmanager
+def restoring_precision():
+    """Gives the process back its Keras dtype policy after a run sets its own: a model built later in the same
+    process (a test's, the bench's next row) must not compute in the run's bfloat16."""
+    policy = keras.mixed_precision.global_policy()
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
 def _train_in_slot(run, data_dir, reporter, stop_request):
     try:
-        return _train(run, data_dir, reporter, stop_request)
+        with restoring_precision():
+            return _train(run, data_dir, reporter, stop_request)
     except KeyboardInterrupt:
         reporter.stopped("Interrupted from the keyboard.")
         raise
