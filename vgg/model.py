@@ -39,8 +39,7 @@ def build_vgg(
         dropout_rate: dropout before each Dense layer of the head.
         input_scaling: "unit" divides pixels by 255; "standardize" also subtracts CIFAR-10's
             channel mean and divides by its standard deviation.
-        fused_batch_norm: train the batch norms through TensorFlow's fused kernel (vgg/batch_norm.py), for
-            a model that trains; the same layer otherwise.
+        fused_batch_norm: batch norms that train through TensorFlow's fused kernel (vgg/batch_norm.py).
     """
     if variant not in BLOCK_CHANNELS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}. Received: variant={variant!r}")
