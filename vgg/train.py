@@ -260,17 +260,19 @@ def finish(run, config, model, data, averager, reporter):
                         phase="averaging weights")
         averager.apply(model, data.train)
         reporter.update(averaged_epochs=averager.count)
-    save_inference_model(model, run.model_path)
-    return reporter.update(state=State.FINISHED, pid=None, **final_score(model, data.dataset, config, reporter))
+    # Scored as saved (float32, Keras' own layers), so the run's last numbers are exactly what Predict computes.
+    saved = save_inference_model(model, run.model_path)
+    return reporter.update(state=State.FINISHED, pid=None, **final_score(saved, data.dataset, config, reporter))
 
 
 def save_inference_model(model, path):
     """Saves weights and architecture without the optimizer state (a third the size of a checkpoint), as a
-    plain float32 Keras model whatever the training used (vgg/batch_norm.py)."""
+    plain float32 Keras model whatever the training used (vgg/batch_norm.py); returns that model."""
     inference_model = keras.Model.from_config(inference_config(model.get_config()))
     inference_model.set_weights(model.get_weights())
     with replacing(path, f"the final model of run {path.parent.name!r}") as temporary:
         inference_model.save(temporary)
+    return inference_model
 
 
 def final_score(model, dataset, config, reporter):
