@@ -99,10 +99,16 @@ def chart_points(page, run_prefix="cpu-"):
 
 
 def set_number(page, label, value):
+    """Types `value` into a number field; typed again if a rerun of the page swallowed it (at most twice more)."""
     field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    page.wait_for_timeout(800)
+    for _ in range(3):
+        field.fill(str(value))
+        field.press("Enter")
+        page.wait_for_timeout(800)
+        wait_until_idle(page)
+        if field.input_value() == str(value):
+            return
+    assert field.input_value() == str(value), f"{label} stayed at {field.input_value()}, not {value}"
 
 
 def start_training(page):
@@ -214,6 +220,8 @@ def test_stop_a_run_from_the_browser(page, server):
     set_number(page, "Epochs", 500)
     start_training(page)
     expect(page.get_by_text(re.compile(r"is running ·"))).to_be_visible(timeout=90_000)
+    # The run shown is this one, long enough to be stopped while it trains.
+    expect(page.get_by_text(re.compile(r"of 500 ·"))).to_be_visible(timeout=90_000)
     expect(page.get_by_role("button", name="Queue run")).to_be_visible()
     pause_and_zoom(page)
     # Turning the updates back on redraws the whole page, replay and diagnosis included: slow on a loaded machine.
