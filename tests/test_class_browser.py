@@ -114,7 +114,8 @@ def test_two_students_and_the_teacher_share_the_queue(browser, class_server, tmp
             if bens_second is not None:
                 break
             ben.wait_for_timeout(300)
-        assert bens_second is not None and bens_second.status().state == State.QUEUED
+        assert bens_second is not None  # Made first, then put in the queue: the state may still read "created".
+        assert wait_for(bens_second, (State.QUEUED,), 30).state == State.QUEUED
         teacher.get_by_role("textbox", name="Teacher's password").fill(PASSWORD)
         teacher.get_by_role("textbox", name="Teacher's password").press("Enter")
         cancel = teacher.get_by_role("button", name="Cancel")

@@ -1,12 +1,14 @@
-"""Issue 26's training ideas, each as the trainer uses it: the whitening first layer (vgg/whitening.py) and
-look-ahead (vgg/lookahead.py). Their effect on accuracy is measured on real images in BENCHMARKS.md; these
-tests hold what each must do on any data."""
+"""Issue 26's training ideas, each as the trainer uses it: the whitening first layer (vgg/whitening.py),
+look-ahead (vgg/lookahead.py), alternating flips (vgg/data.py) and batch norms without a learned scale. Their
+effect on accuracy is measured on real images in BENCHMARKS.md; these tests hold what each must do on any data."""
 
 import keras
 import numpy as np
+import pytest
 
 from conftest import tiny_config, train_run_quietly
-from vgg.data import load_cifar10
+from vgg.config import SettingError, validate
+from vgg.data import load_cifar10, make_tf_dataset
 from vgg.inference import load_model
 from vgg.lookahead import FINAL_DECAY, SYNC_EVERY, Lookahead
 from vgg.runs import create_run
@@ -61,3 +63,43 @@ def test_look_ahead_pulls_the_weights_back_toward_the_last_sync_more_as_training
     after_first = first_decay * 0.0 + (1 - first_decay) * 5.0
     expected = last_decay * after_first + (1 - last_decay) * (after_first + 5.0)
     assert np.isclose(float(kernel.value[0, 0]), expected, atol=1e-5)
+
+
+def flipped_in_each_pass(alternate_flips, passes=3):
+    """Which of 64 images each pass over a training dataset showed mirrored: each image is dark on its left
+    half and bright on its right, which a 4-pixel crop cannot turn around; its label is its index."""
+    images = np.full((64, 32, 32, 3), 200, np.uint8)
+    images[:, :, :16] = 50
+    dataset = make_tf_dataset(images, np.arange(64), 16, augment=True, shuffle=True, seed=3, one_hot=False,
+                              alternate_flips=alternate_flips)
+    flipped = np.zeros((passes, 64), bool)
+    for epoch in range(passes):
+        for pixels, labels in dataset:
+            pixels = pixels.numpy()
+            flipped[epoch, labels.numpy()] = pixels[:, :, :12].mean(axis=(1, 2, 3)) > pixels[:, :, 20:].mean(
+                axis=(1, 2, 3))
+    return flipped
+
+
+def test_alternating_flips_show_each_image_the_other_way_round_in_the_next_epoch():
+    flipped = flipped_in_each_pass(alternate_flips=True)
+    assert 0.3 < flipped[0].mean() < 0.7  # The first epoch flips about half, drawn per image...
+    assert np.all(flipped[1] != flipped[0]) and np.all(flipped[2] == flipped[0])  # ...then each one alternates.
+    coins = flipped_in_each_pass(alternate_flips=False)
+    assert np.any(coins[1] == coins[0])  # By a coin each time, some images are shown the same way twice.
+
+
+def test_alternating_flips_without_augmentation_are_refused_in_one_sentence():
+    with pytest.raises(SettingError, match="alternate_flips is part of augmentation"):
+        validate(tiny_config(alternate_flips=True, augment=False))
+
+
+def test_a_run_whose_batch_norms_learn_no_scale_learns_and_saves_none(image_folder, tmp_path):
+    config = tiny_config(batch_norm_scale=False, augment=True, alternate_flips=True, epochs=3)
+    run = create_run(tmp_path, config, name="no-scale", data_dir=str(image_folder))
+    assert train_run_quietly(run, image_folder).state == "finished"
+    model = load_model(str(run.model_path), runs_dir=tmp_path)
+    batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(batch_norms) == 13 and all(layer.gamma is None for layer in batch_norms)
+    epochs = run.metrics().epochs
+    assert epochs[-1].loss < epochs[0].loss

@@ -125,7 +125,7 @@ def trainer_throughput(config, images, labels, warmup_steps):
     def fit(start, stop):
         dataset = data_module.make_tf_dataset(
             images[start:stop], labels[start:stop], config.batch_size, augment=config.augment, shuffle=True,
-            seed=config.seed, cutout_size=config.cutout_size,
+            seed=config.seed, cutout_size=config.cutout_size, alternate_flips=config.alternate_flips,
         )
         model.fit(dataset, epochs=1, shuffle=False, verbose=0)
 

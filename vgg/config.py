@@ -32,6 +32,8 @@ class TrainConfig:
     variant: str = "D"  # Column of the paper's Table 1: A = VGG11, B = VGG13, D = VGG16, E = VGG19.
     width: float = 0.25  # Multiplier on every conv layer's channels; 1.0 is the paper's 64-128-256-512-512.
     batch_norm: bool = True  # Batch normalization after each conv: what lets a deep VGG learn from scratch.
+    # Batch norms learn a scale per channel as well as a shift; off keeps every scale at 1 (airbench).
+    batch_norm_scale: bool = True
     head: str = "small"  # Classifier: "paper" Dense 4096-4096, "small" one Dense layer, "linear" none.
     dropout_rate: float = 0.0  # Dropout before each Dense layer of the head.
     # "unit" divides pixels by 255 (the blog); "standardize" also subtracts the channel mean.
@@ -58,6 +60,9 @@ class TrainConfig:
     whiten: bool = False
     train_subset: int = 0  # Train on this many images (class-balanced); 0 means all of them.
     augment: bool = True  # Random crop with 4-pixel padding and horizontal flip of training images.
+    # Flip each training image in every other epoch, from a seeded first choice per image, instead of by a coin
+    # each time (airbench's alternating flips): any two epochs show every image both ways.
+    alternate_flips: bool = False
     # Side of a random square blacked out of each augmented image (DeVries & Taylor, 2017); 0 turns it off.
     cutout_size: int = 0
     validation_size: int = 5000  # Images held out for validation when the data has no test split.
@@ -212,12 +217,13 @@ def validate(config):
     ):
         if not isinstance(getattr(config, name), int):
             raise SettingError(f"{name} must be a whole number. Received: {name}={getattr(config, name)!r}")
-    for name in ("batch_norm", "augment", "lookahead", "whiten"):
+    for name in ("batch_norm", "batch_norm_scale", "augment", "alternate_flips", "lookahead", "whiten"):
         if not isinstance(getattr(config, name), bool):
             raise SettingError(f"{name} must be true or false. Received: {name}={getattr(config, name)!r}")
-    if config.cutout_size and not config.augment:
-        raise SettingError(
-            "cutout_size is part of augmentation: turn augment on or set it to 0. "
-            f"Received: cutout_size={config.cutout_size}, augment=False"
-        )
+    for name, off in (("cutout_size", 0), ("alternate_flips", False)):
+        if getattr(config, name) != off and not config.augment:
+            raise SettingError(
+                f"{name} is part of augmentation: turn augment on or set it to {str(off).lower()}. "
+                f"Received: {name}={getattr(config, name)!r}, augment=False"
+            )
     return config

@@ -192,9 +192,10 @@ PIPELINE_THREADS = 2
 PREFETCH_BATCHES = 2
 
 
-def augment_batch(images, seed, cutout_size=0):
+def augment_batch(images, seed, cutout_size=0, flips=None):
     """Random crop with 4-pixel zero padding and random horizontal flip, for a batch (B, H, W, C);
     with `cutout_size`, also a random square of that side set to zero (it may hang off the edge).
+    `flips` (B booleans) says which images to flip instead of a coin per image.
 
     Stateless: the same seed (a pair of integers) gives the same crops and flips, so the
     Data page's preview shows exactly what training does.
@@ -211,7 +212,7 @@ def augment_batch(images, seed, cutout_size=0):
     columns = offsets[:, 1:] + tf.range(width)[None, :]
     cropped = tf.gather(padded, rows, axis=1, batch_dims=1)
     cropped = tf.gather(cropped, columns, axis=2, batch_dims=1)
-    flip = tf.random.stateless_uniform([batch], seed=seed + 1) < 0.5
+    flip = tf.random.stateless_uniform([batch], seed=seed + 1) < 0.5 if flips is None else flips
     augmented = tf.where(flip[:, None, None, None], tf.reverse(cropped, axis=[2]), cropped)
     if not cutout_size:
         return augmented
@@ -228,22 +229,32 @@ def augment_batch(images, seed, cutout_size=0):
 
 
 def make_tf_dataset(
-    images, labels, batch_size, num_classes=10, augment=False, shuffle=False, seed=0, one_hot=True, cutout_size=0
+    images, labels, batch_size, num_classes=10, augment=False, shuffle=False, seed=0, one_hot=True, cutout_size=0,
+    alternate_flips=False,
 ):
-    """A tf.data pipeline of (float32 pixels 0-255, one-hot labels), augmented on the fly."""
+    """A tf.data pipeline of (float32 pixels 0-255, one-hot labels), augmented on the fly; with
+    `alternate_flips`, each image is flipped in every other pass over the dataset (see `_flip_parity`)."""
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    # With alternating flips, each image carries whether the first pass flips it.
+    first_flips = (np.random.default_rng([seed, 1]).random(len(labels)) < 0.5,) if alternate_flips else ()
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels, *first_flips))
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     # Training drops the last partial batch: a new batch shape would make XLA compile again.
     dataset = dataset.batch(batch_size, drop_remainder=shuffle and len(labels) > batch_size)
     if augment:
         seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda batch, batch_seed: (augment_batch(batch[0], batch_seed, cutout_size), batch[1]),
-            num_parallel_calls=PIPELINE_THREADS,
-        )
+        parity = _flip_parity() if alternate_flips else tf.data.Dataset.from_tensors(False).repeat()
+
+        def augment_one(batch, batch_seed, odd_pass):
+            flips = tf.not_equal(batch[2], odd_pass) if alternate_flips else None
+            return augment_batch(batch[0], batch_seed, cutout_size, flips), batch[1]
+
+        batches = dataset.cardinality()
+        dataset = tf.data.Dataset.zip((dataset, seeds, parity)).map(augment_one, num_parallel_calls=PIPELINE_THREADS)
+        # The parity stream's length is unknown to tf.data; Keras needs the epoch's to end it without a warning.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
     def to_model_inputs(pixels, classes):
         targets = tf.one_hot(classes, num_classes) if one_hot else classes
@@ -255,6 +266,20 @@ def make_tf_dataset(
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
+
+
+def _flip_parity():
+    """An endless stream of one boolean, false in the first pass over a dataset it is zipped with, true in the
+    second, and so on: each pass starts a new iterator, whose first element counts it.
+
+    airbench's alternating flips: an image flipped in one epoch is not in the next, so any two epochs show
+    every image both ways, where a coin per image leaves a quarter of them unseen one way.
+    """
+    import tensorflow as tf
+
+    passes = tf.Variable(-1, dtype=tf.int64, trainable=False)
+    count = tf.data.Dataset.from_tensors(0).map(lambda _: passes.assign_add(1) % 2 == 1)
+    return count.flat_map(lambda odd: tf.data.Dataset.from_tensors(odd).repeat())
 
 
 def draw_per_class(labels, classes, per_class, seed, page=0):

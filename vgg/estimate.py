@@ -55,11 +55,12 @@ def same_shape(config, other):
 def machine_gflops(config, runs):
     """(GFLOP/s, run name) this machine trains `config` at: measured by the newest run of the same shape,
     else by the newest run of a model big enough to keep the cores busy, else (DEFAULT_GFLOPS, None).
-    Each epoch's images/s includes its validation pass, as a user waits for it."""
+    Each epoch's images/s includes its validation pass, as a user waits for it; the first epoch is not
+    counted, since it also starts the process and traces the model (a short epoch's speed is mostly that)."""
     measured = []
     for run in runs:
         with contextlib.suppress(UserError, KeyError):
-            epochs, other = run.metrics().epochs, run.config()
+            epochs, other = run.metrics().epochs[1:], run.config()
             if epochs:
                 speed = statistics.median(row.images_per_second for row in epochs)
                 measured.append((run.name, other, speed * training_flops_per_image(other) / 1e9))

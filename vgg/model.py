@@ -27,6 +27,7 @@ def build_vgg(
     input_shape=(32, 32, 3),
     name=None,
     fused_batch_norm=False,
+    batch_norm_scale=True,
 ):
     """Builds a VGG network that takes raw pixels (0-255) and returns class probabilities.
 
@@ -40,18 +41,9 @@ def build_vgg(
         input_scaling: "unit" divides pixels by 255; "standardize" also subtracts CIFAR-10's
             channel mean and divides by its standard deviation.
         fused_batch_norm: batch norms that train through TensorFlow's fused kernel (vgg/batch_norm.py).
+        batch_norm_scale: batch norms learn a scale per channel; False keeps it at 1, only the shift learns.
     """
-    if variant not in BLOCK_CHANNELS:
-        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}. Received: variant={variant!r}")
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {', '.join(HEADS)}. Received: head={head!r}")
-    if input_scaling not in INPUT_SCALINGS:
-        raise ValueError(
-            f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}. Received: input_scaling={input_scaling!r}"
-        )
-    if not width > 0:
-        raise ValueError(f"width must be positive. Received: width={width!r}")
-
+    _check_arguments(variant, width, head, input_scaling)
     batch_norm_layer = FusedBatchNormalization if fused_batch_norm else layers.BatchNormalization
     inputs = keras.Input(shape=input_shape, name="pixels")
     # Preprocessing lives inside the model so that a saved model takes raw pixels and
@@ -67,7 +59,7 @@ def build_vgg(
                 x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}_conv{conv_index}")(x)
                 # Momentum 0.9 (PyTorch's default) rather than Keras' 0.99: the moving statistics
                 # that validation uses settle within a few dozen steps, as short classroom runs need.
-                x = batch_norm_layer(momentum=0.9, name=f"{prefix}_bn{conv_index}")(x)
+                x = batch_norm_layer(momentum=0.9, scale=batch_norm_scale, name=f"{prefix}_bn{conv_index}")(x)
                 x = layers.ReLU(name=f"{prefix}_relu{conv_index}")(x)
             else:
                 x = layers.Conv2D(
@@ -77,6 +69,19 @@ def build_vgg(
 
     outputs = _classifier(x, head, dropout_rate, num_classes)
     return keras.Model(inputs, outputs, name=name or f"{VARIANTS[variant].lower()}")
+
+
+def _check_arguments(variant, width, head, input_scaling):
+    if variant not in BLOCK_CHANNELS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}. Received: variant={variant!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}. Received: head={head!r}")
+    if input_scaling not in INPUT_SCALINGS:
+        raise ValueError(
+            f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}. Received: input_scaling={input_scaling!r}"
+        )
+    if not width > 0:
+        raise ValueError(f"width must be positive. Received: width={width!r}")
 
 
 def _preprocessing(inputs, input_scaling):
@@ -111,6 +116,7 @@ def build_from_config(config, for_training=False):
         dropout_rate=config.dropout_rate,
         input_scaling=config.input_scaling,
         fused_batch_norm=for_training,
+        batch_norm_scale=config.batch_norm_scale,
     )
 
 

@@ -206,7 +206,7 @@ def prepare_data(run, config, data_dir, reporter):
     reporter.update(data_source=dataset.source, train_images=len(y_train), val_images=len(dataset.y_val))
     train = data_module.make_tf_dataset(
         x_train, y_train, config.batch_size, augment=config.augment, shuffle=True, seed=config.seed,
-        cutout_size=config.cutout_size,
+        cutout_size=config.cutout_size, alternate_flips=config.alternate_flips,
     )
     validation = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
     return TrainingData(dataset, train, validation, len(y_train), max(1, len(y_train) // config.batch_size))
