@@ -32,6 +32,8 @@ VARIANTS = {
     "batch512": {"batch_size": 512, "learning_rate": 0.2},
     "batch128": {"batch_size": 128, "learning_rate": 0.05},
     "no-augment": {"augment": False},
+    "alternate-flips": {"alternate_flips": True},
+    "no-bn-scale": {"batch_norm_scale": False},
     "width0.375": {"width": 0.375},
     "half": {"width": 0.5},
 }

@@ -6,7 +6,7 @@ import pytest
 
 from vgg.batch_norm import FusedBatchNormalization, inference_config
 from vgg.config import preset
-from vgg.model import build_from_config
+from vgg.model import build_from_config, describe
 
 
 def _pair(dtype_policy):
@@ -51,6 +51,9 @@ def test_the_training_model_saved_for_inference_is_plain_float32_keras(tmp_path)
         keras.mixed_precision.set_global_policy("float32")
     trained.get_layer("block1_conv1").trainable = False
     assert isinstance(trained.get_layer("block3_bn2"), FusedBatchNormalization)
+    # Inside VGG16's layer table reads a checkpoint's batch norm as Keras' own.
+    assert {row["kind"] for row in describe(trained)["layers"] if row["name"] == "block3_bn2"} == {
+        "BatchNormalization"}
     saved = keras.Model.from_config(inference_config(trained.get_config()))
     saved.set_weights(trained.get_weights())
     saved.save(tmp_path / "model.keras")

@@ -148,7 +148,7 @@ def describe(model):
             {
                 "name": layer.name,
                 "block": block_of(layer.name),
-                "kind": type(layer).__name__,
+                "kind": keras_kind(layer),
                 "output_shape": [None if dim is None else int(dim) for dim in shape] if shape is not None else None,
                 "params": int(layer.count_params()),
             }
@@ -161,6 +161,12 @@ def describe(model):
         "trainable_params": trainable,
         "conv_layers": len(conv_layers(model)),
     }
+
+
+def keras_kind(layer):
+    """The Keras class a layer is: a checkpoint's fused batch norm (vgg/batch_norm.py) is a BatchNormalization
+    to whoever reads the model."""
+    return next(kind.__name__ for kind in type(layer).__mro__ if kind.__module__.startswith("keras"))
 
 
 def block_summaries(model):

@@ -63,7 +63,9 @@ def save(model, folder, epoch):
 def write_weights(weights, folder, epoch):
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights = {f"w{index:03d}": np.asarray(weight, np.float16) for index, weight in enumerate(weights)}
+    # A diverged run's weights past float16's range are kept as infinities, which is what they are becoming.
+    with np.errstate(over="ignore"):
+        weights = {f"w{index:03d}": np.asarray(weight, np.float16) for index, weight in enumerate(weights)}
     with replacing(snapshot_path(folder, epoch), f"the snapshot of epoch {epoch}") as temporary:
         np.savez_compressed(temporary, **weights)  # A tenth smaller; loading stays in milliseconds.
 
