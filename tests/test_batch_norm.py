@@ -9,16 +9,17 @@ from vgg.config import preset
 from vgg.model import build_from_config, describe
 
 
-def _pair(dtype_policy):
+def _pair(dtype_policy, scale=True):
     keras.mixed_precision.set_global_policy(dtype_policy)
     try:
-        plain = keras.layers.BatchNormalization(momentum=0.9)
-        fused = FusedBatchNormalization(momentum=0.9)
+        plain = keras.layers.BatchNormalization(momentum=0.9, scale=scale)
+        fused = FusedBatchNormalization(momentum=0.9, scale=scale)
         for layer in (plain, fused):
             layer.build((None, 8, 8, 6))
         rng = np.random.default_rng(0)
         for layer in (plain, fused):
-            layer.gamma.assign(rng.uniform(0.5, 2.0, 6).astype("float32"))
+            if scale:
+                layer.gamma.assign(rng.uniform(0.5, 2.0, 6).astype("float32"))
         fused.set_weights(plain.get_weights())
         return plain, fused
     finally:
@@ -26,9 +27,10 @@ def _pair(dtype_policy):
 
 
 # bfloat16 keeps 8 bits of mantissa: one step of it near 10 is 0.0625.
+@pytest.mark.parametrize("scale", [True, False], ids=["learned-scale", "no-scale"])
 @pytest.mark.parametrize("policy, rtol, atol", [("float32", 1e-3, 1e-4), ("mixed_bfloat16", 1e-2, 5e-2)])
-def test_a_training_step_normalizes_and_updates_statistics_as_keras_does(policy, rtol, atol):
-    plain, fused = _pair(policy)
+def test_a_training_step_normalizes_and_updates_statistics_as_keras_does(policy, rtol, atol, scale):
+    plain, fused = _pair(policy, scale)
     batch = np.random.default_rng(1).normal(3.0, 2.0, (16, 8, 8, 6)).astype("float32")
     expected = keras.ops.convert_to_numpy(keras.ops.cast(plain(batch, training=True), "float32"))
     actual = keras.ops.convert_to_numpy(keras.ops.cast(fused(batch, training=True), "float32"))

@@ -237,7 +237,7 @@ def make_tf_dataset(
     import tensorflow as tf
 
     # With alternating flips, each image carries whether the first pass flips it.
-    first_flips = (np.random.default_rng([seed, 1]).random(len(labels)) < 0.5,) if alternate_flips else ()
+    first_flips = (np.random.default_rng([seed, 1]).random(len(labels)) < 0.5,) if augment and alternate_flips else ()
     dataset = tf.data.Dataset.from_tensor_slices((images, labels, *first_flips))
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
@@ -245,16 +245,13 @@ def make_tf_dataset(
     dataset = dataset.batch(batch_size, drop_remainder=shuffle and len(labels) > batch_size)
     if augment:
         seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        parity = _flip_parity() if alternate_flips else tf.data.Dataset.from_tensors(False).repeat()
-
-        def augment_one(batch, batch_seed, odd_pass):
-            flips = tf.not_equal(batch[2], odd_pass) if alternate_flips else None
-            return augment_batch(batch[0], batch_seed, cutout_size, flips), batch[1]
-
-        batches = dataset.cardinality()
-        dataset = tf.data.Dataset.zip((dataset, seeds, parity)).map(augment_one, num_parallel_calls=PIPELINE_THREADS)
-        # The parity stream's length is unknown to tf.data; Keras needs the epoch's to end it without a warning.
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        if first_flips:
+            dataset = _alternately_flipped(dataset, seeds, cutout_size)
+        else:
+            dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+                lambda batch, batch_seed: (augment_batch(batch[0], batch_seed, cutout_size), batch[1]),
+                num_parallel_calls=PIPELINE_THREADS,
+            )
 
     def to_model_inputs(pixels, classes):
         targets = tf.one_hot(classes, num_classes) if one_hot else classes
@@ -266,6 +263,20 @@ def make_tf_dataset(
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.with_options(options)
+
+
+def _alternately_flipped(batches, seeds, cutout_size):
+    """Batches of (pixels, labels, first-pass flips) augmented with each image flipped in every other pass."""
+    import tensorflow as tf
+
+    def augment_one(batch, batch_seed, odd_pass):
+        flips = tf.not_equal(batch[2], odd_pass)
+        return augment_batch(batch[0], batch_seed, cutout_size, flips), batch[1]
+
+    augmented = tf.data.Dataset.zip((batches, seeds, _flip_parity())).map(
+        augment_one, num_parallel_calls=PIPELINE_THREADS)
+    # The parity stream's length is unknown to tf.data; Keras needs the epoch's to end it without a warning.
+    return augmented.apply(tf.data.experimental.assert_cardinality(batches.cardinality()))
 
 
 def _flip_parity():
