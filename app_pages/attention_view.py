@@ -8,8 +8,8 @@ import numpy as np
 import streamlit as st
 
 from app_pages import links
-from vgg.attention import BLOCKS, DEFAULT_BLOCK, SALIENCY_SAMPLES, is_empty
-from vgg.visualize import color_bar, grid_overlay
+from vgg.explain.attention import BLOCKS, DEFAULT_BLOCK, SALIENCY_SAMPLES, is_empty
+from vgg.explain.visualize import color_bar, grid_overlay
 
 SCALE = 5  # A 32x32 image drawn at 160 pixels: four maps fit beside each other at 1024 pixels wide.
 COARSE_BLOCK5 = ("Block 5's 2x2 grid is coarse because each of its four cells sums up a quarter of the image: it can "

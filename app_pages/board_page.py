@@ -12,10 +12,10 @@ import streamlit as st
 from app_pages import links
 from app_pages.common import identity_ui, is_teacher, runs_dir, try_this_ui
 from app_pages.plots import go
-from vgg.classroom import class_mode
-from vgg.config import changes_from_preset
-from vgg.errors import UserError
-from vgg.runs import list_runs, open_run
+from vgg.classroom.policy import class_mode
+from vgg.core.config import changes_from_preset
+from vgg.core.errors import UserError
+from vgg.runs.folder import list_runs, open_run
 
 # The settings a class varies most, as the chart's axes: (setting, axis title, drawn on a log scale).
 CHART_SETTINGS = (("learning_rate", "learning rate", True), ("batch_size", "batch size", True),

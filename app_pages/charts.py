@@ -7,7 +7,7 @@ import numpy as np
 from plotly.subplots import make_subplots
 
 from app_pages.plots import go
-from vgg.metrics import downsample
+from vgg.runs.metrics import downsample
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 CHANCE_LOSS = math.log(10)  # Cross-entropy of a uniform guess over 10 classes: where the blog's run sat.
@@ -23,7 +23,7 @@ class Series:
 
     name: str  # The run's folder name, kept in each trace's `meta`.
     label: str  # What the legend says: what the run is, not its id.
-    metrics: object  # vgg.metrics.Metrics
+    metrics: object  # vgg.runs.metrics.Metrics
     images_per_epoch: int  # Scales epochs to images seen.
 
 

@@ -8,15 +8,15 @@ import contextlib
 import streamlit as st
 
 from app_pages.common import current_user, is_teacher, runs_dir
-from vgg.archive import archive_runs, archives, restore
-from vgg.classroom import ClassLimits, class_mode, load_limits, may_control, save_limits
-from vgg.disk import folder_bytes
-from vgg.errors import UserError
-from vgg.estimate import CIFAR10_TRAINING_IMAGES, estimate
-from vgg.metrics import format_duration, progress
-from vgg.runs import list_runs, open_run
-from vgg.scheduler import forecast, move_up, slot_count
-from vgg.status import ACTIVE_STATES, PROCESS_STATES
+from vgg.classroom.policy import ClassLimits, class_mode, load_limits, may_control, save_limits
+from vgg.core.errors import UserError
+from vgg.core.estimate import CIFAR10_TRAINING_IMAGES, estimate
+from vgg.runs.archive import archive_runs, archives, restore
+from vgg.runs.disk import folder_bytes
+from vgg.runs.folder import list_runs, open_run
+from vgg.runs.metrics import format_duration, progress
+from vgg.runs.queue import forecast, move_up, slot_count
+from vgg.runs.status import ACTIVE_STATES, PROCESS_STATES
 
 
 def seconds_left_of(run, runs):

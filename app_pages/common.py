@@ -12,11 +12,11 @@ import urllib.parse
 import numpy as np
 import streamlit as st
 
-from vgg.data import CLASS_NAMES, DataError, default_data_dir
-from vgg.errors import UserError
-from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from vgg.model_record import ModelRecord, available_models
-from vgg.runs import default_runs_dir
+from vgg.core.errors import UserError
+from vgg.data.cifar10 import CLASS_NAMES, DataError, default_data_dir
+from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
+from vgg.runs.folder import default_runs_dir
+from vgg.runs.record import ModelRecord, available_models
 
 
 def runs_dir():
@@ -25,9 +25,9 @@ def runs_dir():
 
 @st.cache_resource
 def start_queue_pump(folder):
-    """One thread per server that starts queued runs when a slot frees (vgg/scheduler.py): a run killed hard,
+    """One thread per server that starts queued runs when a slot frees (vgg/runs/queue.py): a run killed hard,
     or a queue left by a restart, moves on without anyone pressing a button."""
-    from vgg.scheduler import Pump
+    from vgg.runs.queue import Pump
 
     pump = Pump(folder)
     pump.start()
@@ -36,21 +36,21 @@ def start_queue_pump(folder):
 
 @st.cache_resource(show_spinner="Loading CIFAR-10…")
 def load_dataset(data_dir):
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     return load_cifar10(data_dir)
 
 
 @st.cache_resource(show_spinner="Loading CIFAR-10…", max_entries=2)
 def load_split(data_dir, validation_size, seed):
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     return load_cifar10(data_dir, validation_size, seed)
 
 
 def dataset_for(validation_size, seed):
     """(dataset, None) for a split, sharing the other pages' copy when it is theirs; else (None, one sentence)."""
-    from vgg.evaluation import DEFAULT_SPLIT
+    from vgg.explain.evaluation import DEFAULT_SPLIT
 
     data_dir = default_data_dir()
     try:
@@ -63,7 +63,7 @@ def dataset_for(validation_size, seed):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def cached_split_id(data_dir, validation_size, seed, _dataset):
-    from vgg.evaluation import split_id
+    from vgg.explain.evaluation import split_id
 
     return split_id(_dataset, validation_size, seed)
 
@@ -79,8 +79,8 @@ def dataset_or_message():
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_predictor(path, modified_time):
     """A Predictor for a model file; `modified_time` makes a re-saved checkpoint load anew."""
-    from vgg.device import limit_serving_threads
-    from vgg.inference import Predictor
+    from vgg.explain.predictor import Predictor
+    from vgg.model.device import limit_serving_threads
 
     limit_serving_threads()
     return Predictor.for_file(path, runs_dir(), version=modified_time)
@@ -88,10 +88,10 @@ def load_predictor(path, modified_time):
 
 @st.cache_resource(show_spinner="Loading the model at that epoch…", max_entries=8)
 def load_epoch_predictor(path, modified_time, epoch):
-    """A Predictor for a model file with the weights of its snapshot of `epoch` (vgg/snapshots.py)."""
-    from vgg.device import limit_serving_threads
-    from vgg.inference import Predictor, load_model
-    from vgg.snapshots import load_epoch
+    """A Predictor for a model file with the weights of its snapshot of `epoch` (vgg/training/snapshots.py)."""
+    from vgg.explain.predictor import Predictor, load_model
+    from vgg.model.device import limit_serving_threads
+    from vgg.training.snapshots import load_epoch
 
     limit_serving_threads()
     model = load_epoch(load_model(path, runs_dir()), path, epoch)
@@ -144,7 +144,7 @@ def pinned_version(key, path):
 def decode_upload(digest, _content, name):
     """(preview at most 256 px, 32x32 input, original (width, height)) of an upload, or the sentence saying why
     not; cached by the file's SHA-256, so a rerun, another session or the same photo twice decodes it once."""
-    from vgg.images import load_upload
+    from vgg.data.uploads import load_upload
 
     try:
         image, pixels = load_upload(_content, name)
@@ -221,7 +221,7 @@ def is_teacher():
 
 def identity_ui():
     """In class mode, the sidebar asks for the student's name and offers the teacher's password; returns nothing."""
-    from vgg.classroom import class_mode, clean_name, is_teacher_password
+    from vgg.classroom.policy import class_mode, clean_name, is_teacher_password
 
     if not class_mode():
         st.session_state.me = None
@@ -278,10 +278,10 @@ def folded(label):
 
 
 def start_run(**launch_arguments):
-    """Queues a run from any page through `vgg.launch.launch`, as this session's user: within the class's limits
-    for a student and the disk budget for everyone. Returns (run, process); a refusal raises UserError."""
-    from vgg.classroom import class_mode, load_limits
-    from vgg.launch import launch
+    """Queues a run from any page through `vgg.classroom.launch.launch`, as this session's user: within the class's
+    limits for a student and the disk budget for everyone. Returns (run, process); a refusal raises UserError."""
+    from vgg.classroom.launch import launch
+    from vgg.classroom.policy import class_mode, load_limits
 
     owner, teacher = current_user(), is_teacher()
     if class_mode() and owner is None and not teacher:
@@ -293,7 +293,7 @@ def start_run(**launch_arguments):
 def try_this_ui(page_name):
     """The page's "Try this" task from experiments/try-this.toml in the sidebar, when it has one: beside the page,
     so the chart or picture it is about keeps the first screen."""
-    from vgg.experiments import try_this
+    from vgg.classroom.experiments import try_this
 
     try:
         task = try_this(page_name)
@@ -308,14 +308,14 @@ def try_this_ui(page_name):
 
 def may_edit_tasks():
     """The teacher edits the tasks: in class mode once unlocked, else whoever runs the app (preparing a lesson)."""
-    from vgg.classroom import class_mode
+    from vgg.classroom.policy import class_mode
 
     return is_teacher() or not class_mode()
 
 
 def edit_task_ui(page_name, task):
     """A small form under the task that rewrites this page's task in experiments/try-this.toml."""
-    from vgg.experiments import save_try_this
+    from vgg.classroom.experiments import save_try_this
 
     with st.sidebar.popover("Edit this task" if task else "Write a task for this page", icon=":material/edit:",
                             width="stretch"), st.form(f"try_this_form_{page_name}", border=False):

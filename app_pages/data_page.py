@@ -10,8 +10,8 @@ from PIL import Image
 
 from app_pages import links
 from app_pages.common import dataset_or_message, try_this_ui
-from vgg.data import CLASS_NAMES, CUTOUT_SIZES, augment_examples, colourfulness, draw_per_class
-from vgg.visualize import enlarge
+from vgg.data.cifar10 import CLASS_NAMES, CUTOUT_SIZES, augment_examples, colourfulness, draw_per_class
+from vgg.explain.visualize import enlarge
 
 AUGMENTED_COPIES = 7  # With the original, two rows of four, as large as the close-up's pictures.
 GRID_ROW_HEIGHT = 64  # Pixels: a picture of about 56x56, as wide as a column of ten on a 1024x768 projector.

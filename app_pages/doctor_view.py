@@ -11,10 +11,10 @@ from plotly.subplots import make_subplots
 
 from app_pages import links
 from app_pages.plots import go
-from vgg.diagnostics import heatmap, read_diagnostics
-from vgg.doctor import Verdict, diagnose_records
-from vgg.errors import UserError
-from vgg.layer_names import layer_label
+from vgg.classroom.doctor import Verdict, diagnose_records
+from vgg.core.errors import UserError
+from vgg.model.names import layer_label
+from vgg.runs.diagnostics import heatmap, read_diagnostics
 
 VERDICT_LOOK = {Verdict.HEALTHY: st.success, Verdict.WAITING: st.info}
 

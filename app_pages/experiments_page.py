@@ -9,13 +9,13 @@ import streamlit as st
 from app_pages.class_view import active_signature, queue_places
 from app_pages.common import current_user, identity_ui, is_teacher, runs_dir, start_run, try_this_ui
 from app_pages.run_view import pause_key, run_view_ui
-from vgg.classroom import class_mode
-from vgg.config import changes_from_preset
-from vgg.data import default_data_dir
-from vgg.errors import UserError
-from vgg.experiments import load_experiments, outcome
-from vgg.launch import ENDED_STATES
-from vgg.runs import list_runs
+from vgg.classroom.experiments import load_experiments, outcome
+from vgg.classroom.launch import ENDED_STATES
+from vgg.classroom.policy import class_mode
+from vgg.core.config import changes_from_preset
+from vgg.core.errors import UserError
+from vgg.data.cifar10 import default_data_dir
+from vgg.runs.folder import list_runs
 
 LIVE_SECONDS = 2.0  # As the Train page: a training run's view redraws this often.
 

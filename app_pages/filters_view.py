@@ -12,9 +12,9 @@ import pathlib
 import numpy as np
 import streamlit as st
 
-from vgg.errors import UserError
-from vgg.layer_names import layer_label
-from vgg.visualize import channel_card, deep_filters, enlarge, first_layer_filters, receptive_field_geometry
+from vgg.core.errors import UserError
+from vgg.explain.visualize import channel_card, deep_filters, enlarge, first_layer_filters, receptive_field_geometry
+from vgg.model.names import layer_label
 
 SHOWN_CHANNELS = 16  # Channels of a deeper layer shown: four rows of four fit a projector's width.
 CARD_COLUMNS = 4
@@ -50,7 +50,7 @@ def computed(what, compute):
 
 
 def first_layer_ui(model):
-    from vgg.feature_vis import first_layer_kinds
+    from vgg.explain.feature_vis import first_layer_kinds
 
     kernel = model.get_layer("block1_conv1").get_weights()[0]
     kinds = np.array(first_layer_kinds(kernel))
@@ -72,7 +72,7 @@ def first_layer_ui(model):
 
 def layer_choice_ui(model):
     """The deeper conv layer the user chose; block 3's last conv by default, whose channels draw textures."""
-    from vgg.model import conv_layers
+    from vgg.model.build import conv_layers
 
     names = [layer.name for layer in conv_layers(model)][1:]
     default = max((index for index, name in enumerate(names) if name.startswith("block3_")), default=0)
@@ -82,10 +82,10 @@ def layer_choice_ui(model):
 def top_images_for(model, path, split):
     """(TopImages, the validation images) of the model at `path` on `split`, or None after one sentence."""
     from app_pages.common import cached_split_id, dataset_for
-    from vgg.data import default_data_dir
-    from vgg.evaluation import evaluation_key
-    from vgg.model import activation_layer_names
-    from vgg.top_images import top_images_of
+    from vgg.data.cifar10 import default_data_dir
+    from vgg.explain.evaluation import evaluation_key
+    from vgg.explain.top_images import top_images_of
+    from vgg.model.build import activation_layer_names
 
     dataset, message = dataset_for(*split)
     if dataset is None:
@@ -100,7 +100,7 @@ def top_images_for(model, path, split):
 
 def channels_text(model, layer, channels, with_photos):
     """What the channel cards show, in words: a field as wide as the image gives whole photos, not crops."""
-    from vgg.visualize import receptive_fields
+    from vgg.explain.visualize import receptive_fields
 
     size = model.inputs[0].shape[1]
     field = receptive_fields(model)[layer]
@@ -117,8 +117,8 @@ def channels_text(model, layer, channels, with_photos):
 
 
 def channels_ui(model, path, split):
-    from vgg.feature_vis import pictures_of
-    from vgg.model import activation_layer_names
+    from vgg.explain.feature_vis import pictures_of
+    from vgg.model.build import activation_layer_names
 
     layer = layer_choice_ui(model)
     channels = min(SHOWN_CHANNELS, model.get_layer(layer).filters)
@@ -146,7 +146,7 @@ def channels_ui(model, path, split):
 
 
 def classes_ui(model, path, class_names):
-    from vgg.feature_vis import CLASSES, pictures_of
+    from vgg.explain.feature_vis import CLASSES, pictures_of
 
     pictures = computed("what each class wants",
                         lambda progress: pictures_of(path, CLASSES, lambda: model, len(class_names), progress))
@@ -161,7 +161,7 @@ def classes_ui(model, path, class_names):
 
 def filters_ui(predictor, path):
     """The whole tab for the model `predictor` loaded from `path`."""
-    from vgg.evaluation import split_for
+    from vgg.explain.evaluation import split_for
 
     first_layer_ui(predictor.model)
     channels_ui(predictor.model, pathlib.Path(path), split_for(path))

@@ -22,10 +22,8 @@ from app_pages.common import (
 from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
 from app_pages.snapshot_view import FINAL_EPOCH, earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
-from vgg.data import CLASS_NAMES
-from vgg.layer_names import block_of, feature_stop_label, layer_label
-from vgg.model_record import available_models
-from vgg.visualize import (
+from vgg.data.cifar10 import CLASS_NAMES
+from vgg.explain.visualize import (
     enlarge,
     feature_map_grid,
     is_guessing,
@@ -37,6 +35,8 @@ from vgg.visualize import (
     strongest_channels,
     zero_channels,
 )
+from vgg.model.names import block_of, feature_stop_label, layer_label
+from vgg.runs.record import available_models
 
 # What each block's maps can and cannot show for a 32x32 input (every model here takes 32x32),
 # since a 4x4 grid cannot show an eye whatever the channel has learned.
@@ -74,7 +74,7 @@ def layer_rows(rows, fields, image_size, all_layers):
 
 
 def architecture_ui(model):
-    from vgg.model import block_summaries, describe
+    from vgg.model.build import block_summaries, describe
 
     description = describe(model)
     fields = receptive_fields(model)

@@ -1,7 +1,7 @@
 """Mistakes: a model's confusion matrix, the validation images behind any of its cells, and where the model
 looked in one of them.
 
-The model's answers for every validation image come from vgg.evaluation: computed once per model file and
+The model's answers for every validation image come from vgg.explain.evaluation: computed once per model file and
 data split (with a progress bar), saved, then read back once per server for every session, so any later view
 draws from memory.
 """
@@ -16,9 +16,9 @@ import streamlit as st
 from app_pages import links
 from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.common import cached_split_id, dataset_for, model_choice_ui, runs_dir, try_this_ui
-from vgg.data import CLASS_NAMES, default_data_dir
-from vgg.errors import UserError
-from vgg.evaluation import (
+from vgg.core.errors import UserError
+from vgg.data.cifar10 import CLASS_NAMES, default_data_dir
+from vgg.explain.evaluation import (
     DEFAULT_SPLIT,
     EvaluationKey,
     evaluation_key,
@@ -26,8 +26,8 @@ from vgg.evaluation import (
     load_saved,
     split_for,
 )
-from vgg.model_record import available_models
-from vgg.visualize import enlarge, heatmap_is_empty, heatmap_overlay
+from vgg.explain.visualize import enlarge, heatmap_is_empty, heatmap_overlay
+from vgg.runs.record import available_models
 
 GALLERY_PAGE = 12  # Images per gallery page: two rows of six fit a 1024x768 projector.
 GALLERY_COLUMNS = 6
@@ -237,7 +237,8 @@ def inspection_ui(predictor, evaluation, dataset, index, link):
     # A right answer has one class to explain; its runner-up is the other class the model weighed.
     other = called if called != true else evaluation.top(index, 2)[1][0]
     other_what = "its answer" if called != true else "the runner-up"
-    # Block 3 first: greying out what its map marks costs the answer more than block 4's (vgg.attention.DEFAULT_BLOCK).
+    # Block 3 first: greying out what its map marks costs the answer more than block 4's
+    # (vgg.explain.attention.DEFAULT_BLOCK).
     heatmaps, block = predictor.grad_cams(image, (true, other), blocks=(3, 4))
     picture, true_cam, other_cam = st.columns(3)
     picture.image(enlarge(image, INSPECT_SCALE), caption=f"Validation image {index}: a {names[true]}")

@@ -1,6 +1,6 @@
 """What an image is near, block by block: a view that Predict and Inside VGG16 draw under an image.
 
-Its index of training images' features comes from vgg.neighbours: built once per model file (under a progress
+Its index of training images' features comes from vgg.explain.neighbours: built once per model file (under a progress
 bar), saved, then read back once per server for every session; each later image costs one small forward pass
 and five matrix products. It draws no widgets, so one page can show it under several images.
 """
@@ -11,10 +11,10 @@ import numpy as np
 import streamlit as st
 
 from app_pages.common import dataset_for
-from vgg.data import default_data_dir
-from vgg.errors import UserError
-from vgg.evaluation import split_for
-from vgg.neighbours import (
+from vgg.core.errors import UserError
+from vgg.data.cifar10 import default_data_dir
+from vgg.explain.evaluation import split_for
+from vgg.explain.neighbours import (
     INDEX_IMAGES,
     NEIGHBOURS,
     VOTING_BLOCK,

@@ -10,10 +10,10 @@ from app_pages.attention_view import attention_ui, empty_sentence, grid_label, l
 from app_pages.charts import top_classes_figure
 from app_pages.common import model_choice_ui, read_upload, runs_dir, try_this_ui
 from app_pages.neighbours_view import neighbours_ui
-from vgg.attention import DEFAULT_BLOCK, is_empty
-from vgg.images import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from vgg.model_record import ModelRecord, available_models
-from vgg.visualize import enlarge, grid_overlay
+from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
+from vgg.explain.attention import DEFAULT_BLOCK, is_empty
+from vgg.explain.visualize import enlarge, grid_overlay
+from vgg.runs.record import ModelRecord, available_models
 
 MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
 # What a link to this page names (app_pages/links.py): ?model=<label>&compare=<label of the compared model>.
@@ -113,7 +113,7 @@ def answer_caption_ui(probability, unsure_below, classes):
 
 
 def unsure_threshold():
-    """The chosen model's unsure threshold (vgg.model_record.ModelRecord.unsure_below), or None."""
+    """The chosen model's unsure threshold (vgg.runs.record.ModelRecord.unsure_below), or None."""
     path = available_models(runs_dir()).get(st.session_state.get("predict_model"))
     return ModelRecord.of(path).unsure_below if path is not None else None
 

@@ -11,9 +11,9 @@ import streamlit as st
 
 from app_pages.charts import Series, training_figure
 from app_pages.doctor_view import diagnosis_figure
-from vgg.doctor import diagnose_records
-from vgg.errors import UserError
-from vgg.replays import at, duration, replays
+from vgg.classroom.doctor import diagnose_records
+from vgg.classroom.replays import at, duration, replays
+from vgg.core.errors import UserError
 
 SPEEDS = {"10x": 10.0, "30x": 30.0, "100x": 100.0}
 START_KEY = "replay_started"

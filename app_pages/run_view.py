@@ -18,12 +18,12 @@ from app_pages.charts import Series, training_figure
 from app_pages.class_view import active_signature
 from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir, start_run
 from app_pages.doctor_view import doctor_ui
-from vgg.classroom import check_control, may_control
-from vgg.data import default_data_dir
-from vgg.errors import UserError
-from vgg.metrics import format_duration, progress, read_metrics
-from vgg.runs import open_run
-from vgg.status import PRECISION_WORDS, RESUMABLE_STATES, State
+from vgg.classroom.policy import check_control, may_control
+from vgg.core.errors import UserError
+from vgg.data.cifar10 import default_data_dir
+from vgg.runs.folder import open_run
+from vgg.runs.metrics import format_duration, progress, read_metrics
+from vgg.runs.status import PRECISION_WORDS, RESUMABLE_STATES, State
 
 STATE_ICONS = {
     State.RUNNING: ":material/play_circle:", State.QUEUED: ":material/schedule:",

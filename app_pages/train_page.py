@@ -21,14 +21,14 @@ from app_pages.common import folded, identity_ui, is_teacher, runs_dir, start_ru
 from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
-from vgg.classroom import class_mode, clean_name, delete_run
-from vgg.config import validate
-from vgg.data import default_data_dir
-from vgg.errors import UserError
-from vgg.launch import training_runs
-from vgg.runs import list_runs
-from vgg.scheduler import slot_count
-from vgg.status import State
+from vgg.classroom.launch import training_runs
+from vgg.classroom.policy import class_mode, clean_name, delete_run
+from vgg.core.config import validate
+from vgg.core.errors import UserError
+from vgg.data.cifar10 import default_data_dir
+from vgg.runs.folder import list_runs
+from vgg.runs.queue import slot_count
+from vgg.runs.status import State
 
 X_AXES = ["auto", "epochs", "images"]
 # What a link to this page names (app_pages/links.py): the run shown, the runs overlaid and the chart's x axis, not

@@ -4,11 +4,11 @@ under "Advanced", and what the run will cost on this machine before anyone press
 import streamlit as st
 
 from app_pages.common import runs_dir
-from vgg.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, VARIANTS
-from vgg.data import CUTOUT_SIZES
-from vgg.estimate import CIFAR10_TRAINING_IMAGES, estimate
-from vgg.metrics import format_duration
-from vgg.runs import list_runs
+from vgg.core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, VARIANTS
+from vgg.core.estimate import CIFAR10_TRAINING_IMAGES, estimate
+from vgg.data.cifar10 import CUTOUT_SIZES
+from vgg.runs.folder import list_runs
+from vgg.runs.metrics import format_duration
 
 WIDTHS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import app_pages.charts as charts  # noqa: E402
 from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS  # noqa: E402
-from vgg.metrics import BatchRow, EpochRow, Metrics  # noqa: E402
+from vgg.runs.metrics import BatchRow, EpochRow, Metrics  # noqa: E402
 
 
 def long_run(points, epochs=40, seed=0):

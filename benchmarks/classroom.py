@@ -21,10 +21,10 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS, SERVER_START_TIMEOUT, streamlit_server  # noqa: E402
-from vgg.config import PRESETS  # noqa: E402
-from vgg.device import cpu_name  # noqa: E402
-from vgg.launch import launch, stop_active_runs, wait_for  # noqa: E402
-from vgg.status import State  # noqa: E402
+from vgg.classroom.launch import launch, stop_active_runs, wait_for  # noqa: E402
+from vgg.core.config import PRESETS  # noqa: E402
+from vgg.model.device import cpu_name  # noqa: E402
+from vgg.runs.status import State  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 RUN_EPOCHS = 30  # Longer than any measurement: the run trains throughout.

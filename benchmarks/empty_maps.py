@@ -1,11 +1,11 @@
-"""How often each block's class map is empty, before and after vgg/attention.py, and what the maps cost.
+"""How often each block's class map is empty, before and after vgg/explain/attention.py, and what the maps cost.
 
     python benchmarks/empty_maps.py [--images 500] [--data-dir ../shared/cifar10] [--serving-threads]
 
 (`--images 0` prints the timings only.)
 
-On `--images` validation images (drawn with seed 0 from the split the shipped model is scored on, vgg.evaluation's
-`split_for`), for the class the Predict page names (the mean over the image and its mirror):
+On `--images` validation images (drawn with seed 0 from the split the shipped model is scored on,
+vgg.explain.evaluation's `split_for`), for the class the Predict page names (the mean over the image and its mirror):
 - the share of empty maps (no cell above zero) per block 3, 4, 5 with the app's former Grad-CAM (gradient averaged
   over the grid, log-probability scored), with Grad-CAM scoring the logit, and with the cell-wise maps now shown;
 - how alike the maps of the predicted class and of the runner-up are (Pearson correlation over cells, mean over the
@@ -27,11 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from vgg.attention import BLOCKS, AttentionMaps, is_empty  # noqa: E402
-from vgg.data import load_cifar10  # noqa: E402
-from vgg.evaluation import split_for  # noqa: E402
-from vgg.inference import Predictor  # noqa: E402
-from vgg.model_record import SHIPPED_MODEL  # noqa: E402
+from vgg.data.cifar10 import load_cifar10  # noqa: E402
+from vgg.explain.attention import BLOCKS, AttentionMaps, is_empty  # noqa: E402
+from vgg.explain.evaluation import split_for  # noqa: E402
+from vgg.explain.predictor import Predictor  # noqa: E402
+from vgg.runs.record import SHIPPED_MODEL  # noqa: E402
 
 VARIANTS = {
     "before: Grad-CAM, log-probability (the app's former code)": dict(weighting="mean", score="log_probability"),
@@ -121,7 +121,7 @@ def main():
     parser.add_argument("--serving-threads", action="store_true", help="Limit TensorFlow as the web server does.")
     args = parser.parse_args()
     if args.serving_threads:
-        from vgg.device import limit_serving_threads
+        from vgg.model.device import limit_serving_threads
 
         limit_serving_threads()
     validation_size, seed = split_for(SHIPPED_MODEL)

@@ -15,7 +15,7 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")]
 from benchmarks.first_paint import streamlit_server  # noqa: E402
 from browser_helpers import CHROMIUM, CHROMIUM_ARGUMENTS, screenshot, wait_until_idle  # noqa: E402
-from vgg.experiments import load_experiment  # noqa: E402
+from vgg.classroom.experiments import load_experiment  # noqa: E402
 
 
 def main():

@@ -11,9 +11,9 @@ import time
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
-from vgg.experiments import load_experiments, outcome  # noqa: E402
-from vgg.runs import create_run  # noqa: E402
-from vgg.train import train_run  # noqa: E402
+from vgg.classroom.experiments import load_experiments, outcome  # noqa: E402
+from vgg.runs.folder import create_run  # noqa: E402
+from vgg.training.trainer import train_run  # noqa: E402
 
 DATA_DIR = PROJECT_ROOT.parent / "shared" / "cifar10"
 

@@ -87,7 +87,7 @@ def first_page_seconds(data_dir=None):
 
     environment = dict(os.environ)
     if data_dir:
-        environment["VGG_DATA_DIR"] = str(data_dir)  # vgg.data.DATA_DIR_VARIABLE, which the README documents.
+        environment["VGG_DATA_DIR"] = str(data_dir)  # vgg.data.cifar10.DATA_DIR_VARIABLE, which the README documents.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
         page = browser.new_page()

@@ -1,6 +1,6 @@
 """What tf.data's autotuning costs each pass: validation passes and short fits with the project's pipeline
-(autotuning off, vgg/data.py) against the pipeline as it was (autotuned parallelism and prefetching), alternating
-in one process.
+(autotuning off, vgg/data/cifar10.py) against the pipeline as it was (autotuned parallelism and
+prefetching), alternating in one process.
 
 Autotuning's thread wakes at doubling intervals (10 ms, 20 ms, ...) and an iterator's end waits for its next
 wake, so a pass that would take 1.9 s ends at 2.55 s, one of 7.3 s at 10.24 s.
@@ -18,10 +18,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import tensorflow as tf  # noqa: E402
 
-from vgg import bench, data  # noqa: E402
-from vgg.config import preset  # noqa: E402
-from vgg.model import build_from_config  # noqa: E402
-from vgg.train import compile_model  # noqa: E402
+from benchmarks import bench
+from vgg import data  # noqa: E402
+from vgg.core.config import preset  # noqa: E402
+from vgg.model.build import build_from_config  # noqa: E402
+from vgg.training.trainer import compile_model  # noqa: E402
 
 
 def pipeline(images, labels, batch_size, autotune, **options):

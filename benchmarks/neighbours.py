@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from vgg import neighbours  # noqa: E402
-from vgg.data import default_data_dir, load_cifar10  # noqa: E402
-from vgg.evaluation import split_for  # noqa: E402
-from vgg.model_record import SHIPPED_MODEL  # noqa: E402
+from vgg.data.cifar10 import default_data_dir, load_cifar10  # noqa: E402
+from vgg.explain.evaluation import split_for  # noqa: E402
+from vgg.runs.record import SHIPPED_MODEL  # noqa: E402
 
 
 def no_model():
@@ -49,7 +49,7 @@ def build_and_read_back(model, dataset, split):
 
 def ask(model, index, images, labels):
     """Per query: ms with the forward pass, ms of the query alone, ms of the same products through BLAS (`@`,
-    which vgg.neighbours avoids); and per block the class share."""
+    which vgg.explain.neighbours avoids); and per block the class share."""
     total, products, blas, shares = [], [], [], np.zeros(5)
     for image, label in zip(images, labels, strict=True):
         started = time.perf_counter()
@@ -77,8 +77,8 @@ def main(argv=None):
     parser.add_argument("--serving-threads", action="store_true", help="Limit TensorFlow as the web server does.")
     parser.add_argument("--queries", type=int, default=500, help="Validation images asked about.")
     args = parser.parse_args(argv)
-    from vgg.device import cpu_name, limit_serving_threads
-    from vgg.inference import load_model
+    from vgg.explain.predictor import load_model
+    from vgg.model.device import cpu_name, limit_serving_threads
 
     if args.serving_threads:
         limit_serving_threads()

@@ -1,5 +1,5 @@
 """Accuracy against wall time of one cpu-preset run, with any training options changed: the bench's
-time-to-accuracy training (vgg.bench.time_to_accuracy_curve), for trying one idea at a time.
+time-to-accuracy training (benchmarks.bench.time_to_accuracy_curve), for trying one idea at a time.
 
     python benchmarks/time_to_accuracy.py --data-dir ../shared/cifar10 --epochs 4
     python benchmarks/time_to_accuracy.py --data-dir ../shared/cifar10 --epochs 4 -- --label-smoothing 0.2

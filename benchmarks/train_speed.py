@@ -1,7 +1,7 @@
 """Training images/s of the cpu preset and its variants, each measured in the same process on real images.
 
 Issue 26's speed side: a variant that trains more images per second fits more epochs into five minutes, so
-each is timed on the trainer's own path (vgg.bench.trainer_throughput: build, compile, tf.data, `fit`), in the
+each is timed on the trainer's own path (benchmarks.bench.trainer_throughput: build, compile, tf.data, `fit`), in the
 precision the run would use on this machine unless the variant names one.
 
     python benchmarks/train_speed.py --data-dir ../shared/cifar10
@@ -16,13 +16,14 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import tensorflow as tf  # noqa: E402
 
-from vgg import bench, model  # noqa: E402
-from vgg.config import preset  # noqa: E402
-from vgg.device import precision_policy  # noqa: E402
+from benchmarks import bench
+from vgg import model  # noqa: E402
+from vgg.core.config import preset  # noqa: E402
+from vgg.model.device import precision_policy  # noqa: E402
 
 CPU = preset("cpu")
 # Each variant: the cpu preset with these settings changed; "keras-bn" variants train Keras' own batch norm in
-# place of the fused kernel (vgg/batch_norm.py), as the trainer did before.
+# place of the fused kernel (vgg/model/batch_norm.py), as the trainer did before.
 VARIANTS = {
     "cpu": {},
     "keras-bn": {},

@@ -21,8 +21,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 # Importing vgg sets TensorFlow's environment (oneDNN, logging) before anything loads it: nothing before
 # it loads TensorFlow (browser_helpers does not).
 from browser_helpers import CHROMIUM, CHROMIUM_ARGUMENTS, free_port  # noqa: E402
-from vgg.config import TrainConfig  # noqa: E402
-from vgg.data import CLASS_NAMES  # noqa: E402
+from vgg.core.config import TrainConfig  # noqa: E402
+from vgg.data.cifar10 import CLASS_NAMES  # noqa: E402
 
 
 def class_templates(num_classes=10, seed=1234):
@@ -116,8 +116,8 @@ def app_environment(monkeypatch, image_folder, trained_runs_dir):
 @pytest.fixture(scope="session")
 def trained_runs_dir(tmp_path_factory, image_folder):
     """A runs folder holding one finished tiny run, so the model pages have a model to show."""
-    from vgg.runs import create_run
-    from vgg.train import train_run
+    from vgg.runs.folder import create_run
+    from vgg.training.trainer import train_run
 
     runs_dir = tmp_path_factory.mktemp("runs")
     run = create_run(runs_dir, tiny_config(epochs=3), name="tiny", data_dir=str(image_folder))
@@ -143,7 +143,7 @@ def assert_one_sentence(message):
 
 
 def train_run_quietly(run, data_dir):
-    from vgg.train import train_run
+    from vgg.training.trainer import train_run
 
     return train_run(run, data_dir=data_dir, progress=lambda message: None)
 
@@ -153,8 +153,8 @@ NOT_ACTIVE = ("created", "finished", "stopped", "failed", "interrupted", "unknow
 
 def stop_and_wait(run, process=None):
     """Stops a training run this test started and waits until it no longer counts as active."""
-    from vgg.launch import wait_for
-    from vgg.runs import RunError
+    from vgg.classroom.launch import wait_for
+    from vgg.runs.folder import RunError
 
     with contextlib.suppress(RunError):  # It ended already.
         run.request_stop()
@@ -208,7 +208,7 @@ def app_server(root, data_dir, runs_source=None):
             # Only a failing test shows this; it says what the server said while the tests ran.
             print(log_path.read_text()[-4000:])
         finally:
-            from vgg.launch import stop_active_runs
+            from vgg.classroom.launch import stop_active_runs
 
             # Training processes live in their own sessions: a failed test must not leave them running.
             stop_active_runs(runs_dir)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vgg.model_record
+import vgg.runs.record
 from conftest import PROJECT_ROOT, generated_images, page_test, png_bytes
-from vgg.launch import stop_active_runs, wait_for
-from vgg.runs import list_runs, open_run
+from vgg.classroom.launch import stop_active_runs, wait_for
+from vgg.runs.folder import list_runs, open_run
 
 
 def notices(app):
@@ -114,8 +114,8 @@ def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment
 
 def test_model_pages_without_any_model_say_how_to_get_one(app_environment, monkeypatch, tmp_path):
     monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(vgg.model_record, "SHIPPED_MODEL", tmp_path / "none.keras")
-    monkeypatch.setattr(vgg.model_record, "SNAPSHOT_MODEL", tmp_path / "none-either.keras")
+    monkeypatch.setattr(vgg.runs.record, "SHIPPED_MODEL", tmp_path / "none.keras")
+    monkeypatch.setattr(vgg.runs.record, "SNAPSHOT_MODEL", tmp_path / "none-either.keras")
     for module in ("inside_page", "predict_page"):
         app = page_test(module).run()
         assert not app.exception
@@ -173,7 +173,7 @@ def test_train_page_queues_a_second_start_cancels_it_and_stops_the_run(
     app_environment, tmp_path, monkeypatch, image_folder, request
 ):
     from conftest import subprocess_environment, tiny_config
-    from vgg.launch import launch
+    from vgg.classroom.launch import launch
 
     runs_dir = tmp_path / "runs"
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
@@ -206,8 +206,8 @@ def test_train_page_queues_a_second_start_cancels_it_and_stops_the_run(
 @pytest.mark.slow
 def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environment, tmp_path, monkeypatch, image_folder):
     from conftest import tiny_config
-    from vgg.runs import create_run
-    from vgg.train import train_run
+    from vgg.runs.folder import create_run
+    from vgg.training.trainer import train_run
 
     runs_dir = tmp_path / "runs"
     run = create_run(runs_dir, tiny_config(epochs=3, average_from_epoch=2, augment=True), name="averaged")
@@ -222,7 +222,7 @@ def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environmen
 
 
 def test_a_link_opens_an_image_on_the_inside_page_and_a_broken_one_says_so(app_environment, image_folder):
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     dataset = load_cifar10(image_folder)
     position = int(np.flatnonzero(dataset.y_val == 3)[2])  # The third cat of the validation images.

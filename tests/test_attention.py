@@ -7,10 +7,10 @@ from PIL import Image
 
 from conftest import SHARED_CIFAR10, generated_images, png_bytes
 from test_app import texts
-from vgg.attention import AttentionMaps, is_empty
-from vgg.data import CLASS_NAMES
-from vgg.inference import Predictor
-from vgg.model_record import SHIPPED_MODEL
+from vgg.data.cifar10 import CLASS_NAMES
+from vgg.explain.attention import AttentionMaps, is_empty
+from vgg.explain.predictor import Predictor
+from vgg.runs.record import SHIPPED_MODEL
 
 
 def real_images(per_class=2):
@@ -94,8 +94,8 @@ def no_evidence_model(runs_dir):
     weights, non-positive output weights. No cell of any block can add to any class, so every block's map is
     empty, while the pixels still move the score."""
     from conftest import tiny_config
-    from vgg.model import build_from_config
-    from vgg.runs import create_run
+    from vgg.model.build import build_from_config
+    from vgg.runs.folder import create_run
 
     config = tiny_config(head="small", batch_norm=False)
     model = build_from_config(config)
@@ -171,7 +171,7 @@ def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runne
 
 
 def test_a_map_is_drawn_as_crisp_cells_over_the_photo():
-    from vgg.visualize import color_bar, grid_overlay
+    from vgg.explain.visualize import color_bar, grid_overlay
 
     photo = np.full((32, 32, 3), 100, np.uint8)
     grid = np.zeros((4, 4))

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from vgg.batch_norm import FusedBatchNormalization, inference_config
-from vgg.config import preset
-from vgg.model import build_from_config, describe
+from vgg.core.config import preset
+from vgg.model.batch_norm import FusedBatchNormalization, inference_config
+from vgg.model.build import build_from_config, describe
 
 
 def _pair(dtype_policy, scale=True):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_CIFAR10
-from vgg.config import PRESETS
-from vgg.inference import Predictor, load_model
-from vgg.runs import create_run
-from vgg.train import train_run
+from vgg.core.config import PRESETS
+from vgg.explain.predictor import Predictor, load_model
+from vgg.runs.folder import create_run
+from vgg.training.trainer import train_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,7 +30,7 @@ def test_blog_recipe_sits_at_ln10_and_answers_every_image_alike(tmp_path):
     assert epoch.val_loss == pytest.approx(math.log(10), abs=0.01)
     assert epoch.val_accuracy <= 0.15
 
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     images = load_cifar10(SHARED_CIFAR10, validation_size=500).x_val[:100]
     probabilities = Predictor(load_model(run.model_path, tmp_path / "runs")).probabilities(images)

@@ -10,7 +10,7 @@ import pytest
 
 from browser_helpers import CHROMIUM, VIEWPORT, no_exception, open_page, screenshot, screenshot_path, wait_until_idle
 from conftest import generated_images, png_bytes
-from vgg.launch import stop_active_runs
+from vgg.classroom.launch import stop_active_runs
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

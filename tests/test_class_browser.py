@@ -9,11 +9,11 @@ import pytest
 
 from browser_helpers import close_pages, new_page, no_exception, screenshot
 from conftest import app_server, tiny_config
-from vgg.classroom import ClassLimits, ClassroomError, check_control, save_limits
-from vgg.launch import stop_active_runs, training_runs, wait_for
-from vgg.runs import create_run, list_runs, open_run
-from vgg.scheduler import enqueue, queued_runs
-from vgg.status import State
+from vgg.classroom.launch import stop_active_runs, training_runs, wait_for
+from vgg.classroom.policy import ClassLimits, ClassroomError, check_control, save_limits
+from vgg.runs.folder import create_run, list_runs, open_run
+from vgg.runs.queue import enqueue, queued_runs
+from vgg.runs.status import State
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "correct horse"

@@ -5,12 +5,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import PROJECT_ROOT, tiny_config
-from vgg.archive import archive_runs, archives, restore
-from vgg.classroom import load_limits
-from vgg.config import PRESETS
-from vgg.disk import ARCHIVE_DIR
-from vgg.runs import create_run, list_runs, open_run
-from vgg.status import State
+from vgg.classroom.policy import load_limits
+from vgg.core.config import PRESETS
+from vgg.runs.archive import archive_runs, archives, restore
+from vgg.runs.disk import ARCHIVE_DIR
+from vgg.runs.folder import create_run, list_runs, open_run
+from vgg.runs.status import State
 
 PASSWORD = "correct horse"
 
@@ -119,7 +119,7 @@ def test_the_run_board_lists_changes_pins_and_plots(classroom):
 
 
 def test_a_student_cannot_resume_past_the_time_limit_from_the_page(classroom):
-    from vgg.runs import CheckpointState
+    from vgg.runs.folder import CheckpointState
 
     run = create_run(classroom, tiny_config(), name="adas-long", title="Ada's long one", owner="Ada")
     run.update_status(state=State.STOPPED)

@@ -5,11 +5,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import PROJECT_ROOT, subprocess_environment, tiny_config
-from vgg.classroom import ClassroomError, check_control, clean_name, delete_run
-from vgg.errors import UserError
-from vgg.launch import launch, stop_active_runs, wait_for
-from vgg.runs import create_run, open_run
-from vgg.status import State
+from vgg.classroom.launch import launch, stop_active_runs, wait_for
+from vgg.classroom.policy import ClassroomError, check_control, clean_name, delete_run
+from vgg.core.errors import UserError
+from vgg.runs.folder import create_run, open_run
+from vgg.runs.status import State
 
 PASSWORD = "correct horse"
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import app_pages.run_view
-import vgg.images
-import vgg.inference
+import vgg.data.uploads
+import vgg.explain.predictor
 from conftest import PROJECT_ROOT, generated_images, page_test, png_bytes, subprocess_environment, tiny_config
-from vgg.launch import launch, stop_active_runs, wait_for
-from vgg.status import State
+from vgg.classroom.launch import launch, stop_active_runs, wait_for
+from vgg.runs.status import State
 
 
 def counting(monkeypatch, module, name):
@@ -35,8 +35,8 @@ def photos(count, seed):
 
 
 def test_a_rerun_decodes_and_predicts_no_upload_again(app_environment, monkeypatch):
-    decodes = counting(monkeypatch, vgg.images, "load_upload")
-    predictions = counting(monkeypatch, vgg.inference.Predictor, "top_k")
+    decodes = counting(monkeypatch, vgg.data.uploads, "load_upload")
+    predictions = counting(monkeypatch, vgg.explain.predictor.Predictor, "top_k")
     app = page_test("predict_page").run()
     app.selectbox(key="predict_model").set_value("Run tiny (final)").run()
     app.get("file_uploader")[0].set_value(photos(2, seed=21)).run()

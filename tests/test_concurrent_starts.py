@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from conftest import stop_and_wait, subprocess_environment, tiny_config
-from vgg.launch import launch, stop_active_runs, training_runs, wait_for
-from vgg.scheduler import queued_runs
-from vgg.status import State
+from vgg.classroom.launch import launch, stop_active_runs, training_runs, wait_for
+from vgg.runs.queue import queued_runs
+from vgg.runs.status import State
 
 
 def start_when_both_are_ready(barrier, results, runs_dir, name, image_folder):

@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from conftest import PROJECT_ROOT, assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
-from vgg.files import write_json
-from vgg.launch import active_run
-from vgg.metrics import BatchRow, EpochRow, row_line
-from vgg.runs import create_run, list_runs, open_run
+from vgg.classroom.launch import active_run
+from vgg.core.files import write_json
+from vgg.runs.folder import create_run, list_runs, open_run
+from vgg.runs.metrics import BatchRow, EpochRow, row_line
 
 
 @pytest.mark.parametrize("damage", ["random bytes", "empty file", "first half of the zip"])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_CIFAR10, subprocess_environment, write_image_folder
-from vgg import data
-from vgg.data import CLASS_NAMES, DataError, augment_batch, balanced_split, load_cifar10
+from vgg.data import cifar10 as data
+from vgg.data.cifar10 import CLASS_NAMES, DataError, augment_batch, balanced_split, load_cifar10
 
 
 def test_image_folder_loads_in_cifar10_label_order_with_balanced_validation(image_folder):
@@ -69,7 +69,7 @@ def test_download_without_network_says_how_to_use_a_local_copy(tmp_path):
         KERAS_HOME=tmp_path, HTTPS_PROXY=proxy, https_proxy=proxy, HTTP_PROXY=proxy, http_proxy=proxy
     )
     environment.pop("VGG_DATA_DIR", None)
-    result = subprocess.run([sys.executable, "-c", "import vgg.data; vgg.data.load_cifar10(None)"],
+    result = subprocess.run([sys.executable, "-c", "import vgg.data.cifar10; vgg.data.cifar10.load_cifar10(None)"],
                             capture_output=True, text=True, env=environment, timeout=120)
     assert result.returncode != 0
     assert "DataError" in result.stderr and "VGG_DATA_DIR" in result.stderr.splitlines()[-1]

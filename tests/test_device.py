@@ -4,8 +4,8 @@ import platform
 
 import pytest
 
-from vgg.config import preset
-from vgg.device import cpu_flags, precision_policy
+from vgg.core.config import preset
+from vgg.model.device import cpu_flags, precision_policy
 
 AMX = {"avx512f", "amx_tile", "amx_bf16"}
 NO_AMX = {"avx512f", "avx512_bf16"}  # An AMD EPYC's: bfloat16 instructions, no matrix units.

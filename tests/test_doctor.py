@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_sentence, class_templates, generated_images, tiny_config, train_run_quietly
+from vgg.classroom.doctor import Verdict, diagnose, diagnose_records
 from vgg.cli import main
-from vgg.config import PRESETS, validate
-from vgg.data import CLASS_NAMES
-from vgg.diagnostics import (
+from vgg.core.config import PRESETS, validate
+from vgg.data.cifar10 import CLASS_NAMES
+from vgg.runs.diagnostics import (
     LN10,
     Diagnostics,
     NonFiniteRow,
@@ -24,11 +25,10 @@ from vgg.diagnostics import (
     read_diagnostics,
     truncate_diagnostics,
 )
-from vgg.doctor import Verdict, diagnose, diagnose_records
-from vgg.metrics import BatchRow, EpochRow, Metrics, row_line
-from vgg.probes import probe_interval
-from vgg.runs import create_run
-from vgg.status import DamagedRunError
+from vgg.runs.folder import create_run
+from vgg.runs.metrics import BatchRow, EpochRow, Metrics, row_line
+from vgg.runs.status import DamagedRunError
+from vgg.training.probes import probe_interval
 
 UNITS = ("block1", "block2", "block3", "block4", "block5", "fc1", "predictions")
 
@@ -334,7 +334,7 @@ def test_three_images_a_class_for_fifteen_epochs_overfit(tmp_path):
 
 
 def test_a_failing_probe_is_recorded_once_and_training_goes_on(image_folder, tmp_path, monkeypatch):
-    import vgg.probes
+    import vgg.training.probes
 
     calls = []
 
@@ -342,7 +342,7 @@ def test_a_failing_probe_is_recorded_once_and_training_goes_on(image_folder, tmp
         calls.append(args)
         raise RuntimeError("no probe today")
 
-    monkeypatch.setattr(vgg.probes, "probe_row", broken)
+    monkeypatch.setattr(vgg.training.probes, "probe_row", broken)
     run = create_run(tmp_path / "runs", tiny_config(epochs=1), name="broken-probe")
     status = train_run_quietly(run, image_folder)
     assert status.state == "finished", status.traceback
@@ -354,7 +354,7 @@ def test_a_failing_probe_is_recorded_once_and_training_goes_on(image_folder, tmp
 
 
 def test_the_bench_measures_the_probes_cost(tmp_path):
-    from vgg.probes import probe_cost
+    from vgg.training.probes import probe_cost
 
     images, labels = generated_images(per_class=10)
     cost = probe_cost(tiny_config(), images, labels, images[:50], labels[:50], tmp_path, rounds=1, steps=2,

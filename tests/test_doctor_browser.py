@@ -7,9 +7,9 @@ import pytest
 
 from browser_helpers import screenshot, wait_until_idle
 from conftest import app_server, train_run_quietly
-from vgg.config import PRESETS
-from vgg.replays import REPLAYS_DIR
-from vgg.runs import create_run
+from vgg.classroom.replays import REPLAYS_DIR
+from vgg.core.config import PRESETS
+from vgg.runs.folder import create_run
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

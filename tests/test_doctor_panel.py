@@ -5,9 +5,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import PROJECT_ROOT, subprocess_environment, train_run_quietly
-from vgg.config import PRESETS
-from vgg.launch import stop_active_runs
-from vgg.runs import create_run, list_runs
+from vgg.classroom.launch import stop_active_runs
+from vgg.core.config import PRESETS
+from vgg.runs.folder import create_run, list_runs
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,9 @@
 """The Train page's "about N min on this machine": the machine's speed comes from earlier runs' records."""
 
-from vgg.config import preset
-from vgg.estimate import DEFAULT_GFLOPS, estimate, machine_gflops, training_flops_per_image
-from vgg.metrics import EpochRow, row_line
-from vgg.runs import create_run, list_runs
+from vgg.core.config import preset
+from vgg.core.estimate import DEFAULT_GFLOPS, estimate, machine_gflops, training_flops_per_image
+from vgg.runs.folder import create_run, list_runs
+from vgg.runs.metrics import EpochRow, row_line
 
 
 def run_with_epochs(runs_dir, name, speeds):

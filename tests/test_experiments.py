@@ -7,9 +7,8 @@ import re
 import pytest
 
 from conftest import SHARED_CIFAR10, app_server, assert_one_sentence, page_test, tiny_config, train_run_quietly
-from vgg.config import PRESETS
-from vgg.doctor import Verdict, diagnose
-from vgg.experiments import (
+from vgg.classroom.doctor import Verdict, diagnose
+from vgg.classroom.experiments import (
     ExperimentError,
     load_experiment,
     load_experiments,
@@ -17,10 +16,11 @@ from vgg.experiments import (
     save_try_this,
     try_this,
 )
-from vgg.files import write_text
-from vgg.launch import ENDED_STATES, stop_active_runs, wait_for
-from vgg.metrics import EpochRow, row_line
-from vgg.runs import create_run, list_runs
+from vgg.classroom.launch import ENDED_STATES, stop_active_runs, wait_for
+from vgg.core.config import PRESETS
+from vgg.core.files import write_text
+from vgg.runs.folder import create_run, list_runs
+from vgg.runs.metrics import EpochRow, row_line
 
 # A whole experiment on the generated images in about ten seconds: the cpu preset at 1/8 width, two epochs.
 TINY_EXPERIMENT = """
@@ -278,7 +278,7 @@ def test_a_student_runs_an_experiment_end_to_end_in_chromium(browser, tmp_path, 
 
 def test_in_class_a_student_without_a_name_is_refused_in_one_sentence_and_sees_no_class_table(
         experiments_environment, monkeypatch):
-    from vgg.classroom import PASSWORD_VARIABLE
+    from vgg.classroom.policy import PASSWORD_VARIABLE
 
     monkeypatch.setenv(PASSWORD_VARIABLE, "sesame")
     app = page_test("experiments_page").run()

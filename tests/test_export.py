@@ -7,13 +7,13 @@ import pytest
 
 from conftest import tiny_config
 from vgg.cli import _config_from_args, build_parser
-from vgg.inference import evaluate, load_model
-from vgg.runs import RunError, create_run, open_run
+from vgg.explain.predictor import evaluate, load_model
+from vgg.runs.folder import RunError, create_run, open_run
 
 
 def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_folder, tmp_path):
-    from vgg.data import load_cifar10
-    from vgg.export import export_run
+    from vgg.data.cifar10 import load_cifar10
+    from vgg.training.export import export_run
 
     run = open_run(trained_runs_dir, "tiny")
     # No data folder given: the run's own, so the card's split is the one the run held out.
@@ -38,7 +38,7 @@ def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_fol
 
 
 def test_the_cards_limits_name_the_most_confused_pair_and_the_gap_to_the_target():
-    from vgg.export import hardest_pair, limits_markdown
+    from vgg.training.export import hardest_pair, limits_markdown
 
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     matrix = [[50 if row == column else 0 for column in range(10)] for row in range(10)]
@@ -57,7 +57,7 @@ def test_the_cards_limits_name_the_most_confused_pair_and_the_gap_to_the_target(
 
 
 def test_a_card_names_a_starting_file_with_no_record_by_its_name_and_hash():
-    from vgg.export import lineage_markdown
+    from vgg.training.export import lineage_markdown
 
     # A start file with no card beside it and no run folder: the card can only say which file it was.
     card = {"wall_time_seconds": 7200.0, "epochs": 24, "config": {"width": 0.75},
@@ -69,7 +69,7 @@ def test_a_card_names_a_starting_file_with_no_record_by_its_name_and_hash():
 
 
 def test_a_card_says_when_its_weights_are_an_average_of_epochs():
-    from vgg.export import lineage_markdown
+    from vgg.training.export import lineage_markdown
 
     card = {"wall_time_seconds": 3600.0, "epochs": 36, "config": {"width": 0.5, "average_from_epoch": 1}}
     origin = lineage_markdown(card)[0]
@@ -80,7 +80,7 @@ def test_a_card_says_when_its_weights_are_an_average_of_epochs():
 
 
 def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_folder, tmp_path):
-    from vgg.export import export_run
+    from vgg.training.export import export_run
 
     card = export_run(open_run(trained_runs_dir, "tiny"), image_folder, assets_dir=tmp_path)
     arguments = shlex.split(card["command"])
@@ -90,7 +90,7 @@ def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_fo
 
 
 def test_an_unfinished_run_cannot_ship(tmp_path, image_folder):
-    from vgg.export import export_run
+    from vgg.training.export import export_run
 
     run = create_run(tmp_path / "runs", tiny_config(), name="not-trained")
     with pytest.raises(RunError, match="has not finished"):
@@ -103,8 +103,8 @@ def test_a_model_over_the_size_limit_ships_with_float16_weights_that_score_as_it
 ):
     import numpy as np
 
-    from vgg.data import load_cifar10
-    from vgg.export import export_run
+    from vgg.data.cifar10 import load_cifar10
+    from vgg.training.export import export_run
 
     run = open_run(trained_runs_dir, "tiny")
     float32_bytes = run.model_path.stat().st_size
@@ -123,8 +123,8 @@ def test_a_model_over_the_size_limit_ships_with_float16_weights_that_score_as_it
 
 
 def test_a_failed_export_leaves_the_shipped_model_and_card_as_they_were(trained_runs_dir, image_folder, tmp_path):
-    from vgg.data import DataError
-    from vgg.export import export_run
+    from vgg.data.cifar10 import DataError
+    from vgg.training.export import export_run
 
     run = open_run(trained_runs_dir, "tiny")
     export_run(run, image_folder, assets_dir=tmp_path)

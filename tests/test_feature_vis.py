@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import generated_images
-from vgg.feature_vis import CLASSES, cache_file, first_layer_kinds, maximize, pictures_of
-from vgg.inference import load_model
+from vgg.explain.feature_vis import CLASSES, cache_file, first_layer_kinds, maximize, pictures_of
+from vgg.explain.predictor import load_model
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_each_picture_excites_its_channel_far_more_than_real_images(tiny_model):
 
 
 def test_class_pictures_raise_their_class_score_above_every_real_image(tiny_model):
-    from vgg.feature_vis import class_target
+    from vgg.explain.feature_vis import class_target
 
     images, _ = generated_images(per_class=30, seed=7)
     pictures = maximize(tiny_model, CLASSES, range(10))
@@ -84,7 +84,7 @@ def test_pictures_are_saved_once_and_read_back_without_optimizing(tiny_model, ti
 
 
 def test_the_shipped_models_pictures_go_to_the_data_cache(monkeypatch, tmp_path):
-    from vgg.model_record import ASSETS_DIR, SHIPPED_MODEL
+    from vgg.runs.record import ASSETS_DIR, SHIPPED_MODEL
 
     monkeypatch.setenv("VGG_CACHE_DIR", str(tmp_path))
     file, sha = cache_file(SHIPPED_MODEL, "pictures", "classes-16")
@@ -93,7 +93,7 @@ def test_the_shipped_models_pictures_go_to_the_data_cache(monkeypatch, tmp_path)
 
 
 def test_a_layer_without_channels_is_refused_in_one_sentence(tiny_model):
-    from vgg.feature_vis import FeatureVisError
+    from vgg.explain.feature_vis import FeatureVisError
 
     with pytest.raises(FeatureVisError, match="^block1_pool is not a conv layer"):
         maximize(tiny_model, "block1_pool", [0])
@@ -111,7 +111,7 @@ def test_first_layer_filters_are_told_apart_as_colour_or_edge():
 
 def test_the_filters_tab_shows_what_the_shipped_models_channels_and_classes_want(app_environment):
     from conftest import page_test
-    from vgg.model_record import SHIPPED_LABEL, SHIPPED_MODEL
+    from vgg.runs.record import SHIPPED_LABEL, SHIPPED_MODEL
 
     if not SHIPPED_MODEL.exists():
         pytest.skip("the shipped model is not in assets/")
@@ -136,7 +136,7 @@ def test_the_filters_tab_shows_what_the_shipped_models_channels_and_classes_want
 
 
 def test_a_model_without_batch_norm_is_pictured_through_its_convs_own_relu():
-    from vgg.model import build_vgg
+    from vgg.model.build import build_vgg
 
     # The blog recipe's kind of model: each conv has its ReLU built in, so the ascent rebuilds the conv without it.
     model = build_vgg(width=0.125, batch_norm=False, head="small")

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from conftest import PROJECT_ROOT, assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
-from vgg.files import WriteError, read_json, write_json
-from vgg.launch import active_run, launch
-from vgg.runs import create_run, list_runs, open_run
+from vgg.classroom.launch import active_run, launch
+from vgg.core.files import WriteError, read_json, write_json
+from vgg.runs.folder import create_run, list_runs, open_run
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def fill_after_first_checkpoint(run, disk, leave_bytes):
 def test_a_run_that_fills_the_disk_ends_failed_and_keeps_its_last_checkpoint(small_disk, image_folder):
     import keras
 
-    from vgg.train import load_checkpoint
+    from vgg.training.trainer import load_checkpoint
 
     runs_dir = small_disk / "runs"
     run = create_run(runs_dir, tiny_config(epochs=3), name="full", data_dir=str(image_folder))

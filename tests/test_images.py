@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 
 from conftest import subprocess_environment
-from vgg import images
-from vgg.errors import UserError
-from vgg.images import MAX_UPLOAD_BYTES, ImageError, decode_image, load_upload, to_network_input
+from vgg.core.errors import UserError
+from vgg.data import uploads as images
+from vgg.data.uploads import MAX_UPLOAD_BYTES, ImageError, decode_image, load_upload, to_network_input
 
 RED, BLUE, GREEN, WHITE, BLACK = (255, 0, 0), (0, 0, 255), (0, 255, 0), (255, 255, 255), (0, 0, 0)
 NAME = "holiday photo.png"  # A space and a dot, as real file names have.
@@ -256,7 +256,7 @@ def test_a_decompression_bomb_is_refused_from_its_header(data, sentence):
 
 MEMORY_PROBE = """
 import json, resource, sys
-from vgg.images import ImageError, load_upload
+from vgg.data.uploads import ImageError, load_upload
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux

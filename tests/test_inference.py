@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import generated_images
-from vgg.inference import Predictor, evaluate, load_model
-from vgg.model_record import SHIPPED_MODEL, ModelRecord
-from vgg.runs import open_run
+from vgg.explain.predictor import Predictor, evaluate, load_model
+from vgg.runs.folder import open_run
+from vgg.runs.record import SHIPPED_MODEL, ModelRecord
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 
 from browser_helpers import screenshot, screenshot_path, wait_until_idle
 from conftest import tiny_config
-from vgg.launch import launch, wait_for
-from vgg.runs import open_run
-from vgg.status import State
+from vgg.classroom.launch import launch, wait_for
+from vgg.runs.folder import open_run
+from vgg.runs.status import State
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -38,7 +38,7 @@ def widget_keys(app, kind):
 @pytest.fixture
 def two_runs(monkeypatch, image_folder, trained_runs_dir, tmp_path):
     """The trained tiny run and a second run (created, not trained), so one can be overlaid on the other."""
-    from vgg.runs import create_run
+    from vgg.runs.folder import create_run
 
     runs = tmp_path / "runs"
     shutil.copytree(trained_runs_dir, runs)
@@ -166,7 +166,7 @@ def test_a_hidden_image_chooser_shows_the_sample_the_link_named(app_environment,
     """For the Inside page to adopt: common.image_choice_ui draws no chooser when hidden, and shows the sample."""
     from streamlit.testing.v1 import AppTest
 
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     script = ("import streamlit as st\nfrom app_pages.common import image_choice_ui\n"
               "image, name = image_choice_ui('inside_image', show=False)\nst.caption(f'{name} {image.shape}')\n")
@@ -205,7 +205,7 @@ def test_an_inside_link_opens_its_model_image_and_tab_and_can_hide_the_choosers(
 def test_an_inside_link_with_every_parameter_reproduces_each_control(app_environment):
     """The shipped snapshot run (assets/) has epochs to choose: a link names the epoch, layer, channel count, colour
     scale and compared class too, and a moved control moves the address."""
-    from vgg.model_record import SNAPSHOT_LABEL
+    from vgg.runs.record import SNAPSHOT_LABEL
 
     link = {"model": SNAPSHOT_LABEL, "class": "cat", "index": "2", "tab": "Where it looks", "epoch": "2",
             "layer": "block3_conv2", "channels": "8", "scale": "False", "versus": "9"}
@@ -243,7 +243,7 @@ def test_a_view_only_link_draws_no_control_of_the_view(app_environment):
 
 
 def test_an_inside_link_past_the_classs_last_image_opens_its_last(app_environment, image_folder):
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     cats = int((load_cifar10(image_folder).y_val == 3).sum())
     app = opened("inside_page", model=TINY, **{"class": "cat", "index": "500"})

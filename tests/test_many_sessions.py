@@ -11,9 +11,9 @@ import pytest
 
 from browser_helpers import close_pages, new_page, no_exception_or_error
 from conftest import generated_images, png_bytes, stop_and_wait, subprocess_environment, tiny_config
-from vgg.data import CLASS_NAMES
-from vgg.launch import active_run, launch, stop_active_runs, training_runs, wait_for
-from vgg.runs import list_runs
+from vgg.classroom.launch import active_run, launch, stop_active_runs, training_runs, wait_for
+from vgg.data.cifar10 import CLASS_NAMES
+from vgg.runs.folder import list_runs
 
 # Each takes 20 s to a minute on a 2-core machine.
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

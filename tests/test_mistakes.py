@@ -1,4 +1,4 @@
-"""The Mistakes page and vgg.evaluation: the saved evaluation of a model on its validation split, its
+"""The Mistakes page and vgg.explain.evaluation: the saved evaluation of a model on its validation split, its
 confusion matrix and cells, when it is reused and when it is computed again, and the page through AppTest."""
 
 import dataclasses
@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import PROJECT_ROOT
-from vgg.data import load_cifar10
-from vgg.evaluation import (
+from vgg.data.cifar10 import load_cifar10
+from vgg.explain.evaluation import (
     DEFAULT_SPLIT,
     evaluation_key,
     evaluation_of,
@@ -19,8 +19,8 @@ from vgg.evaluation import (
     split_for,
     split_id,
 )
-from vgg.inference import Predictor, evaluate, load_model
-from vgg.model_record import SHIPPED_MODEL, ModelRecord
+from vgg.explain.predictor import Predictor, evaluate, load_model
+from vgg.runs.record import SHIPPED_MODEL, ModelRecord
 
 
 @pytest.fixture
@@ -212,7 +212,7 @@ def test_the_shipped_models_evaluation_goes_to_the_data_cache_not_assets(monkeyp
 
 def test_a_model_with_other_classes_than_the_data_is_one_sentence(tiny):
     from conftest import assert_one_sentence
-    from vgg.evaluation import EvaluationError
+    from vgg.explain.evaluation import EvaluationError
 
     three_classes = dataclasses.replace(tiny.dataset, class_names=("a", "b", "c"), y_val=tiny.dataset.y_val % 3)
     with pytest.raises(EvaluationError) as error:

@@ -1,8 +1,8 @@
 import keras
 import pytest
 
-from vgg.config import PRESETS, SettingError, TrainConfig, validate
-from vgg.model import activation_layer_names, build_from_config, build_vgg, conv_layers, describe
+from vgg.core.config import PRESETS, SettingError, TrainConfig, validate
+from vgg.model.build import activation_layer_names, build_from_config, build_vgg, conv_layers, describe
 
 
 def test_convolutional_part_matches_keras_vgg16_layer_by_layer():
@@ -89,7 +89,7 @@ def test_builder_refuses_an_unknown_variant_like_keras_does():
 def test_train_command_spells_out_every_change_from_its_preset():
     import shlex
 
-    from vgg.config import train_command
+    from vgg.core.config import train_command
 
     config = PRESETS["half"].replace(width=0.75, augment=False, epochs=3)
     command = train_command(config, "half", "/tmp/my cifar")
@@ -104,7 +104,7 @@ def test_train_command_round_trips_through_the_command_line():
     import shlex
 
     from vgg.cli import _config_from_args, build_parser
-    from vgg.config import train_command
+    from vgg.core.config import train_command
 
     config = PRESETS["half"].replace(epochs=160, cutout_size=12)
     arguments = shlex.split(train_command(config, "half", "../shared/cifar10"))

@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import SHARED_CIFAR10, assert_one_sentence
-from vgg import neighbours
-from vgg.data import CLASS_NAMES, load_cifar10
-from vgg.model import build_vgg
+from vgg.data.cifar10 import CLASS_NAMES, load_cifar10
+from vgg.explain import neighbours
+from vgg.model.build import build_vgg
 
 requires_cifar10 = pytest.mark.skipif(not (SHARED_CIFAR10 / "train").is_dir(), reason="no CIFAR-10 at ../shared")
 
@@ -171,8 +171,8 @@ def test_a_new_model_file_gets_a_new_index_and_the_old_one_is_removed(small_real
 @pytest.mark.slow
 @requires_cifar10
 def test_block_5_neighbours_share_the_class_more_often_than_block_1s_on_the_shipped_model(tmp_path):
-    from vgg.inference import Predictor
-    from vgg.model_record import SHIPPED_MODEL
+    from vgg.explain.predictor import Predictor
+    from vgg.runs.record import SHIPPED_MODEL
 
     dataset = real_cifar10(tmp_path, per_class=250, validation_size=500)
     predictor = Predictor.for_file(SHIPPED_MODEL, tmp_path)
@@ -194,7 +194,7 @@ def neighbours_page(model_path):
 
     from app_pages.common import load_predictor
     from app_pages.neighbours_view import neighbours_ui
-    from vgg.data import default_data_dir, load_cifar10
+    from vgg.data.cifar10 import default_data_dir, load_cifar10
 
     predictor = load_predictor(model_path, 0)
     dataset = load_cifar10(default_data_dir(), 100, 0)

@@ -9,14 +9,14 @@ import time
 import pytest
 
 from conftest import assert_one_sentence, subprocess_environment, tiny_config, train_run_quietly
-from vgg import locks
-from vgg.classroom import ClassLimits, ClassroomError
-from vgg.disk import DiskBudgetError, folder_bytes, make_room
-from vgg.files import write_json
-from vgg.launch import launch, stop_active_runs, wait_for
-from vgg.runs import create_run, open_run
-from vgg.scheduler import Pump, enqueue, forecast, move_up, queued_runs, slot_path, start_due_runs
-from vgg.status import State
+from vgg.classroom.launch import launch, stop_active_runs, wait_for
+from vgg.classroom.policy import ClassLimits, ClassroomError
+from vgg.core import locks
+from vgg.core.files import write_json
+from vgg.runs.disk import DiskBudgetError, folder_bytes, make_room
+from vgg.runs.folder import create_run, open_run
+from vgg.runs.queue import Pump, enqueue, forecast, move_up, queued_runs, slot_path, start_due_runs
+from vgg.runs.status import State
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import PROJECT_ROOT
-from vgg.doctor import Verdict, diagnose
-from vgg.replays import REPLAYS_DIR, at, duration, replays
+from vgg.classroom.doctor import Verdict, diagnose
+from vgg.classroom.replays import REPLAYS_DIR, at, duration, replays
 
 pytestmark = pytest.mark.skipif(not (REPLAYS_DIR / "blog-short").exists(), reason="assets/replays is missing")
 

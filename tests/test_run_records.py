@@ -9,12 +9,12 @@ import sys
 import pytest
 
 from conftest import PROJECT_ROOT, subprocess_environment, tiny_config
-from vgg.errors import UserError
-from vgg.files import WriteError, read_json, replacing, write_json
-from vgg.launch import active_run, launch, wait_for
-from vgg.metrics import BatchRow, EpochRow, Metrics, downsample, kept_after_resume, progress, row_line
-from vgg.runs import create_run, list_runs, open_run
-from vgg.status import RunStatus, State
+from vgg.classroom.launch import active_run, launch, wait_for
+from vgg.core.errors import UserError
+from vgg.core.files import WriteError, read_json, replacing, write_json
+from vgg.runs.folder import create_run, list_runs, open_run
+from vgg.runs.metrics import BatchRow, EpochRow, Metrics, downsample, kept_after_resume, progress, row_line
+from vgg.runs.status import RunStatus, State
 
 WRONG_TYPES = [None, [], 7, "running"]
 

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from conftest import SHARED_CIFAR10
-from vgg import inference, model_record
-from vgg.model import build_from_config, conv_layers, describe
+from vgg.explain import predictor as inference
+from vgg.model.build import build_from_config, conv_layers, describe
+from vgg.runs import record as model_record
 
 CARD_DATA = model_record.ASSETS_DIR / "vgg16_cifar10.json"
 pytestmark = pytest.mark.skipif(not model_record.SHIPPED_MODEL.exists(), reason="no model ships in assets/ yet")
@@ -28,7 +29,7 @@ def test_shipped_model_is_small_and_is_the_default(shipped_model):
 
 
 def test_shipped_model_has_the_architecture_its_card_states(shipped_model, card):
-    from vgg.config import TrainConfig
+    from vgg.core.config import TrainConfig
 
     expected = build_from_config(TrainConfig.from_dict(card["config"]))
     assert len(conv_layers(shipped_model)) == 13
@@ -42,7 +43,7 @@ def test_shipped_model_has_the_architecture_its_card_states(shipped_model, card)
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
 def test_shipped_model_scores_its_cards_validation_accuracy(shipped_model, card):
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     dataset = load_cifar10(SHARED_CIFAR10, validation_size=card["validation_size"], seed=card["config"]["seed"])
     # Scored as the app predicts with it: the card and the app read the same record of its training.

@@ -1,18 +1,18 @@
-"""Issue 26's training ideas, each as the trainer uses it: the whitening first layer (vgg/whitening.py),
-look-ahead (vgg/lookahead.py), alternating flips (vgg/data.py) and batch norms without a learned scale. Their
-effect on accuracy is measured on real images in BENCHMARKS.md; these tests hold what each must do on any data."""
+"""Issue 26's training ideas, each as the trainer uses it: the whitening first layer (vgg/model/whitening.py),
+look-ahead (vgg/training/lookahead.py), alternating flips (vgg/data/cifar10.py) and batch norms without a learned scale.
+Their effect on accuracy is measured on real images in BENCHMARKS.md; these tests hold what each must do on any data."""
 
 import keras
 import numpy as np
 import pytest
 
 from conftest import tiny_config, train_run_quietly
-from vgg.config import SettingError, validate
-from vgg.data import load_cifar10, make_tf_dataset
-from vgg.inference import load_model
-from vgg.lookahead import FINAL_DECAY, SYNC_EVERY, Lookahead
-from vgg.runs import create_run
-from vgg.whitening import CIFAR10_MEAN, CIFAR10_STD, FIRST_CONV, whitening_kernel
+from vgg.core.config import SettingError, validate
+from vgg.data.cifar10 import load_cifar10, make_tf_dataset
+from vgg.explain.predictor import load_model
+from vgg.model.whitening import CIFAR10_MEAN, CIFAR10_STD, FIRST_CONV, whitening_kernel
+from vgg.runs.folder import create_run
+from vgg.training.lookahead import FINAL_DECAY, SYNC_EVERY, Lookahead
 
 
 def standardized_patches(images):

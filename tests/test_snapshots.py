@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-import vgg.snapshots
+import vgg.training.snapshots
 from conftest import generated_images, page_test, tiny_config
-from vgg.inference import Predictor, load_model
-from vgg.model_record import ASSETS_DIR, ModelRecord
-from vgg.runs import create_run
-from vgg.snapshots import (
+from vgg.explain.predictor import Predictor, load_model
+from vgg.runs.folder import create_run
+from vgg.runs.record import ASSETS_DIR, ModelRecord
+from vgg.training.snapshots import (
     epochs_of,
     file_epoch,
     load_epoch,
@@ -21,7 +21,7 @@ from vgg.snapshots import (
     weights_at,
     why_none,
 )
-from vgg.train import train_run
+from vgg.training.trainer import train_run
 
 SHIPPED_SNAPSHOTS = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
 
@@ -84,7 +84,7 @@ def test_a_resumed_run_keeps_its_earlier_snapshots(tmp_path, image_folder):
 
 
 def test_a_too_large_model_keeps_none_and_the_page_says_why(tmp_path, image_folder, monkeypatch):
-    monkeypatch.setattr(vgg.snapshots, "MAX_SNAPSHOT_BYTES", 1000)
+    monkeypatch.setattr(vgg.training.snapshots, "MAX_SNAPSHOT_BYTES", 1000)
     run = train(tmp_path, image_folder, "large", epochs=1)
     assert epochs_of(run.model_path) == []
     assert "keeps no snapshots" in why_none(run.model_path) and "over the limit" in why_none(run.model_path)

@@ -11,11 +11,11 @@ import pytest
 import tensorflow as tf
 
 from conftest import generated_images
-from vgg.evaluation import evaluation_key, split_id
-from vgg.inference import load_model
-from vgg.model import activation_layer_names
-from vgg.top_images import TOP, cache_file, compute, top_images_of
-from vgg.visualize import field_crop, receptive_field_box, receptive_field_geometry
+from vgg.explain.evaluation import evaluation_key, split_id
+from vgg.explain.predictor import load_model
+from vgg.explain.top_images import TOP, cache_file, compute, top_images_of
+from vgg.explain.visualize import field_crop, receptive_field_box, receptive_field_geometry
+from vgg.model.build import activation_layer_names
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_a_crop_holds_exactly_the_pixels_a_unit_depends_on(tiny_model):
 
 
 def test_the_pass_is_saved_beside_the_evaluation_and_read_back(tiny_model, tiny_model_path):
-    from vgg.data import Dataset
+    from vgg.data.cifar10 import Dataset
 
     calls = []
 

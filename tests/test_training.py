@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT_ROOT, subprocess_environment, tiny_config
-from vgg.files import write_json
-from vgg.inference import evaluate, load_model
-from vgg.launch import launch, wait_for
-from vgg.metrics import BatchRow, row_line
-from vgg.runs import create_run, open_run
-from vgg.train import train_run
+from vgg.classroom.launch import launch, wait_for
+from vgg.core.files import write_json
+from vgg.explain.predictor import evaluate, load_model
+from vgg.runs.folder import create_run, open_run
+from vgg.runs.metrics import BatchRow, row_line
+from vgg.training.trainer import train_run
 
 
 def test_a_narrow_vgg16_learns_the_generated_classes(image_folder, tmp_path):
@@ -28,7 +28,7 @@ def test_a_narrow_vgg16_learns_the_generated_classes(image_folder, tmp_path):
     assert epochs[-1].val_accuracy >= 0.9
     assert epochs[-1].loss < epochs[0].loss
     # The final model, reloaded from disk in safe mode, scores the same on the held-out images.
-    from vgg.data import load_cifar10
+    from vgg.data.cifar10 import load_cifar10
 
     dataset = load_cifar10(image_folder, validation_size=100)
     model = load_model(run.model_path, tmp_path / "runs")

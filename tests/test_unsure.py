@@ -10,11 +10,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import PROJECT_ROOT, page_test, png_bytes
-from vgg.data import load_cifar10
-from vgg.images import load_upload
-from vgg.inference import Predictor, evaluate, load_model
-from vgg.model_record import SHIPPED_MODEL, ModelRecord
-from vgg.runs import open_run
+from vgg.data.cifar10 import load_cifar10
+from vgg.data.uploads import load_upload
+from vgg.explain.predictor import Predictor, evaluate, load_model
+from vgg.runs.folder import open_run
+from vgg.runs.record import SHIPPED_MODEL, ModelRecord
 
 TEN_CLASSES = "It must name one of its 10 classes whatever the image"
 
@@ -161,7 +161,7 @@ def test_mistakes_inspect_maps_block_3_first(monkeypatch, image_folder, trained_
 
 
 def test_an_exported_card_states_the_threshold_its_run_saved(trained_runs_dir, tmp_path):
-    from vgg.export import export_run
+    from vgg.training.export import export_run
 
     run = open_run(trained_runs_dir, "tiny")
     card = export_run(run, None, assets_dir=tmp_path)

@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 from conftest import assert_one_sentence, tiny_config
-from vgg.inference import ModelError, load_model
-from vgg.launch import launch
-from vgg.runs import RunError, create_run, open_run, run_path
+from vgg.classroom.launch import launch
+from vgg.explain.predictor import ModelError, load_model
+from vgg.runs.folder import RunError, create_run, open_run, run_path
 
 
 def lambda_model(path, marker):

@@ -1,7 +1,7 @@
 """What one upload may cost the server that ~30 students share: CPU (a JPEG's scans) and memory (large pictures).
 
 Every file is made here with Pillow and numpy. Peak memory is measured in a fresh Python process, as growth of
-its peak resident size over what importing numpy, Pillow and vgg.images took: VmHWM in /proc/self/status, not
+its peak resident size over what importing numpy, Pillow and vgg.data.uploads took: VmHWM in /proc/self/status, not
 ru_maxrss, which Linux carries over from the parent (pytest, hundreds of MB after making these files) through exec.
 """
 
@@ -18,9 +18,9 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import subprocess_environment
-from vgg import images
-from vgg.errors import UserError
-from vgg.images import JPEG_MAX_SCANS, MAX_DECODE_BYTES, ImageError, decode_image, load_upload, to_network_input
+from vgg.core.errors import UserError
+from vgg.data import uploads as images
+from vgg.data.uploads import JPEG_MAX_SCANS, MAX_DECODE_BYTES, ImageError, decode_image, load_upload, to_network_input
 
 NAME = "holiday photo.jpg"
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
@@ -214,7 +214,7 @@ def test_deep_greyscale_is_scaled_by_the_range_of_the_whole_picture_not_of_each_
 PEAK_PROBE = """
 import json, re, sys
 import numpy, PIL.Image
-from vgg.images import load_upload
+from vgg.data.uploads import load_upload
 
 def peak_mb():
     with open("/proc/self/status") as status:

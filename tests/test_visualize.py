@@ -1,7 +1,7 @@
 import numpy as np
 
-from vgg.model import build_vgg
-from vgg.visualize import colorize, enlarge, feature_map_grid, heatmap_overlay, receptive_fields, tile
+from vgg.explain.visualize import colorize, enlarge, feature_map_grid, heatmap_overlay, receptive_fields, tile
+from vgg.model.build import build_vgg
 
 
 def test_vgg16_receptive_fields_are_the_textbook_ones():

@@ -7,11 +7,11 @@ import tensorflow as tf
 from keras import layers
 
 from conftest import tiny_config
-from vgg.averaging import WeightAverager, recompute_batch_norm_statistics
-from vgg.callbacks import StopOnRequest
-from vgg.inference import load_model
-from vgg.runs import RunError, create_run
-from vgg.train import train_run
+from vgg.explain.predictor import load_model
+from vgg.runs.folder import RunError, create_run
+from vgg.training.averaging import WeightAverager, recompute_batch_norm_statistics
+from vgg.training.callbacks import StopOnRequest
+from vgg.training.trainer import train_run
 
 
 def _dense_model():

@@ -11,14 +11,14 @@ import pytest
 
 from conftest import tiny_config
 from vgg.cli import _config_from_args, build_parser
-from vgg.data import load_cifar10
-from vgg.export import export_run
-from vgg.inference import load_model
-from vgg.model import build_from_config, conv_layers
-from vgg.model_record import ModelRecord
-from vgg.runs import create_run, open_run
-from vgg.train import train_run
-from vgg.widen import WidenError, transfer_weights
+from vgg.data.cifar10 import load_cifar10
+from vgg.explain.predictor import load_model
+from vgg.model.build import build_from_config, conv_layers
+from vgg.model.widen import WidenError, transfer_weights
+from vgg.runs.folder import create_run, open_run
+from vgg.runs.record import ModelRecord
+from vgg.training.export import export_run
+from vgg.training.trainer import train_run
 
 
 def quiet(message):

@@ -10,9 +10,9 @@ import os
 import pathlib
 import sys
 
-from vgg import config as config_module
-from vgg.config import PRESETS, TrainConfig
-from vgg.errors import UserError
+from vgg.core import config as config_module
+from vgg.core.config import PRESETS, TrainConfig
+from vgg.core.errors import UserError
 
 
 def _add_setting_options(parser):
@@ -42,8 +42,9 @@ def _print(args, value, text):
 
 
 def command_train(args):
-    from vgg import locks, runs
-    from vgg.status import State
+    from vgg.core import locks
+    from vgg.runs import folder as runs
+    from vgg.runs.status import State
 
     runs_dir = pathlib.Path(args.runs_dir or runs.default_runs_dir())
     if args.resume:
@@ -58,12 +59,12 @@ def command_train(args):
         config = _config_from_args(args)
         if config.init_from:
             # Checked before a run folder exists, and made absolute: the app may resume the run from another folder.
-            from vgg.inference import trusted_model_path
+            from vgg.explain.predictor import trusted_model_path
 
             config = config.replace(init_from=str(trusted_model_path(config.init_from, runs_dir)))
         run = runs.create_run(runs_dir, config, name=args.name, preset=args.preset, data_dir=args.data_dir)
-    from vgg.scheduler import NICENESS_VARIABLE
-    from vgg.train import train_run
+    from vgg.runs.queue import NICENESS_VARIABLE
+    from vgg.training.trainer import train_run
 
     if os.environ.get(NICENESS_VARIABLE, "").isdigit():
         os.nice(int(os.environ[NICENESS_VARIABLE]))  # Started by the app: below the web server's priority.
@@ -80,7 +81,9 @@ def command_train(args):
 
 
 def _model_path_from_args(args):
-    from vgg import inference, model_record, runs
+    from vgg.explain import predictor as inference
+    from vgg.runs import folder as runs
+    from vgg.runs import record as model_record
 
     if args.run:
         run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
@@ -94,14 +97,17 @@ def _model_path_from_args(args):
 
 
 def _predictor_from_args(args):
-    from vgg import inference, runs
+    from vgg.explain import predictor as inference
+    from vgg.runs import folder as runs
 
     path = _model_path_from_args(args)
     return inference.Predictor.for_file(path, args.runs_dir or runs.default_runs_dir()), str(path)
 
 
 def command_evaluate(args):
-    from vgg import data, inference, runs
+    from vgg.data import cifar10 as data
+    from vgg.explain import predictor as inference
+    from vgg.runs import folder as runs
 
     predictor, path = _predictor_from_args(args)
     validation_size, seed = args.validation_size, args.seed
@@ -132,7 +138,7 @@ def command_evaluate(args):
 
 
 def command_predict(args):
-    from vgg import images
+    from vgg.data import uploads as images
 
     predictor, path = _predictor_from_args(args)
     results = []
@@ -154,14 +160,15 @@ def command_predict(args):
 
 
 def command_describe(args):
-    from vgg import model as model_module
+    from vgg.model import build as model_module
 
     if args.preset:
         config = config_module.preset(args.preset)
         model = model_module.build_from_config(config)
         source = f"preset {args.preset}"
     else:
-        from vgg import inference, runs
+        from vgg.explain import predictor as inference
+        from vgg.runs import folder as runs
 
         source = str(_model_path_from_args(args))
         model = inference.load_model(source, args.runs_dir or runs.default_runs_dir())
@@ -177,7 +184,7 @@ def command_describe(args):
 
 
 def command_runs(args):
-    from vgg import runs
+    from vgg.runs import folder as runs
 
     summaries = [run.summary() for run in runs.list_runs(args.runs_dir or runs.default_runs_dir())]
     lines = [f"{'run':<36}{'state':<13}{'epochs':<9}{'val acc':<9}device"]
@@ -199,9 +206,9 @@ def _evidence_text(value):
 
 
 def command_doctor(args):
-    from vgg import runs
-    from vgg.config import train_command
-    from vgg.doctor import diagnose
+    from vgg.classroom.doctor import diagnose
+    from vgg.core.config import train_command
+    from vgg.runs import folder as runs
 
     run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
     diagnosis = diagnose(run)
@@ -216,8 +223,8 @@ def command_doctor(args):
 
 
 def command_export(args):
-    from vgg import runs
-    from vgg.export import export_run
+    from vgg.runs import folder as runs
+    from vgg.training.export import export_run
 
     run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
     card = export_run(run, args.data_dir)
@@ -229,8 +236,9 @@ def command_replays(args):
     """Trains each shipped replay's recipe anew and copies its records into assets/replays/."""
     import tempfile
 
-    from vgg import replays, runs
-    from vgg.train import train_run
+    from vgg.classroom import replays
+    from vgg.runs import folder as runs
+    from vgg.training.trainer import train_run
 
     with tempfile.TemporaryDirectory(prefix="vgg-replays-") as folder:
         for name, options in replays.RECIPES.items():
@@ -244,7 +252,7 @@ def command_replays(args):
 
 
 def command_bench(args):
-    from vgg import bench
+    from benchmarks import bench
 
     bench.main(args)
 

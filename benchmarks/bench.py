@@ -1,0 +1,390 @@
+"""`python -m vgg bench`: how fast this machine trains and answers, each against a baseline measured in the same run.
+
+Throughputs time a fixed number of training steps after warm-up steps (the first steps trace and
+compile, which a long run pays once). Latencies are medians of warm calls. The ratio is always the
+speed-up over the baseline, so above 1 means the project's path is the faster one.
+"""
+
+import io
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.bench_app import classroom_row, streamlit_rows
+from benchmarks.bench_table import format_table, make_row, summary_line
+from vgg.core.config import PRESETS
+from vgg.core.estimate import training_flops_per_image
+from vgg.data import cifar10 as data_module
+from vgg.data import uploads as images_module
+from vgg.explain import predictor as inference
+from vgg.model.build import build_from_config
+from vgg.model.device import cpu_name, precision_policy
+from vgg.runs import record as model_record
+from vgg.runs.metrics import read_metrics
+from vgg.training.trainer import compile_model
+
+# Steps and calls of the full run and of --quick. Warm-up and timed phases take two steps at least:
+# make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
+FULL_PLAN = {"warmup_steps": 3, "blog_steps": 40, "preset_steps": 60, "xla_steps": 5, "calls": 50}
+QUICK_PLAN = {"warmup_steps": 2, "blog_steps": 2, "preset_steps": 2, "xla_steps": 0, "calls": 15}
+# The time-to-accuracy training: the cpu preset for as many epochs as fit in five minutes here, at the speed the
+# bench measured for it. A schedule that ends within the budget (its learning rate down to zero, the weights
+# settled) scores higher than a longer one read halfway, and is what a teacher planning a lesson would run.
+BUDGET_SECONDS = 300
+STARTUP_SECONDS = 30  # From the command to the first step: imports, data, building, tracing.
+TIME_TO_ACCURACY_EPOCHS = 10  # When no speed was measured.
+
+
+def budget_epochs(images_per_second, train_images=45_000, validation_images=5_000):
+    """Epochs of the cpu preset that fit in BUDGET_SECONDS at `images_per_second` (validation included)."""
+    epoch_seconds = (train_images + validation_images / 3) / images_per_second
+    return max(1, int((BUDGET_SECONDS - STARTUP_SECONDS) // epoch_seconds))
+
+# The blog's plain Keras code, run in a fresh interpreter that never imports `vgg`, so that
+# TF_ENABLE_ONEDNN_OPTS stays at TensorFlow's own default there.
+BLOG_BASELINE_SCRIPT = """
+import json, sys, time
+import keras
+import numpy as np
+from keras import layers
+from tensorflow.python.util import _pywrap_util_port
+
+images_path, result_path, warmup_steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+model = keras.Sequential([keras.Input(shape=(32, 32, 3))])
+for filters, convolutions in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
+    for _ in range(convolutions):
+        model.add(layers.Conv2D(filters, (3, 3), padding="same", activation="relu"))
+    model.add(layers.MaxPooling2D((2, 2), strides=(2, 2)))
+model.add(layers.Flatten())
+model.add(layers.Dense(4096, activation="relu"))
+model.add(layers.Dense(4096, activation="relu"))
+model.add(layers.Dense(10, activation="softmax"))
+model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+with np.load(images_path) as arrays:
+    x = arrays["images"].astype("float32") / 255
+    y = keras.utils.to_categorical(arrays["labels"], 10)
+warmup_images = warmup_steps * 32
+model.fit(x[:warmup_images], y[:warmup_images], batch_size=32, epochs=1)
+start = time.perf_counter()
+model.fit(x[warmup_images:], y[warmup_images:], batch_size=32, epochs=1)
+seconds = time.perf_counter() - start
+result = {"images_per_second": (len(x) - warmup_images) / seconds, "params": model.count_params(),
+          "onednn": bool(_pywrap_util_port.IsMklEnabled())}
+with open(result_path, "w") as file:
+    json.dump(result, file)
+"""
+
+
+def say(message):
+    """Progress goes to stderr, so that stdout holds only the table or the JSON."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def onednn_enabled():
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def machine_summary():
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"machine: {cpu_name()}, {os.cpu_count()} cores, load average {load:.2f} (1 min) | "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__} | oneDNN {'on' if onednn_enabled() else 'off'}"
+    )
+
+
+def sample_images(count, data_dir, seed=0):
+    """`count` uint8 images and labels: real ones from `data_dir` (repeated when too few), else random pixels."""
+    if data_dir:
+        dataset = data_module.load_cifar10(data_dir, validation_size=0, seed=seed)
+        order = np.random.default_rng(seed).permutation(len(dataset.y_train))
+        images, labels = dataset.x_train[order], dataset.y_train[order]
+        return np.resize(images, (count, *images.shape[1:])), np.resize(labels, count)
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, size=count)
+
+
+def trainer_throughput(config, images, labels, warmup_steps):
+    """(images per second, parameters, training FLOPs per image) of the project's trainer path: build,
+    compile, tf.data, `fit` without callbacks."""
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    keras.mixed_precision.set_global_policy(precision_policy(config, on_gpu))
+    model = build_from_config(config, for_training=True)
+    compile_model(model, config, steps_per_epoch=len(labels) // config.batch_size, on_gpu=on_gpu)
+    warmup_images = warmup_steps * config.batch_size
+
+    def fit(start, stop):
+        dataset = data_module.make_tf_dataset(
+            images[start:stop], labels[start:stop], config.batch_size, augment=config.augment, shuffle=True,
+            seed=config.seed, cutout_size=config.cutout_size, alternate_flips=config.alternate_flips,
+        )
+        model.fit(dataset, epochs=1, shuffle=False, verbose=0)
+
+    fit(0, warmup_images)
+    start = time.perf_counter()
+    fit(warmup_images, len(labels))
+    seconds = time.perf_counter() - start
+    params, flops_per_image = model.count_params(), training_flops_per_image(config)
+    keras.backend.clear_session()
+    # The next model built here (another preset, the inference rows) must not inherit this policy.
+    keras.mixed_precision.set_global_policy("float32")
+    return (len(labels) - warmup_images) / seconds, params, flops_per_image
+
+
+def blog_baseline_throughput(images, labels, warmup_steps):
+    """Runs BLOG_BASELINE_SCRIPT in a fresh interpreter; returns its result dictionary."""
+    environment = dict(os.environ)
+    # `import vgg` set the flag in this process; the blog's code runs with TensorFlow's default.
+    environment.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    with tempfile.TemporaryDirectory(prefix="vgg-bench-") as folder:
+        images_path, result_path = pathlib.Path(folder, "images.npz"), pathlib.Path(folder, "result.json")
+        np.savez(images_path, images=images, labels=labels)
+        command = [sys.executable, "-c", BLOG_BASELINE_SCRIPT, str(images_path), str(result_path), str(warmup_steps)]
+        finished = subprocess.run(command, env=environment, cwd=folder, capture_output=True, text=True, check=False)
+        if finished.returncode != 0:
+            raise RuntimeError(f"The blog baseline failed: {finished.stderr.strip()[-2000:]}")
+        return json.loads(result_path.read_text())
+
+
+def matmul_gflops(size=2048, repeats=20):
+    """This CPU's float32 matrix-multiply rate through TensorFlow (oneDNN): the practical peak."""
+    left = tf.random.normal([size, size])
+    right = tf.random.normal([size, size])
+    multiply = tf.function(lambda: tf.matmul(left, right))
+    multiply().numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        multiply().numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def median_milliseconds(function, calls):
+    for _ in range(3):
+        function()  # The first calls trace the tf.functions; a user pays that once per model.
+    durations = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        function()
+        durations.append((time.perf_counter() - start) * 1000)
+    return statistics.median(durations)
+
+
+def eager_grad_cam(model, layer_name, batch):
+    """Grad-CAM as the Keras example writes it: an eager GradientTape, no tf.function."""
+    grad_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+
+    def run():
+        with tf.GradientTape() as tape:
+            activations, probabilities = grad_model(batch)
+            score = probabilities[:, tf.argmax(probabilities[0])]
+        gradients = tape.gradient(score, activations)
+        weights = tf.reduce_mean(gradients, axis=(0, 1, 2))
+        heatmap = tf.nn.relu(tf.reduce_sum(activations[0] * weights, axis=-1))
+        return (heatmap / (tf.reduce_max(heatmap) + 1e-12)).numpy()
+
+    return run
+
+
+def training_rows(args, plan):
+    rows = []
+    blog = PRESETS["blog"]
+    count = (plan["warmup_steps"] + plan["blog_steps"]) * blog.batch_size
+    images, labels = sample_images(count, args.data_dir)
+    say(f"training the blog preset through the trainer ({plan['blog_steps']} timed steps)")
+    project, project_params, flops_per_image = trainer_throughput(blog, images, labels, plan["warmup_steps"])
+    say("training the blog's plain Keras code in a fresh interpreter")
+    baseline = blog_baseline_throughput(images, labels, plan["warmup_steps"])
+    note = (f"baseline oneDNN {'on' if baseline['onednn'] else 'off'} (TensorFlow's default here), "
+            f"project oneDNN {'on' if onednn_enabled() else 'off'}; "
+            f"parameters {project_params:,} vs {baseline['params']:,}")
+    rows.append(make_row("blog training", project, "images/s", baseline["images_per_second"],
+                         "blog's model.fit(numpy, batch_size=32) in plain Keras", ("ratio", ">=", 4), note))
+    # How close to the CPU's limit both are: the ceiling on any float32 speed-up of this model.
+    say("timing float32 matrix multiplies, the practical peak")
+    peak = matmul_gflops()
+    rows.append(make_row("blog training compute", project * flops_per_image / 1e9, "GFLOP/s",
+                         baseline["images_per_second"] * flops_per_image / 1e9, "the blog's plain Keras", None,
+                         f"{flops_per_image / 1e9:.2f} GFLOP per training image; float32 matmul peak here "
+                         f"{peak:.0f} GFLOP/s, so at most "
+                         f"{peak / (baseline['images_per_second'] * flops_per_image / 1e9):.1f}x "
+                         f"over the baseline without fewer FLOPs"))
+
+    for name in ("cpu", "half"):
+        config = PRESETS[name]
+        count = (plan["warmup_steps"] + plan["preset_steps"]) * config.batch_size
+        images, labels = sample_images(count, args.data_dir)
+        say(f"training the {name} preset through the trainer ({plan['preset_steps']} timed steps)")
+        project, _, _ = trainer_throughput(config, images, labels, plan["warmup_steps"])
+        xla, xla_name, note = None, None, "XLA baseline measured in the full run only"
+        if plan["xla_steps"]:
+            say(f"training the {name} preset with jit_compile on ({plan['xla_steps']} timed steps)")
+            count = (plan["warmup_steps"] + plan["xla_steps"]) * config.batch_size
+            xla, _, _ = trainer_throughput(
+                config.replace(jit_compile="on"), images[:count], labels[:count], plan["warmup_steps"]
+            )
+            xla_name, note = "same preset with jit_compile on", f"preset's jit_compile={config.jit_compile} vs on"
+        rows.append(make_row(f"{name} training", project, "images/s", xla, xla_name, None, note))
+    return rows
+
+
+def inference_rows(args, plan):
+    shipped = model_record.default_model_path()
+    if shipped:
+        model, source = inference.load_model(shipped, runs_dir=model_record.ASSETS_DIR), f"shipped model {shipped.name}"
+    else:
+        model, source = build_from_config(PRESETS["cpu"]), "cpu preset model built fresh (no shipped model)"
+    predictor = inference.Predictor(model)
+    sample, _ = sample_images(1, args.data_dir, seed=1)
+    png = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(sample[0]).save(png, format="PNG")
+    _, pixels = images_module.load_upload(png.getvalue(), "bench.png")
+    batch = tf.constant(pixels[None].astype(np.float32))
+    calls = plan["calls"]
+    say(f"timing inference on the {source}, median of {calls} calls")
+
+    top_k = median_milliseconds(lambda: predictor.top_k(pixels, k=5), calls)
+    predict = median_milliseconds(lambda: model.predict(pixels[None], verbose=0), calls)
+    grad_cam = median_milliseconds(lambda: predictor.grad_cam(pixels), calls)
+    eager = median_milliseconds(eager_grad_cam(model, inference.grad_cam_layer_name(model), batch), calls)
+    features = median_milliseconds(lambda: predictor.feature_maps(pixels), calls)
+    names = predictor.activation_names + predictor.pool_names
+    feature_model = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
+    features_predict = median_milliseconds(lambda: feature_model.predict(batch, verbose=0), calls)
+    keras.backend.clear_session()
+    return [
+        make_row("top-5 of one image", top_k, "ms", predict, "model.predict(x, verbose=0)", ("value", "<=", 10),
+                 source),
+        make_row("Grad-CAM", grad_cam, "ms", eager, "eager GradientTape (the Keras example)", ("value", "<=", 30),
+                 source),
+        make_row("feature maps, 5 blocks", features, "ms", features_predict, "keras.Model(outputs=every block).predict",
+                 ("value", "<=", 50), source),
+    ]
+
+
+def diagnostics_row(args, rounds=4):
+    """The training doctor's probes against the same steps without them, on the cpu preset at its first-epoch
+    rate (a probe every `probe_interval` steps; later epochs probe once each), per second of this process's CPU
+    time."""
+    from vgg.training.probes import probe_cost, probe_interval
+
+    config = PRESETS["cpu"]
+    steps = probe_interval(45_000 // config.batch_size, config.batch_size)
+    images, labels = sample_images((3 + steps) * config.batch_size, args.data_dir)
+    probe_images, probe_labels = sample_images(200, args.data_dir, seed=1)
+    say(f"training the cpu preset with and without the doctor's probes ({rounds} x {steps} steps each)")
+    with tempfile.TemporaryDirectory(prefix="vgg-bench-probes-") as folder:
+        cost = probe_cost(config, images, labels, probe_images, probe_labels, pathlib.Path(folder),
+                          rounds=rounds, steps=steps)
+    return make_row("cpu training with the doctor's probes", cost["cpu_with"], "images/s", cost["cpu_without"],
+                    "same steps without probes", ("ratio", ">=", 0.95),
+                    f"per CPU-second; by the wall clock {cost['wall_with']:.0f} vs {cost['wall_without']:.0f} "
+                    f"images/s; "
+                    f"one probe of 200 images every {steps} steps, which took {cost['probe_share']:.1%} of the time")
+
+
+def follow_epochs(process, metrics_path, start):
+    """Until `process` ends: (epoch, seconds since `start`, validation accuracy, the epoch's images/s) as each
+    epoch's line appears."""
+    curve = []
+    while True:
+        finished = process.poll() is not None
+        now = time.perf_counter() - start
+        for row in read_metrics(metrics_path).validated_epochs:
+            if row.epoch > len(curve):
+                curve.append((row.epoch, now, row.val_accuracy, row.images_per_second))
+        if finished:
+            return curve
+        time.sleep(0.2)
+
+
+def time_to_accuracy_rows(args, cpu_images_per_second=None):
+    """Trains the cpu preset for real with `python -m vgg train`, as a user would, for the epochs that fit five
+    minutes at `cpu_images_per_second`, and reads the validation accuracy after each epoch against the wall clock
+    from the command's start."""
+    names = ("accuracy within 1 minute", "accuracy within 5 minutes")
+    targets = (("value", ">=", 60), ("value", ">=", 85))
+    if not args.data_dir:
+        return [make_row(name, None, "%", target=target, note="skipped: needs --data-dir (real CIFAR-10 images)")
+                for name, target in zip(names, targets, strict=True)]
+    epochs = budget_epochs(cpu_images_per_second) if cpu_images_per_second else TIME_TO_ACCURACY_EPOCHS
+    say(f"training the cpu preset for {epochs} epochs on real images (about 5 minutes)")
+    try:
+        curve, total, final = time_to_accuracy_curve(pathlib.Path(args.data_dir).resolve(), epochs)
+    except RuntimeError as error:
+        # A failed training is a result to report; the rows measured before it are kept.
+        return [dict(make_row(name, None, "%", target=target, note=f"failed: {error}"), target_met=False)
+                for name, target in zip(names, targets, strict=True)]
+    # A final score that failed is recorded as missing; the curve still counts.
+    final_text = "no final score" if final is None else f"{final:.1%}"
+    say("curve: " + ", ".join(f"epoch {epoch} at {seconds:.0f} s: {accuracy:.1%}"
+                              for epoch, seconds, accuracy, _ in curve)
+        + f"; final model at {total:.0f} s: {final_text}")
+    within_minute = max([accuracy for _, seconds, accuracy, _ in curve if seconds <= 60], default=0.0)
+    # Within five minutes: the best epoch by then, or the final score if the whole command fit.
+    within_five = max([accuracy for _, seconds, accuracy, _ in curve if seconds <= 300]
+                      + ([final] if total <= 300 and final is not None else []),
+                      default=0.0)
+    curve_text = " ".join(f"{seconds:.0f}s:{accuracy:.1%}" for _, seconds, accuracy, _ in curve)
+    # The machine's speed beside the accuracy, so that a figure from a slower or faster machine reads fairly.
+    speed = f"{statistics.median(rate for *_, rate in curve):,.0f} images/s" if curve else "no epoch"
+    return [
+        make_row(names[0], 100 * within_minute, "%", target=targets[0],
+                 note=f"cpu preset at {speed}; curve {curve_text}"),
+        make_row(names[1], 100 * within_five, "%", target=targets[1],
+                 note=f"cpu preset at {speed}, {epochs} epochs; whole command {total:.0f} s, final model {final_text} "
+                 "(averaged with mirror images)"),
+    ]
+
+
+def time_to_accuracy_curve(data_dir, epochs=TIME_TO_ACCURACY_EPOCHS, options=()):
+    """(curve of (epoch, seconds, validation accuracy), whole command's seconds, final score) of a real
+    cpu-preset run, with `options` added to its command line."""
+    with tempfile.TemporaryDirectory(prefix="vgg-bench-runs-") as runs_dir:
+        command = [sys.executable, "-m", "vgg", "train", "--preset", "cpu", "--epochs", str(epochs),
+                   "--data-dir", str(data_dir), "--runs-dir", runs_dir, "--name", "time-to-accuracy", "--json",
+                   *options]
+        metrics_path = pathlib.Path(runs_dir, "time-to-accuracy", "metrics.jsonl")
+        output_path, log_path = pathlib.Path(runs_dir, "summary.json"), pathlib.Path(runs_dir, "train.log")
+        start = time.perf_counter()
+        # Output goes to files: a pipe nobody reads for five minutes could fill and stall the training.
+        with open(output_path, "w") as output, open(log_path, "w") as log:
+            process = subprocess.Popen(command, cwd=model_record.PROJECT_ROOT, stdout=output, stderr=log, text=True)
+            curve = follow_epochs(process, metrics_path, start)
+        total = time.perf_counter() - start
+        if process.returncode != 0:
+            raise RuntimeError(f"The time-to-accuracy training failed: {log_path.read_text().strip()[-2000:]}")
+        final = json.loads(output_path.read_text()).get("final_accuracy")
+    return curve, total, final
+
+
+def main(args):
+    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    machine = machine_summary()
+    # The machine line heads the table; with --json it goes to stderr, keeping stdout one JSON list.
+    print(machine, file=sys.stderr if args.json else sys.stdout, flush=True)
+    started = time.perf_counter()
+    rows = training_rows(args, plan) + inference_rows(args, plan) + streamlit_rows(args)
+    if not args.quick:
+        cpu_speed = next((row["value"] for row in rows if row["name"] == "cpu training"), None)
+        rows += [classroom_row(args), diagnostics_row(args)] + time_to_accuracy_rows(args, cpu_speed)
+    say(f"finished in {time.perf_counter() - started:.0f} s")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        say(summary_line(rows).removeprefix("bench: "))
+    else:
+        print(format_table(rows))
+        print(summary_line(rows))

@@ -1,0 +1,226 @@
+"""Guided experiments (experiments/<id>.toml): settings fixed on a preset, a question with choices the student
+picks before starting, and a check of the ended run's records that says which choices were right. Also each
+page's "Try this" task (experiments/try-this.toml). experiments/README.md describes the files."""
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import pathlib
+import tomllib
+
+from vgg.classroom.doctor import Verdict, diagnose
+from vgg.core.config import TrainConfig, preset, validate
+from vgg.core.errors import UserError
+from vgg.core.files import write_text
+
+EXPERIMENTS_DIR = pathlib.Path(__file__).resolve().parent.parent / "experiments"
+TRY_THIS_FILE = "try-this.toml"
+TRY_THIS_HEADER = (
+    "# One short task per page, shown at the top of that page; a teacher may edit these (here or on the\n"
+    "# page itself) or add pages. Keys are the page names as the sidebar shows them.")
+MAX_TASK_CHARACTERS = 400
+RULES = ("doctor_verdict", "gap_above", "accuracy_above", "accuracy_below")
+SETTINGS = {field.name for field in dataclasses.fields(TrainConfig)}
+
+
+def experiments_dir():
+    """The experiments folder: $VGG_EXPERIMENTS_DIR (a class's own, or a test's), else the shipped one."""
+    return pathlib.Path(os.environ.get("VGG_EXPERIMENTS_DIR") or EXPERIMENTS_DIR)
+
+
+class ExperimentError(UserError):
+    """A broken experiment file, or a run whose records cannot say what happened; one sentence naming it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    id: str
+    text: str
+    effect: bool | None  # Whether it predicts the effect the experiment's check looks for; None with its own check.
+    check: tuple | None = None  # (rule, value) that holds when this choice came true, for more than yes or no.
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    id: str  # The file's name without .toml: what a run's status records.
+    title: str
+    question: str
+    preset: str
+    settings: dict  # TrainConfig field -> value, fixed on the preset.
+    choices: tuple
+    rule: str
+    value: object  # The rule's threshold or verdict.
+    explain_effect: str
+    explain_no_effect: str
+    order: int = 0
+
+    def config(self):
+        """The run's settings: the preset with this experiment's changes, validated."""
+        return validate(preset(self.preset).replace(**self.settings))
+
+    def choice(self, choice_id):
+        return next((choice for choice in self.choices if choice.id == choice_id), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    effect: bool  # Whether the check held.
+    measured: str  # What the run's records showed, in one sentence.
+    explanation: str  # The file's explanation for what happened.
+    right: dict  # Choice id -> whether that prediction came true.
+
+
+def load_experiment(path):
+    """The experiment in `path`; a file that cannot work raises ExperimentError naming it."""
+    path = pathlib.Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ExperimentError(f"Experiment file {path.name!r} cannot be read ({error.__class__.__name__}).") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ExperimentError(f"Experiment file {path.name!r} is not valid TOML: {error}.") from None
+    try:
+        return _parsed(path.stem, values)
+    except (KeyError, TypeError, ValueError, UserError) as error:
+        detail = f"it lacks {error}" if isinstance(error, KeyError) else str(error).rstrip(".")
+        raise ExperimentError(f"Experiment file {path.name!r} is broken: {detail}.") from None
+
+
+def _text(values, name):
+    value = values[name]
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be some text. Received: {name}={value!r}")
+    return value.strip()
+
+
+def _parsed(experiment_id, values):
+    settings = values.get("settings", {})
+    if not isinstance(settings, dict) or set(settings) - SETTINGS:
+        raise ValueError(f"[settings] names no setting {', '.join(sorted(set(settings) - SETTINGS))}")
+    choices = tuple(_choice(choice) for choice in values["choices"])
+    if len(choices) < 2 or len({choice.id for choice in choices}) < len(choices):
+        raise ValueError("it needs two or more [[choices]] with different ids")
+    check, explain = values["check"], values["explain"]
+    experiment = Experiment(
+        id=experiment_id, title=_text(values, "title"), question=_text(values, "question"),
+        preset=_text(values, "preset"), settings=dict(settings), choices=choices, rule=_text(check, "rule"),
+        value=check["value"], explain_effect=_text(explain, "effect"), explain_no_effect=_text(explain, "no_effect"),
+        order=values.get("order", 0),
+    )
+    _check_rule(experiment.rule, experiment.value)
+    experiment.config()  # Refuses settings that cannot work, in the settings' own sentence.
+    return experiment
+
+
+def _choice(values):
+    """A choice predicts the experiment's effect (`effect = true`), its absence, or has a check of its own."""
+    check = values.get("check")
+    if check is not None:
+        _check_rule(check["rule"], check["value"])
+        return Choice(_text(values, "id"), _text(values, "text"), None, (check["rule"], check["value"]))
+    if not isinstance(values.get("effect"), bool):
+        raise ValueError(f"choice {values.get('id')!r} needs effect = true or false, or a check of its own")
+    return Choice(_text(values, "id"), _text(values, "text"), values["effect"])
+
+
+def _check_rule(rule, value):
+    if rule not in RULES:
+        raise ValueError(f"[check] rule must be one of {', '.join(RULES)}. Received: rule={rule!r}")
+    if rule == "doctor_verdict":
+        verdicts = [value] if isinstance(value, str) else value
+        if not isinstance(verdicts, list) or not verdicts or set(verdicts) - {str(verdict) for verdict in Verdict}:
+            raise ValueError(f"[check] value must be a doctor's verdict ({', '.join(Verdict)}). Received: {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"[check] value must be an accuracy between 0 and 1. Received: value={value!r}")
+
+
+def load_experiments(folder=None):
+    """(experiments in their order, one sentence per broken file): one broken file hides only itself."""
+    experiments, errors = [], []
+    for path in sorted(pathlib.Path(folder or experiments_dir()).glob("*.toml")):
+        if path.name == TRY_THIS_FILE:
+            continue
+        try:
+            experiments.append(load_experiment(path))
+        except ExperimentError as error:
+            errors.append(str(error))
+    return sorted(experiments, key=lambda experiment: (experiment.order, experiment.title)), errors
+
+
+def outcome(experiment, run):
+    """What the ended `run` of `experiment` showed and which choices were right; a run whose records cannot say
+    (no validated epoch) raises ExperimentError."""
+    records = _Records(run)
+    effect, measured = records.holds(experiment.rule, experiment.value)
+    right = {choice.id: records.holds(*choice.check)[0] if choice.check else choice.effect == effect
+             for choice in experiment.choices}
+    return Outcome(effect, measured, experiment.explain_effect if effect else experiment.explain_no_effect, right)
+
+
+class _Records:
+    """A run's records as the rules read them, each read once however many choices ask."""
+
+    def __init__(self, run):
+        self.run = run
+
+    @functools.cached_property
+    def diagnosis(self):
+        return diagnose(self.run)
+
+    @functools.cached_property
+    def last_epoch(self):
+        epochs = [row for row in self.run.metrics().validated_epochs if math.isfinite(row.accuracy)]
+        if not epochs:
+            raise ExperimentError(
+                f"Run {self.run.name!r} ended before a validated epoch, so it cannot tell what happened.")
+        return epochs[-1]
+
+    def holds(self, rule, value):
+        """(whether `rule` with `value` holds, what the records showed in one sentence)."""
+        if rule == "doctor_verdict":
+            verdicts = [value] if isinstance(value, str) else value
+            return self.diagnosis.verdict in verdicts, f"The training doctor's verdict: {self.diagnosis.sentence}"
+        last = self.last_epoch
+        measured = (f"After epoch {last.epoch} training accuracy was {last.accuracy:.0%} and validation accuracy "
+                    f"{last.val_accuracy:.0%}")
+        if rule == "gap_above":
+            gap = last.accuracy - last.val_accuracy
+            return gap > value, f"{measured}: a gap of {100 * gap:.0f} points."
+        held = last.val_accuracy < value if rule == "accuracy_below" else last.val_accuracy > value
+        return held, measured + "."
+
+
+def try_this_tasks(folder=None):
+    """{page name: task} from the tasks file, empty when there is none; a broken file raises ExperimentError."""
+    path = pathlib.Path(folder or experiments_dir()) / TRY_THIS_FILE
+    if not path.exists():
+        return {}
+    try:
+        pages = tomllib.loads(path.read_text(encoding="utf-8")).get("pages", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise ExperimentError(f"The tasks file {TRY_THIS_FILE!r} is not valid TOML.") from None
+    if not isinstance(pages, dict):
+        return {}
+    return {name: task.strip() for name, task in pages.items() if isinstance(task, str) and task.strip()}
+
+
+def try_this(page_name, folder=None):
+    """The "Try this" task of the page called `page_name`, or None when it has none; a broken file raises
+    ExperimentError naming it."""
+    return try_this_tasks(folder).get(page_name)
+
+
+def save_try_this(page_name, task, folder=None):
+    """Sets the page's task (an empty one removes it) in the tasks file, keeping the other pages' tasks."""
+    task = " ".join(task.split())  # One paragraph: the sidebar shows it as one.
+    if len(task) > MAX_TASK_CHARACTERS:
+        raise ExperimentError(f"A task must fit in {MAX_TASK_CHARACTERS} characters. Received: {len(task)} characters")
+    tasks = try_this_tasks(folder) | {page_name: task}
+    lines = [TRY_THIS_HEADER, "[pages]"]
+    # JSON strings without ASCII escapes are valid TOML basic strings.
+    lines += [f"{json.dumps(name, ensure_ascii=False)} = {json.dumps(text, ensure_ascii=False)}"
+              for name, text in tasks.items() if text]
+    write_text(pathlib.Path(folder or experiments_dir()) / TRY_THIS_FILE, "\n".join(lines) + "\n",
+               what="the Try this tasks")

@@ -1,0 +1,102 @@
+"""How long a run will take here, before it starts: its compute per image, times its images, over this
+machine's speed as its own earlier runs measured it.
+
+Work is counted in floating-point operations from the settings alone (no TensorFlow), so the Train
+page can say "about 1 h 40 min on this machine" while the user is still choosing.
+"""
+
+import contextlib
+import dataclasses
+import statistics
+
+from vgg.core.config import BLOCK_CHANNELS
+from vgg.core.errors import UserError
+
+# What the slower of the 2-core CPUs this project runs on sustains on VGG training in float32 (the cpu preset
+# at about 110 GFLOP/s on the Intel Xeon, 240 on the AMD EPYC: BENCHMARKS.md), until a run here measures it.
+DEFAULT_GFLOPS = 110.0
+SMALLEST_MEASURING_FLOPS = 0.1e9  # The cpu preset's 0.12 GFLOP per image and up measure the machine fairly.
+PAPER_HIDDEN = 4096
+INPUT_SIZE = 32
+CIFAR10_TRAINING_IMAGES = 50_000  # Before the validation split: the training images a run with no subset uses.
+
+
+def training_flops_per_image(config, num_classes=10):
+    """FLOPs of one training step per image: the forward pass's multiply-adds (2 FLOPs each) in the conv
+    and Dense layers, times 3 for the backward pass's two products."""
+    forward, size, channels = 0, INPUT_SIZE, 3
+    for block in BLOCK_CHANNELS[config.variant]:
+        for full_width in block:
+            out = max(1, round(full_width * config.width))
+            forward += 2 * size * size * 9 * channels * out
+            channels = out
+        size //= 2
+    features = channels * size * size
+    hidden = {"paper": (PAPER_HIDDEN, PAPER_HIDDEN), "small": (features,), "linear": ()}[config.head]
+    for units in (*hidden, num_classes):
+        forward += 2 * features * units
+        features = units
+    return 3 * forward
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    gflops: float  # The machine speed it assumed.
+    measured_by: str | None  # The run whose records gave that speed; None for the default.
+
+
+def same_shape(config, other):
+    """Whether two settings train at the same images/s: the same network and batch size."""
+    fields = ("variant", "width", "batch_norm", "head", "batch_size")
+    return all(getattr(config, name) == getattr(other, name) for name in fields)
+
+
+def machine_gflops(config, runs):
+    """(GFLOP/s, run name) this machine trains `config` at: measured by the newest run of the same shape,
+    else by the newest run of a model big enough to keep the cores busy, else (DEFAULT_GFLOPS, None).
+    Each epoch's images/s includes its validation pass, as a user waits for it; the first epoch is not
+    counted, since it also starts the process and traces the model (a short epoch's speed is mostly that)."""
+    measured = []
+    for run in runs:
+        with contextlib.suppress(UserError, KeyError):
+            epochs, other = run.metrics().epochs[1:], run.config()
+            if epochs:
+                speed = statistics.median(row.images_per_second for row in epochs)
+                measured.append((run.name, other, speed * training_flops_per_image(other) / 1e9))
+    for name, other, gflops in measured:
+        if same_shape(config, other):
+            return gflops, name
+    for name, other, gflops in measured:
+        # Toy models (tests, tiny demos) leave the cores idle between small kernels: no guide to a real one.
+        if training_flops_per_image(other) >= SMALLEST_MEASURING_FLOPS:
+            return gflops, name
+    return DEFAULT_GFLOPS, None
+
+
+def estimate(config, train_images, runs):
+    """The wall time of `config` on `train_images` images (validation passes included), from the speed of
+    the newest measured run in `runs` (newest first)."""
+    gflops, measured_by = machine_gflops(config, runs)
+    images = config.train_subset or train_images
+    # A validation pass is forward only: a third of a training step's work per image.
+    work = config.epochs * (images + config.validation_size / 3) * training_flops_per_image(config)
+    return Estimate(work / (gflops * 1e9), gflops, measured_by)
+
+
+def parameter_count(config, num_classes=10):
+    """The model's weights, from the settings alone: conv kernels and biases, batch-norm scales and shifts,
+    and the head's Dense layers."""
+    count, size, channels = 0, INPUT_SIZE, 3
+    for block in BLOCK_CHANNELS[config.variant]:
+        for full_width in block:
+            out = max(1, round(full_width * config.width))
+            count += 9 * channels * out + out + (2 * out if config.batch_norm else 0)
+            channels = out
+        size //= 2
+    features = channels * size * size
+    hidden = {"paper": (PAPER_HIDDEN, PAPER_HIDDEN), "small": (features,), "linear": ()}[config.head]
+    for units in (*hidden, num_classes):
+        count += features * units + units
+        features = units
+    return count

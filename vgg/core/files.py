@@ -1,0 +1,100 @@
+"""The one atomic writer, and JSON read back with its type checked.
+
+Every file the project saves (run files, checkpoints, weight averages, model cards, exports) is
+written beside its final name and renamed over it, so a reader sees the old file or the new one,
+never half of one, and a failed write leaves what was saved before.
+"""
+
+import contextlib
+import json
+import os
+import pathlib
+import threading
+
+from vgg.core.errors import UserError
+
+
+class WriteError(UserError):
+    """A file that could not be written; what was saved before is kept."""
+
+
+class DamagedFileError(UserError):
+    """A file that is valid JSON of the wrong shape (`null`, `[]`, `7` where a record belongs)."""
+
+
+def temporary_path(path):
+    """A hidden name beside `path` with the same suffix (Keras and NumPy choose the format by it),
+    unique to this process and thread so that concurrent writers never share one."""
+    path = pathlib.Path(path)
+    return path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
+
+
+@contextlib.contextmanager
+def replacing(path, what=None):
+    """Yields a temporary path for the caller to write `path`'s new content to. When the block ends
+    normally the file is synced to disk and renamed over `path`; on any failure it is removed, and
+    an OSError (a full disk, a read-only folder) becomes one WriteError sentence."""
+    path = pathlib.Path(path)
+    temporary = temporary_path(path)
+    try:
+        yield temporary
+        with open(temporary, "rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        # A half-written file would keep a full disk full, and then not even the failure could be recorded.
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(error, OSError):
+            raise WriteError(
+                f"Could not write {what or path.name} ({error.strerror or error}); what was saved before is kept."
+            ) from None
+        raise
+
+
+def write_bytes(path, data, what=None):
+    with replacing(path, what) as temporary, open(temporary, "wb") as file:
+        file.write(data)
+
+
+def write_text(path, text, what=None):
+    write_bytes(path, text.encode(), what)
+
+
+def write_json(path, value, what=None):
+    write_text(path, json.dumps(value, indent=2) + "\n", what)
+
+
+def read_json(path, default=None):
+    """The JSON value in `path`, or `default` when the file is missing or not JSON (cut short by a crash)."""
+    try:
+        with open(path) as file:
+            return json.load(file)
+    except (OSError, ValueError):
+        return default
+
+
+def read_json_object(path, what, default=None):
+    """The JSON object in `path`, or `default` when there is no file. A file that is not JSON (cut short,
+    overwritten) or holds another type raises DamagedFileError naming `what`."""
+    try:
+        with open(path) as file:
+            value = json.load(file)
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError):
+        raise DamagedFileError(f"{what} is not readable JSON.") from None
+    if not isinstance(value, dict):
+        raise DamagedFileError(f"{what} holds {json_kind(value)} instead of a record.")
+    return value
+
+
+def json_kind(value):
+    """How JSON names the type of `value`, for a sentence about a damaged file."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)

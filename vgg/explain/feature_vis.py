@@ -1,0 +1,297 @@
+"""What a channel or a class wants: the 32x32 input that excites it most, found by gradient ascent from faint
+noise (activation maximization, as in Olah, Mordvintsev & Schubert, "Feature Visualization", Distill 2017).
+
+Every channel of a request is optimized at once, one picture per batch row, in one traced step. Three
+regularizers keep the pictures readable rather than adversarial noise: the image lives in a decorrelated
+colour and Fourier space whose high frequencies are damped; each step sees it rolled by a few pixels (a
+pattern must work wherever it lies); and an L2 penalty keeps pixels near grey unless they help. A channel's
+objective is the mean of its pre-ReLU map away from the edges (a dead ReLU would pass no gradient); a
+class's is its logit.
+
+Pictures are computed once per model file, layer and count, and saved where the model's evaluations are
+(vgg/explain/evaluation.py): beside a run's model, in the data cache for the shipped one.
+"""
+
+import collections
+import contextlib
+import dataclasses
+import json
+import pathlib
+import threading
+import time
+
+import numpy as np
+
+from vgg.core.errors import UserError
+from vgg.core.files import replacing
+
+CLASSES = "classes"  # The `layer` of a request for the ten class outputs instead of a conv layer's channels.
+STEPS = 160  # Gradient-ascent steps: enough for the shipped model's block 3 to 5 patterns and classes to take shape.
+# Adam's steps in the Fourier parameters, far above Lucid's 0.05 since 160 steps must do. A class's logit climbs
+# higher with the smaller step: at 0.5 one of the tiny test model's classes stalled below its real images' best.
+LEARNING_RATE = 0.5
+CLASS_LEARNING_RATE = 0.3
+DECAY = 2.0  # Each frequency is scaled by 1 / frequency to this power: at Lucid's 1, 32x32 pictures came out speckled.
+JITTER = 2  # Pixels an image may be rolled by in each step, either way.
+STEADY_FROM = 0.8  # The share of the steps after which the image is no longer rolled.
+L2_WEIGHT = 0.05  # Penalty on the squared distance from grey, per pixel on the [-1, 1] scale.
+FORMAT = 1  # Bumped when the saved pictures change meaning; older files are then computed again.
+# The square root of ImageNet's colour correlation (Lucid's `color_correlation_svd_sqrt`), scaled to unit norm:
+# optimizing in its coordinates lets the pictures take natural colours instead of red-green-blue speckle.
+COLOR_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32)
+COLOR_SQRT /= np.max(np.linalg.norm(COLOR_SQRT, axis=0))
+
+
+class FeatureVisError(UserError):
+    """A layer that cannot be pictured; its message is one sentence."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pictures:
+    """What each target of a layer wants: `images[i]` excites `targets[i]` (a channel index, or a class index)."""
+
+    layer: str  # A conv layer's name, or CLASSES.
+    targets: tuple
+    images: np.ndarray  # (N, 32, 32, 3) uint8, raw pixels as the model takes them.
+    seconds: float  # How long computing them took.
+
+
+def conv_target(model, layer_name):
+    """(a Keras model from the pixels to what `layer_name`'s channels compute before their ReLU, a function
+    that finishes that computation): batch norm's output when the conv has one, else the conv itself."""
+    import keras
+
+    try:
+        conv = model.get_layer(layer_name)
+    except ValueError:
+        raise FeatureVisError(f"The model has no layer named {layer_name}.") from None
+    if not isinstance(conv, keras.layers.Conv2D):
+        raise FeatureVisError(f"{layer_name} is not a conv layer, so it has no channels to picture.")
+    names = {layer.name for layer in model.layers}
+    norm = layer_name.replace("_conv", "_bn")
+    if norm in names:
+        return keras.Model(model.inputs[0], model.get_layer(norm).output), lambda x: x
+
+    def linear_conv(x):
+        # The conv without its built-in ReLU: the same kernel and bias, so a negative response still has a gradient.
+        y = keras.ops.conv(x, conv.kernel, strides=conv.strides, padding=conv.padding)
+        return y + conv.bias if conv.use_bias else y
+
+    return keras.Model(model.inputs[0], conv.input), linear_conv
+
+
+def class_target(model):
+    """(a Keras model from the pixels to the classifier's last input, a function from it to the class logits):
+    the softmax is left out, since raising one probability is easiest by lowering the others."""
+    import keras
+
+    head = model.get_layer("predictions")
+    return keras.Model(model.inputs[0], head.input), lambda x: keras.ops.matmul(x, head.kernel) + head.bias
+
+
+def fourier_scale(size):
+    """(size, size // 2 + 1) weights of each frequency of a real 2-D FFT, 1 / frequency ** DECAY: white noise in
+    these coordinates is smooth like natural images' noise, so gradient steps change coarse structure first."""
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    return (1.0 / np.maximum(np.sqrt(fx**2 + fy**2), 1.0 / size) ** DECAY).astype(np.float32)
+
+
+def interior(maps):
+    """The maps (N, H, W, C) without their outer eighth on each side: units there see the zero padding, and
+    maximizing them draws frames around the picture instead of the pattern."""
+    margin = maps.shape[1] // 8
+    return maps[:, margin : maps.shape[1] - margin, margin : maps.shape[2] - margin] if margin else maps
+
+
+def make_ascent(features, finish, count, size):
+    """A traced gradient-ascent step for `count` pictures at once, and its variables; the step takes one-hot
+    (count, outputs) targets and returns each picture's objective."""
+    import tensorflow as tf
+
+    # A generator of its own, seeded: the same model gives the same pictures (a class sees what the teacher saw),
+    # and the server's global random state, which other pages draw from, is left alone.
+    generator = tf.random.Generator.from_seed(0)
+    spectrum = tf.Variable(generator.normal((2, count, 3, size, size // 2 + 1), stddev=0.01))
+    moments = [tf.Variable(tf.zeros_like(spectrum)) for _ in range(2)]
+    step_count = tf.Variable(0.0)
+    scale = tf.constant(fourier_scale(size))
+    color = tf.constant(COLOR_SQRT.T)
+
+    def pixels():
+        # (count, 3, H, W) from the spectrum, then colours mixed: (count, H, W, 3) in raw pixels 0-255.
+        planes = tf.signal.irfft2d(tf.complex(spectrum[0] * scale, spectrum[1] * scale)) / 4
+        return tf.sigmoid(tf.einsum("nchw,cd->nhwd", planes, color)) * 255
+
+    @tf.function(autograph=False)
+    def step(targets, jitter, rate):
+        shift = generator.uniform((2,), -JITTER, JITTER + 1, dtype=tf.int32) * jitter
+        with tf.GradientTape() as tape:
+            images = pixels()
+            outputs = finish(features(tf.roll(images, shift, axis=(1, 2)), training=False))
+            scores = outputs if len(outputs.shape) == 2 else tf.reduce_mean(interior(outputs), axis=(1, 2))
+            objective = tf.reduce_sum(scores * targets, axis=1)
+            penalty = L2_WEIGHT * tf.reduce_mean((images / 127.5 - 1) ** 2, axis=(1, 2, 3))
+            loss = -tf.reduce_sum(objective - penalty)
+        gradient = tape.gradient(loss, spectrum)
+        # Adam by hand (0.9, 0.999): Keras 3's optimizers take Keras variables, this is a plain tf.Variable.
+        step_count.assign_add(1.0)
+        moments[0].assign(0.9 * moments[0] + 0.1 * gradient)
+        moments[1].assign(0.999 * moments[1] + 0.001 * gradient**2)
+        first = moments[0] / (1 - 0.9**step_count)
+        second = moments[1] / (1 - 0.999**step_count)
+        spectrum.assign_sub(rate * first / (tf.sqrt(second) + 1e-8))
+        return objective
+
+    return step, pixels
+
+
+def maximize(model, layer, targets, steps=STEPS, progress=None):
+    """Pictures (N, 32, 32, 3) uint8 of what each of `targets` wants: channel indices of conv `layer`, or class
+    indices with layer=CLASSES; `progress(done, steps)` every tenth of the way."""
+    import tensorflow as tf
+
+    targets = tuple(int(target) for target in targets)
+    if not targets:
+        raise ValueError(f"targets must name at least one channel or class. Received: targets={targets!r}")
+    features, finish = class_target(model) if layer == CLASSES else conv_target(model, layer)
+    outputs = int(model.outputs[0].shape[-1]) if layer == CLASSES else int(model.get_layer(layer).filters)
+    if max(targets) >= outputs or min(targets) < 0:
+        raise ValueError(f"targets must lie in 0..{outputs - 1}. Received: targets={targets!r}")
+    size = int(model.inputs[0].shape[1])
+    started = time.perf_counter()
+    step, pixels = make_ascent(features, finish, len(targets), size)
+    one_hot = tf.one_hot(targets, outputs)
+    rate = tf.constant(CLASS_LEARNING_RATE if layer == CLASSES else LEARNING_RATE, tf.float32)
+    for done in range(1, steps + 1):
+        # The last steps see the picture where it stands, so its pattern ends where it works best.
+        step(one_hot, tf.constant(int(done <= steps * STEADY_FROM)), rate)
+        if progress and (done % max(1, steps // 10) == 0 or done == steps):
+            progress(done, steps)
+    images = np.clip(np.round(pixels().numpy()), 0, 255).astype(np.uint8)
+    return Pictures(layer, targets, images, time.perf_counter() - started)
+
+
+def cache_file(model_path, kind, detail):
+    """Where a model file's saved `kind` of pictures for `detail` go: beside its saved evaluations, named after
+    the model's SHA-256, so a retrained model never shows another's."""
+    from vgg.explain.evaluation import evaluation_key
+
+    key = evaluation_key(model_path, "")
+    model_path = pathlib.Path(model_path)
+    return key.file.parent / f"{model_path.stem}.{kind}-{key.model_sha256[:16]}-{detail}.npz", key.model_sha256
+
+
+def remove_stale(file, kind, model_sha256):
+    """Removes a model file's saved `kind` from before it changed (another SHA-256)."""
+    stem = file.name.split(f".{kind}-")[0]
+    for old in file.parent.glob(f"{stem}.{kind}-*.npz"):
+        if not old.name.startswith(f"{stem}.{kind}-{model_sha256[:16]}-"):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def save_arrays(file, arrays, meta, what):
+    """Writes named arrays and a JSON `meta` to `file` atomically."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(file, what) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load_arrays(file, expected_meta, names):
+    """(meta, {name: array}) saved in `file`, or None when there is none or its meta differs from `expected_meta`."""
+    try:
+        with np.load(file, allow_pickle=False) as saved:
+            meta = json.loads(str(saved["meta"]))
+            arrays = {name: saved[name] for name in names}
+    except Exception:
+        return None  # Missing, damaged, cut short: computed again by the caller.
+    if not isinstance(meta, dict) or any(meta.get(name) != value for name, value in expected_meta.items()):
+        return None
+    return meta, arrays
+
+
+_locks = collections.defaultdict(threading.Lock)
+_locks_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def computing(file):
+    """Holds `file`'s lock in this process: thirty sessions asking at once compute it once, the others then read."""
+    with _locks_lock:
+        lock = _locks[str(file)]
+    with lock:
+        yield
+
+
+def pictures_of(model_path, layer, get_model, count=16, progress=None):
+    """(Pictures, None) of the first `count` channels of conv `layer` (or the classes, layer=CLASSES), read back
+    from where they were saved or else computed with get_model() and saved; (Pictures, one sentence) when they
+    could not be saved."""
+    file, model_sha256 = cache_file(model_path, "pictures", f"{layer}-{count}")
+    expected = {"format": FORMAT, "model_sha256": model_sha256, "layer": layer, "steps": STEPS}
+    with computing(file):
+        saved = load_arrays(file, expected, ("images", "targets"))
+        if saved is not None and saved[1]["images"].dtype == np.uint8 and saved[1]["images"].ndim == 4:
+            meta, arrays = saved
+            return Pictures(layer, tuple(arrays["targets"].tolist()), arrays["images"], float(meta["seconds"])), None
+        model = get_model()
+        outputs = int(model.outputs[0].shape[-1]) if layer == CLASSES else int(model.get_layer(layer).filters)
+        pictures = maximize(model, layer, range(min(count, outputs)), progress=progress)
+        try:
+            save_arrays(file, {"images": pictures.images, "targets": np.array(pictures.targets)},
+                        expected | {"seconds": pictures.seconds}, "the saved feature pictures")
+        except UserError as error:
+            return pictures, f"{error} They are computed again next time."
+        remove_stale(file, "pictures", model_sha256)
+        return pictures, None
+
+
+def first_layer_kinds(kernel):
+    """Per first-layer filter (3, 3, 3, N): "colour" when most of its weight is one colour over all 9 pixels (it
+    answers a colour wherever it is), else "edge" (it answers a change between neighbouring pixels)."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    mean = kernel.mean(axis=(0, 1), keepdims=True)
+    uniform = (mean**2).sum(axis=(0, 1, 2)) * 9
+    total = (kernel**2).sum(axis=(0, 1, 2))
+    return ["colour" if share > 0.5 else "edge" for share in uniform / np.maximum(total, 1e-12)]
+
+
+def main():
+    """Times the first and a later computation of 16 channels' pictures of a layer and of the classes, on the
+    shipped model (into a fresh cache)."""
+    import argparse
+    import os
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m vgg.explain.feature_vis", description=main.__doc__)
+    parser.add_argument("--layer", default="block3_conv2", help="The conv layer (default: block3_conv2).")
+    parser.add_argument("--serving-threads", action="store_true", help="Limit TensorFlow as the web server does.")
+    args = parser.parse_args()
+    from vgg.explain.predictor import load_model
+    from vgg.model.device import cpu_name, limit_serving_threads
+    from vgg.runs.record import SHIPPED_MODEL
+
+    if args.serving_threads:
+        limit_serving_threads()
+    model = load_model(SHIPPED_MODEL)
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["VGG_CACHE_DIR"] = folder
+        for layer in (args.layer, CLASSES):
+            started = time.perf_counter()
+            pictures, _ = pictures_of(SHIPPED_MODEL, layer, lambda: model)
+            first = time.perf_counter() - started
+            started = time.perf_counter()
+            pictures_of(SHIPPED_MODEL, layer, _no_model)
+            later = time.perf_counter() - started
+            print(f"{layer}: {len(pictures.targets)} pictures, {STEPS} steps: first {first:.1f} s (of which "
+                  f"{pictures.seconds:.1f} s ascent), later {later * 1000:.0f} ms; {cpu_name()}, "
+                  f"{os.cpu_count()} cores")
+
+
+def _no_model():
+    raise AssertionError("The saved pictures were not read back.")
+
+
+if __name__ == "__main__":
+    main()

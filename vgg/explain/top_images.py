@@ -1,0 +1,190 @@
+"""The validation images that excite each channel most: for every conv layer and channel, the 9 images whose
+strongest response in that channel's map is highest, with where in the map it was.
+
+One pass over the validation split the Mistakes page scores (vgg/explain/evaluation.py `split_for`) computes every
+layer at once; only (image index, y, x, value) of each channel's top 9 is kept, about 250 KB for the shipped
+model, saved beside that split's evaluation and keyed like it by the model file's SHA-256 and the split.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+
+from vgg.core.errors import UserError
+from vgg.explain.feature_vis import computing, load_arrays, remove_stale, save_arrays
+from vgg.explain.visualize import field_crop
+
+TOP = 9  # Images per channel: a 3x3 grid of crops.
+BATCH_SIZE = 250  # Images per forward pass: every layer's maps of a batch of 250 fit in about 150 MB.
+FORMAT = 1  # Bumped when the saved arrays change meaning; older files are then computed again.
+FIELDS = ("index", "y", "x", "value")
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerTop:
+    """One layer's top images, each array (TOP, channels), strongest first: the image's index in the split, the
+    row and column of its strongest unit in the channel's map, and that unit's response."""
+
+    index: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    value: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class TopImages:
+    layers: dict  # {activation layer name: LayerTop}
+    images: int  # How many validation images were looked at.
+    seconds: float  # How long computing them took.
+
+    def crops(self, images, geometry, layer, channel):
+        """The receptive-field crops of `channel`'s top images in `layer`, strongest first (images: the split's)."""
+        top = self.layers[layer]
+        return [field_crop(images[top.index[rank, channel]], geometry, layer, top.y[rank, channel],
+                           top.x[rank, channel]) for rank in range(top.index.shape[0])]
+
+
+def peaks_function(model, layer_names):
+    """A traced function from a batch of images to, per layer, each channel's strongest response (B, C) and its
+    flat position in the map (B, C)."""
+    import keras
+    import tensorflow as tf
+
+    features = keras.Model(model.inputs[0], [model.get_layer(name).output for name in layer_names])
+
+    @tf.function(autograph=False, reduce_retracing=True)
+    def peaks(images):
+        outputs = features(images, training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        flat = [tf.reshape(maps, (tf.shape(maps)[0], -1, maps.shape[-1])) for maps in outputs]  # (B, H*W, C)
+        return [(tf.reduce_max(maps, axis=1), tf.argmax(maps, axis=1, output_type=tf.int32)) for maps in flat]
+
+    return peaks
+
+
+def merge(best, values, positions, start):
+    """The running top (value, index, position) arrays, each (<=TOP, C), merged with a batch's (B, C) whose first
+    image is `start`; equal values keep the earlier image first."""
+    indices = np.broadcast_to(np.arange(start, start + len(values))[:, None], values.shape)
+    value = np.concatenate([best[0], values])
+    index = np.concatenate([best[1], indices])
+    position = np.concatenate([best[2], positions])
+    order = np.argsort(-value, axis=0, kind="stable")[:TOP]
+    return tuple(np.take_along_axis(array, order, axis=0) for array in (value, index, position))
+
+
+def compute(model, images, progress=None, batch_size=BATCH_SIZE):
+    """TopImages of every conv activation of `model` over `images` (N, 32, 32, 3); `progress(done, total)` after
+    each batch."""
+    from vgg.model.build import activation_layer_names
+
+    if len(images) == 0:
+        raise ValueError(f"images must hold at least one image. Received: images of shape {np.shape(images)}")
+    names = activation_layer_names(model)
+    peaks = peaks_function(model, names)
+    started = time.perf_counter()
+    best = {name: None for name in names}
+    for start in range(0, len(images), batch_size):
+        batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
+        for name, (values, positions) in zip(names, peaks(batch), strict=True):
+            values, positions = values.numpy(), positions.numpy()
+            channels = values.shape[1]
+            running = best[name] or (np.zeros((0, channels), np.float32), np.zeros((0, channels), np.int64),
+                                     np.zeros((0, channels), np.int32))
+            best[name] = merge(running, values, positions, start)
+        if progress:
+            progress(min(start + batch_size, len(images)), len(images))
+    layers = {}
+    for name, (value, index, position) in best.items():
+        width = int(model.get_layer(name).output.shape[2])
+        layers[name] = LayerTop(index.astype(np.int32), (position // width).astype(np.int16),
+                                (position % width).astype(np.int16), value.astype(np.float32))
+    return TopImages(layers, len(images), time.perf_counter() - started)
+
+
+def cache_file(key):
+    """Where the top images of the model and split of an evaluation key are saved: beside that evaluation."""
+    return key.file.with_name(key.file.name.replace(".evaluation-", ".top-images-"))
+
+
+def _arrays(top):
+    return {f"{name}.{field}": getattr(layer, field) for name, layer in top.layers.items() for field in FIELDS}
+
+
+def _from_arrays(arrays, names, images, seconds):
+    """TopImages from saved arrays, or None when they do not fit this model and split."""
+    layers = {}
+    for name in names:
+        layer = LayerTop(*(arrays[f"{name}.{field}"] for field in FIELDS))
+        shapes = {getattr(layer, field).shape for field in FIELDS}
+        if len(shapes) != 1 or layer.index.size == 0 or not 0 <= layer.index.min() <= layer.index.max() < images:
+            return None
+        layers[name] = layer
+    return TopImages(layers, images, seconds)
+
+
+def top_images_of(key, model_names, images, get_model, progress=None):
+    """(TopImages, None) for the model and split of evaluation key `key` (model_names: its activation layers,
+    images: the split's), read back or else computed with get_model() and saved; (TopImages, one sentence)
+    when they could not be saved."""
+    file = cache_file(key)
+    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.split_id,
+                "layers": list(model_names), "images": len(images)}
+    names = [f"{name}.{field}" for name in model_names for field in FIELDS]
+    with computing(file):
+        saved = load_arrays(file, expected, names)
+        top = saved and _from_arrays(saved[1], model_names, len(images), float(saved[0].get("seconds", 0)))
+        if top:
+            return top, None
+        top = compute(get_model(), images, progress)
+        try:
+            save_arrays(file, _arrays(top), expected | {"seconds": top.seconds}, "the saved top images")
+        except UserError as error:
+            return top, f"{error} They are computed again next time."
+        remove_stale(file, "top-images", key.model_sha256)
+        return top, None
+
+
+def main():
+    """Times a first pass of the shipped model over the validation split (into a fresh cache) and a read-back."""
+    import argparse
+    import os
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m vgg.explain.top_images", description=main.__doc__)
+    parser.add_argument("--data-dir", default=None, help="The CIFAR-10 image folder (default: VGG_DATA_DIR).")
+    parser.add_argument("--serving-threads", action="store_true", help="Limit TensorFlow as the web server does.")
+    args = parser.parse_args()
+    from vgg.data.cifar10 import load_cifar10
+    from vgg.explain.evaluation import DEFAULT_SPLIT, evaluation_key, split_id
+    from vgg.explain.predictor import load_model
+    from vgg.model.build import activation_layer_names
+    from vgg.model.device import cpu_name, limit_serving_threads
+    from vgg.runs.record import SHIPPED_MODEL
+
+    if args.serving_threads:
+        limit_serving_threads()
+    dataset = load_cifar10(args.data_dir, *DEFAULT_SPLIT)
+    model = load_model(SHIPPED_MODEL)
+    names = activation_layer_names(model)
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["VGG_CACHE_DIR"] = folder
+        key = evaluation_key(SHIPPED_MODEL, split_id(dataset, *DEFAULT_SPLIT))
+        started = time.perf_counter()
+        top, _ = top_images_of(key, names, dataset.x_val, lambda: model)
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        top_images_of(key, names, dataset.x_val, _no_model)
+        later = time.perf_counter() - started
+        size = cache_file(key).stat().st_size
+    print(f"{top.images:,} images, {len(names)} layers: first pass {first:.1f} s ({top.images / first:.0f} images/s), "
+          f"read back {later * 1000:.0f} ms, saved {size / 1000:.0f} KB; {cpu_name()}, {os.cpu_count()} cores")
+
+
+def _no_model():
+    raise AssertionError("The saved top images were not read back.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Run folders: status, metrics and diagnostics records, model records, the queue, disk budgets (no TensorFlow)."""
