@@ -14,8 +14,8 @@ from vgg.classroom.doctor import Verdict, diagnose
 from vgg.core.config import TrainConfig, preset, validate
 from vgg.core.errors import UserError
 from vgg.core.files import write_text
+from vgg.core.paths import EXPERIMENTS_DIR
 
-EXPERIMENTS_DIR = pathlib.Path(__file__).resolve().parent.parent / "experiments"
 TRY_THIS_FILE = "try-this.toml"
 TRY_THIS_HEADER = (
     "# One short task per page, shown at the top of that page; a teacher may edit these (here or on the\n"

@@ -10,10 +10,10 @@ import dataclasses
 import pathlib
 import shutil
 
+from vgg.core.paths import ASSETS_DIR
 from vgg.runs.diagnostics import Diagnostics, read_diagnostics
 from vgg.runs.folder import Run
 from vgg.runs.metrics import Metrics
-from vgg.runs.record import ASSETS_DIR
 
 REPLAYS_DIR = ASSETS_DIR / "replays"
 RECORD_FILES = ("config.json", "status.json", "metrics.jsonl", "diagnostics.jsonl")

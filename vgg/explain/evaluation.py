@@ -22,9 +22,10 @@ import numpy as np
 
 from vgg.core.errors import UserError
 from vgg.core.files import replacing
+from vgg.core.paths import ASSETS_DIR
 from vgg.data.cifar10 import cache_dir
 from vgg.explain.cache import computed_once
-from vgg.runs.record import ASSETS_DIR, ModelRecord
+from vgg.runs.record import ModelRecord
 
 BATCH_SIZE = 500  # As vgg.explain.predictor.evaluate batches, so that both count exactly the same answers.
 FORMAT = 1  # Bumped when the saved arrays change meaning; an older file is then computed again.

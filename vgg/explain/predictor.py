@@ -9,11 +9,12 @@ import numpy as np
 import tensorflow as tf
 
 from vgg.core.errors import UserError
+from vgg.core.paths import ASSETS_DIR
 from vgg.data.cifar10 import CLASS_NAMES, DataError
 from vgg.explain.attention import BLOCKS, AttentionMaps, is_empty, last_activation_name, upsample
 from vgg.explain.visualize import heatmap_is_empty
 from vgg.model.build import activation_layer_names, pool_layer_names
-from vgg.runs.record import ASSETS_DIR, ModelRecord
+from vgg.runs.record import ModelRecord
 
 Prediction = collections.namedtuple("Prediction", "index name probability")
 MAX_MODEL_BYTES = 600 * 1024 * 1024  # The blog model with Adam's state is about 400 MB.

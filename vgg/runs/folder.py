@@ -28,19 +28,15 @@ from vgg.core import locks
 from vgg.core.config import SettingError, TrainConfig
 from vgg.core.errors import UserError
 from vgg.core.files import DamagedFileError, read_json, read_json_object, write_json, write_text
+from vgg.core.paths import RUNS_DIR_VARIABLE, default_runs_dir  # noqa: F401 (the runs API names them)
 from vgg.runs.metrics import kept_after_resume, read_metrics, row_line
 from vgg.runs.status import PROCESS_STATES, DamagedRunError, RunStatus, State
 
-RUNS_DIR_VARIABLE = "VGG_RUNS_DIR"
 RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class RunError(UserError):
     """A run that cannot be found, started or resumed; its message is one sentence."""
-
-
-def default_runs_dir():
-    return pathlib.Path(os.environ.get(RUNS_DIR_VARIABLE) or "runs")
 
 
 def now_iso():

@@ -21,10 +21,10 @@ import time
 
 from vgg.core import locks
 from vgg.core.errors import UserError
+from vgg.core.paths import PROJECT_ROOT
 from vgg.runs.folder import RunError, list_runs
 from vgg.runs.status import State
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SLOTS_VARIABLE = "VGG_TRAINING_SLOTS"  # Overrides the count: two slots on a CPU tests the scheduler.
 # The training process yields the cores to the web server: pages stay quick while a run trains, and the
 # run takes every cycle the pages leave.

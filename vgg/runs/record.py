@@ -12,11 +12,10 @@ import pathlib
 from vgg.core.config import VARIANTS, SettingError, TrainConfig, train_command
 from vgg.core.errors import UserError
 from vgg.core.files import read_json
+from vgg.core.paths import ASSETS_DIR, PROJECT_ROOT  # noqa: F401 (importers read them here)
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.runs.folder import Run, list_runs
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-ASSETS_DIR = PROJECT_ROOT / "assets"
 SNAPSHOT_MODEL = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
 SNAPSHOT_LABEL = "cpu run over 8 epochs, with snapshots (assets/)"
 SHIPPED_MODEL = ASSETS_DIR / "vgg16_cifar10.keras"

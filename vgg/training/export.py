@@ -14,11 +14,12 @@ import numpy as np
 
 from vgg.core.config import VARIANTS
 from vgg.core.files import replacing
+from vgg.core.paths import ASSETS_DIR
 from vgg.data import cifar10 as data_module
 from vgg.explain.predictor import ModelError, evaluate, load_model
 from vgg.model.build import conv_layers, describe
 from vgg.runs.folder import RunError
-from vgg.runs.record import ASSETS_DIR, SHIPPED_MODEL, ancestors, reproduce_command
+from vgg.runs.record import SHIPPED_MODEL, ancestors, reproduce_command
 from vgg.runs.status import State
 
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
