@@ -26,7 +26,10 @@ from vgg.core.errors import UserError
 from vgg.core.files import replacing
 
 CLASSES = "classes"  # The `layer` of a request for the ten class outputs instead of a conv layer's channels.
-STEPS = 160  # Gradient-ascent steps: enough for the shipped model's block 3 to 5 patterns and classes to take shape.
+STEPS = 160  # Gradient-ascent steps: enough for the shipped model's block 3 to 5 patterns to take shape.
+# A class's logit can sit on a plateau for a hundred steps before it climbs past its real images' best; ten class
+# pictures are cheap next to a layer's sixteen channels, so they get twice the steps.
+CLASS_STEPS = 320
 # Adam's steps in the Fourier parameters, far above Lucid's 0.05 since 160 steps must do. A class's logit climbs
 # higher with the smaller step: at 0.5 one of the tiny test model's classes stalled below its real images' best.
 LEARNING_RATE = 0.5
@@ -35,11 +38,12 @@ DECAY = 2.0  # Each frequency is scaled by 1 / frequency to this power: at Lucid
 JITTER = 2  # Pixels an image may be rolled by in each step, either way.
 STEADY_FROM = 0.8  # The share of the steps after which the image is no longer rolled.
 L2_WEIGHT = 0.05  # Penalty on the squared distance from grey, per pixel on the [-1, 1] scale.
-FORMAT = 1  # Bumped when the saved pictures change meaning; older files are then computed again.
-# The square root of ImageNet's colour correlation (Lucid's `color_correlation_svd_sqrt`), scaled to unit norm:
-# optimizing in its coordinates lets the pictures take natural colours instead of red-green-blue speckle.
+FORMAT = 2  # Bumped when the saved pictures change meaning; older files are then computed again.
+# The square root of ImageNet's colour correlation (Lucid's `color_correlation_svd_sqrt`): optimizing in its
+# coordinates lets the pictures take natural colours instead of red-green-blue speckle. Each direction is scaled to
+# unit norm, so a pattern that needs the weakest colour contrast is reached as fast as one in brightness.
 COLOR_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32)
-COLOR_SQRT /= np.max(np.linalg.norm(COLOR_SQRT, axis=0))
+COLOR_SQRT /= np.linalg.norm(COLOR_SQRT, axis=0)
 
 
 class FeatureVisError(UserError):
@@ -146,12 +150,13 @@ def make_ascent(features, finish, count, size):
     return step, pixels
 
 
-def maximize(model, layer, targets, steps=STEPS, progress=None):
+def maximize(model, layer, targets, steps=None, progress=None):
     """Pictures (N, 32, 32, 3) uint8 of what each of `targets` wants: channel indices of conv `layer`, or class
     indices with layer=CLASSES; `progress(done, steps)` every tenth of the way."""
     import tensorflow as tf
 
     targets = tuple(int(target) for target in targets)
+    steps = steps or (CLASS_STEPS if layer == CLASSES else STEPS)
     if not targets:
         raise ValueError(f"targets must name at least one channel or class. Received: targets={targets!r}")
     features, finish = class_target(model) if layer == CLASSES else conv_target(model, layer)
@@ -229,7 +234,7 @@ def pictures_of(model_path, layer, get_model, count=16, progress=None):
     from where they were saved or else computed with get_model() and saved; (Pictures, one sentence) when they
     could not be saved."""
     file, model_sha256 = cache_file(model_path, "pictures", f"{layer}-{count}")
-    expected = {"format": FORMAT, "model_sha256": model_sha256, "layer": layer, "steps": STEPS}
+    expected = {"format": FORMAT, "model_sha256": model_sha256, "layer": layer}
     with computing(file):
         saved = load_arrays(file, expected, ("images", "targets"))
         if saved is not None and saved[1]["images"].dtype == np.uint8 and saved[1]["images"].ndim == 4:
