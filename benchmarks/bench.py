@@ -30,7 +30,7 @@ from vgg.model.build import build_from_config
 from vgg.model.device import cpu_name, precision_policy
 from vgg.runs import record as model_record
 from vgg.runs.metrics import read_metrics
-from vgg.training.trainer import compile_model
+from vgg.training.optimizer import compile_model
 
 # Steps and calls of the full run and of --quick. Warm-up and timed phases take two steps at least:
 # make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
@@ -279,7 +279,8 @@ def diagnostics_row(args, rounds=4):
     """The training doctor's probes against the same steps without them, on the cpu preset at its first-epoch
     rate (a probe every `probe_interval` steps; later epochs probe once each), per second of this process's CPU
     time."""
-    from vgg.training.probes import probe_cost, probe_interval
+    from benchmarks.probe_cost import probe_cost
+    from vgg.training.probes import probe_interval
 
     config = PRESETS["cpu"]
     steps = probe_interval(45_000 // config.batch_size, config.batch_size)

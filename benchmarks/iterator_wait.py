@@ -19,10 +19,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import bench
-from vgg import data  # noqa: E402
 from vgg.core.config import preset  # noqa: E402
+from vgg.data import cifar10 as data  # noqa: E402
 from vgg.model.build import build_from_config  # noqa: E402
-from vgg.training.trainer import compile_model  # noqa: E402
+from vgg.training.optimizer import compile_model  # noqa: E402
 
 
 def pipeline(images, labels, batch_size, autotune, **options):

@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from vgg import neighbours  # noqa: E402
 from vgg.data.cifar10 import default_data_dir, load_cifar10  # noqa: E402
+from vgg.explain import neighbours  # noqa: E402
 from vgg.explain.evaluation import split_for  # noqa: E402
 from vgg.runs.record import SHIPPED_MODEL  # noqa: E402
 

@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from vgg import bench  # noqa: E402
+from benchmarks import bench  # noqa: E402
 
 
 def main():

@@ -17,8 +17,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import bench
-from vgg import model  # noqa: E402
 from vgg.core.config import preset  # noqa: E402
+from vgg.model import build as model  # noqa: E402
 from vgg.model.device import precision_policy  # noqa: E402
 
 CPU = preset("cpu")

@@ -252,6 +252,12 @@ def command_replays(args):
 
 
 def command_bench(args):
+    # The bench is a tool beside the library, not part of it: benchmarks/ is imported from the project root.
+    import sys
+
+    from vgg.core.paths import PROJECT_ROOT
+
+    sys.path.insert(0, str(PROJECT_ROOT))
     from benchmarks import bench
 
     bench.main(args)

@@ -28,7 +28,7 @@ RECIPES = {
 def replays(folder=REPLAYS_DIR):
     """The shipped recorded runs, as Run objects (read-only: they have no checkpoint to resume)."""
     folder = pathlib.Path(folder)
-    return [Run(folder / name) for name in RECIPES if (folder / name / "config.json").exists()]
+    return [Run(folder / name) for name in RECIPES if Run.is_run_folder(folder / name)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,15 +5,12 @@ matrix, the images of any cell sorted by confidence, each image's likeliest clas
 keyed by the model file's SHA-256 and the split (data source, validation size, seed and a digest of its
 images), so a retrained model or other data never shows another's answers. Shipped models (assets/) keep
 theirs in the data cache, since assets/ is committed; a run's model keeps them beside it in its run folder.
-
-`python -m vgg.explain.evaluation` times a first evaluation of the shipped model and its read-back.
 """
 
 import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import pathlib
 import threading
 import time
@@ -266,42 +263,3 @@ def evaluation_of(key, dataset, get_model, flip_average, progress=None):
         key.file, lambda: load_saved(key, dataset.y_val, dataset.class_names, flip_average),
         lambda report: compute(get_model(), dataset.x_val, dataset.y_val, dataset.class_names, flip_average, report),
         lambda evaluation: save(key, evaluation), progress)
-
-
-def _no_model():
-    raise AssertionError("The saved evaluation was not read back.")
-
-
-def main():
-    """Times a first evaluation of the shipped model (into a fresh cache) and a read-back, as the app does them."""
-    import argparse
-    import tempfile
-
-    parser = argparse.ArgumentParser(prog="python -m vgg.explain.evaluation", description=main.__doc__)
-    parser.add_argument("--data-dir", default=None, help="The CIFAR-10 image folder (default: VGG_DATA_DIR).")
-    parser.add_argument("--serving-threads", action="store_true", help="Limit TensorFlow as the web server does.")
-    args = parser.parse_args()
-    from vgg.data.cifar10 import load_cifar10
-    from vgg.explain.predictor import Predictor
-    from vgg.model.device import cpu_name, limit_serving_threads
-    from vgg.runs.record import SHIPPED_MODEL
-
-    if args.serving_threads:
-        limit_serving_threads()
-    dataset = load_cifar10(args.data_dir, *DEFAULT_SPLIT)
-    predictor = Predictor.for_file(SHIPPED_MODEL, "runs")
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["VGG_CACHE_DIR"] = folder
-        key = evaluation_key(SHIPPED_MODEL, split_id(dataset, *DEFAULT_SPLIT))
-        started = time.perf_counter()
-        evaluation, _ = evaluation_of(key, dataset, lambda: predictor.model, predictor.flip_average)
-        first = time.perf_counter() - started
-        started = time.perf_counter()
-        evaluation_of(key, dataset, _no_model, predictor.flip_average)
-        later = time.perf_counter() - started
-    print(f"{evaluation.images:,} images, accuracy {evaluation.accuracy:.4f} (flip average {evaluation.flip_average}); "
-          f"first evaluation {first:.1f} s, read back {later * 1000:.0f} ms; {cpu_name()}, {os.cpu_count()} cores")
-
-
-if __name__ == "__main__":
-    main()

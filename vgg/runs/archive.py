@@ -7,8 +7,9 @@ import datetime
 import pathlib
 
 from vgg.core.errors import UserError
-from vgg.runs.disk import ARCHIVE_DIR
-from vgg.runs.folder import list_runs
+from vgg.runs.folder import list_runs, run_folders
+
+ARCHIVE_DIR = ".archive"  # In the runs folder; list_runs skips it, as a dot folder is no run's name.
 
 
 class ArchiveError(UserError):
@@ -42,7 +43,7 @@ def archives(runs_dir):
     folder = pathlib.Path(runs_dir) / ARCHIVE_DIR
     if not folder.is_dir():
         return {}
-    found = {path.name: sum(1 for _ in path.glob("*/config.json")) for path in folder.iterdir() if path.is_dir()}
+    found = {path.name: len(run_folders(path)) for path in folder.iterdir() if path.is_dir()}
     return dict(sorted(found.items(), reverse=True))
 
 
@@ -54,7 +55,7 @@ def restore(runs_dir, name):
         raise ArchiveError(f"There is no archive named {name!r}.")
     folder = runs_dir / ARCHIVE_DIR / name
     restored, clashes = [], []
-    for path in sorted(path.parent for path in folder.glob("*/config.json")):
+    for path in sorted(run_folders(folder)):
         if (runs_dir / path.name).exists():
             clashes.append(path.name)
             continue

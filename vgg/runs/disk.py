@@ -13,14 +13,14 @@ import pathlib
 
 from vgg.core.errors import UserError
 from vgg.core.estimate import parameter_count
-from vgg.runs.folder import Run
+from vgg.runs.archive import ARCHIVE_DIR
+from vgg.runs.folder import Run, run_folders
+from vgg.runs.snapshots import MAX_SNAPSHOT_BYTES
 from vgg.runs.status import State
 
-ARCHIVE_DIR = ".archive"  # In the runs folder: runs put away by "reset for the next class" (vgg/runs/archive.py).
 # A checkpoint holds the weights and up to two optimizer slots per weight (Adam); the final model and the
 # weight average hold one copy each: about five float32 copies of the weights in all.
 WEIGHT_COPIES = 5
-MAX_SNAPSHOT_BYTES = 5 * 2**20  # A larger model keeps none: eight of them would outweigh the run's checkpoint.
 
 
 class DiskBudgetError(UserError):
@@ -50,8 +50,9 @@ def bytes_needed(config):
 def all_runs(runs_dir):
     """Every run folder under `runs_dir`, archived ones included, oldest first."""
     runs_dir = pathlib.Path(runs_dir)
-    folders = [*runs_dir.glob("*/config.json"), *runs_dir.glob(f"{ARCHIVE_DIR}/*/*/config.json")]
-    return [Run(path.parent) for path in sorted(folders, key=lambda path: path.stat().st_mtime)]
+    archives = [path for path in (runs_dir / ARCHIVE_DIR).glob("*") if path.is_dir()]
+    runs = [Run(path) for parent in (runs_dir, *archives) for path in run_folders(parent)]
+    return sorted(runs, key=lambda run: run.config_path.stat().st_mtime)
 
 
 def prunable_files(run):

@@ -76,10 +76,16 @@ class RunSummary:
 
 
 class Run:
+    CONFIG_FILE = "config.json"  # A folder is a run when it holds its settings.
+
+    @staticmethod
+    def is_run_folder(path):
+        return (pathlib.Path(path) / Run.CONFIG_FILE).exists()
+
     def __init__(self, path):
         self.path = pathlib.Path(path)
         self.name = self.path.name
-        self.config_path = self.path / "config.json"
+        self.config_path = self.path / self.CONFIG_FILE
         self.status_path = self.path / "status.json"
         self.metrics_path = self.path / "metrics.jsonl"
         self.diagnostics_path = self.path / "diagnostics.jsonl"
@@ -246,12 +252,18 @@ def open_run(runs_dir, name):
     return run
 
 
+def run_folders(parent):
+    """The run folders directly inside `parent`, in no order."""
+    parent = pathlib.Path(parent)
+    return [path for path in parent.iterdir() if Run.is_run_folder(path)] if parent.is_dir() else []
+
+
 def list_runs(runs_dir):
     """Runs in `runs_dir`, newest first."""
     runs_dir = pathlib.Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    runs = [Run(path) for path in runs_dir.iterdir() if path.is_dir() and (path / "config.json").exists()]
+    runs = [Run(path) for path in run_folders(runs_dir)]
     return sorted(runs, key=lambda run: run.config_path.stat().st_mtime, reverse=True)
 
 

@@ -13,13 +13,14 @@ import h5py
 import numpy as np
 
 from vgg.core.config import VARIANTS
-from vgg.core.files import replacing
+from vgg.core.files import replacing, write_json
 from vgg.core.paths import ASSETS_DIR
 from vgg.data import cifar10 as data_module
 from vgg.explain.predictor import ModelError, evaluate, load_model
 from vgg.model.build import conv_layers, describe
 from vgg.runs.folder import RunError
-from vgg.runs.record import SHIPPED_MODEL, ancestors, reproduce_command
+from vgg.runs.record import SHIPPED_MODEL, ModelRecord, ancestors, reproduce_command
+from vgg.runs.snapshots import epochs_of, logged_accuracies, snapshots_dir, weights_at, write_weights
 from vgg.runs.status import State
 
 CARD_DATA = ASSETS_DIR / "vgg16_cifar10.json"
@@ -302,3 +303,30 @@ It is the model the app and `python -m vgg` use when no other is chosen.
 {settings}
 
 {limits_markdown(card)}"""
+
+
+def ship_snapshots(run, assets_dir, stem):
+    """Copies a finished run's final model (float16 weights, as `export_run` ships), its snapshots but the
+    last (the model file is that epoch) and a card (the JSON vgg/runs/record.py reads) into `assets_dir` as
+    `<stem>.keras`, `<stem>.snapshots/` and `<stem>.json`; returns the model's path there."""
+    assets_dir = pathlib.Path(assets_dir)
+    record = ModelRecord.of(run.model_path)
+    if not run.model_path.exists() or record.config is None:
+        raise RunError(f"Run {run.name!r} has no final model to ship.")
+    target = assets_dir / f"{stem}.keras"
+    folder = snapshots_dir(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    for epoch in epochs_of(run.model_path)[:-1]:
+        write_weights(weights_at(run.model_path, epoch), folder, epoch)
+    with replacing(target, f"assets/{target.name}") as temporary:
+        write_float16_model(run.model_path, temporary)
+    write_json(target.with_suffix(".json"), {
+        "model_file": target.name, "run": run.name, "config": dataclasses.asdict(record.config),
+        "class_names": list(record.class_names), "epochs": record.epochs, "wall_time_seconds": record.wall_time_seconds,
+        "val_accuracy": record.val_accuracy, "validation_size": record.config.validation_size,
+        "command": record.command, "started_from": record.started_from, "unsure_below": record.unsure_below,
+        "snapshot_epochs": epochs_of(target), "epoch_val_accuracy": logged_accuracies(run.model_path),
+    }, f"assets/{target.stem}.json")
+    return target
+
+
