@@ -88,10 +88,10 @@ def load_predictor(path, modified_time):
 
 @st.cache_resource(show_spinner="Loading the model at that epoch…", max_entries=8)
 def load_epoch_predictor(path, modified_time, epoch):
-    """A Predictor for a model file with the weights of its snapshot of `epoch` (vgg/training/snapshots.py)."""
+    """A Predictor for a model file with the weights of its snapshot of `epoch` (vgg/runs/snapshots.py)."""
     from vgg.explain.predictor import Predictor, load_model
     from vgg.model.device import limit_serving_threads
-    from vgg.training.snapshots import load_epoch
+    from vgg.runs.snapshots import load_epoch
 
     limit_serving_threads()
     model = load_epoch(load_model(path, runs_dir()), path, epoch)

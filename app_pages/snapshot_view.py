@@ -1,4 +1,4 @@
-"""The epoch slider of the Inside VGG16 page: a model whose run kept snapshots (vgg/training/snapshots.py) can be shown as
+"""The epoch slider of the Inside VGG16 page: a model whose run kept snapshots (vgg/runs/snapshots.py) can be shown as
 it was after 0, 1, 2, 4, ... epochs. Each epoch's Predictor is cached per server (app_pages/common.py), so moving back
 to an epoch seen before costs nothing."""
 
@@ -12,7 +12,7 @@ from app_pages.common import load_epoch_predictor, runs_dir
 from app_pages.filters_view import first_layer_ui
 from vgg.core.errors import UserError
 from vgg.runs.record import available_models
-from vgg.training.snapshots import epochs_of, file_epoch, logged_accuracies, why_none
+from vgg.runs.snapshots import epochs_of, file_epoch, logged_accuracies, why_none
 
 FINAL_EPOCH = "final"
 

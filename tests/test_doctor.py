@@ -354,7 +354,7 @@ def test_a_failing_probe_is_recorded_once_and_training_goes_on(image_folder, tmp
 
 
 def test_the_bench_measures_the_probes_cost(tmp_path):
-    from vgg.training.probes import probe_cost
+    from benchmarks.probe_cost import probe_cost
 
     images, labels = generated_images(per_class=10)
     cost = probe_cost(tiny_config(), images, labels, images[:50], labels[:50], tmp_path, rounds=1, steps=2,

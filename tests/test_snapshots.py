@@ -10,17 +10,17 @@ from conftest import generated_images, page_test, tiny_config
 from vgg.explain.predictor import Predictor, load_model
 from vgg.runs.folder import create_run
 from vgg.runs.record import ASSETS_DIR, ModelRecord
-from vgg.training.snapshots import (
+from vgg.runs.snapshots import (
     epochs_of,
     file_epoch,
     load_epoch,
     logged_accuracies,
     planned_epochs,
-    ship,
     snapshots_dir,
     weights_at,
     why_none,
 )
+from vgg.training.export import ship_snapshots as ship
 from vgg.training.trainer import train_run
 
 SHIPPED_SNAPSHOTS = ASSETS_DIR / "vgg16_cpu_snapshots.keras"

@@ -40,7 +40,7 @@ def folder_bytes(path):
 def bytes_needed(config):
     """About how much disk a run with `config` fills: its checkpoint, final model and weight average, and its
     float16 snapshots at epochs 0, 1, 2, 4, ... when the model is small enough to keep them
-    (vgg/training/snapshots.py)."""
+    (vgg/runs/snapshots.py)."""
     weights = 4 * parameter_count(config)
     snapshot = weights // 2
     snapshots = (math.ceil(math.log2(max(config.epochs, 1))) + 2) * snapshot if snapshot <= MAX_SNAPSHOT_BYTES else 0
