@@ -9,8 +9,9 @@ import streamlit as st
 
 from app_pages.common import current_user, is_teacher, runs_dir
 from vgg.classroom.policy import ClassLimits, class_mode, load_limits, may_control, save_limits
+from vgg.core.cifar10 import TRAINING_IMAGES
 from vgg.core.errors import UserError
-from vgg.core.estimate import CIFAR10_TRAINING_IMAGES, estimate
+from vgg.core.estimate import estimate
 from vgg.runs.archive import archive_runs, archives, restore
 from vgg.runs.disk import folder_bytes
 from vgg.runs.folder import list_runs, open_run
@@ -26,7 +27,7 @@ def seconds_left_of(run, runs):
     if status.state in PROCESS_STATES:
         seconds = progress(run.metrics(), config.epochs).seconds_left
     if seconds is None:
-        images = status.train_images or config.train_subset or CIFAR10_TRAINING_IMAGES - config.validation_size
+        images = status.train_images or config.train_subset or TRAINING_IMAGES - config.validation_size
         seconds = estimate(config, images, runs).seconds
     if status.time_limit_minutes is not None:
         seconds = min(seconds, status.time_limit_minutes * 60)

@@ -21,11 +21,13 @@ import tensorflow as tf
 
 from benchmarks.bench_app import classroom_row, streamlit_rows
 from benchmarks.bench_table import format_table, make_row, summary_line
-from vgg.core.config import PRESETS
+from vgg.core.cifar10 import TRAINING_IMAGES
+from vgg.core.config import DEFAULT_SPLIT, PRESETS
 from vgg.core.estimate import training_flops_per_image
 from vgg.data import cifar10 as data_module
 from vgg.data import uploads as images_module
 from vgg.explain import predictor as inference
+from vgg.explain.attention import last_activation_name
 from vgg.model.build import build_from_config
 from vgg.model.device import cpu_name, precision_policy
 from vgg.runs import record as model_record
@@ -44,7 +46,8 @@ STARTUP_SECONDS = 30  # From the command to the first step: imports, data, build
 TIME_TO_ACCURACY_EPOCHS = 10  # When no speed was measured.
 
 
-def budget_epochs(images_per_second, train_images=45_000, validation_images=5_000):
+def budget_epochs(images_per_second, train_images=TRAINING_IMAGES - DEFAULT_SPLIT[0],
+                  validation_images=DEFAULT_SPLIT[0]):
     """Epochs of the cpu preset that fit in BUDGET_SECONDS at `images_per_second` (validation included)."""
     epoch_seconds = (train_images + validation_images / 3) / images_per_second
     return max(1, int((BUDGET_SECONDS - STARTUP_SECONDS) // epoch_seconds))
@@ -259,7 +262,7 @@ def inference_rows(args, plan):
     top_k = median_milliseconds(lambda: predictor.top_k(pixels, k=5), calls)
     predict = median_milliseconds(lambda: model.predict(pixels[None], verbose=0), calls)
     grad_cam = median_milliseconds(lambda: predictor.grad_cam(pixels), calls)
-    eager = median_milliseconds(eager_grad_cam(model, inference.grad_cam_layer_name(model), batch), calls)
+    eager = median_milliseconds(eager_grad_cam(model, last_activation_name(model, 4), batch), calls)
     features = median_milliseconds(lambda: predictor.feature_maps(pixels), calls)
     names = predictor.activation_names + predictor.pool_names
     feature_model = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
@@ -283,7 +286,7 @@ def diagnostics_row(args, rounds=4):
     from vgg.training.probes import probe_interval
 
     config = PRESETS["cpu"]
-    steps = probe_interval(45_000 // config.batch_size, config.batch_size)
+    steps = probe_interval((TRAINING_IMAGES - DEFAULT_SPLIT[0]) // config.batch_size, config.batch_size)
     images, labels = sample_images((3 + steps) * config.batch_size, args.data_dir)
     probe_images, probe_labels = sample_images(200, args.data_dir, seed=1)
     say(f"training the cpu preset with and without the doctor's probes ({rounds} x {steps} steps each)")

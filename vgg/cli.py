@@ -11,7 +11,7 @@ import pathlib
 import sys
 
 from vgg.core import config as config_module
-from vgg.core.config import PRESETS, TrainConfig
+from vgg.core.config import DEFAULT_SPLIT, PRESETS, TrainConfig
 from vgg.core.errors import UserError
 
 
@@ -41,12 +41,21 @@ def _print(args, value, text):
     print(json.dumps(value, indent=2) if args.json else text)
 
 
+RUNS_DIR_HELP = "runs folder (default: $VGG_RUNS_DIR or ./runs)"
+
+def runs_dir_of(args):
+    """The runs folder a command works in: --runs-dir, else $VGG_RUNS_DIR, else ./runs."""
+    from vgg.core.paths import default_runs_dir
+
+    return pathlib.Path(args.runs_dir or default_runs_dir())
+
+
 def command_train(args):
     from vgg.core import locks
     from vgg.runs import folder as runs
     from vgg.runs.status import State
 
-    runs_dir = pathlib.Path(args.runs_dir or runs.default_runs_dir())
+    runs_dir = runs_dir_of(args)
     if args.resume:
         run = runs.open_run(runs_dir, args.resume)
         state = run.status().state
@@ -86,7 +95,7 @@ def _model_path_from_args(args):
     from vgg.runs import record as model_record
 
     if args.run:
-        run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
+        run = runs.open_run(runs_dir_of(args), args.run)
         return run.model_path if run.model_path.exists() else run.checkpoint_path
     if args.model:
         return pathlib.Path(args.model)
@@ -98,10 +107,9 @@ def _model_path_from_args(args):
 
 def _predictor_from_args(args):
     from vgg.explain import predictor as inference
-    from vgg.runs import folder as runs
 
     path = _model_path_from_args(args)
-    return inference.Predictor.for_file(path, args.runs_dir or runs.default_runs_dir()), str(path)
+    return inference.Predictor.for_file(path, runs_dir_of(args)), str(path)
 
 
 def command_evaluate(args):
@@ -113,11 +121,12 @@ def command_evaluate(args):
     validation_size, seed = args.validation_size, args.seed
     if args.run:
         # A run is scored on the images its own split held out, never on ones it trained on.
-        config = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run).config()
+        config = runs.open_run(runs_dir_of(args), args.run).config()
         validation_size = config.validation_size if validation_size is None else validation_size
         seed = config.seed if seed is None else seed
     dataset = data.load_cifar10(
-        args.data_dir, validation_size=5000 if validation_size is None else validation_size, seed=seed or 0
+        args.data_dir, validation_size=DEFAULT_SPLIT[0] if validation_size is None else validation_size,
+        seed=DEFAULT_SPLIT[1] if seed is None else seed,
     )
     if len(dataset.y_val) == 0:
         raise data.DataError("There are no validation images to evaluate on; use a --validation-size above 0.")
@@ -168,10 +177,9 @@ def command_describe(args):
         source = f"preset {args.preset}"
     else:
         from vgg.explain import predictor as inference
-        from vgg.runs import folder as runs
 
         source = str(_model_path_from_args(args))
-        model = inference.load_model(source, args.runs_dir or runs.default_runs_dir())
+        model = inference.load_model(source, runs_dir_of(args))
     description = model_module.describe(model)
     description["source"] = source
     lines = [f"{description['name']} ({source})", f"{'layer':<16}{'kind':<20}{'output shape':<20}{'params':>12}"]
@@ -186,7 +194,7 @@ def command_describe(args):
 def command_runs(args):
     from vgg.runs import folder as runs
 
-    summaries = [run.summary() for run in runs.list_runs(args.runs_dir or runs.default_runs_dir())]
+    summaries = [run.summary() for run in runs.list_runs(runs_dir_of(args))]
     lines = [f"{'run':<36}{'state':<13}{'epochs':<9}{'val acc':<9}device"]
     for row in summaries:
         accuracy = f"{row.val_accuracy:.3f}" if row.val_accuracy is not None else "-"
@@ -210,7 +218,7 @@ def command_doctor(args):
     from vgg.core.config import train_command
     from vgg.runs import folder as runs
 
-    run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
+    run = runs.open_run(runs_dir_of(args), args.run)
     diagnosis = diagnose(run)
     lines = [f"{run.name}: {diagnosis.verdict}", diagnosis.sentence]
     lines += [f"  {name}: {_evidence_text(value)}" for name, value in diagnosis.evidence.items()]
@@ -226,7 +234,7 @@ def command_export(args):
     from vgg.runs import folder as runs
     from vgg.training.export import export_run
 
-    run = runs.open_run(args.runs_dir or runs.default_runs_dir(), args.run)
+    run = runs.open_run(runs_dir_of(args), args.run)
     card = export_run(run, args.data_dir)
     _print(args, card, f"Shipped {run.name} with {card['weights']} weights: "
                        f"validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
@@ -276,14 +284,14 @@ def build_parser():
     def add_model_options(command):
         command.add_argument("--model", help="a .keras file in the runs folder or assets/ (default: the shipped model)")
         command.add_argument("--run", help="use this run's final model (or its checkpoint)")
-        command.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+        command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
 
     train = add("train", "train a VGG on CIFAR-10 as a run (or resume one)", command_train)
     train.add_argument("--preset", default="cpu", choices=list(PRESETS), help="starting settings (default: cpu)")
     train.add_argument(
         "--data-dir", help="local image folder root/train/<class>/*.jpg (default: $VGG_DATA_DIR, else Keras' download)"
     )
-    train.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+    train.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     train.add_argument("--name", help="run name (default: preset and time)")
     train.add_argument("--resume", metavar="RUN", help="resume this run from its last checkpoint")
     _add_setting_options(train)
@@ -306,11 +314,11 @@ def build_parser():
     add_model_options(describe)
 
     runs_command = add("runs", "list runs and their status", command_runs)
-    runs_command.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+    runs_command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
 
     doctor = add("doctor", "the training doctor's verdict on a run, its evidence and the fix to try", command_doctor)
     doctor.add_argument("run", metavar="RUN", help="the run to diagnose")
-    doctor.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+    doctor.add_argument("--runs-dir", help=RUNS_DIR_HELP)
 
     _add_maintenance_commands(add)
     return parser
@@ -320,7 +328,7 @@ def _add_maintenance_commands(add):
     """The commands that make what the project ships (its model, its replays) and measure this machine."""
     export = add("export", "ship a finished run as assets/vgg16_cifar10.keras with its model card", command_export)
     export.add_argument("--run", required=True, help="the finished run to ship")
-    export.add_argument("--runs-dir", help="runs folder (default: $VGG_RUNS_DIR or ./runs)")
+    export.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     export.add_argument("--data-dir", help="the data its validation split comes from")
 
     replays_command = add("replays", "train the shipped replays (the blog's run and its fix) anew into assets/replays",

@@ -16,6 +16,8 @@ from vgg.core.errors import UserError
 from vgg.core.files import write_text
 from vgg.core.paths import EXPERIMENTS_DIR
 
+EXPERIMENTS_DIR_VARIABLE = "VGG_EXPERIMENTS_DIR"
+
 TRY_THIS_FILE = "try-this.toml"
 TRY_THIS_HEADER = (
     "# One short task per page, shown at the top of that page; a teacher may edit these (here or on the\n"
@@ -27,7 +29,7 @@ SETTINGS = {field.name for field in dataclasses.fields(TrainConfig)}
 
 def experiments_dir():
     """The experiments folder: $VGG_EXPERIMENTS_DIR (a class's own, or a test's), else the shipped one."""
-    return pathlib.Path(os.environ.get("VGG_EXPERIMENTS_DIR") or EXPERIMENTS_DIR)
+    return pathlib.Path(os.environ.get(EXPERIMENTS_DIR_VARIABLE) or EXPERIMENTS_DIR)
 
 
 class ExperimentError(UserError):

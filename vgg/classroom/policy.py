@@ -12,8 +12,9 @@ import os
 import pathlib
 import shutil
 
+from vgg.core.cifar10 import TRAINING_IMAGES
 from vgg.core.errors import UserError
-from vgg.core.estimate import CIFAR10_TRAINING_IMAGES, estimate, training_flops_per_image
+from vgg.core.estimate import estimate, training_flops_per_image
 from vgg.core.files import DamagedFileError, read_json_object, write_json
 
 PASSWORD_VARIABLE = "VGG_TEACHER_PASSWORD"
@@ -123,7 +124,7 @@ def check_student_start(runs, config, owner, limits, trained_seconds=0.0, train_
             f"You have {len(mine)} run(s) queued or training ({mine[0].status().title or mine[0].name}) and the class "
             f"allows {limits.runs_per_student}: stop or cancel one first."
         )
-    images = config.train_subset or train_images or CIFAR10_TRAINING_IMAGES - config.validation_size
+    images = config.train_subset or train_images or TRAINING_IMAGES - config.validation_size
     guess = estimate(config, images, runs)
     if guess.seconds > limits.max_estimated_minutes * 60:
         minutes, gflops = math.ceil(guess.seconds / 60), training_flops_per_image(config) / 1e9

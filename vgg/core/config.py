@@ -115,6 +115,9 @@ BLOG = _preset(
     mixed_precision="off",  # The blog's float32, on any machine.
 )
 
+# The validation size and seed of the app's data, of the shipped model's scores and of `evaluate --model`.
+DEFAULT_SPLIT = (TrainConfig.validation_size, TrainConfig.seed)
+
 PRESETS = {
     # Sized for a 2-core CPU: the 13-conv topology at a quarter of the width, its first layer a fixed whitening
     # (1.4 points more after a five-minute run: BENCHMARKS.md).

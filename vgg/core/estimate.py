@@ -9,31 +9,23 @@ import contextlib
 import dataclasses
 import statistics
 
-from vgg.core.config import BLOCK_CHANNELS
+from vgg.core.cifar10 import NUM_CLASSES
 from vgg.core.errors import UserError
+from vgg.core.layers import convs, hidden_sizes
 
 # What the slower of the 2-core CPUs this project runs on sustains on VGG training in float32 (the cpu preset
 # at about 110 GFLOP/s on the Intel Xeon, 240 on the AMD EPYC: BENCHMARKS.md), until a run here measures it.
 DEFAULT_GFLOPS = 110.0
 SMALLEST_MEASURING_FLOPS = 0.1e9  # The cpu preset's 0.12 GFLOP per image and up measure the machine fairly.
-PAPER_HIDDEN = 4096
-INPUT_SIZE = 32
-CIFAR10_TRAINING_IMAGES = 50_000  # Before the validation split: the training images a run with no subset uses.
 
 
-def training_flops_per_image(config, num_classes=10):
+def training_flops_per_image(config, num_classes=NUM_CLASSES):
     """FLOPs of one training step per image: the forward pass's multiply-adds (2 FLOPs each) in the conv
     and Dense layers, times 3 for the backward pass's two products."""
-    forward, size, channels = 0, INPUT_SIZE, 3
-    for block in BLOCK_CHANNELS[config.variant]:
-        for full_width in block:
-            out = max(1, round(full_width * config.width))
-            forward += 2 * size * size * 9 * channels * out
-            channels = out
-        size //= 2
-    features = channels * size * size
-    hidden = {"paper": (PAPER_HIDDEN, PAPER_HIDDEN), "small": (features,), "linear": ()}[config.head]
-    for units in (*hidden, num_classes):
+    plan = convs(config.variant, config.width)
+    forward = sum(2 * conv.size * conv.size * 9 * conv.in_channels * conv.channels for conv in plan)
+    features = plan[-1].channels  # Five poolings leave 1x1 maps.
+    for units in (*hidden_sizes(config.head, features), num_classes):
         forward += 2 * features * units
         features = units
     return 3 * forward
@@ -84,19 +76,14 @@ def estimate(config, train_images, runs):
     return Estimate(work / (gflops * 1e9), gflops, measured_by)
 
 
-def parameter_count(config, num_classes=10):
+def parameter_count(config, num_classes=NUM_CLASSES):
     """The model's weights, from the settings alone: conv kernels and biases, batch-norm scales and shifts,
     and the head's Dense layers."""
-    count, size, channels = 0, INPUT_SIZE, 3
-    for block in BLOCK_CHANNELS[config.variant]:
-        for full_width in block:
-            out = max(1, round(full_width * config.width))
-            count += 9 * channels * out + out + (2 * out if config.batch_norm else 0)
-            channels = out
-        size //= 2
-    features = channels * size * size
-    hidden = {"paper": (PAPER_HIDDEN, PAPER_HIDDEN), "small": (features,), "linear": ()}[config.head]
-    for units in (*hidden, num_classes):
+    plan = convs(config.variant, config.width)
+    per_channel = 3 if config.batch_norm else 1  # A bias, or batch norm's scale and shift beside it.
+    count = sum(9 * conv.in_channels * conv.channels + per_channel * conv.channels for conv in plan)
+    features = plan[-1].channels
+    for units in (*hidden_sizes(config.head, features), num_classes):
         count += features * units + units
         features = units
     return count

@@ -7,9 +7,13 @@ import pathlib
 
 import numpy as np
 
+from vgg.core.cifar10 import (
+    CLASS_NAMES,  # noqa: F401 (the data's names, for its importers)
+    NUM_CLASSES,
+)
+from vgg.core.config import DEFAULT_SPLIT
 from vgg.core.errors import UserError
 
-CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DATA_DIR_VARIABLE = "VGG_DATA_DIR"
 CACHE_DIR_VARIABLE = "VGG_CACHE_DIR"
@@ -41,7 +45,7 @@ def cache_dir():
     return pathlib.Path(os.environ.get(CACHE_DIR_VARIABLE) or default)
 
 
-def load_cifar10(data_dir=None, validation_size=5000, seed=0):
+def load_cifar10(data_dir=None, validation_size=DEFAULT_SPLIT[0], seed=DEFAULT_SPLIT[1]):
     """Loads CIFAR-10 as uint8 arrays with a validation split.
 
     With no `data_dir` (and no VGG_DATA_DIR) this is Keras' own download, whose test split
@@ -229,8 +233,8 @@ def augment_batch(images, seed, cutout_size=0, flips=None):
 
 
 def make_tf_dataset(
-    images, labels, batch_size, num_classes=10, augment=False, shuffle=False, seed=0, one_hot=True, cutout_size=0,
-    alternate_flips=False,
+    images, labels, batch_size, num_classes=NUM_CLASSES, augment=False, shuffle=False, seed=0, one_hot=True,
+    cutout_size=0, alternate_flips=False,
 ):
     """A tf.data pipeline of (float32 pixels 0-255, one-hot labels), augmented on the fly; with
     `alternate_flips`, each image is flipped in every other pass over the dataset (see `_flip_parity`)."""

@@ -8,12 +8,12 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.core.errors import UserError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # Phone photos are 2-12 MB; more is not a photo.
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]  # What the upload widgets offer; decoding accepts more.
 MAX_PIXELS = 50_000_000  # 200 MB decoded, as Pillow keeps 4 bytes a pixel (RGB too); larger files are refused unread.
-INPUT_SIZE = 32
 MAX_DECODE_BYTES = 200 * 2**20  # What one upload may take while decoding, with 30 students sharing one server.
 # Pillow decodes a WebP through libwebp's two RGBA canvases, a bytes copy of one and its own image: 16 bytes a pixel.
 WEBP_MAX_PIXELS = MAX_DECODE_BYTES // 16
@@ -224,7 +224,7 @@ def _value_range(image, bands):
     return min(low for low, _ in extents), max(high for _, high in extents)
 
 
-def to_network_input(image, size=INPUT_SIZE):
+def to_network_input(image, size=IMAGE_SIZE):
     """Centre-crops to a square, then shrinks to size x size with area averaging, as uint8 (H, W, 3)."""
     width, height = image.size
     side = min(width, height)

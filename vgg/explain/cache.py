@@ -1,10 +1,108 @@
-"""Work saved to a file and done once per process however many sessions ask for it at the same moment: the
-first computes it, the others wait, watch its progress and read what it saved."""
+"""Analyses of a model file saved once and read back by every session: the evaluation behind Mistakes, feature
+pictures, top images and the neighbour index.
 
+Each is saved as an .npz named after the model file and its SHA-256, so a retrained model never shows another's:
+beside a run's model, and in the data cache for the shipped models (assets/ is committed). Work asked for by many
+sessions at the same moment is done once per process: the first computes it, the others wait, watch its progress
+and read what it saved.
+"""
+
+import contextlib
 import dataclasses
+import hashlib
+import json
+import pathlib
 import threading
 
+import numpy as np
+
 from vgg.core.errors import UserError
+from vgg.core.files import replacing
+from vgg.core.paths import ASSETS_DIR
+from vgg.data.cifar10 import cache_dir
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheKey:
+    """Which saved analysis belongs to a model file and what else it depends on, and where it lives."""
+
+    model_sha256: str
+    detail: str  # What it was computed on or for: a split's digest, a layer and count.
+    file: pathlib.Path
+
+
+_hashes = {}
+_hashes_lock = threading.Lock()
+
+
+def file_sha256(path):
+    """The SHA-256 of a file, remembered per (path, size, modification time): a 400 MB model hashes once."""
+    path = pathlib.Path(path).resolve()
+    stat = path.stat()
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _hashes_lock:
+        if version in _hashes:
+            return _hashes[version]
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(2**20), b""):
+            digest.update(block)
+    with _hashes_lock:
+        _hashes[version] = digest.hexdigest()
+    return _hashes[version]
+
+
+def cache_key(model_path, kind, detail):
+    """The key of a model file's saved `kind` (evaluation, pictures, ...) for `detail`; its file name keeps the
+    first 16 characters of the detail."""
+    model_path = pathlib.Path(model_path)
+    model_sha256 = file_sha256(model_path)
+    in_assets = model_path.resolve().is_relative_to(ASSETS_DIR.resolve())
+    folder = cache_dir() / "evaluations" if in_assets else model_path.parent
+    return CacheKey(model_sha256, detail, folder / f"{model_path.stem}.{kind}-{model_sha256[:16]}-{detail[:16]}.npz")
+
+
+def split_digest(dataset, validation_size, seed, images, labels, indices=None):
+    """A digest of the images an analysis ran on: the split's source, size and seed, the positions picked from it
+    (if any), and the very images and labels."""
+    digest = hashlib.sha256(json.dumps([dataset.source, validation_size, seed, list(dataset.class_names)]).encode())
+    if indices is not None:
+        digest.update(np.ascontiguousarray(indices, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels).astype(np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def save_arrays(key, kind, arrays, meta, what):
+    """Writes named arrays and a JSON `meta` to key.file atomically, then removes the model file's saved `kind`
+    from before it changed (another SHA-256)."""
+    key.file.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(key.file, what) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
+    stem = key.file.name.split(f".{kind}-")[0]
+    for old in key.file.parent.glob(f"{stem}.{kind}-*.npz"):
+        if not old.name.startswith(f"{stem}.{kind}-{key.model_sha256[:16]}-"):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def load_arrays(file, expected_meta, names):
+    """(meta, {name: array}) saved in `file`, or None when there is none or its meta differs from `expected_meta`."""
+    try:
+        with np.load(file, allow_pickle=False) as saved:
+            meta = json.loads(str(saved["meta"]))
+            arrays = {name: saved[name] for name in names}
+    except Exception:
+        return None  # Missing, random bytes, a zip without those arrays, cut short: computed again by the caller.
+    if not isinstance(meta, dict) or any(meta.get(name) != value for name, value in expected_meta.items()):
+        return None
+    return meta, arrays
+
+
+def saved_seconds(meta):
+    """How long the saved analysis took to compute, as its meta says (0 when it does not)."""
+    seconds = meta.get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
 
 
 @dataclasses.dataclass

@@ -7,39 +7,28 @@ images), so a retrained model or other data never shows another's answers. Shipp
 theirs in the data cache, since assets/ is committed; a run's model keeps them beside it in its run folder.
 """
 
-import contextlib
 import dataclasses
-import hashlib
-import json
-import pathlib
-import threading
 import time
 
 import numpy as np
 
+from vgg.core.config import DEFAULT_SPLIT
 from vgg.core.errors import UserError
-from vgg.core.files import replacing
-from vgg.core.paths import ASSETS_DIR
-from vgg.data.cifar10 import cache_dir
-from vgg.explain.cache import computed_once
+from vgg.explain.cache import (
+    cache_key,
+    computed_once,
+    load_arrays,
+    save_arrays,
+    saved_seconds,
+    split_digest,
+)
 from vgg.runs.record import ModelRecord
 
-BATCH_SIZE = 500  # As vgg.explain.predictor.evaluate batches, so that both count exactly the same answers.
 FORMAT = 1  # Bumped when the saved arrays change meaning; an older file is then computed again.
-DEFAULT_SPLIT = (5000, 0)  # The validation size and seed of the app's data and of `evaluate --model`.
 
 
 class EvaluationError(UserError):
     """A model that cannot be scored on these images; its message is one sentence."""
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationKey:
-    """Which saved evaluation belongs to a model file and a data split, and where it lives."""
-
-    model_sha256: str
-    split_id: str
-    file: pathlib.Path
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -127,27 +116,6 @@ class Evaluation:
         }
 
 
-_hashes = {}
-_hashes_lock = threading.Lock()
-
-
-def file_sha256(path):
-    """The SHA-256 of a file, remembered per (path, size, modification time): a 400 MB model hashes once."""
-    path = pathlib.Path(path).resolve()
-    stat = path.stat()
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
-    with _hashes_lock:
-        if version in _hashes:
-            return _hashes[version]
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(2**20), b""):
-            digest.update(block)
-    with _hashes_lock:
-        _hashes[version] = digest.hexdigest()
-    return _hashes[version]
-
-
 def split_for(model_path):
     """(validation size, seed) a model is scored on: a run's own held-out images, as `python -m vgg evaluate
     --run` scores it, else the app's default split."""
@@ -159,45 +127,26 @@ def split_for(model_path):
 
 def split_id(dataset, validation_size, seed):
     """A digest of a validation split: its source, size and seed, and its very images and labels."""
-    digest = hashlib.sha256(json.dumps([dataset.source, validation_size, seed, list(dataset.class_names)]).encode())
-    digest.update(np.ascontiguousarray(dataset.x_val).tobytes())
-    digest.update(np.ascontiguousarray(dataset.y_val).astype(np.int64).tobytes())
-    return digest.hexdigest()
+    return split_digest(dataset, validation_size, seed, dataset.x_val, dataset.y_val)
 
 
 def evaluation_key(model_path, split):
     """The key and file of a model's evaluation on split `split` (a split_id)."""
-    model_path = pathlib.Path(model_path)
-    model_sha256 = file_sha256(model_path)
-    # assets/ is committed: its models' evaluations go to the data cache, which is never committed.
-    in_assets = model_path.resolve().is_relative_to(ASSETS_DIR.resolve())
-    folder = cache_dir() / "evaluations" if in_assets else model_path.parent
-    name = f"{model_path.stem}.evaluation-{model_sha256[:16]}-{split[:16]}.npz"
-    return EvaluationKey(model_sha256, split, folder / name)
+    return cache_key(model_path, "evaluation", split)
 
 
 def compute(model, images, labels, class_names, flip_average, progress=None):
     """Scores `model` on every image exactly as vgg.explain.predictor.evaluate does (same batches, each image's
     probabilities averaged with its mirror image's with `flip_average`); `progress(done, total)` after each batch."""
-    from vgg.explain.predictor import Predictor
-
     outputs = model.outputs[0].shape[-1]
     if outputs != len(class_names):
         raise EvaluationError(f"The model answers {outputs} classes but the data has {len(class_names)}.")
     if len(labels) == 0:
         raise EvaluationError("There are no validation images to score the model on.")
+    from vgg.explain.predictor import score_views
+
     started = time.perf_counter()
-    one_view = Predictor(model, flip_average=False)
-    original, mirrored = [], []
-    for start in range(0, len(images), BATCH_SIZE):
-        batch = np.asarray(images[start : start + BATCH_SIZE], dtype=np.float32)
-        original.append(one_view.probabilities(batch))
-        mirrored.append(one_view.probabilities(batch[:, :, ::-1]) if flip_average else 0)
-        if progress:
-            progress(min(start + BATCH_SIZE, len(images)), len(images))
-    original = np.concatenate(original)
-    # Halving the sum changes no argmax, so predictions are evaluate()'s exactly.
-    probabilities = (original + np.concatenate(mirrored)) / 2 if flip_average else original
+    original, probabilities = score_views(model, images, flip_average, progress=progress)
     return Evaluation(probabilities.astype(np.float32), np.array(labels, dtype=np.int64),
                       original.argmax(axis=1).astype(np.int64), tuple(class_names), bool(flip_average),
                       time.perf_counter() - started)
@@ -205,39 +154,26 @@ def compute(model, images, labels, class_names, flip_average, progress=None):
 
 def save(key, evaluation):
     """Writes `evaluation` to key.file atomically, and removes this model file's evaluations from before it changed."""
-    meta = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.split_id,
+    meta = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.detail,
             "class_names": list(evaluation.class_names), "flip_average": evaluation.flip_average,
             "seconds": evaluation.seconds}
-    key.file.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(key.file, "the saved evaluation") as temporary, open(temporary, "wb") as file:
-        np.savez(file, probabilities=evaluation.probabilities, labels=evaluation.labels,
-                 single_view_predictions=evaluation.single_view_predictions, meta=np.array(json.dumps(meta)))
-    stem = key.file.name.split(".evaluation-")[0]
-    for old in key.file.parent.glob(f"{stem}.evaluation-*.npz"):
-        if not old.name.startswith(f"{stem}.evaluation-{key.model_sha256[:16]}-"):
-            with contextlib.suppress(OSError):
-                old.unlink()
+    arrays = {"probabilities": evaluation.probabilities, "labels": evaluation.labels,
+              "single_view_predictions": evaluation.single_view_predictions}
+    save_arrays(key, "evaluation", arrays, meta, "the saved evaluation")
 
 
 def load_saved(key, labels, class_names, flip_average):
     """The evaluation saved at key.file, or None when there is none or it is not exactly what this model
     gives on these images (damaged, cut short, of other images, or of an older format)."""
-    try:
-        with np.load(key.file, allow_pickle=False) as saved:
-            meta = json.loads(str(saved["meta"]))
-            arrays = {name: saved[name] for name in ("probabilities", "labels", "single_view_predictions")}
-    except Exception:
-        return None  # Missing, random bytes, a zip without those arrays: computed again by the caller.
-    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.split_id,
+    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.detail,
                 "class_names": list(class_names), "flip_average": bool(flip_average)}
-    if not isinstance(meta, dict) or any(meta.get(name) != value for name, value in expected.items()):
+    saved = load_arrays(key.file, expected, ("probabilities", "labels", "single_view_predictions"))
+    if saved is None or not _plausible(saved[1], np.asarray(labels), len(class_names)):
         return None
-    if not _plausible(arrays, np.asarray(labels), len(class_names)):
-        return None
-    seconds = meta.get("seconds")
+    meta, arrays = saved
     return Evaluation(arrays["probabilities"].astype(np.float32), arrays["labels"].astype(np.int64),
                       arrays["single_view_predictions"].astype(np.int64), tuple(class_names), bool(flip_average),
-                      float(seconds) if isinstance(seconds, (int, float)) else 0.0)
+                      saved_seconds(meta))
 
 
 def _plausible(arrays, labels, classes):

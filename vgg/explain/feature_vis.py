@@ -12,18 +12,14 @@ Pictures are computed once per model file, layer and count, and saved where the 
 (vgg/explain/evaluation.py): beside a run's model, in the data cache for the shipped one.
 """
 
-import collections
-import contextlib
 import dataclasses
-import json
-import pathlib
-import threading
 import time
 
 import numpy as np
 
 from vgg.core.errors import UserError
-from vgg.core.files import replacing
+from vgg.core.layers import batch_norm_name
+from vgg.explain.cache import cache_key, computed_once, load_arrays, save_arrays, saved_seconds
 
 CLASSES = "classes"  # The `layer` of a request for the ten class outputs instead of a conv layer's channels.
 STEPS = 160  # Gradient-ascent steps: enough for the shipped model's block 3 to 5 patterns to take shape.
@@ -72,7 +68,7 @@ def conv_target(model, layer_name):
     if not isinstance(conv, keras.layers.Conv2D):
         raise FeatureVisError(f"{layer_name} is not a conv layer, so it has no channels to picture.")
     names = {layer.name for layer in model.layers}
-    norm = layer_name.replace("_conv", "_bn")
+    norm = batch_norm_name(layer_name)
     if norm in names:
         return keras.Model(model.inputs[0], model.get_layer(norm).output), lambda x: x
 
@@ -178,78 +174,35 @@ def maximize(model, layer, targets, steps=None, progress=None):
 
 
 def cache_file(model_path, kind, detail):
-    """Where a model file's saved `kind` of pictures for `detail` go: beside its saved evaluations, named after
-    the model's SHA-256, so a retrained model never shows another's."""
-    from vgg.explain.evaluation import evaluation_key
-
-    key = evaluation_key(model_path, "")
-    model_path = pathlib.Path(model_path)
-    return key.file.parent / f"{model_path.stem}.{kind}-{key.model_sha256[:16]}-{detail}.npz", key.model_sha256
-
-
-def remove_stale(file, kind, model_sha256):
-    """Removes a model file's saved `kind` from before it changed (another SHA-256)."""
-    stem = file.name.split(f".{kind}-")[0]
-    for old in file.parent.glob(f"{stem}.{kind}-*.npz"):
-        if not old.name.startswith(f"{stem}.{kind}-{model_sha256[:16]}-"):
-            with contextlib.suppress(OSError):
-                old.unlink()
-
-
-def save_arrays(file, arrays, meta, what):
-    """Writes named arrays and a JSON `meta` to `file` atomically."""
-    file.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(file, what) as temporary, open(temporary, "wb") as handle:
-        np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
-
-
-def load_arrays(file, expected_meta, names):
-    """(meta, {name: array}) saved in `file`, or None when there is none or its meta differs from `expected_meta`."""
-    try:
-        with np.load(file, allow_pickle=False) as saved:
-            meta = json.loads(str(saved["meta"]))
-            arrays = {name: saved[name] for name in names}
-    except Exception:
-        return None  # Missing, damaged, cut short: computed again by the caller.
-    if not isinstance(meta, dict) or any(meta.get(name) != value for name, value in expected_meta.items()):
-        return None
-    return meta, arrays
-
-
-_locks = collections.defaultdict(threading.Lock)
-_locks_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def computing(file):
-    """Holds `file`'s lock in this process: thirty sessions asking at once compute it once, the others then read."""
-    with _locks_lock:
-        lock = _locks[str(file)]
-    with lock:
-        yield
+    """(where a model file's saved `kind` of pictures for `detail` go, the model's SHA-256) (vgg/explain/cache.py)."""
+    key = cache_key(model_path, kind, detail)
+    return key.file, key.model_sha256
 
 
 def pictures_of(model_path, layer, get_model, count=16, progress=None):
     """(Pictures, None) of the first `count` channels of conv `layer` (or the classes, layer=CLASSES), read back
     from where they were saved or else computed with get_model() and saved; (Pictures, one sentence) when they
     could not be saved."""
-    file, model_sha256 = cache_file(model_path, "pictures", f"{layer}-{count}")
-    expected = {"format": FORMAT, "model_sha256": model_sha256, "layer": layer}
-    with computing(file):
-        saved = load_arrays(file, expected, ("images", "targets"))
-        if saved is not None and saved[1]["images"].dtype == np.uint8 and saved[1]["images"].ndim == 4:
-            meta, arrays = saved
-            return Pictures(layer, tuple(arrays["targets"].tolist()), arrays["images"], float(meta["seconds"])), None
+    key = cache_key(model_path, "pictures", f"{layer}-{count}")
+    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "layer": layer}
+
+    def load():
+        saved = load_arrays(key.file, expected, ("images", "targets"))
+        if saved is None or saved[1]["images"].dtype != np.uint8 or saved[1]["images"].ndim != 4:
+            return None
+        meta, arrays = saved
+        return Pictures(layer, tuple(arrays["targets"].tolist()), arrays["images"], saved_seconds(meta))
+
+    def compute(report):
         model = get_model()
         outputs = int(model.outputs[0].shape[-1]) if layer == CLASSES else int(model.get_layer(layer).filters)
-        pictures = maximize(model, layer, range(min(count, outputs)), progress=progress)
-        try:
-            save_arrays(file, {"images": pictures.images, "targets": np.array(pictures.targets)},
-                        expected | {"seconds": pictures.seconds}, "the saved feature pictures")
-        except UserError as error:
-            return pictures, f"{error} They are computed again next time."
-        remove_stale(file, "pictures", model_sha256)
-        return pictures, None
+        return maximize(model, layer, range(min(count, outputs)), progress=report)
+
+    def save(pictures):
+        arrays = {"images": pictures.images, "targets": np.array(pictures.targets)}
+        save_arrays(key, "pictures", arrays, expected | {"seconds": pictures.seconds}, "the saved feature pictures")
+
+    return computed_once(key.file, load, compute, save, progress)
 
 
 def first_layer_kinds(kernel):

@@ -12,11 +12,7 @@ vgg/explain/evaluation.py keys its evaluations and kept in the same folder.
 `python benchmarks/neighbours.py` times a build, the file's size and a query.
 """
 
-import contextlib
 import dataclasses
-import hashlib
-import json
-import pathlib
 import threading
 import time
 import weakref
@@ -24,10 +20,9 @@ import weakref
 import numpy as np
 
 from vgg.core.errors import UserError
-from vgg.core.files import replacing
+from vgg.core.layers import BLOCKS
 from vgg.data.cifar10 import balanced_subset
-from vgg.explain.cache import computed_once
-from vgg.explain.evaluation import evaluation_key, file_sha256
+from vgg.explain.cache import cache_key, computed_once, load_arrays, save_arrays, saved_seconds, split_digest
 
 FORMAT = 1  # Bumped when the saved arrays change meaning; an older file is then built again.
 INDEX_IMAGES = 10_000  # Training images indexed: 28 MB in memory at width 0.5, 15-30 s to build (BENCHMARKS.md).
@@ -38,15 +33,6 @@ VOTING_BLOCK = 5  # The last block's neighbours vote: its features are what the 
 
 class NeighbourError(UserError):
     """An index that cannot be built or asked; its message is one sentence."""
-
-
-@dataclasses.dataclass(frozen=True)
-class IndexKey:
-    """Which saved index belongs to a model file and its training images, and where it lives."""
-
-    model_sha256: str
-    data_id: str
-    file: pathlib.Path
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -183,60 +169,40 @@ def training_subset(labels, size=INDEX_IMAGES, seed=0):
 
 def data_id(dataset, validation_size, seed, indices):
     """A digest of the indexed images: the split's source, size and seed, and the very images and classes."""
-    digest = hashlib.sha256(json.dumps([dataset.source, validation_size, seed, list(dataset.class_names)]).encode())
-    digest.update(np.ascontiguousarray(indices, dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(dataset.x_train[indices]).tobytes())
-    digest.update(np.ascontiguousarray(dataset.y_train[indices]).astype(np.int64).tobytes())
-    return digest.hexdigest()
+    return split_digest(dataset, validation_size, seed, dataset.x_train[indices], dataset.y_train[indices], indices)
 
 
 def index_key(model_path, data):
     """The key and file of a model's index of the training images digested as `data` (a data_id)."""
-    # The folder rule is evaluation's: the data cache for shipped models, else beside the model file.
-    folder = evaluation_key(model_path, data).file.parent
-    model_path = pathlib.Path(model_path)
-    model_sha256 = file_sha256(model_path)
-    return IndexKey(model_sha256, data, folder / f"{model_path.stem}.neighbours-{model_sha256[:16]}-{data[:16]}.npz")
+    return cache_key(model_path, "neighbours", data)
 
 
 def save(key, index):
     """Writes `index` to key.file atomically (features as float16), and removes this model file's indexes from
     before it changed."""
-    meta = {"format": FORMAT, "model_sha256": key.model_sha256, "data_id": key.data_id,
+    meta = {"format": FORMAT, "model_sha256": key.model_sha256, "data_id": key.detail,
             "channels": list(index.channels), "seconds": index.seconds}
     blocks = {f"block{block}": features.astype(np.float16) for block, features in enumerate(index.features, 1)}
-    key.file.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(key.file, "the saved neighbour index") as temporary, open(temporary, "wb") as file:
-        np.savez(file, indices=index.indices, meta=np.array(json.dumps(meta)), **blocks)
-    stem = key.file.name.split(".neighbours-")[0]
-    for old in key.file.parent.glob(f"{stem}.neighbours-*.npz"):
-        if not old.name.startswith(f"{stem}.neighbours-{key.model_sha256[:16]}-"):
-            with contextlib.suppress(OSError):
-                old.unlink()
+    save_arrays(key, "neighbours", {"indices": index.indices, **blocks}, meta, "the saved neighbour index")
 
 
 def load_saved(key, dataset, indices):
     """The index saved at key.file for the training images at `indices`, or None when there is none or it is not
     exactly that (damaged, cut short, of other images or another model, or of an older format)."""
-    try:
-        with np.load(key.file, allow_pickle=False) as saved:
-            meta = json.loads(str(saved["meta"]))
-            saved_indices = saved["indices"]
-            features = [saved[f"block{block}"] for block in range(1, 6)]
-    except Exception:
-        return None  # Missing, random bytes, a zip without those arrays: built again by the caller.
-    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "data_id": key.data_id}
-    if not isinstance(meta, dict) or any(meta.get(name) != value for name, value in expected.items()):
+    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "data_id": key.detail}
+    names = ("indices", *(f"block{block}" for block in BLOCKS))
+    saved = load_arrays(key.file, expected, names)
+    if saved is None:
         return None
-    if not np.array_equal(saved_indices, indices) or meta.get("channels") != [block.shape[-1] for block in features]:
+    meta, arrays = saved
+    features = [arrays[f"block{block}"] for block in BLOCKS]
+    if not np.array_equal(arrays["indices"], indices) or meta.get("channels") != [f.shape[-1] for f in features]:
         return None
     if any(block.shape[0] != len(indices) or block.dtype.kind != "f" or not np.isfinite(block).all()
            for block in features):
         return None
-    seconds = meta.get("seconds")
     return NeighbourIndex(np.asarray(indices, dtype=np.int64), tuple(block.astype(np.float32) for block in features),
-                          dataset.y_train[indices].astype(np.int64),
-                          float(seconds) if isinstance(seconds, (int, float)) else 0.0)
+                          dataset.y_train[indices].astype(np.int64), saved_seconds(meta))
 
 
 def index_of(key, dataset, indices, get_model, progress=None):

@@ -8,13 +8,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vgg.core.cifar10 import NUM_CLASSES
 from vgg.core.errors import UserError
-from vgg.core.paths import ASSETS_DIR
+from vgg.core.paths import ASSETS_DIR, default_runs_dir
 from vgg.data.cifar10 import CLASS_NAMES, DataError
-from vgg.explain.attention import BLOCKS, AttentionMaps, is_empty, last_activation_name, upsample
+from vgg.explain.attention import BLOCKS, AttentionMaps, is_empty, upsample
 from vgg.explain.visualize import heatmap_is_empty
 from vgg.model.build import activation_layer_names, pool_layer_names
 from vgg.runs.record import ModelRecord
+
+SCORING_BATCH = 500  # Images per forward pass when scoring a split: a few hundred MB of maps at full width.
 
 Prediction = collections.namedtuple("Prediction", "index name probability")
 MAX_MODEL_BYTES = 600 * 1024 * 1024  # The blog model with Adam's state is about 400 MB.
@@ -24,8 +27,8 @@ class ModelError(UserError):
     """A model that cannot be loaded; its message is one sentence for the user."""
 
 
-def trusted_model_path(path, runs_dir):
-    """`path` if it is a .keras file inside the runs folder or assets/, else ModelError.
+def trusted_model_path(path, runs_dir=None):
+    """`path` if it is a .keras file inside the runs folder (None: the default one) or assets/, else ModelError.
 
     Only files this project saved itself are opened, since a model file can carry code.
     """
@@ -33,7 +36,7 @@ def trusted_model_path(path, runs_dir):
     if path.suffix != ".keras":
         raise ModelError(f"Only .keras model files are loaded. Received: {path.name}")
     resolved = path.resolve()
-    roots = [pathlib.Path(runs_dir).resolve(), ASSETS_DIR.resolve()]
+    roots = [pathlib.Path(runs_dir or default_runs_dir()).resolve(), ASSETS_DIR.resolve()]
     if not any(resolved.is_relative_to(root) for root in roots):
         raise ModelError(f"{path} is outside the runs folder and assets/; only the project's own models are loaded.")
     if not resolved.is_file():
@@ -43,7 +46,7 @@ def trusted_model_path(path, runs_dir):
     return resolved
 
 
-def load_model(path, runs_dir="runs"):
+def load_model(path, runs_dir=None):
     """Loads a project model with Keras safe mode on (no deserialized Python code)."""
     path = trusted_model_path(path, runs_dir)
     try:
@@ -57,11 +60,6 @@ def load_model(path, runs_dir="runs"):
                 "since loading it could run that code."
             ) from None
         raise ModelError(f"{path.name} is not a readable Keras model ({type(error).__name__}).") from None
-
-
-def grad_cam_layer_name(model, block=4):
-    """The last activation of `block`, whose grid Grad-CAM maps (vgg.explain.attention.last_activation_name)."""
-    return last_activation_name(model, block)
 
 
 class Predictor:
@@ -157,23 +155,30 @@ class Predictor:
         return heatmaps, block
 
 
-def evaluate(model, images, labels, num_classes=10, batch_size=500, flip_average=True):
-    """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted),
-    scored as the app predicts: on the mean over each image and its mirror image, unless
-    `flip_average` is off. `single_view_accuracy` is the accuracy on the images alone; `unsure_below` is the
-    top probability that 95% of the images exceed (its 5th percentile), below which Predict calls an answer unsure."""
-    if len(labels) == 0:
-        raise DataError("There are no validation images to score the model on.")
-    model = model.model if isinstance(model, Predictor) else model
+def score_views(model, images, flip_average, batch_size=SCORING_BATCH, progress=None):
+    """(each image's probabilities alone, the probabilities Predict shows: with `flip_average`, averaged with its
+    mirror image's) for `images`, in batches, with `progress(done, total)` after each batch."""
     one_view = Predictor(model, flip_average=False)
     original, mirrored = [], []
     for start in range(0, len(images), batch_size):
         batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
         original.append(one_view.probabilities(batch))
         mirrored.append(one_view.probabilities(batch[:, :, ::-1]) if flip_average else 0)
+        if progress:
+            progress(min(start + batch_size, len(images)), len(images))
     original = np.concatenate(original)
     # Halved as Predictor averages the two views, so the top probabilities are the ones Predict shows.
-    probabilities = (original + np.concatenate(mirrored)) / 2 if flip_average else original
+    return original, (original + np.concatenate(mirrored)) / 2 if flip_average else original
+
+
+def evaluate(model, images, labels, num_classes=NUM_CLASSES, flip_average=True):
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted),
+    scored as the app predicts: on the mean over each image and its mirror image, unless
+    `flip_average` is off. `single_view_accuracy` is the accuracy on the images alone; `unsure_below` is the
+    top probability that 95% of the images exceed (its 5th percentile), below which Predict calls an answer unsure."""
+    if len(labels) == 0:
+        raise DataError("There are no validation images to score the model on.")
+    original, probabilities = score_views(model, images, flip_average)
     predictions = probabilities.argmax(axis=1)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (labels, predictions), 1)

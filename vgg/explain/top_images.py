@@ -11,8 +11,7 @@ import time
 
 import numpy as np
 
-from vgg.core.errors import UserError
-from vgg.explain.feature_vis import computing, load_arrays, remove_stale, save_arrays
+from vgg.explain.cache import CacheKey, computed_once, load_arrays, save_arrays, saved_seconds
 from vgg.explain.visualize import field_crop
 
 TOP = 9  # Images per channel: a 3x3 grid of crops.
@@ -128,19 +127,16 @@ def top_images_of(key, model_names, images, get_model, progress=None):
     """(TopImages, None) for the model and split of evaluation key `key` (model_names: its activation layers,
     images: the split's), read back or else computed with get_model() and saved; (TopImages, one sentence)
     when they could not be saved."""
-    file = cache_file(key)
-    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.split_id,
+    top_key = CacheKey(key.model_sha256, key.detail, cache_file(key))
+    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.detail,
                 "layers": list(model_names), "images": len(images)}
     names = [f"{name}.{field}" for name in model_names for field in FIELDS]
-    with computing(file):
-        saved = load_arrays(file, expected, names)
-        top = saved and _from_arrays(saved[1], model_names, len(images), float(saved[0].get("seconds", 0)))
-        if top:
-            return top, None
-        top = compute(get_model(), images, progress)
-        try:
-            save_arrays(file, _arrays(top), expected | {"seconds": top.seconds}, "the saved top images")
-        except UserError as error:
-            return top, f"{error} They are computed again next time."
-        remove_stale(file, "top-images", key.model_sha256)
-        return top, None
+
+    def load():
+        saved = load_arrays(top_key.file, expected, names)
+        return saved and _from_arrays(saved[1], model_names, len(images), saved_seconds(saved[0]))
+
+    def save(top):
+        save_arrays(top_key, "top-images", _arrays(top), expected | {"seconds": top.seconds}, "the saved top images")
+
+    return computed_once(top_key.file, load, lambda report: compute(get_model(), images, report), save, progress)

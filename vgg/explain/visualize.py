@@ -5,6 +5,9 @@ import math
 
 import numpy as np
 
+from vgg.core.cifar10 import IMAGE_SIZE, NUM_CLASSES
+from vgg.core.layers import conv_of
+
 # Anchor colours of matplotlib's viridis (perceptually uniform, readable when projected).
 VIRIDIS = ((68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 142),
            (31, 158, 137), (53, 183, 121), (110, 206, 88), (181, 222, 43), (253, 231, 37))
@@ -101,16 +104,7 @@ def heatmap_overlay(image, heatmap, opacity=0.5):
 
 def receptive_fields(model):
     """{layer name: receptive field in input pixels} for the conv and pooling layers, from kernel sizes and strides."""
-    field, jump, fields = 1, 1, {}
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
-        if kernel is None:
-            continue
-        strides = getattr(layer, "strides", (1, 1))
-        field += (kernel[0] - 1) * jump
-        jump *= strides[0]
-        fields[layer.name] = field
-    return fields
+    return {name: field for name, (field, _, _) in receptive_field_geometry(model).items()}
 
 
 def zero_channels(activation):
@@ -120,13 +114,13 @@ def zero_channels(activation):
     return int((peaks <= 0).sum()), int(peaks.size)
 
 
-def receptive_field_text(field, image_size=32):
+def receptive_field_text(field, image_size=IMAGE_SIZE):
     """A receptive field in input pixels for display: one as wide as the image or wider is shown as the
     image's size, since past its edges there is only zero padding to see."""
     return f"{image_size} px (the whole image)" if field >= image_size else f"{field} px"
 
 
-def is_guessing(top_probability, num_classes=10):
+def is_guessing(top_probability, num_classes=NUM_CLASSES):
     """Whether the likeliest class's probability is at most a fifth above one in `num_classes` (12% for 10
     classes): a model that has not learned to tell images apart gives about that for every image."""
     return top_probability <= 1.2 / num_classes
@@ -156,11 +150,10 @@ def receptive_field_geometry(model):
     return geometry
 
 
-def receptive_field_box(geometry, layer_name, y, x, image_size=32):
+def receptive_field_box(geometry, layer_name, y, x, image_size=IMAGE_SIZE):
     """(top, left, bottom, right), bottom and right exclusive, of the input pixels unit (y, x) of `layer_name` looks
     at, clipped to the image; a ReLU's or batch norm's units look where their conv's do."""
-    name = layer_name.replace("_relu", "_conv").replace("_bn", "_conv")
-    field, jump, centre = geometry[name]
+    field, jump, centre = geometry[conv_of(layer_name)]
     top, left = (round(centre + index * jump - (field - 1) / 2) for index in (y, x))
     return (max(top, 0), max(left, 0), min(top + field, image_size), min(left + field, image_size))
 
@@ -170,8 +163,7 @@ def field_crop(image, geometry, layer_name, y, x, background=128):
     the image), with grey where the field reaches past the image's edge."""
     image = np.asarray(image, dtype=np.uint8)
     size = image.shape[0]
-    name = layer_name.replace("_relu", "_conv").replace("_bn", "_conv")
-    field, jump, centre = geometry[name]
+    field, jump, centre = geometry[conv_of(layer_name)]
     if field >= size:
         return image
     top, left = (round(centre + index * jump - (field - 1) / 2) for index in (y, x))

@@ -7,13 +7,11 @@ finds the five blocks by name in any model this module builds.
 import keras
 from keras import layers
 
+from vgg.core.cifar10 import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
 from vgg.core.config import BLOCK_CHANNELS, HEADS, INPUT_SCALINGS, VARIANTS
+from vgg.core.layers import BLOCKS, batch_norm_name, convs, hidden_sizes, pool_name, relu_name
 from vgg.model.batch_norm import FusedBatchNormalization
 from vgg.model.names import block_of
-
-# CIFAR-10's per-channel pixel mean and standard deviation on the [0, 1] scale (training split).
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
 def build_vgg(
@@ -23,8 +21,8 @@ def build_vgg(
     head="paper",
     dropout_rate=0.0,
     input_scaling="unit",
-    num_classes=10,
-    input_shape=(32, 32, 3),
+    num_classes=NUM_CLASSES,
+    input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
     name=None,
     fused_batch_norm=False,
     batch_norm_scale=True,
@@ -50,22 +48,18 @@ def build_vgg(
     # the app, the CLI and the trainer can never disagree about it.
     x = _preprocessing(inputs, input_scaling)
 
-    for block_index, block_channels in enumerate(BLOCK_CHANNELS[variant], start=1):
-        for conv_index, channels in enumerate(block_channels, start=1):
-            prefix = f"block{block_index}"
-            filters = max(1, round(channels * width))
-            if batch_norm:
-                # The conv's bias would be cancelled by the batch norm's own shift.
-                x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{prefix}_conv{conv_index}")(x)
-                # Momentum 0.9 (PyTorch's default) rather than Keras' 0.99: the moving statistics
-                # that validation uses settle within a few dozen steps, as short classroom runs need.
-                x = batch_norm_layer(momentum=0.9, scale=batch_norm_scale, name=f"{prefix}_bn{conv_index}")(x)
-                x = layers.ReLU(name=f"{prefix}_relu{conv_index}")(x)
-            else:
-                x = layers.Conv2D(
-                    filters, 3, padding="same", activation="relu", name=f"{prefix}_conv{conv_index}"
-                )(x)
-        x = layers.MaxPooling2D(2, strides=2, name=f"block{block_index}_pool")(x)
+    for conv in convs(variant, width):
+        if batch_norm:
+            # The conv's bias would be cancelled by the batch norm's own shift.
+            x = layers.Conv2D(conv.channels, 3, padding="same", use_bias=False, name=conv.name)(x)
+            # Momentum 0.9 (PyTorch's default) rather than Keras' 0.99: the moving statistics
+            # that validation uses settle within a few dozen steps, as short classroom runs need.
+            x = batch_norm_layer(momentum=0.9, scale=batch_norm_scale, name=batch_norm_name(conv.name))(x)
+            x = layers.ReLU(name=relu_name(conv.name))(x)
+        else:
+            x = layers.Conv2D(conv.channels, 3, padding="same", activation="relu", name=conv.name)(x)
+        if conv.ends_block:
+            x = layers.MaxPooling2D(2, strides=2, name=pool_name(conv.block))(x)
 
     outputs = _classifier(x, head, dropout_rate, num_classes)
     return keras.Model(inputs, outputs, name=name or f"{VARIANTS[variant].lower()}")
@@ -87,20 +81,20 @@ def _check_arguments(variant, width, head, input_scaling):
 def _preprocessing(inputs, input_scaling):
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     if input_scaling == "standardize":
-        variance = [std**2 for std in CIFAR10_STD]
-        x = layers.Normalization(mean=CIFAR10_MEAN, variance=variance, name="standardize")(x)
+        variance = [std**2 for std in STD]
+        x = layers.Normalization(mean=MEAN, variance=variance, name="standardize")(x)
     return x
 
 
 def _classifier(x, head, dropout_rate, num_classes):
     """The head on top of block 5: after five poolings a 32x32 image is 1x1, so flattening keeps every feature."""
     x = layers.Flatten(name="flatten")(x)
-    hidden_sizes = {"paper": (4096, 4096), "small": (x.shape[-1],), "linear": ()}[head]
-    for index, units in enumerate(hidden_sizes, start=1):
+    hidden = hidden_sizes(head, x.shape[-1])
+    for index, units in enumerate(hidden, start=1):
         x = layers.Dense(units, activation="relu", name=f"fc{index}")(x)
         if dropout_rate:
             x = layers.Dropout(dropout_rate, name=f"dropout{index}")(x)
-    if dropout_rate and not hidden_sizes:
+    if dropout_rate and not hidden:
         x = layers.Dropout(dropout_rate, name="dropout")(x)
     # Softmax stays in float32 under mixed precision, where float16 would overflow.
     return layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
@@ -134,8 +128,8 @@ def activation_layer_names(model):
     names = []
     layer_names = {layer.name for layer in model.layers}
     for conv in conv_layers(model):
-        relu_name = conv.name.replace("_conv", "_relu")
-        names.append(relu_name if relu_name in layer_names else conv.name)
+        relu = relu_name(conv.name)
+        names.append(relu if relu in layer_names else conv.name)
     return names
 
 
@@ -174,11 +168,11 @@ def block_summaries(model):
     (height, width, channels) and parameter total."""
     description = describe(model)
     blocks = []
-    for block in range(1, 6):
+    for block in BLOCKS:
         rows = [row for row in description["layers"] if row["block"] == block]
         if not rows:
             continue
-        pooled = next(row["output_shape"] for row in rows if row["name"] == f"block{block}_pool")
+        pooled = next(row["output_shape"] for row in rows if row["name"] == pool_name(block))
         blocks.append({
             "block": block, "layers": rows, "convs": sum(row["kind"] == "Conv2D" for row in rows),
             "output_shape": tuple(pooled[1:]), "params": sum(row["params"] for row in rows),

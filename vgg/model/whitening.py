@@ -7,7 +7,7 @@ step, block 1's second conv sees decorrelated inputs, which the network would ot
 
 import numpy as np
 
-from vgg.model.build import CIFAR10_MEAN, CIFAR10_STD
+from vgg.core.cifar10 import MEAN, STD
 
 FIRST_CONV = "block1_conv1"
 PATCH = 3
@@ -25,8 +25,8 @@ def patch_covariance(images, seed=0):
     total, outer, count = np.zeros(size), np.zeros((size, size)), 0
     # In chunks: all 4.5 million patches at once would take half a gigabyte.
     for start in range(0, len(chosen), CHUNK_IMAGES):
-        pixels = (chosen[start:start + CHUNK_IMAGES].astype(np.float32) / 255 - np.float32(CIFAR10_MEAN)) \
-            / np.float32(CIFAR10_STD)
+        pixels = (chosen[start:start + CHUNK_IMAGES].astype(np.float32) / 255 - np.float32(MEAN)) \
+            / np.float32(STD)
         windows = np.lib.stride_tricks.sliding_window_view(pixels, (PATCH, PATCH), axis=(1, 2))
         # (N, rows, columns, channel, dy, dx) -> rows of (dy, dx, channel), the kernel's own order.
         patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, size)

@@ -25,10 +25,9 @@ batch norm with its moving statistics):
 import dataclasses
 import json
 import math
-import os
-import threading
 
 from vgg.core.files import json_kind, write_text
+from vgg.runs.jsonl import JsonlFollower
 from vgg.runs.metrics import row_line
 from vgg.runs.status import DamagedRunError
 
@@ -162,41 +161,7 @@ def _extended(diagnostics, data, run_name):
                        diagnostics.errors + tuple(rows["probe_error"]))
 
 
-class _DiagnosticsReader:
-    """Parses each diagnostics.jsonl once: later reads parse only the lines appended since, as the
-    metrics reader does, since every watching browser redraws the doctor on the cores that train."""
-
-    TAIL_BYTES = 64  # Compared on each read: a file rewritten in place to an equal or larger size is noticed.
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._files = {}  # path -> (inode, bytes parsed, their last TAIL_BYTES, Diagnostics)
-
-    def read(self, path, run_name):
-        key = str(path)
-        try:
-            with open(path, "rb") as file, self._lock:
-                status = os.fstat(file.fileno())
-                inode, offset, tail, diagnostics = self._files.get(key, (None, 0, b"", Diagnostics()))
-                file.seek(max(0, offset - len(tail)))
-                # A resume rewrites the file (a new inode); a shorter or changed one was cut or edited.
-                if inode != status.st_ino or status.st_size < offset or file.read(len(tail)) != tail:
-                    offset, diagnostics = 0, Diagnostics()
-                file.seek(offset)
-                appended = file.read(status.st_size - offset)
-                complete_end = appended.rfind(b"\n") + 1
-                diagnostics = _extended(diagnostics, appended[:complete_end], run_name)
-                offset += complete_end
-                file.seek(max(0, offset - self.TAIL_BYTES))
-                self._files[key] = (status.st_ino, offset, file.read(min(offset, self.TAIL_BYTES)), diagnostics)
-            return _extended(diagnostics, appended[complete_end:], run_name)
-        except OSError:
-            with self._lock:
-                self._files.pop(key, None)
-            return Diagnostics()
-
-
-_reader = _DiagnosticsReader()
+_reader = JsonlFollower(_extended, Diagnostics)
 
 
 def read_diagnostics_file(path, run_name="?"):

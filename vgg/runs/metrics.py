@@ -6,10 +6,9 @@ The trainer appends one line per logged interval (`BatchRow`) and one per finish
 
 import dataclasses
 import json
-import os
-import threading
 
 from vgg.core.files import json_kind
+from vgg.runs.jsonl import JsonlFollower
 from vgg.runs.status import DamagedRunError
 
 
@@ -80,47 +79,6 @@ def _parse_row(line, run_name):
     return row_type(**values)
 
 
-class _MetricsReader:
-    """Parses each metrics.jsonl once: later reads parse only the lines appended since.
-
-    Every watching browser redraws a live chart on the two cores that train; without this, each
-    redraw would parse the whole file again.
-    """
-
-    TAIL_BYTES = 64  # Compared on each read: a file replaced by one of equal or larger size is noticed.
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._files = {}  # path -> (inode, bytes parsed, their last TAIL_BYTES, Metrics)
-
-    def read(self, path, run_name):
-        key = str(path)
-        try:
-            with open(path, "rb") as file, self._lock:
-                status = os.fstat(file.fileno())
-                inode, offset, tail, metrics = self._files.get(key, (None, 0, b"", Metrics()))
-                if inode != status.st_ino or status.st_size < offset or not self._same_tail(file, offset, tail):
-                    offset, metrics = 0, Metrics()  # Replaced (a resume rewrites it), cut, or rewritten.
-                file.seek(offset)
-                appended = file.read(status.st_size - offset)
-                complete_end = appended.rfind(b"\n") + 1
-                metrics = _extended(metrics, appended[:complete_end], run_name)
-                offset += complete_end
-                file.seek(max(0, offset - self.TAIL_BYTES))
-                self._files[key] = (status.st_ino, offset, file.read(min(offset, self.TAIL_BYTES)), metrics)
-            # A last line without its newline is still being written, or was cut short by a crash.
-            return _extended(metrics, appended[complete_end:], run_name)
-        except OSError:
-            with self._lock:
-                self._files.pop(key, None)
-            return Metrics()
-
-    @staticmethod
-    def _same_tail(file, offset, tail):
-        file.seek(max(0, offset - len(tail)))
-        return file.read(len(tail)) == tail
-
-
 def _extended(metrics, data, run_name):
     batches, epochs = [], []
     for line in data.splitlines():
@@ -132,7 +90,7 @@ def _extended(metrics, data, run_name):
     return Metrics(metrics.batches + tuple(batches), metrics.epochs + tuple(epochs))
 
 
-_reader = _MetricsReader()
+_reader = JsonlFollower(_extended, Metrics)
 
 
 def read_metrics(path, run_name="?"):

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vgg.core.cifar10 import NUM_CLASSES
 from vgg.data.cifar10 import DataError, balanced_subset
 from vgg.model.build import activation_layer_names
 from vgg.model.names import block_of
@@ -152,7 +153,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
     the diagnostics are never worth a failed run.
     """
 
-    def __init__(self, path, images, labels, steps_per_epoch, interval, num_classes=10):
+    def __init__(self, path, images, labels, steps_per_epoch, interval, num_classes=NUM_CLASSES):
         super().__init__()
         self.path = path
         self.images = np.asarray(images, dtype=np.float32)
