@@ -18,9 +18,9 @@ from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.common import cached_split_id, dataset_for, model_choice_ui, runs_dir, try_this_ui
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import CLASS_NAMES, default_data_dir
+from vgg.explain.cache import CacheKey
 from vgg.explain.evaluation import (
     DEFAULT_SPLIT,
-    EvaluationKey,
     evaluation_key,
     evaluation_of,
     load_saved,
@@ -46,7 +46,7 @@ class NotSaved(Exception):
 @st.cache_resource(show_spinner=False, max_entries=8)
 def read_back(file, model_sha256, split, flip_average, _dataset):
     """The evaluation saved in `file`, read once per server and shared by every session."""
-    key = EvaluationKey(model_sha256, split, pathlib.Path(file))
+    key = CacheKey(model_sha256, split, pathlib.Path(file))
     evaluation = load_saved(key, _dataset.y_val, _dataset.class_names, flip_average)
     if evaluation is None:
         raise NotSaved
@@ -57,7 +57,7 @@ def evaluation_ui(predictor, path, dataset, split):
     """The model's evaluation: read back, or computed the first time under a progress bar; None after one sentence."""
     try:
         key = evaluation_key(path, split)
-        return read_back(str(key.file), key.model_sha256, key.split_id, predictor.flip_average, dataset)
+        return read_back(str(key.file), key.model_sha256, key.detail, predictor.flip_average, dataset)
     except NotSaved:
         pass
     except OSError as error:

@@ -13,12 +13,12 @@ import streamlit as st
 from app_pages.common import dataset_for
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
+from vgg.explain.cache import CacheKey
 from vgg.explain.evaluation import split_for
 from vgg.explain.neighbours import (
     INDEX_IMAGES,
     NEIGHBOURS,
     VOTING_BLOCK,
-    IndexKey,
     data_id,
     image_features,
     index_key,
@@ -57,7 +57,7 @@ def subset_and_id(data_dir, validation_size, seed, _dataset):
 @st.cache_resource(show_spinner=False, max_entries=2)
 def read_back(file, model_sha256, data, _dataset, _indices):
     """The index saved in `file`, read once per server and shared by every session."""
-    index = load_saved(IndexKey(model_sha256, data, pathlib.Path(file)), _dataset, _indices)
+    index = load_saved(CacheKey(model_sha256, data, pathlib.Path(file)), _dataset, _indices)
     if index is None:
         raise NotSaved
     return index
@@ -68,7 +68,7 @@ def index_ui(predictor, model_path, dataset, split):
     indices, data = subset_and_id(default_data_dir(), *split, dataset)
     try:
         key = index_key(model_path, data)
-        return read_back(str(key.file), key.model_sha256, key.data_id, dataset, indices)
+        return read_back(str(key.file), key.model_sha256, key.detail, dataset, indices)
     except NotSaved:
         pass
     except OSError as error:

@@ -140,7 +140,7 @@ def test_a_changed_model_file_is_evaluated_again(tiny):
     weights[-1] = weights[-1] + 100.0 * (np.arange(len(weights[-1])) == 0)
     last.set_weights(weights)
     tiny.model.save(tiny.path)
-    key = evaluation_key(tiny.path, tiny.key.split_id)
+    key = evaluation_key(tiny.path, tiny.key.detail)
     assert key.file != old_file
     loader = CountingLoader(tiny.model)
     evaluation, _ = evaluation_of(key, tiny.dataset, loader, tiny.flip_average)
@@ -197,7 +197,7 @@ def test_an_evaluation_of_another_split_or_flip_setting_is_not_used(tiny):
     shifted = relabelled(tiny.dataset, 1)
     assert load_saved(tiny.key, shifted.y_val, shifted.class_names, tiny.flip_average) is None
     assert load_saved(tiny.key, tiny.dataset.y_val, tiny.dataset.class_names, not tiny.flip_average) is None
-    assert split_id(shifted, 100, 0) != tiny.key.split_id
+    assert split_id(shifted, 100, 0) != tiny.key.detail
 
 
 def test_the_shipped_models_evaluation_goes_to_the_data_cache_not_assets(monkeypatch, tmp_path):

@@ -4,16 +4,15 @@ How it was trained (flips, input scaling, width), its class names, how well it s
 that rebuilds it and the models it grew from: every caller asks `ModelRecord.of(path)`.
 """
 
-import contextlib
 import dataclasses
 import hashlib
 import pathlib
 
-from vgg.core.config import VARIANTS, SettingError, TrainConfig, train_command
+from vgg.core.config import VARIANTS, TrainConfig, train_command
 from vgg.core.errors import UserError
-from vgg.core.files import read_json
 from vgg.core.paths import ASSETS_DIR, PROJECT_ROOT  # noqa: F401 (importers read them here)
 from vgg.data.cifar10 import CLASS_NAMES
+from vgg.runs.card import Card
 from vgg.runs.folder import Run, list_runs
 
 SNAPSHOT_MODEL = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
@@ -102,18 +101,15 @@ class ModelRecord:
 
 
 def _from_card(path):
-    card = read_json(path.with_suffix(".json"))
-    if not isinstance(card, dict):
+    card = Card.read(path)
+    if card is None:
         return None
-    with contextlib.suppress(KeyError, TypeError, SettingError):
-        return ModelRecord(
-            path, "card", config=TrainConfig.from_dict(card["config"]), class_names=tuple(card["class_names"]),
-            run=card["run"], epochs=card["epochs"], planned_epochs=card["epochs"],
-            wall_time_seconds=card["wall_time_seconds"], val_accuracy=card["val_accuracy"],
-            validation_images=card["validation_size"], command=card["command"], started_from=card.get("started_from"),
-            unsure_below=_probability(card.get("unsure_below")),
-        )
-    return None
+    return ModelRecord(
+        path, "card", config=card.config, class_names=card.class_names, run=card.run, epochs=card.epochs,
+        planned_epochs=card.epochs, wall_time_seconds=card.wall_time_seconds, val_accuracy=card.val_accuracy,
+        validation_images=card.validation_size, command=card.command, started_from=card.started_from,
+        unsure_below=_probability(card.unsure_below),
+    )
 
 
 def _from_run(path):

@@ -14,6 +14,7 @@ import numpy as np
 
 from vgg.core.errors import UserError
 from vgg.core.files import read_json, replacing
+from vgg.runs.card import Card
 from vgg.runs.folder import Run
 
 SKIPPED_FILE = "none.json"  # Says why a run has no snapshots.
@@ -78,8 +79,10 @@ def file_epoch(model_path):
     """The epoch the model file itself is at: a checkpoint's recorded epochs, a shipped model's card's, else (a
     run's final model) its last snapshot's; None when none is known."""
     path = pathlib.Path(model_path)
-    record = path.parent / "checkpoint.json" if path.name == "checkpoint.keras" else path.with_suffix(".json")
-    epochs = (read_json(record) or {}).get("epochs_done" if path.name == "checkpoint.keras" else "epochs")
+    if path.name == "checkpoint.keras":
+        epochs = (read_json(path.parent / "checkpoint.json") or {}).get("epochs_done")
+    else:
+        epochs = getattr(Card.read(path), "epochs", None)
     if isinstance(epochs, int) and not isinstance(epochs, bool):
         return epochs
     epochs = epochs_of(path)
@@ -89,9 +92,9 @@ def file_epoch(model_path):
 def logged_accuracies(model_path):
     """{epoch: validation accuracy on the images alone} as the model's run logged it, or as its card kept it."""
     path = pathlib.Path(model_path)
-    card = read_json(path.with_suffix(".json"))
-    if isinstance(card, dict) and isinstance(card.get("epoch_val_accuracy"), dict):
-        return {int(epoch): value for epoch, value in card["epoch_val_accuracy"].items()}
+    card = Card.read(path)
+    if card is not None and card.epoch_val_accuracy is not None:
+        return card.epoch_val_accuracy
     run = Run(snapshots_dir(path).parent)
     if snapshots_dir(path).name != "snapshots" or not run.exists():
         return {}

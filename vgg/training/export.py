@@ -1,7 +1,6 @@
 """Ships a finished run as the app's default model: assets/vgg16_cifar10.keras with its model card."""
 
 import contextlib
-import dataclasses
 import datetime
 import io
 import json
@@ -13,11 +12,12 @@ import h5py
 import numpy as np
 
 from vgg.core.config import VARIANTS
-from vgg.core.files import replacing, write_json
+from vgg.core.files import replacing
 from vgg.core.paths import ASSETS_DIR
 from vgg.data import cifar10 as data_module
 from vgg.explain.predictor import ModelError, evaluate, load_model
 from vgg.model.build import conv_layers, describe
+from vgg.runs.card import Card
 from vgg.runs.folder import RunError
 from vgg.runs.record import SHIPPED_MODEL, ModelRecord, ancestors, reproduce_command
 from vgg.runs.snapshots import epochs_of, logged_accuracies, snapshots_dir, weights_at, write_weights
@@ -116,31 +116,31 @@ def export_run(run, data_dir, assets_dir=ASSETS_DIR, max_shipped_bytes=MAX_SHIPP
         model = load_model(model_file, assets_dir)
         dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
         result = evaluate(model, dataset.x_val, dataset.y_val, flip_average=config.augment)
-        card = {
-            "model_file": SHIPPED_MODEL.name,
-            "run": run.name,
-            "config": dataclasses.asdict(config),
-            "params": describe(model)["params"],
-            "weights": weights,
-            "conv_layers": len(conv_layers(model)),
-            "data": dataset.source,
-            "data_dir": str(data_dir) if data_dir else None,
-            "train_images": int(len(dataset.y_train)),
-            "validation_size": int(len(dataset.y_val)),
-            "epochs": len(epochs),
-            "wall_time_seconds": round(epochs[-1].elapsed, 1),
-            "device": status.device,
-            "val_accuracy": result["accuracy"],
-            "val_accuracy_single_view": result["single_view_accuracy"],
-            "flip_average": result["flip_average"],
-            "per_class_accuracy": result["per_class_accuracy"],
-            "confusion_matrix": result["confusion_matrix"],
-            "unsure_below": result["unsure_below"],
-            "class_names": list(dataset.class_names),
-            "exported": datetime.date.today().isoformat(),
-            "started_from": status.started_from,
-            "command": reproduce_command(config, status.preset, data_dir, status.started_from),
-        }
+        card = Card(
+            model_file=SHIPPED_MODEL.name,
+            run=run.name,
+            config=config,
+            class_names=tuple(dataset.class_names),
+            epochs=len(epochs),
+            wall_time_seconds=round(epochs[-1].elapsed, 1),
+            val_accuracy=result["accuracy"],
+            validation_size=int(len(dataset.y_val)),
+            command=reproduce_command(config, status.preset, data_dir, status.started_from),
+            started_from=status.started_from,
+            unsure_below=result["unsure_below"],
+            params=describe(model)["params"],
+            weights=weights,
+            conv_layers=len(conv_layers(model)),
+            data=dataset.source,
+            data_dir=str(data_dir) if data_dir else None,
+            train_images=int(len(dataset.y_train)),
+            device=status.device,
+            val_accuracy_single_view=result["single_view_accuracy"],
+            flip_average=result["flip_average"],
+            per_class_accuracy=result["per_class_accuracy"],
+            confusion_matrix=result["confusion_matrix"],
+            exported=datetime.date.today().isoformat(),
+        ).as_json()
         card_file.write_text(json.dumps(card, indent=2) + "\n")
         card_text.write_text(card_markdown(card))
     return card
@@ -320,13 +320,11 @@ def ship_snapshots(run, assets_dir, stem):
         write_weights(weights_at(run.model_path, epoch), folder, epoch)
     with replacing(target, f"assets/{target.name}") as temporary:
         write_float16_model(run.model_path, temporary)
-    write_json(target.with_suffix(".json"), {
-        "model_file": target.name, "run": run.name, "config": dataclasses.asdict(record.config),
-        "class_names": list(record.class_names), "epochs": record.epochs, "wall_time_seconds": record.wall_time_seconds,
-        "val_accuracy": record.val_accuracy, "validation_size": record.config.validation_size,
-        "command": record.command, "started_from": record.started_from, "unsure_below": record.unsure_below,
-        "snapshot_epochs": epochs_of(target), "epoch_val_accuracy": logged_accuracies(run.model_path),
-    }, f"assets/{target.stem}.json")
+    card = Card(target.name, run.name, record.config, record.class_names, record.epochs, record.wall_time_seconds,
+                record.val_accuracy, record.config.validation_size, record.command, record.started_from,
+                record.unsure_below, snapshot_epochs=epochs_of(target),
+                epoch_val_accuracy=logged_accuracies(run.model_path))
+    card.write(target, f"assets/{target.stem}.json")
     return target
 
 
