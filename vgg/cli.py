@@ -11,7 +11,7 @@ import pathlib
 import sys
 
 from vgg.core import config as config_module
-from vgg.core.config import DEFAULT_SPLIT, PRESETS, TrainConfig
+from vgg.core.config import DEFAULT_PRESET, DEFAULT_SPLIT, PRESETS, TrainConfig
 from vgg.core.errors import UserError
 
 
@@ -287,7 +287,8 @@ def build_parser():
         command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
 
     train = add("train", "train a VGG on CIFAR-10 as a run (or resume one)", command_train)
-    train.add_argument("--preset", default="cpu", choices=list(PRESETS), help="starting settings (default: cpu)")
+    train.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
+                       help=f"starting settings (default: {DEFAULT_PRESET})")
     train.add_argument(
         "--data-dir", help="local image folder root/train/<class>/*.jpg (default: $VGG_DATA_DIR, else Keras' download)"
     )

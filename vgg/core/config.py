@@ -70,7 +70,7 @@ class TrainConfig:
     # run is wider; "" starts from random weights.
     init_from: str = ""
     seed: int = 0  # Seed of the validation split, the shuffling, the augmentation and the initial weights.
-    jit_compile: str = "auto"  # XLA: "auto" uses it on a GPU only; on the CPU we measured it slowed VGG down.
+    jit_compile: str = "auto"  # XLA: "auto" uses it on a GPU only; it slows VGG training on a CPU (BENCHMARKS.md).
     # "float16", "bfloat16" or "off"; "auto" picks what was measured fastest on the device: float16 on a GPU,
     # bfloat16 on a CPU with AMX, float32 on other CPUs (vgg/model/device.py).
     mixed_precision: str = "auto"
@@ -118,6 +118,7 @@ BLOG = _preset(
 # The validation size and seed of the app's data, of the shipped model's scores and of `evaluate --model`.
 DEFAULT_SPLIT = (TrainConfig.validation_size, TrainConfig.seed)
 
+DEFAULT_PRESET = "cpu"  # What the Train page and `python -m vgg train` start from.
 PRESETS = {
     # Sized for a 2-core CPU: the 13-conv topology at a quarter of the width, its first layer a fixed whitening
     # (1.4 points more after a five-minute run: BENCHMARKS.md).
@@ -151,7 +152,7 @@ def preset(name):
 def changes_from_preset(config, preset_name):
     """{setting: value} of every setting of `config` that differs from its preset (the cpu preset when it
     names none), in the dataclass's order."""
-    base = preset(preset_name) if preset_name in PRESETS else preset("cpu")
+    base = preset(preset_name) if preset_name in PRESETS else preset(DEFAULT_PRESET)
     return {field.name: getattr(config, field.name) for field in dataclasses.fields(TrainConfig)
             if getattr(config, field.name) != getattr(base, field.name)}
 
@@ -159,7 +160,7 @@ def changes_from_preset(config, preset_name):
 def train_command(config, preset_name, data_dir):
     """The `python -m vgg train` command that rebuilds `config`: the preset, then every setting that
     differs from it, so the command stays exact even after the preset changes."""
-    parts = ["python -m vgg train", f"--preset {preset_name if preset_name in PRESETS else 'cpu'}"]
+    parts = ["python -m vgg train", f"--preset {preset_name if preset_name in PRESETS else DEFAULT_PRESET}"]
     if data_dir:
         parts.append(f"--data-dir {shlex.quote(str(data_dir))}")
     for name, value in changes_from_preset(config, preset_name).items():

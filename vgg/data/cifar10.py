@@ -13,6 +13,7 @@ from vgg.core.cifar10 import (
 )
 from vgg.core.config import DEFAULT_SPLIT
 from vgg.core.errors import UserError
+from vgg.core.files import WriteError, replacing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DATA_DIR_VARIABLE = "VGG_DATA_DIR"
@@ -156,11 +157,10 @@ def _decode_32x32(path):
 def _write_cache(cache_file, images, labels):
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")
-        # Uncompressed, so that loading 50,000 images again takes a fraction of a second.
-        np.savez(temporary, images=images, labels=labels)
-        os.replace(temporary, cache_file)
-    except OSError:
+        with replacing(cache_file, "the image cache") as temporary, open(temporary, "wb") as file:
+            # Uncompressed, so that loading 50,000 images again takes a fraction of a second.
+            np.savez(file, images=images, labels=labels)
+    except (OSError, WriteError):
         pass  # A read-only or full disk only costs the next start the decoding time.
 
 

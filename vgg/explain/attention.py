@@ -3,10 +3,9 @@ cells at 32x32 input) and a SmoothGrad saliency map at the input's own 32x32 pix
 
 Why not classic Grad-CAM (Selvaraju et al.): it weighs each channel by its gradient averaged over the whole grid and
 keeps only the positive part of the weighted sum. On the shipped model at block 4 (4x4, then a 2x2 max-pool that
-passes gradient to one cell in four) 54% of those averaged weights are negative, and the sum was below zero in every
-cell (not a rounding: at most -4e-5 against a typical peak of 2.5e-3) for a third of validation images (BENCHMARKS.md,
-"Where it looks"), though nearly all of those images have cells whose own gradient and activation add to the class.
-Scoring the logit instead of the log-probability changed that by one image in 500. So each
+passes gradient to one cell in four) most of those averaged weights are negative, and the sum is below zero in every
+cell for many validation images (BENCHMARKS.md, "Where it looks"), though nearly all of those images have cells whose
+own gradient and activation add to the class. So each
 cell here is the gradient times the activation at that very cell, summed over channels (HiResCAM, Draelos & Carin
 2020): the cells then add up to the layer's first-order contribution to the class score, and a map is empty only
 when no cell adds anything to the class.
@@ -21,9 +20,9 @@ import tensorflow as tf
 from vgg.model.build import activation_layer_names, block_of
 
 BLOCKS = (3, 4, 5)
-# Block 3 (8x8) is read first: on 500 validation images, greying out the quarter of the image its map marks strongest
-# cut the answer's probability by 27% against 20% for a random quarter, while block 4's strongest quarter mattered
-# less than a random one (17% against 21%) and block 5 has four cells (BENCHMARKS.md, "Where it looks").
+# Block 3 (8x8) is read first: greying out the quarter of the image its map marks strongest cuts the answer's
+# probability more than a random quarter does, while block 4's strongest quarter matters less than a random one and
+# block 5 has four cells (BENCHMARKS.md, "Where it looks").
 DEFAULT_BLOCK = 3
 SALIENCY_SAMPLES = 24  # Noisy copies averaged by SmoothGrad (Smilkov et al. 2017 use 10-50).
 SALIENCY_NOISE = 0.15  # Noise's standard deviation as a share of the 0-255 pixel range (their 10-20%).
@@ -64,8 +63,8 @@ class AttentionMaps:
 
     `weighting` "cell" (the default, HiResCAM) multiplies activations by the gradient at their own cell; "mean" is
     classic Grad-CAM's gradient averaged over the grid. `score` "logit" (the default) scores the class before the
-    softmax when the model allows; "log_probability" is what the app scored before. Both alternatives exist for
-    benchmarks/empty_maps.py to measure what changed.
+    softmax when the model allows; "log_probability" scores it after. The alternatives exist so that
+    benchmarks/empty_maps.py can compare them with the defaults.
     """
 
     def __init__(self, model, blocks=BLOCKS, weighting="cell", score="logit"):

@@ -25,7 +25,7 @@ from vgg.data.cifar10 import balanced_subset
 from vgg.explain.cache import cache_key, computed_once, load_arrays, save_arrays, saved_seconds, split_digest
 
 FORMAT = 1  # Bumped when the saved arrays change meaning; an older file is then built again.
-INDEX_IMAGES = 10_000  # Training images indexed: 28 MB in memory at width 0.5, 15-30 s to build (BENCHMARKS.md).
+INDEX_IMAGES = 10_000  # Training images indexed: tens of MB in memory at width 0.5 (BENCHMARKS.md has the cost).
 NEIGHBOURS = 8
 BATCH_SIZE = 250
 VOTING_BLOCK = 5  # The last block's neighbours vote: its features are what the classifier reads.

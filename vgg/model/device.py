@@ -45,7 +45,7 @@ def cpu_flags():
 
 def precision_policy(config, on_gpu, flags=None):
     """The Keras dtype policy. "auto" is mixed float16 on a GPU, mixed bfloat16 on a CPU with AMX (the cpu
-    preset trains 1.2x faster than in float32 there, BENCHMARKS.md), float32 on other CPUs, which have no
+    preset trains faster than in float32 there, BENCHMARKS.md), float32 on other CPUs, which have no
     bfloat16 matrix units and compute 16-bit numbers slower than 32-bit ones."""
     choice = config.mixed_precision
     if choice == "auto":

@@ -23,6 +23,7 @@ class State(enum.StrEnum):
 ACTIVE_STATES = (State.QUEUED, State.STARTING, State.RUNNING)
 PROCESS_STATES = (State.STARTING, State.RUNNING)  # A run in these without a live process was interrupted.
 RESUMABLE_STATES = (State.STOPPED, State.INTERRUPTED, State.FAILED)
+ENDED_STATES = (State.STOPPED, State.FINISHED, State.FAILED, State.INTERRUPTED)  # Its process is gone.
 
 
 class DamagedRunError(UserError):
