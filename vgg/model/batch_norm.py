@@ -2,8 +2,9 @@
 
 Keras 3's BatchNormalization computes a batch's mean, its variance and the normalization as separate
 operations, each a pass over every activation; TensorFlow's FusedBatchNormV3 does them in one kernel, and
-its gradient in one more, which speeds the cpu preset's training up on a 2-core CPU (BENCHMARKS.md). Inference is Keras' own code, and a model saved for inference names Keras' own
-layer (`inference_config`), so any Keras loads it without this module.
+its gradient in one more, which speeds the cpu preset's training up on a 2-core CPU (BENCHMARKS.md). Inference
+is Keras' own code, and a model saved for inference names Keras' own layer (`inference_config`), so any Keras
+loads it without this module.
 """
 
 import keras
