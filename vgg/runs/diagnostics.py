@@ -24,15 +24,15 @@ batch norm with its moving statistics):
 
 import dataclasses
 import json
-import math
 
+from vgg.core.cifar10 import CHANCE_LOSS
 from vgg.core.files import json_kind, write_text
 from vgg.runs.jsonl import JsonlFollower
 from vgg.runs.metrics import row_line
 from vgg.runs.status import DamagedRunError
 
 PROBE_IMAGES = 200  # A few hundred: enough that a channel zero on all of them is dead, not unlucky.
-LN10 = math.log(10)
+LN10 = CHANCE_LOSS  # The name the doctor's sentences use.
 UNIT_FIELDS = ("activation_mean", "activation_std", "dead_fraction", "gradient_norm", "weight_norm", "update_ratio")
 
 
