@@ -10,13 +10,14 @@ from conftest import tiny_config, train_run_quietly
 from vgg.core.config import SettingError, validate
 from vgg.data.cifar10 import load_cifar10, make_tf_dataset
 from vgg.explain.predictor import load_model
-from vgg.model.whitening import CIFAR10_MEAN, CIFAR10_STD, FIRST_CONV, whitening_kernel
+from vgg.core.cifar10 import MEAN, STD
+from vgg.model.whitening import FIRST_CONV, whitening_kernel
 from vgg.runs.folder import create_run
 from vgg.training.lookahead import FINAL_DECAY, SYNC_EVERY, Lookahead
 
 
 def standardized_patches(images):
-    pixels = (images.astype(np.float64) / 255 - np.array(CIFAR10_MEAN)) / np.array(CIFAR10_STD)
+    pixels = (images.astype(np.float64) / 255 - np.array(MEAN)) / np.array(STD)
     windows = np.lib.stride_tricks.sliding_window_view(pixels, (3, 3), axis=(1, 2))
     return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 27)
 
