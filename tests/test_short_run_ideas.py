@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config, train_run_quietly
+from vgg.core.cifar10 import MEAN, STD
 from vgg.core.config import SettingError, validate
 from vgg.data.cifar10 import load_cifar10, make_tf_dataset
 from vgg.explain.predictor import load_model
-from vgg.core.cifar10 import MEAN, STD
 from vgg.model.whitening import FIRST_CONV, whitening_kernel
 from vgg.runs.folder import create_run
 from vgg.training.lookahead import FINAL_DECAY, SYNC_EVERY, Lookahead
