@@ -6,6 +6,7 @@ import types
 import typing
 
 from vgg.core.errors import UserError
+from vgg.core.estimate import CIFAR10_TRAINING_IMAGES
 
 
 class State(enum.StrEnum):
@@ -103,6 +104,13 @@ class RunStatus:
     @property
     def active(self):
         return self.state in ACTIVE_STATES
+
+
+def images_per_epoch(config, status=None):
+    """The training images a run with `config` sees per epoch: the count its trainer recorded in `status`, else
+    its subset, else CIFAR-10's training images less the validation split."""
+    recorded = status.train_images if status is not None else None
+    return recorded or config.train_subset or CIFAR10_TRAINING_IMAGES - config.validation_size
 
 
 def _has_type(value, annotation):
