@@ -16,6 +16,8 @@ from app_pages.caches import cached_split_id, dataset_for
 from app_pages.computed import computed_ui
 from vgg.data.cifar10 import default_data_dir
 from vgg.explain.evaluation import evaluation_key, split_for
+from vgg.explain.feature_vis import CLASSES, first_layer_kinds, pictures_of
+from vgg.explain.top_images import top_images_of
 from vgg.explain.visualize import (
     channel_card,
     deep_filters,
@@ -31,8 +33,6 @@ CARD_COLUMNS = 4
 
 
 def first_layer_ui(model):
-    from vgg.explain.feature_vis import first_layer_kinds
-
     kernel = model.get_layer("block1_conv1").get_weights()[0]
     kinds = np.array(first_layer_kinds(kernel))
     st.markdown(
@@ -62,7 +62,6 @@ def layer_choice_ui(model):
 
 def top_images_for(model, path, split):
     """(TopImages, the validation images) of the model at `path` on `split`, or None after one sentence."""
-    from vgg.explain.top_images import top_images_of
     from vgg.model.build import activation_layer_names
 
     dataset, message = dataset_for(*split)
@@ -93,7 +92,6 @@ def channels_text(model, layer, channels, with_photos):
 
 
 def channels_ui(model, path, split):
-    from vgg.explain.feature_vis import pictures_of
     from vgg.model.build import activation_layer_names
 
     layer = layer_choice_ui(model)
@@ -122,8 +120,6 @@ def channels_ui(model, path, split):
 
 
 def classes_ui(model, path, class_names):
-    from vgg.explain.feature_vis import CLASSES, pictures_of
-
     pictures = computed_ui("what each class wants",
                         lambda progress: pictures_of(path, CLASSES, lambda: model, len(class_names), progress))
     if pictures is None:

@@ -14,6 +14,7 @@ from app_pages.choosers import image_choice_ui, model_choice_ui, sample_of
 from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
 from app_pages.pages import INSIDE, page_header
+from app_pages.plots import go
 from app_pages.presenter import folded
 from app_pages.snapshot_view import FINAL_EPOCH, earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
 from vgg.core.config import BLOCK_CHANNELS
@@ -165,8 +166,6 @@ FIELD_COLOR = "#ffd600"  # The chosen square is framed in visualize.outline's ye
 def field_figure(channel_map, chosen):
     """One channel's map (H, W) as a heatmap, the chosen (row, column) framed. Plotly selects scatter points on a
     click, never heatmap cells, so an invisible square marker on every cell carries the click and the hover."""
-    from app_pages.plots import go
-
     height, width = channel_map.shape
     rows, columns = np.indices((height, width))
     invisible = {"marker": {"opacity": 0}}
