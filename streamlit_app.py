@@ -6,7 +6,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
-from app_pages.common import presenter_ui, runs_dir, start_queue_pump
+from app_pages.caches import runs_dir, start_queue_pump
+from app_pages.pages import DATA, PAGES
+from app_pages.presenter import presenter_ui
 
 # After every script run, a live view's 2-second redraw included, Streamlit resets Keras for scripts that build
 # their models anew each run: a full garbage collection and TensorFlow's kernel cache, about 130 ms with a model
@@ -25,30 +27,21 @@ PROJECTOR_LAYOUT = (
 )
 
 
-def page(module, title, icon, url_path):
+def page(info):
     """A page whose module is imported when it first runs, so no page's imports (TensorFlow) delay
     another's first draw."""
 
     def render():
-        importlib.import_module(f"app_pages.{module}").render()
+        importlib.import_module(f"app_pages.{info.module}").render()
 
-    return st.Page(render, title=title, icon=icon, url_path=url_path)
+    return st.Page(render, title=info.title, icon=info.icon, url_path=info.path)
 
 
-DATA = page("data_page", "Data", ":material/photo_library:", "data")
-PAGES = [
-    DATA,
-    page("train_page", "Train", ":material/monitoring:", "train"),
-    page("experiments_page", "Experiments", ":material/science:", "experiments"),
-    page("board_page", "Run board", ":material/leaderboard:", "board"),
-    page("inside_page", "Inside VGG16", ":material/biotech:", "inside"),
-    page("predict_page", "Predict", ":material/target:", "predict"),
-    page("mistakes_page", "Mistakes", ":material/troubleshoot:", "mistakes"),
-]
+ROUTES = {info: page(info) for info in PAGES}
 
 
 def open_data_page():
-    st.switch_page(DATA, query_params=st.query_params.to_dict())
+    st.switch_page(ROUTES[DATA], query_params=st.query_params.to_dict())
 
 
 st.set_page_config(page_title="VGG16 Lab", page_icon=":material/neurology:", layout="wide")
@@ -56,5 +49,5 @@ start_queue_pump(str(runs_dir()))
 st.html(f"<style>{CRISP_IMAGES} {PROJECTOR_LAYOUT}</style>")
 presenter_ui()
 # Streamlit serves the default page only at "/": a hidden one takes "/" and sends it on, so /data answers too.
-home = st.Page(open_data_page, title="Data", url_path="home", default=True, visibility="hidden")
-st.navigation([home, *PAGES]).run()
+home = st.Page(open_data_page, title=DATA.title, url_path="home", default=True, visibility="hidden")
+st.navigation([home, *ROUTES.values()]).run()

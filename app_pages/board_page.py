@@ -9,10 +9,11 @@ import math
 
 import streamlit as st
 
-from app_pages import links
-from app_pages.common import identity_ui, is_teacher, runs_dir, try_this_ui
+from app_pages.caches import runs_dir
+from app_pages.class_ui import identity_ui, is_teacher
+from app_pages.pages import BOARD, page_header
 from app_pages.plots import go
-from vgg.classroom.policy import class_mode
+from vgg.classroom.policy import class_mode, pin
 from vgg.core.config import changes_from_preset
 from vgg.core.errors import UserError
 from vgg.runs.folder import list_runs, open_run
@@ -92,11 +93,12 @@ def pins_ui(rows):
 
 
 def save_pins(rows, chosen):
+    """Pins the runs `chosen` and unpins the others; a refusal is one sentence on the page."""
     for row in rows:
         wanted = row["folder"] in chosen
         if wanted != row["pinned"]:
             try:
-                open_run(runs_dir(), row["folder"]).update_status(pinned=wanted)
+                pin(open_run(runs_dir(), row["folder"]), wanted, is_teacher())
             except UserError as error:
                 st.error(str(error))
                 return
@@ -104,11 +106,9 @@ def save_pins(rows, chosen):
 
 
 def render():
-    st.title("Run board")
-    try_this_ui("Run board")
-    identity_ui()
     # The board has no choices to keep: its link only opens the page, for everyone's runs.
-    links.share_ui("board", "board", ())
+    page_header(BOARD, ())
+    identity_ui()
     runs = list_runs(runs_dir())
     if not runs:
         st.info("No runs yet: start one on the Train page, and every run of the class appears here.")

@@ -7,56 +7,15 @@ import contextlib
 
 import streamlit as st
 
-from app_pages.common import current_user, is_teacher, runs_dir
+from app_pages.caches import after_start, queue_places, runs_dir
+from app_pages.class_ui import current_user, is_teacher
 from vgg.classroom.policy import ClassLimits, class_mode, load_limits, may_control, save_limits
-from vgg.core.cifar10 import TRAINING_IMAGES
 from vgg.core.errors import UserError
-from vgg.core.estimate import estimate
 from vgg.runs.archive import archive_runs, archives, restore
 from vgg.runs.disk import folder_bytes
-from vgg.runs.folder import list_runs, open_run
-from vgg.runs.metrics import format_duration, progress
-from vgg.runs.queue import forecast, move_up, slot_count
-from vgg.runs.status import ACTIVE_STATES, PROCESS_STATES
-
-
-def seconds_left_of(run, runs):
-    """How long `run` will still hold a slot: its own pace when it trains, else the estimate, within its time limit."""
-    config, status = run.config(), run.status()
-    seconds = None
-    if status.state in PROCESS_STATES:
-        seconds = progress(run.metrics(), config.epochs).seconds_left
-    if seconds is None:
-        images = status.train_images or config.train_subset or TRAINING_IMAGES - config.validation_size
-        seconds = estimate(config, images, runs).seconds
-    if status.time_limit_minutes is not None:
-        seconds = min(seconds, status.time_limit_minutes * 60)
-    return seconds
-
-
-@st.cache_data(ttl=2.0, show_spinner=False)
-def queue_places(folder):
-    """The queue with expected start times, computed once every 2 seconds for every watching session."""
-    runs = list_runs(folder)
-
-    def left(run):
-        with contextlib.suppress(UserError):
-            return seconds_left_of(run, runs)
-        return None
-
-    return forecast(folder, left)
-
-
-@st.cache_data(ttl=1.0, show_spinner=False)
-def active_signature(folder):
-    """(run name, state) of every queued, starting or training run: read once a second for every session."""
-    signature = []
-    for run in list_runs(folder):
-        with contextlib.suppress(UserError):
-            state = run.status().state
-            if state in ACTIVE_STATES:
-                signature.append((run.name, str(state)))
-    return tuple(signature)
+from vgg.runs.folder import open_run
+from vgg.runs.metrics import format_duration
+from vgg.runs.queue import move_up, slot_count
 
 
 def queue_ui(titles):
@@ -97,8 +56,7 @@ def apply_queue_action(action):
     except UserError as error:
         st.error(str(error))
         return
-    queue_places.clear()
-    active_signature.clear()
+    after_start()
     st.rerun(scope="app")
 
 
@@ -183,6 +141,6 @@ def _act(action, message=None):
         st.error(str(error))
         return
     st.session_state.class_message = message or said
-    queue_places.clear()
+    after_start()
     st.rerun(scope="app")
 

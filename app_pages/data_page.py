@@ -9,9 +9,10 @@ import streamlit as st
 from PIL import Image
 
 from app_pages import links
-from app_pages.common import dataset_or_message, try_this_ui
+from app_pages.caches import dataset_or_message
+from app_pages.pages import DATA, page_header
 from vgg.data.cifar10 import CLASS_NAMES, CUTOUT_SIZES, augment_examples, colourfulness, draw_per_class
-from vgg.explain.visualize import enlarge
+from vgg.explain.visualize import colour_channel, enlarge
 
 AUGMENTED_COPIES = 7  # With the original, two rows of four, as large as the close-up's pictures.
 GRID_ROW_HEIGHT = 64  # Pixels: a picture of about 56x56, as wide as a column of ten on a 1024x768 projector.
@@ -134,9 +135,8 @@ def sample_closeup_ui(dataset, chosen):
     large, red, green, blue = st.columns(4)
     large.image(enlarge(image, 8), caption=f"{name}: 32x32 pixels, shown 8x")
     for column, channel, label in ((red, 0, "Red"), (green, 1, "Green"), (blue, 2, "Blue")):
-        only = np.zeros_like(image)
-        only[..., channel] = image[..., channel]
-        column.image(enlarge(only, 8), caption=f"{label} channel (mean {image[..., channel].mean():.0f})")
+        column.image(enlarge(colour_channel(image, channel), 8),
+                     caption=f"{label} channel (mean {image[..., channel].mean():.0f})")
 
 
 def augmentation_ui(image):
@@ -167,17 +167,16 @@ def augmentation_ui(image):
 
 
 def render():
-    st.title("CIFAR-10")
-    try_this_ui("Data")
+    page_header(DATA)
     dataset, message = dataset_or_message()
     if dataset is None:
         st.warning(message)
         return
-    links.follow("data", LINK)
-    links.share_ui("data", "data", LINK)
+    links.follow(DATA.path, LINK)
+    links.share_ui(DATA.path, LINK)
     purpose_ui(dataset)
     classes, per_class, seed, page = browse_controls_ui(list(dataset.class_names))
-    links.write("data", LINK, link_values(classes, per_class, seed, page))
+    links.write(DATA.path, LINK, link_values(classes, per_class, seed, page))
     if not classes:
         st.info("Pick at least one class to see its images.")
         return
@@ -187,4 +186,4 @@ def render():
     if chosen is not None:
         sample_closeup_ui(dataset, chosen)
         augmentation_ui(dataset.x_train[chosen[2]])
-    links.write("data", LINK, link_values(classes, per_class, seed, page, chosen))
+    links.write(DATA.path, LINK, link_values(classes, per_class, seed, page, chosen))

@@ -12,46 +12,27 @@ import pathlib
 import numpy as np
 import streamlit as st
 
-from vgg.core.errors import UserError
-from vgg.explain.visualize import channel_card, deep_filters, enlarge, first_layer_filters, receptive_field_geometry
+from app_pages.caches import cached_split_id, dataset_for
+from app_pages.computed import computed_ui
+from vgg.data.cifar10 import default_data_dir
+from vgg.explain.evaluation import evaluation_key, split_for
+from vgg.explain.feature_vis import CLASSES, first_layer_kinds, pictures_of
+from vgg.explain.top_images import top_images_of
+from vgg.explain.visualize import (
+    channel_card,
+    deep_filters,
+    enlarge,
+    first_layer_filters,
+    receptive_field_geometry,
+    receptive_fields,
+)
 from vgg.model.names import layer_label
 
 SHOWN_CHANNELS = 16  # Channels of a deeper layer shown: four rows of four fit a projector's width.
 CARD_COLUMNS = 4
 
 
-def progress_bar(text):
-    """(a progress callback that shows a bar with `text` on its first call, a function that removes the bar):
-    read-back results never show one."""
-    shown = {}
-
-    def progress(done, total):
-        if "bar" not in shown:
-            shown["bar"] = st.progress(0.0, text=text)
-        shown["bar"].progress(done / total, text=f"{text} {done} of {total}")
-
-    return progress, lambda: shown.get("bar") and shown["bar"].empty()
-
-
-def computed(what, compute):
-    """The result of `compute(progress)` under a progress bar saying `what` is computed once for this model, or
-    None after one sentence when it cannot be; a warning when it could not be saved."""
-    progress, done = progress_bar(f"Computing {what}, once for this model (later visits read it back):")
-    try:
-        result, problem = compute(progress)
-    except UserError as error:
-        st.error(str(error))
-        return None
-    finally:
-        done()
-    if problem:
-        st.warning(problem)
-    return result
-
-
 def first_layer_ui(model):
-    from vgg.explain.feature_vis import first_layer_kinds
-
     kernel = model.get_layer("block1_conv1").get_weights()[0]
     kinds = np.array(first_layer_kinds(kernel))
     st.markdown(
@@ -81,10 +62,6 @@ def layer_choice_ui(model):
 
 def top_images_for(model, path, split):
     """(TopImages, the validation images) of the model at `path` on `split`, or None after one sentence."""
-    from app_pages.common import cached_split_id, dataset_for
-    from vgg.data.cifar10 import default_data_dir
-    from vgg.explain.evaluation import evaluation_key
-    from vgg.explain.top_images import top_images_of
     from vgg.model.build import activation_layer_names
 
     dataset, message = dataset_for(*split)
@@ -93,15 +70,13 @@ def top_images_for(model, path, split):
         return None
     key = evaluation_key(path, cached_split_id(default_data_dir(), *split, dataset))
     what = f"the photos that excite each channel most ({len(dataset.y_val):,} validation photos)"
-    top = computed(what, lambda progress: top_images_of(key, activation_layer_names(model), dataset.x_val,
+    top = computed_ui(what, lambda progress: top_images_of(key, activation_layer_names(model), dataset.x_val,
                                                          lambda: model, progress))
     return None if top is None else (top, dataset.x_val)
 
 
 def channels_text(model, layer, channels, with_photos):
     """What the channel cards show, in words: a field as wide as the image gives whole photos, not crops."""
-    from vgg.explain.visualize import receptive_fields
-
     size = model.inputs[0].shape[1]
     field = receptive_fields(model)[layer]
     title = f"**What each channel of {layer_label(layer)} wants**, the first {channels} of " \
@@ -117,12 +92,11 @@ def channels_text(model, layer, channels, with_photos):
 
 
 def channels_ui(model, path, split):
-    from vgg.explain.feature_vis import pictures_of
     from vgg.model.build import activation_layer_names
 
     layer = layer_choice_ui(model)
     channels = min(SHOWN_CHANNELS, model.get_layer(layer).filters)
-    pictures = computed(f"what {channels} channels of {layer_label(layer)} want",
+    pictures = computed_ui(f"what {channels} channels of {layer_label(layer)} want",
                         lambda progress: pictures_of(path, layer, lambda: model, SHOWN_CHANNELS, progress))
     if pictures is None:
         return
@@ -146,9 +120,7 @@ def channels_ui(model, path, split):
 
 
 def classes_ui(model, path, class_names):
-    from vgg.explain.feature_vis import CLASSES, pictures_of
-
-    pictures = computed("what each class wants",
+    pictures = computed_ui("what each class wants",
                         lambda progress: pictures_of(path, CLASSES, lambda: model, len(class_names), progress))
     if pictures is None:
         return
@@ -161,8 +133,6 @@ def classes_ui(model, path, class_names):
 
 def filters_ui(predictor, path):
     """The whole tab for the model `predictor` loaded from `path`."""
-    from vgg.explain.evaluation import split_for
-
     first_layer_ui(predictor.model)
     channels_ui(predictor.model, pathlib.Path(path), split_for(path))
     classes_ui(predictor.model, pathlib.Path(path), predictor.class_names)

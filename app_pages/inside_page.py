@@ -4,24 +4,20 @@ whose run kept snapshots, an Epoch slider shows all of it as it was at an earlie
 
 The whole page reruns on every change; the Filters tab is drawn only while it is the open tab."""
 
-import os
-
 import numpy as np
 import streamlit as st
 
 from app_pages import links
 from app_pages.attention_view import attention_ui
-from app_pages.common import (
-    dataset_or_message,
-    folded,
-    image_choice_ui,
-    model_choice_ui,
-    runs_dir,
-    try_this_ui,
-)
+from app_pages.caches import dataset_or_message, newer_checkpoint, runs_dir
+from app_pages.choosers import image_choice_ui, model_choice_ui, sample_of
 from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
+from app_pages.pages import INSIDE, page_header
+from app_pages.plots import go
+from app_pages.presenter import folded
 from app_pages.snapshot_view import FINAL_EPOCH, earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
+from vgg.core.config import BLOCK_CHANNELS
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.explain.visualize import (
     enlarge,
@@ -122,9 +118,11 @@ def layer_choice_ui(predictor, maps):
 
 
 def layer_stops():
-    """Every stop a VGG of Table 1 can have, as links name them: each block's convs (up to 4) and its pooling."""
-    return [f"block{block}_{part}" for block in range(1, 6)
-            for part in (*(f"conv{index}" for index in range(1, 5)), "pool")]
+    """Every stop a VGG of Table 1 can have, as links name them: each block's convs (as many as its deepest
+    variant has) and its pooling."""
+    blocks = zip(*BLOCK_CHANNELS.values(), strict=True)
+    return [f"block{block}_{part}" for block, variants in enumerate(blocks, start=1)
+            for part in (*(f"conv{index}" for index in range(1, max(map(len, variants)) + 1)), "pool")]
 
 
 def display_choice_ui(column):
@@ -168,8 +166,6 @@ FIELD_COLOR = "#ffd600"  # The chosen square is framed in visualize.outline's ye
 def field_figure(channel_map, chosen):
     """One channel's map (H, W) as a heatmap, the chosen (row, column) framed. Plotly selects scatter points on a
     click, never heatmap cells, so an invisible square marker on every cell carries the click and the hover."""
-    from app_pages.plots import go
-
     height, width = channel_map.shape
     rows, columns = np.indices((height, width))
     invisible = {"marker": {"opacity": 0}}
@@ -258,31 +254,35 @@ def answer_ui(predictor, image, label, column_left, column_right):
         )
 
 
-def follow_link():
-    """Opens the view a link names (`?model=<label>&image=val:<index>`, as the Mistakes page links here), once per
-    session; a link to something that is not here says so in one sentence and the page opens as usual."""
-    params = st.query_params
-    if st.session_state.get("inside_link_followed") or "image" not in params:
-        return
-    st.session_state.inside_link_followed = True
-    model = params.get("model")
-    if model and model in available_models(runs_dir()):
-        st.session_state["inside_model"] = model
-    elif model:
-        st.info(f"The link names a model that is not here ({model}); choose one below.")
-    image = params.get("image", "")
-    dataset, _ = dataset_or_message()
+OLD_LINK = ("image", "split")  # An older link's image (`val:<position>`) and split, from before `class` and `index`.
+
+
+def translated_old_link(query, labels):
+    """An older link's address `query` ({name: text}: `?model=<label>&image=val:<position>`) in this page's own
+    parameters (`class` and `index`), or None when its image is not among the validation images `labels`."""
+    image = query.get("image", "")
     position = image.removeprefix("val:")
-    if not image or dataset is None:
+    if not image.startswith("val:") or not position.isdigit() or int(position) >= len(labels) or "split" in query:
+        return None
+    class_name, number = sample_of(labels, int(position))
+    return {name: text for name, text in query.items() if name not in OLD_LINK} | {"class": class_name,
+                                                                                    "index": str(number)}
+
+
+def follow_old_link():
+    """Rewrites an older link's address in this page's own parameters, which `links.follow` then opens; says in
+    one sentence when its image is not here."""
+    query = st.query_params.to_dict()
+    if "image" not in query:
         return
-    valid = image.startswith("val:") and position.isdigit() and int(position) < len(dataset.y_val)
-    if not valid or "split" in params:
-        st.info(f"The link's image ({image}) is not among this server's validation images; choose one below.")
-        return
-    label = int(dataset.y_val[int(position)])
-    st.session_state["inside_image_source"] = "CIFAR-10 sample"
-    st.session_state["inside_image_class"] = CLASS_NAMES[label]
-    st.session_state["inside_image_index"] = int(np.flatnonzero(dataset.y_val == label).tolist().index(int(position)))
+    dataset, _ = dataset_or_message()
+    translated = None if dataset is None else translated_old_link(query, dataset.y_val)
+    if translated is None:
+        if dataset is not None:
+            st.info(f"The link's image ({query['image']}) is not among this server's validation images; choose one "
+                    "below.")
+        translated = {name: text for name, text in query.items() if name not in OLD_LINK}
+    st.query_params.from_dict(translated)
 
 
 def filters_tab_ui(predictor):
@@ -291,8 +291,7 @@ def filters_tab_ui(predictor):
     path = available_models(runs_dir()).get(st.session_state.get("inside_model"))
     if path is None:
         return
-    pinned = st.session_state.get(f"inside_model_version_{path}")
-    if pinned is not None and pinned != os.path.getmtime(path):
+    if newer_checkpoint("inside_model", path):
         st.info("The run has saved a newer checkpoint since you chose it: load it (button above) to see what its "
                 "filters want.")
         return
@@ -311,26 +310,26 @@ LINK = (
     links.Param("layer", "feature_layer", "Layer", layer_stops, default="block1_conv1"),
     links.Param("channels", "feature_count", "Channels", number=True, low=1, high=64, default=16),
     links.Param("scale", "feature_shared", "Shared colour scale", lambda: [True, False], default=True),
-    links.Param("versus", "inside_attention_compare", "Compared class (Where it looks)", lambda: list(range(10))),
+    links.Param("versus", "inside_attention_compare", "Compared class (Where it looks)",
+                lambda: list(range(len(CLASS_NAMES)))),
 )
 
 
 def follow_links():
-    """The view a link names: the old `?model=&image=val:i` (the Mistakes page's) once, then this page's own
-    parameters, with a sample index past its class's last image brought back to the last."""
-    follow_link()
-    links.follow("inside", LINK)
+    """The view a link names, an older link's translated first, with a sample index past its class's last image
+    brought back to the last."""
+    follow_old_link()
+    links.follow(INSIDE.path, LINK)
     dataset, _ = dataset_or_message()
     name = st.session_state.get("inside_image_class")
     if dataset is not None and name in CLASS_NAMES and "inside_image_index" in st.session_state:
         last = int((dataset.y_val == CLASS_NAMES.index(name)).sum()) - 1
         st.session_state.inside_image_index = max(0, min(int(st.session_state.inside_image_index), last))
-    links.share_ui("inside", "inside", LINK)
+    links.share_ui(INSIDE.path, LINK)
 
 
 def render():
-    st.title("Inside VGG16")
-    try_this_ui("Inside VGG16")
+    page_header(INSIDE)
     follow_links()
     with folded("Model, epoch and image"):
         columns = st.columns([1, 1])
@@ -339,9 +338,7 @@ def render():
                                                "inside_model")
         with columns[1]:
             chosen = image_choice_ui("inside_image", show=links.shows("class"))
-    links.write("inside", LINK, {name: st.session_state.get(param.key) for name, param in
-                                 zip(("model", "class", "index", "tab", "epoch", "layer", "channels", "scale",
-                                      "versus"), LINK, strict=True)})
+    links.write(INSIDE.path, LINK, {param.name: st.session_state.get(param.key) for param in LINK})
     if predictor is None:
         return
     # Filters, attention and neighbours take seconds the first time: those tabs are drawn only while open (`.open`

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-# Parameters no page owns stay as they are: the student's name (app_pages/common.py identity_ui) and the presenter
-# view (common.presenter_ui).
+# Parameters no page owns stay as they are: the student's name (app_pages/class_ui.py identity_ui) and the presenter
+# view (app_pages/presenter.py).
 KEPT = ("me", "present")
 HIDE = "hide"
 # `hide=all`: a view-only copy of the view, every control hidden; students look, they do not change it.
@@ -163,6 +163,14 @@ def write(page, params, values):
                                                 if param.name in values}
 
 
+def address(url_path, values):
+    """The relative address of the page at `url_path` opened on `values` ({parameter name: value}, a value None
+    left out), for a link from one page to another."""
+    query = {name: ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+             for name, value in values.items() if value is not None}
+    return url_path + ("?" + urllib.parse.urlencode(query, safe=":,") if query else "")
+
+
 def share_link(url_path, hide=()):
     """The address of this view for students: the page's parameters and `hide`, without the sharer's name."""
     query = page_query()
@@ -175,8 +183,9 @@ def share_link(url_path, hide=()):
     return address + ("?" + urllib.parse.urlencode(query, safe=":,") if query else "")
 
 
-def share_ui(page, url_path, params):
-    """The "Copy link for students" popover in the sidebar: controls to hide, and the link in a copyable box."""
+def share_ui(page, params):
+    """The "Copy link for students" popover in the sidebar for the page at path `page`: controls to hide, and the
+    link in a copyable box."""
     labels = {param.name: param.label for param in params if param.label}
     with st.sidebar.popover("Copy link for students", icon=":material/link:", width="stretch"):
         st.caption("Whoever opens this link sees this view; a hidden control is not drawn for them, its value comes "
@@ -185,4 +194,4 @@ def share_ui(page, url_path, params):
                               help="Every control hidden: students see this view and cannot change it.")
         hide = [ALL] if only_look else st.multiselect(
             "Hide from students", list(labels), format_func=labels.get, key=f"links_hide_{page}") if labels else []
-        st.code(share_link(url_path, hide), language=None, wrap_lines=True)
+        st.code(share_link(page, hide), language=None, wrap_lines=True)

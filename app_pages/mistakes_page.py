@@ -6,17 +6,17 @@ data split (with a progress bar), saved, then read back once per server for ever
 draws from memory.
 """
 
-import os
 import pathlib
-import urllib.parse
 
 import numpy as np
 import streamlit as st
 
 from app_pages import links
+from app_pages.caches import cached_split_id, dataset_for, newer_checkpoint, runs_dir
 from app_pages.charts import confusion_figure, percent, top_classes_figure
-from app_pages.common import cached_split_id, dataset_for, model_choice_ui, runs_dir, try_this_ui
-from vgg.core.errors import UserError
+from app_pages.choosers import model_choice_ui, sample_of
+from app_pages.computed import computed_ui, model_key_ui, saved
+from app_pages.pages import INSIDE, MISTAKES, page_header
 from vgg.data.cifar10 import CLASS_NAMES, default_data_dir
 from vgg.explain.cache import CacheKey
 from vgg.explain.evaluation import (
@@ -39,47 +39,23 @@ LINK = (links.Param("model", "mistakes_model", "Model", lambda: list(available_m
         links.Param("cell", (TRUE_KEY, CALLED_KEY), "The cell's class choosers", lambda: list(CLASS_NAMES), many=True))
 
 
-class NotSaved(Exception):
-    """No usable saved evaluation yet: raised, since st.cache_resource keeps no exception."""
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
 def read_back(file, model_sha256, split, flip_average, _dataset):
-    """The evaluation saved in `file`, read once per server and shared by every session."""
+    """The evaluation saved in `file`, read once per server and shared by every session; NotSaved when there is
+    none."""
     key = CacheKey(model_sha256, split, pathlib.Path(file))
-    evaluation = load_saved(key, _dataset.y_val, _dataset.class_names, flip_average)
-    if evaluation is None:
-        raise NotSaved
-    return evaluation
+    return saved(load_saved(key, _dataset.y_val, _dataset.class_names, flip_average))
 
 
 def evaluation_ui(predictor, path, dataset, split):
     """The model's evaluation: read back, or computed the first time under a progress bar; None after one sentence."""
-    try:
-        key = evaluation_key(path, split)
-        return read_back(str(key.file), key.model_sha256, key.detail, predictor.flip_average, dataset)
-    except NotSaved:
-        pass
-    except OSError as error:
-        st.error(f"Could not read the model file {pathlib.Path(path).name} ({error.strerror or error}).")
+    key = model_key_ui(lambda: evaluation_key(path, split), path)
+    if key is None:
         return None
-    images = len(dataset.y_val)
-    bar = st.progress(0.0, text=f"Scoring the model on {images:,} validation images…")
-
-    def progress(done, total):
-        bar.progress(done / total, text=f"Scoring the model on {total:,} validation images, once for this model "
-                                        f"(later visits read its saved answers): {done:,} done")
-
-    try:
-        evaluation, problem = evaluation_of(key, dataset, lambda: predictor.model, predictor.flip_average, progress)
-    except UserError as error:
-        st.error(str(error))
-        return None
-    finally:
-        bar.empty()
-    if problem:
-        st.warning(problem)
-    return evaluation
+    return computed_ui(
+        f"the model's answers to {len(dataset.y_val):,} validation images",
+        lambda progress: evaluation_of(key, dataset, lambda: predictor.model, predictor.flip_average, progress),
+        lambda: read_back(str(key.file), key.model_sha256, key.detail, predictor.flip_average, dataset))
 
 
 def summary_ui(evaluation):
@@ -134,8 +110,7 @@ def matrix_ui(evaluation):
     names = list(evaluation.class_names)
     if st.session_state.get(TRUE_KEY) not in names or st.session_state.get(CALLED_KEY) not in names:
         # A first visit opens on the model's most frequent mistake, the one worth talking about.
-        wrong = np.where(np.eye(len(names), dtype=bool), -1, evaluation.confusion)
-        true, called = np.unravel_index(int(wrong.argmax()), wrong.shape)
+        true, called = evaluation.most_frequent_mistake()
         st.session_state[TRUE_KEY], st.session_state[CALLED_KEY] = names[true], names[called]
     chosen = (names.index(st.session_state[TRUE_KEY]), names.index(st.session_state[CALLED_KEY]))
     matrix, table = st.columns([1, 1])
@@ -222,15 +197,25 @@ def confident_gallery_ui(evaluation, dataset):
     return gallery_ui(evaluation, dataset, mistakes, "confident")
 
 
-def inside_link(label, index, split):
-    """The address of the Inside VGG16 page opened on validation image `index` of `split` with model `label`."""
-    query = {"image": f"val:{index}", "model": label}
+def inside_link(label, dataset, index, split):
+    """The address of the Inside VGG16 page opened with model `label` on validation image `index` of `split`: by
+    its class and number there, or on the model only when the split is not the Inside page's own."""
     if split != DEFAULT_SPLIT:
-        query["split"] = f"{split[0]}-{split[1]}"
-    return "inside?" + urllib.parse.urlencode(query, safe=":")
+        return links.address(INSIDE.path, {"model": label})
+    class_name, number = sample_of(dataset.y_val, index)
+    return links.address(INSIDE.path, {"model": label, "class": class_name, "index": number})
 
 
-def inspection_ui(predictor, evaluation, dataset, index, link):
+def inside_link_text(label, dataset, index, split):
+    """The link from an inspected image to the Inside VGG16 page, in words."""
+    link = inside_link(label, dataset, index, split)
+    if split == DEFAULT_SPLIT:
+        return f"[See its feature maps on Inside VGG16]({link})"
+    return (f"[Open this model on Inside VGG16]({link}): it was checked on other validation images than the Inside "
+            "page offers, so choose an image there.")
+
+
+def inspection_ui(predictor, evaluation, dataset, index, model_label, split):
     """One image large, Grad-CAM for its true class and for the model's answer side by side, its top 5, a link."""
     image, names = dataset.x_val[index], evaluation.class_names
     true, called = int(evaluation.labels[index]), int(evaluation.predictions[index])
@@ -258,13 +243,13 @@ def inspection_ui(predictor, evaluation, dataset, index, link):
     words.markdown(f"The model says **{names[called]}** ({evaluation.probabilities[index, called]:.0%})."
                    + (f" It gives the true class, {names[true]}, {evaluation.probabilities[index, true]:.0%}."
                       if called != true else ""))
-    words.markdown(f"[See its feature maps on Inside VGG16]({link})")
+    words.markdown(inside_link_text(model_label, dataset, index, split))
 
 
-def open_inspection(predictor, evaluation, dataset, index, link):
+def open_inspection(predictor, evaluation, dataset, index, model_label, split):
     names = evaluation.class_names
     title = f"A {names[evaluation.labels[index]]} called {names[evaluation.predictions[index]]}"
-    st.dialog(title, width="large")(inspection_ui)(predictor, evaluation, dataset, index, link)
+    st.dialog(title, width="large")(inspection_ui)(predictor, evaluation, dataset, index, model_label, split)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -276,27 +261,17 @@ def warm_grad_cam(predictor_id, _predictor):
         _predictor.grad_cam(blank, class_index=0, block=block)
 
 
-def newer_checkpoint(path):
-    """Whether the file changed since this session loaded its model (a training run's checkpoint): its saved
-    evaluation would be keyed by the new file but computed with the old model."""
-    pinned = st.session_state.get(f"mistakes_model_version_{path}")
-    return pinned is not None and pinned != os.path.getmtime(path)
-
-
 def render():
-    st.title("Mistakes")
-    try_this_ui("Mistakes")
-    links.follow("mistakes", LINK)
-    links.share_ui("mistakes", "mistakes", LINK)
+    page_header(MISTAKES, LINK)
     chooser, summary = st.columns([3, 2])
     with chooser:
         predictor = model_choice_ui("mistakes_model", show=links.shows("model"))
     label = st.session_state.get("mistakes_model")
-    links.write("mistakes", LINK, {"model": label})
+    links.write(MISTAKES.path, LINK, {"model": label})
     path = available_models(runs_dir()).get(label)
     if predictor is None or path is None:
         return
-    if newer_checkpoint(path):
+    if newer_checkpoint("mistakes_model", path):
         st.info("The run has saved a newer checkpoint since you chose it: load it (button above) to see its mistakes.")
         return
     split = split_for(path)
@@ -311,10 +286,10 @@ def render():
         summary_ui(evaluation)
     matrix_ui(evaluation)
     cell = cell_choice_ui(evaluation)
-    links.write("mistakes", LINK, {"model": label, "cell": [evaluation.class_names[index] for index in cell]})
+    links.write(MISTAKES.path, LINK, {"model": label, "cell": [evaluation.class_names[index] for index in cell]})
     chosen = cell_gallery_ui(evaluation, dataset, cell)
     confident = confident_gallery_ui(evaluation, dataset)
     chosen = confident if chosen is None else chosen
     if chosen is not None:
-        open_inspection(predictor, evaluation, dataset, chosen, inside_link(label, chosen, split))
+        open_inspection(predictor, evaluation, dataset, chosen, label, split)
     warm_grad_cam(id(predictor), predictor)

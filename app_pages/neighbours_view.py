@@ -10,7 +10,8 @@ import pathlib
 import numpy as np
 import streamlit as st
 
-from app_pages.common import dataset_for
+from app_pages.caches import dataset_for
+from app_pages.computed import computed_ui, model_key_ui, saved
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
 from vgg.explain.cache import CacheKey
@@ -43,10 +44,6 @@ SHARED = {
 }
 
 
-class NotSaved(Exception):
-    """No usable saved index yet: raised, since st.cache_resource keeps no exception."""
-
-
 @st.cache_resource(show_spinner=False, max_entries=4)
 def subset_and_id(data_dir, validation_size, seed, _dataset):
     """The indexed training images' positions and their digest, computed once per data split."""
@@ -56,40 +53,19 @@ def subset_and_id(data_dir, validation_size, seed, _dataset):
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def read_back(file, model_sha256, data, _dataset, _indices):
-    """The index saved in `file`, read once per server and shared by every session."""
-    index = load_saved(CacheKey(model_sha256, data, pathlib.Path(file)), _dataset, _indices)
-    if index is None:
-        raise NotSaved
-    return index
+    """The index saved in `file`, read once per server and shared by every session; NotSaved when there is none."""
+    return saved(load_saved(CacheKey(model_sha256, data, pathlib.Path(file)), _dataset, _indices))
 
 
 def index_ui(predictor, model_path, dataset, split):
     """The model's index: read back, or built the first time under a progress bar; None after one sentence."""
     indices, data = subset_and_id(default_data_dir(), *split, dataset)
-    try:
-        key = index_key(model_path, data)
-        return read_back(str(key.file), key.model_sha256, key.detail, dataset, indices)
-    except NotSaved:
-        pass
-    except OSError as error:
-        st.error(f"Could not read the model file {pathlib.Path(model_path).name} ({error.strerror or error}).")
+    key = model_key_ui(lambda: index_key(model_path, data), model_path)
+    if key is None:
         return None
-    bar = st.progress(0.0, text=f"Reading {len(indices):,} training images through the model…")
-
-    def progress(done, total):
-        bar.progress(done / total, text=f"Reading {total:,} training images through the model, once for this model "
-                                        f"(later visits read the saved result): {done:,} done")
-
-    try:
-        index, problem = index_of(key, dataset, indices, lambda: predictor.model, progress)
-    except UserError as error:
-        st.error(str(error))
-        return None
-    finally:
-        bar.empty()
-    if problem:
-        st.warning(problem)
-    return index
+    return computed_ui(f"the features of {len(indices):,} training images",
+                       lambda progress: index_of(key, dataset, indices, lambda: predictor.model, progress),
+                       lambda: read_back(str(key.file), key.model_sha256, key.detail, dataset, indices))
 
 
 def answers_ui(predictor, pixels, neighbours):

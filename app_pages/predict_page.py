@@ -7,9 +7,11 @@ import streamlit as st
 
 from app_pages import links
 from app_pages.attention_view import attention_ui, empty_sentence, grid_label, legend_ui
+from app_pages.caches import runs_dir
 from app_pages.charts import top_classes_figure
-from app_pages.common import model_choice_ui, read_upload, runs_dir, try_this_ui
+from app_pages.choosers import model_choice_ui, read_upload
 from app_pages.neighbours_view import neighbours_ui
+from app_pages.pages import PREDICT, page_header
 from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.explain.attention import DEFAULT_BLOCK, is_empty
 from vgg.explain.visualize import enlarge, grid_overlay
@@ -156,10 +158,7 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
 
 
 def render():
-    st.title("What does VGG16 see?")
-    try_this_ui("Predict")
-    links.follow("predict", LINK)
-    links.share_ui("predict", "predict", LINK)
+    page_header(PREDICT, LINK)
     main, second = st.columns(2)
     with main:
         predictor = model_choice_ui("predict_model", show=links.shows("model"))
@@ -167,7 +166,7 @@ def render():
         return
     with second:
         other = compare_choice_ui(st.session_state.get("predict_model"))
-    links.write("predict", LINK, {"model": st.session_state.get("predict_model"),
+    links.write(PREDICT.path, LINK, {"model": st.session_state.get("predict_model"),
                                   "compare": st.session_state["predict_compare_model"] if other else None})
     compared = ()
     if other is not None:

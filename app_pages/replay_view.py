@@ -14,6 +14,7 @@ from app_pages.doctor_view import diagnosis_figure
 from vgg.classroom.doctor import diagnose_records
 from vgg.classroom.replays import at, duration, replays
 from vgg.core.errors import UserError
+from vgg.runs.status import images_per_epoch
 
 SPEEDS = {"10x": 10.0, "30x": 30.0, "100x": 100.0}
 START_KEY = "replay_started"
@@ -28,7 +29,7 @@ def replay_figure(recorded, seconds):
     for run, moment in moments(recorded, seconds):
         config, status = run.config(), run.status()
         label = f"{run.name} ({'batch norm' if config.batch_norm else 'no batch norm'}), replayed"
-        series.append(Series(run.name, label, moment.metrics, status.train_images or config.train_subset or 1))
+        series.append(Series(run.name, label, moment.metrics, images_per_epoch(config, status)))
     return training_figure(series)
 
 

@@ -2,8 +2,8 @@
 Stop/Resume/Pause controls, its progress, its last epoch's numbers and its chart.
 
 When it redraws: while the shown run trains (and its updates are not paused), a fragment redraws this
-view every 2 seconds on its own, and nothing else of the page (an unchanged chart is the same shared
-figure, which the browser does not draw again); when the run starts or ends, here or in
+view every 2 seconds (vgg.core.config.REDRAW_SECONDS) on its own, and nothing else of the page (an unchanged
+chart is the same shared figure, which the browser does not draw again); when the run starts or ends, here or in
 another session, the view asks for one full rerun, so the Start button and the runs table follow.
 Otherwise it is drawn once per full rerun of the page.
 """
@@ -14,16 +14,18 @@ import pathlib
 import streamlit as st
 
 from app_pages import links
+from app_pages.caches import active_signature, runs_dir
 from app_pages.charts import Series, training_figure
-from app_pages.class_view import active_signature
-from app_pages.common import current_user, is_teacher, mistakes_link, runs_dir, start_run
+from app_pages.class_ui import current_user, is_teacher, start_run
 from app_pages.doctor_view import doctor_ui
+from app_pages.pages import mistakes_link
 from vgg.classroom.policy import check_control, may_control
+from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import open_run
 from vgg.runs.metrics import format_duration, progress, read_metrics
-from vgg.runs.status import PRECISION_WORDS, RESUMABLE_STATES, State
+from vgg.runs.status import PRECISION_WORDS, RESUMABLE_STATES, State, images_per_epoch
 
 STATE_ICONS = {
     State.RUNNING: ":material/play_circle:", State.QUEUED: ":material/schedule:",
@@ -61,8 +63,8 @@ def controls_ui(run, status, live):
         # run trains, at every redraw. Pausing stops the redraws (the training goes on), so a zoom stays.
         paused = columns[2].toggle(
             "Pause updates", key=pause_key(run.name),
-            help="Stop redrawing this run every 2 seconds, so that you can zoom into the chart (drag a box) "
-                 "and hover over it. The training goes on; turn it off to catch up.",
+            help=f"Stop redrawing this run every {REDRAW_SECONDS:g} seconds, so that you can zoom into the chart "
+                 "(drag a box) and hover over it. The training goes on; turn it off to catch up.",
         )
         action = pressed(run.name)
         if paused and live and action is None:
@@ -80,7 +82,7 @@ def controls_ui(run, status, live):
 
 def press(run_name, action):
     """A button's callback: it runs as soon as the click reaches the server, before any redraw, so a click made
-    while the live view redraws itself every 2 s is never lost (a button's own value lasts one run only)."""
+    while the live view redraws itself is never lost (a button's own value lasts one run only)."""
     st.session_state[f"run_action_{run_name}"] = action
 
 
@@ -240,18 +242,12 @@ def chart_ui(run, config, status, compare_names):
                f"Updated {datetime.datetime.now():%H:%M:%S}.")
 
 
-def images_per_epoch(config, status):
-    return status.train_images or config.train_subset or 1
-
-
 def run_label(name, config, status):
     """What a run is, for a legend: its title, or 'blog (no batch norm, 3k images) · 09:18', and who started it."""
     if status.title:
         return f"{status.title} · {status.owner}" if status.owner else status.title
-    images = status.train_images or config.train_subset
-    parts = ["batch norm" if config.batch_norm else "no batch norm"]
-    if images:
-        parts.append(f"{images / 1000:.3g}k images")
+    parts = ["batch norm" if config.batch_norm else "no batch norm",
+             f"{images_per_epoch(config, status) / 1000:.3g}k images"]
     started = ""
     if status.created:
         started = f" · {datetime.datetime.fromisoformat(status.created):%H:%M}"

@@ -1,6 +1,6 @@
-"""The epoch slider of the Inside VGG16 page: a model whose run kept snapshots (vgg/runs/snapshots.py) can be shown as
-it was after 0, 1, 2, 4, ... epochs. Each epoch's Predictor is cached per server (app_pages/common.py), so moving back
-to an epoch seen before costs nothing."""
+"""The epoch slider of the Inside VGG16 page: a model whose run kept snapshots (vgg/runs/snapshots.py) can be
+shown as it was after 0, 1, 2, 4, ... epochs. Each epoch's Predictor is cached per server (app_pages/caches.py), so
+moving back to an epoch seen before costs nothing."""
 
 import os
 import pathlib
@@ -8,7 +8,7 @@ import pathlib
 import streamlit as st
 
 from app_pages import links
-from app_pages.common import load_epoch_predictor, runs_dir
+from app_pages.caches import load_epoch_predictor, pinned_version_key, runs_dir
 from app_pages.filters_view import first_layer_ui
 from vgg.core.errors import UserError
 from vgg.runs.record import available_models
@@ -53,7 +53,7 @@ def epoch_choice_ui(predictor, model_key):
     epoch_caption(path, epoch)
     if epoch is None:
         return predictor, None
-    version = st.session_state.get(f"{model_key}_version_{path}", os.path.getmtime(path))
+    version = st.session_state.get(pinned_version_key(model_key, path), os.path.getmtime(path))
     try:
         return load_epoch_predictor(str(path), version, epoch), epoch
     except UserError as error:

@@ -10,20 +10,17 @@ import datetime
 import streamlit as st
 
 from app_pages import links
-from app_pages.class_view import (
-    active_signature,
-    apply_queue_action,
-    queue_places,
-    queue_ui,
-    render_teacher_controls,
-)
-from app_pages.common import folded, identity_ui, is_teacher, runs_dir, start_run, try_this_ui
+from app_pages.caches import active_signature, after_start, runs_dir
+from app_pages.class_ui import identity_ui, is_teacher, start_run
+from app_pages.class_view import apply_queue_action, queue_ui, render_teacher_controls
+from app_pages.pages import TRAIN, page_header
+from app_pages.presenter import folded
 from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_label, run_view_ui
 from app_pages.train_settings import settings_ui
 from vgg.classroom.launch import training_runs
 from vgg.classroom.policy import class_mode, clean_name, delete_run
-from vgg.core.config import validate
+from vgg.core.config import REDRAW_SECONDS, validate
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import list_runs
@@ -77,8 +74,7 @@ def start(preset_name, config, title):
         st.error(str(error))
         return
     st.session_state.pop("start_refusal", None)
-    queue_places.clear()
-    active_signature.clear()
+    after_start()
     if run.status().state == State.QUEUED:
         st.session_state.start_queued = run.name
     st.session_state.started_run = run.name
@@ -134,9 +130,6 @@ def runs_table_ui(runs, titles):
     })
 
 
-LIVE_SECONDS = 2.0  # How often a training run's view redraws: TensorBoard reloads every few seconds too.
-
-
 def run_titles(runs):
     """{folder name: what lists call the run}: the chart legend's name for it (run_view.run_label), or the folder
     name of a run whose files cannot say."""
@@ -176,14 +169,13 @@ def run_choice_ui(titles, default_name):
             help="Auto: images seen when the runs shown hold different numbers of images per epoch (they compare "
                  "fairly only so), else epochs.",
         )
-    links.write("train", LINK, {"run": run_name, "overlay": st.session_state.compare,
+    links.write(TRAIN.path, LINK, {"run": run_name, "overlay": st.session_state.compare,
                                 "x": st.session_state.x_axis})
     return run_name, st.session_state.compare
 
 
 def render():
-    st.title("Train VGG16")
-    try_this_ui("Train")
+    page_header(TRAIN)
     if links.view_only():
         view_only_ui()
         return
@@ -194,7 +186,7 @@ def render():
         training = training_runs(runs_dir())
         if start_ui(training, start_column):
             start(preset_name, config, title)
-    links.follow("train", LINK)
+    links.follow(TRAIN.path, LINK)
     started = st.session_state.get("started_run")
 
     runs = list_runs(runs_dir())
@@ -213,7 +205,7 @@ def render():
         # Only a run that is training, and not paused, redraws every second: a fragment redrawing while the whole
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
         if run_name in {run.name for run in training} and not st.session_state.get(pause_key(run_name)):
-            st.fragment(run_every=LIVE_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
+            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
         else:
             run_view_ui(run_name, compare_names)
             follow_other_sessions_ui(signature)
@@ -224,13 +216,13 @@ def render():
         delete_ui(runs, titles)
         st.caption(f"Runs are saved in the server's runs folder; `tensorboard --logdir {runs_dir()}` shows them too.")
     render_teacher_controls()
-    links.share_ui("train", "train", LINK)
+    links.share_ui(TRAIN.path, LINK)
 
 
 def view_only_ui():
     """A view-only link (links.view_only): the run it names, live while it trains, with its overlays and no
     control: no settings, no Start, no table."""
-    links.follow("train", LINK)
+    links.follow(TRAIN.path, LINK)
     runs = list_runs(runs_dir())
     signature = st.session_state.drawn_signature = active_signature(str(runs_dir()))
     training = training_runs(runs_dir())
@@ -239,13 +231,13 @@ def view_only_ui():
     else:
         run_name, compare_names = run_choice_ui(run_titles(runs), training[0].name if training else runs[0].name)
         if run_name in {run.name for run in training}:
-            st.fragment(run_every=LIVE_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
+            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
             return
         run_view_ui(run_name, compare_names)
     follow_other_sessions_ui(signature)
 
 
-@st.fragment(run_every=2.0)
+@st.fragment(run_every=REDRAW_SECONDS)
 def follow_other_sessions_ui(signature):
     """Draws nothing: redraws the page when a run is queued, starts or ends elsewhere (another session, the CLI,
     the queue), so the Start button, the queue and the run shown follow."""

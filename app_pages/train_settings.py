@@ -3,13 +3,13 @@ under "Advanced", and what the run will cost on this machine before anyone press
 
 import streamlit as st
 
-from app_pages.common import runs_dir
-from vgg.core.cifar10 import TRAINING_IMAGES
+from app_pages.caches import runs_dir
 from vgg.core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, VARIANTS
 from vgg.core.estimate import estimate
 from vgg.data.cifar10 import CUTOUT_SIZES
 from vgg.runs.folder import list_runs
 from vgg.runs.metrics import format_duration
+from vgg.runs.status import images_per_epoch
 
 WIDTHS = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
@@ -84,7 +84,7 @@ def advanced_settings_ui(preset, key):
 
 def estimate_text(config):
     """'about 1 h 40 min on this machine', with where the machine's speed came from."""
-    guess = estimate(config, TRAINING_IMAGES - config.validation_size, list_runs(runs_dir()))
+    guess = estimate(config, images_per_epoch(config), list_runs(runs_dir()))
     source = (f"from run {guess.measured_by}'s speed here" if guess.measured_by
               else "a guess until a first run measures this machine")
     return f"Estimated time: **about {format_duration(guess.seconds)}** on this machine ({source})."

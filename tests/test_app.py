@@ -221,6 +221,18 @@ def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environmen
             in texts(app))
 
 
+def test_an_older_inside_link_is_translated_into_the_pages_class_and_index():
+    from app_pages.inside_page import translated_old_link
+
+    labels = np.array([3, 5, 3, 3, 0])
+    old = {"model": "Run tiny (final)", "image": "val:3", "me": "Ann"}
+    # Position 3 is the third cat (number 2, counted from 0 as the image chooser does).
+    assert translated_old_link(old, labels) == {"model": "Run tiny (final)", "me": "Ann", "class": "cat", "index": "2"}
+    assert translated_old_link({"image": "val:1"}, labels) == {"class": "dog", "index": "0"}
+    for broken in ({"image": "val:5"}, {"image": "val:x"}, {"image": "train:1"}, {"image": "val:1", "split": "100-1"}):
+        assert translated_old_link(broken, labels) is None
+
+
 def test_a_link_opens_an_image_on_the_inside_page_and_a_broken_one_says_so(app_environment, image_folder):
     from vgg.data.cifar10 import load_cifar10
 
@@ -234,6 +246,8 @@ def test_a_link_opens_an_image_on_the_inside_page_and_a_broken_one_says_so(app_e
     assert app.selectbox(key="inside_model").value == "Run tiny (final)"
     assert app.selectbox(key="inside_image_class").value == "cat"
     assert app.number_input(key="inside_image_index").value == 2
+    # The address now names the view in the page's own parameters, so a reload or a shared link opens it too.
+    assert "image" not in app.query_params and app.query_params["class"] == "cat"
     broken = page_test("inside_page")
     broken.query_params["image"] = "val:99999"
     broken.run()

@@ -118,6 +118,16 @@ def test_the_run_board_lists_changes_pins_and_plots(classroom):
     assert list(student.dataframe[0].value["name"])[0] == "Ben's try"
 
 
+def test_a_student_cannot_pin_a_run_past_the_page(classroom):
+    from vgg.classroom.policy import ClassroomError, pin
+
+    with pytest.raises(ClassroomError, match="^Only the teacher can pin runs for discussion.$"):
+        pin(open_run(classroom, "adas"), True, teacher=False)
+    assert not open_run(classroom, "adas").status().pinned
+    pin(open_run(classroom, "adas"), True, teacher=True)
+    assert open_run(classroom, "adas").status().pinned
+
+
 def test_a_student_cannot_resume_past_the_time_limit_from_the_page(classroom):
     from vgg.runs.folder import CheckpointState
 

@@ -72,6 +72,10 @@ def test_the_shipped_experiments_parse_into_small_cpu_runs_and_each_page_has_a_t
         assert len(experiment.choices) >= 2 and any(choice.effect for choice in experiment.choices)
     assert experiments[0].id == "no-batch-norm" and experiments[0].config().batch_norm is False
     assert "Grad-CAM" in try_this("Predict") and try_this("No such page") is None
+    # The tasks are keyed by the pages' titles.
+    from app_pages.pages import PAGES
+
+    assert all(try_this(page.title) for page in PAGES)
 
 
 BROKEN = {

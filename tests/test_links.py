@@ -163,12 +163,12 @@ def test_the_copy_link_control_keeps_the_view_and_the_hidden_controls_without_th
 
 
 def test_a_hidden_image_chooser_shows_the_sample_the_link_named(app_environment, image_folder):
-    """For the Inside page to adopt: common.image_choice_ui draws no chooser when hidden, and shows the sample."""
+    """For the Inside page to adopt: choosers.image_choice_ui draws no chooser when hidden, and shows the sample."""
     from streamlit.testing.v1 import AppTest
 
     from vgg.data.cifar10 import load_cifar10
 
-    script = ("import streamlit as st\nfrom app_pages.common import image_choice_ui\n"
+    script = ("import streamlit as st\nfrom app_pages.choosers import image_choice_ui\n"
               "image, name = image_choice_ui('inside_image', show=False)\nst.caption(f'{name} {image.shape}')\n")
     app = AppTest.from_string(script, default_timeout=120)
     app.session_state["inside_image_class"], app.session_state["inside_image_index"] = "cat", 2

@@ -103,6 +103,8 @@ def test_a_cells_gallery_holds_exactly_the_images_of_that_true_and_predicted_cla
     off_diagonal = evaluation.confusion - np.diag(np.diag(evaluation.confusion))
     worst = int(off_diagonal[0].argmax())
     assert evaluation.most_confused(0) == (worst, int(off_diagonal[0, worst]))
+    true, called = evaluation.most_frequent_mistake()
+    assert true != called and evaluation.confusion[true, called] == off_diagonal.max()
 
 
 def test_the_saved_evaluation_is_read_back_without_the_model(tiny):
@@ -254,8 +256,7 @@ def test_page_shows_the_matrix_then_a_chosen_cells_gallery_then_one_image(monkey
     if SHIPPED_MODEL.exists():
         # The shipped model errs on the generated images: the page opens on its most frequent mistake.
         shipped, _, dataset = saved_evaluation(SHIPPED_MODEL, image_folder)
-        wrong = np.where(np.eye(10, dtype=bool), -1, shipped.confusion)
-        true, called = (dataset.class_names[index] for index in np.unravel_index(int(wrong.argmax()), wrong.shape))
+        true, called = (dataset.class_names[index] for index in shipped.most_frequent_mistake())
         assert (app.selectbox(key="mistakes_true").value, app.selectbox(key="mistakes_called").value) == (true, called)
         cell = shipped.cell(dataset.class_names.index(true), dataset.class_names.index(called))
         assert gallery_indices(app, true, called) == cell[:12].tolist()
@@ -264,7 +265,7 @@ def test_page_shows_the_matrix_then_a_chosen_cells_gallery_then_one_image(monkey
     app.selectbox(key="mistakes_true").set_value("cat").run()
     app.selectbox(key="mistakes_called").set_value("cat").run()
     assert not app.exception
-    tiny, key, _ = saved_evaluation(runs_copy / "tiny" / "model.keras", image_folder)
+    tiny, key, tiny_dataset = saved_evaluation(runs_copy / "tiny" / "model.keras", image_folder)
     assert tiny is not None, "the page saved the tiny model's evaluation beside it"
     assert app.metric[0].value == f"{tiny.accuracy:.1%}"
     expected = tiny.cell(3, 3).tolist()
@@ -273,7 +274,14 @@ def test_page_shows_the_matrix_then_a_chosen_cells_gallery_then_one_image(monkey
     app.button(key=f"cell_cat_cat_inspect_{expected[0]}").click().run()
     assert not app.exception
     assert "Grad-CAM: where the model finds evidence" in " ".join(element.value for element in app.caption)
-    assert f"inside?image=val:{expected[0]}&model=Run+tiny+%28final%29" in markdown_text(app)
+    # The tiny run was checked on its own split, not among the Inside page's images: the link opens its model.
+    assert "(inside?model=Run+tiny+%28final%29): it was checked on other validation images" in markdown_text(app)
+    # On the app's own split the link names the image as the Inside page's chooser does: its class and number.
+    number = int((tiny.labels[: expected[0]] == 3).sum())
+    from app_pages.mistakes_page import inside_link
+
+    link = inside_link("Run tiny (final)", tiny_dataset, expected[0], DEFAULT_SPLIT)
+    assert link == f"inside?model=Run+tiny+%28final%29&class=cat&index={number}"
     # Another visit reads the saved evaluation back: the file is not written again.
     saved_at = key.file.stat().st_mtime_ns
     again = page_test().run()
@@ -283,7 +291,7 @@ def test_page_shows_the_matrix_then_a_chosen_cells_gallery_then_one_image(monkey
 
 
 def test_a_link_opens_the_page_on_its_model(monkeypatch, image_folder, runs_copy):
-    from app_pages.common import mistakes_link
+    from app_pages.pages import mistakes_link
 
     monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_copy))

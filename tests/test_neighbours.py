@@ -192,7 +192,7 @@ def test_block_5_neighbours_share_the_class_more_often_than_block_1s_on_the_ship
 def neighbours_page(model_path):
     import streamlit as st
 
-    from app_pages.common import load_predictor
+    from app_pages.caches import load_predictor
     from app_pages.neighbours_view import neighbours_ui
     from vgg.data.cifar10 import default_data_dir, load_cifar10
 

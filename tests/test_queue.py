@@ -40,6 +40,8 @@ def test_queued_runs_wait_in_order_can_be_reordered_cancelled_and_start_when_the
     places = forecast(busy_slot, lambda run: 60.0)
     assert [(place.run_name, place.position) for place in places] == [("ada", 1), ("ben", 2), ("cy", 3)]
     assert [place.starts_in_seconds for place in places] == [0.0, 60.0, 120.0]
+    estimated = forecast(busy_slot)  # By default each run takes its own estimate on this machine.
+    assert estimated[0].starts_in_seconds == 0.0 < estimated[1].starts_in_seconds < estimated[2].starts_in_seconds
 
     assert move_up(busy_slot, open_run(busy_slot, "cy")) is True
     assert [run.name for run in queued_runs(busy_slot)] == ["ada", "cy", "ben"]

@@ -2,6 +2,7 @@
 picks before starting, and a check of the ended run's records that says which choices were right. Also each
 page's "Try this" task (experiments/try-this.toml). experiments/README.md describes the files."""
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -11,6 +12,7 @@ import pathlib
 import tomllib
 
 from vgg.classroom.doctor import Verdict, diagnose
+from vgg.classroom.launch import ENDED_STATES
 from vgg.core.config import TrainConfig, preset, validate
 from vgg.core.errors import UserError
 from vgg.core.files import write_text
@@ -159,6 +161,66 @@ def outcome(experiment, run):
     right = {choice.id: records.holds(*choice.check)[0] if choice.check else choice.effect == effect
              for choice in experiment.choices}
     return Outcome(effect, measured, experiment.explain_effect if effect else experiment.explain_no_effect, right)
+
+
+def experiment_runs(runs, experiment_id=None):
+    """{run: status} of the runs of `experiment_id` (of any experiment when None) among `runs`, newest first; a
+    damaged run is left out."""
+    found = {}
+    for run in runs:
+        with contextlib.suppress(UserError):
+            status = run.status()
+            if status.experiment == experiment_id or experiment_id is None and status.experiment:
+                found[run] = status
+    return dict(sorted(found.items(), key=lambda item: item[1].created or "", reverse=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassResult:
+    """One experiment run of the class: who, which experiment, what they predicted and what came true."""
+
+    owner: str | None
+    experiment: Experiment
+    predicted: Choice | None
+    happened: str  # The choices that came true, in words, or the run's state while it has not ended.
+    right: bool | None  # Whether the prediction came true; None until the run ends with records that can say.
+
+
+def class_results(experiments, runs):
+    """A ClassResult per run of `experiments` among `runs`, newest first (a run of a removed file is left out)."""
+    by_id = {experiment.id: experiment for experiment in experiments}
+    results = []
+    for run, status in experiment_runs(runs).items():
+        experiment = by_id.get(status.experiment)
+        if experiment is None:
+            continue
+        happened, right = ("training" if status.active else str(status.state)), None
+        if status.state in ENDED_STATES:
+            with contextlib.suppress(UserError):
+                result = outcome(experiment, run)
+                happened = " / ".join(c.text for c in experiment.choices if result.right[c.id]) or "none of the choices"
+                right = result.right.get(status.prediction)
+        results.append(ClassResult(status.owner, experiment, experiment.choice(status.prediction), happened, right))
+    return results
+
+
+@dataclasses.dataclass
+class Tally:
+    students: int = 0  # Who predicted this choice.
+    right: int = 0  # Of them, whose run ended and proved it right.
+    ended: int = 0  # Of them, whose run ended with records that can say.
+
+
+def tally(results):
+    """{(experiment title, predicted choice's text, "" for none): Tally} over ClassResults."""
+    counts = {}
+    for result in results:
+        counted = counts.setdefault((result.experiment.title, result.predicted.text if result.predicted else ""),
+                                    Tally())
+        counted.students += 1
+        counted.right += result.right is True
+        counted.ended += result.right is not None
+    return counts
 
 
 class _Records:

@@ -39,9 +39,11 @@ def training_runs(runs_dir):
 
 
 def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, resume=False, title=None, owner=None,
-           limits=None, student=False):
+           limits=None, student=False, experiment=None, prediction=None):
     """Queues a new run (given `config`) or an existing one (given `run_name`), and starts it at once when a
     training slot is free. Returns (run, process); the process is None while the run waits in the queue.
+    `experiment` and `prediction` (a guided experiment's id and its starter's prediction) are recorded before the
+    run is queued, so no reader sees it train without them.
 
     `limits` (a ClassLimits), given for starts from the app, holds the runs folder to its disk budget and, when
     `student` is set, the student's run to the class's limits; the CLI is trusted and passes none. Checks and
@@ -60,6 +62,8 @@ def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, res
                                      owner=owner)
         if data_dir and existing is not None:
             run.update_status(data_dir=data_dir)
+        if experiment is not None:
+            run.update_status(experiment=experiment, prediction=prediction)
         enqueue(run, resume, time_limit_minutes=limits.max_training_minutes if limits and student else None)
     return run, start_due_runs(runs_dir).get(run.name)
 
@@ -69,9 +73,8 @@ def _check_limits(runs_dir, existing, config, owner, limits, student):
     config = config if existing is None else existing.config()
     if student:
         checkpoint = existing.checkpoint_state() if existing is not None else None
-        images = existing.status().train_images if existing is not None else None
         check_student_start(list_runs(runs_dir), config, owner, limits, checkpoint.elapsed if checkpoint else 0.0,
-                            images)
+                            existing.status() if existing is not None else None)
     # A resumed run has its checkpoint on disk already and grows by little.
     needed = bytes_needed(config) if existing is None else 0
     make_room(runs_dir, needed, limits.disk_budget_gb * 1e9)

@@ -12,10 +12,10 @@ import os
 import pathlib
 import shutil
 
-from vgg.core.cifar10 import TRAINING_IMAGES
 from vgg.core.errors import UserError
 from vgg.core.estimate import estimate, training_flops_per_image
 from vgg.core.files import DamagedFileError, read_json_object, write_json
+from vgg.runs.status import images_per_epoch
 
 PASSWORD_VARIABLE = "VGG_TEACHER_PASSWORD"
 MAX_NAME_LENGTH = 40
@@ -112,19 +112,25 @@ def delete_run(run, teacher):
     shutil.rmtree(run.path)
 
 
+def pin(run, pinned, teacher):
+    """Pins `run` on the run board for discussion, or unpins it: the teacher's action (anyone's outside class
+    mode)."""
+    if class_mode() and not teacher:
+        raise ClassroomError("Only the teacher can pin runs for discussion.")
+    run.update_status(pinned=pinned)
 
 
-def check_student_start(runs, config, owner, limits, trained_seconds=0.0, train_images=None):
+def check_student_start(runs, config, owner, limits, trained_seconds=0.0, status=None):
     """Refuses, in one sentence, a student's start past the class's `limits`: too many runs of theirs queued or
-    training in `runs`, an estimated cost over the cap (on `train_images`, default CIFAR-10's), or a run that has
-    used its training time already."""
+    training in `runs`, an estimated cost over the cap (on the images a resumed run's `status` recorded, else its
+    settings'), or a run that has used its training time already."""
     mine = [run for run in runs if _is_active_run_of(run, owner)]
     if len(mine) >= limits.runs_per_student:
         raise ClassroomError(
             f"You have {len(mine)} run(s) queued or training ({mine[0].status().title or mine[0].name}) and the class "
             f"allows {limits.runs_per_student}: stop or cancel one first."
         )
-    images = config.train_subset or train_images or TRAINING_IMAGES - config.validation_size
+    images = images_per_epoch(config, status)
     guess = estimate(config, images, runs)
     if guess.seconds > limits.max_estimated_minutes * 60:
         minutes, gflops = math.ceil(guess.seconds / 60), training_flops_per_image(config) / 1e9

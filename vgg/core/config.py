@@ -21,6 +21,9 @@ SCHEDULES = ("constant", "cosine")
 INPUT_SCALINGS = ("unit", "standardize")
 AUTO_CHOICES = ("auto", "on", "off")
 PRECISIONS = ("auto", "off", "float16", "bfloat16")
+# How often live views redraw and the server's queue pump looks for a free slot: TensorBoard reloads every few
+# seconds too, and a watching class costs the server one read of the runs folder per interval.
+REDRAW_SECONDS = 2.0
 
 
 class SettingError(UserError, ValueError):

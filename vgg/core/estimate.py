@@ -67,12 +67,11 @@ def machine_gflops(config, runs):
 
 
 def estimate(config, train_images, runs):
-    """The wall time of `config` on `train_images` images (validation passes included), from the speed of
-    the newest measured run in `runs` (newest first)."""
+    """The wall time of `config` on `train_images` images per epoch (vgg.runs.status.images_per_epoch) with
+    its validation passes, from the speed of the newest measured run in `runs` (newest first)."""
     gflops, measured_by = machine_gflops(config, runs)
-    images = config.train_subset or train_images
     # A validation pass is forward only: a third of a training step's work per image.
-    work = config.epochs * (images + config.validation_size / 3) * training_flops_per_image(config)
+    work = config.epochs * (train_images + config.validation_size / 3) * training_flops_per_image(config)
     return Estimate(work / (gflops * 1e9), gflops, measured_by)
 
 

@@ -92,6 +92,13 @@ class Evaluation:
         other = int(row.argmax())
         return (other, int(row[other])) if row[other] else None
 
+    def most_frequent_mistake(self):
+        """(true class, class called) of the matrix's largest cell off its diagonal: the mistake worth talking
+        about first (the first such cell when the model makes none)."""
+        wrong = np.where(np.eye(len(self.confusion), dtype=bool), -1, self.confusion)
+        true, called = np.unravel_index(int(wrong.argmax()), wrong.shape)
+        return int(true), int(called)
+
     def cell(self, true_class, predicted_class):
         """Indices of the images of `true_class` called `predicted_class`, most confident first."""
         chosen = np.flatnonzero((self.labels == true_class) & (self.predictions == predicted_class))

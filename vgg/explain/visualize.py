@@ -102,6 +102,13 @@ def heatmap_overlay(image, heatmap, opacity=0.5):
     return (image * (1 - opacity) + colored * opacity).astype(np.uint8)
 
 
+def colour_channel(image, channel):
+    """An (H, W, 3) image with only colour `channel` (0 red, 1 green, 2 blue) kept, the others black."""
+    only = np.zeros_like(image)
+    only[..., channel] = image[..., channel]
+    return only
+
+
 def receptive_fields(model):
     """{layer name: receptive field in input pixels} for the conv and pooling layers, from kernel sizes and strides."""
     return {name: field for name, (field, _, _) in receptive_field_geometry(model).items()}

@@ -20,17 +20,20 @@ import threading
 import time
 
 from vgg.core import locks
+from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
+from vgg.core.estimate import estimate
 from vgg.core.paths import PROJECT_ROOT
 from vgg.runs.folder import RunError, list_runs
-from vgg.runs.status import State
+from vgg.runs.metrics import progress
+from vgg.runs.status import PROCESS_STATES, State, images_per_epoch
 
 SLOTS_VARIABLE = "VGG_TRAINING_SLOTS"  # Overrides the count: two slots on a CPU tests the scheduler.
 # The training process yields the cores to the web server: pages stay quick while a run trains, and the
 # run takes every cycle the pages leave.
 TRAINING_NICENESS = 10
 NICENESS_VARIABLE = "VGG_TRAINING_NICENESS"
-PUMP_SECONDS = 2.0
+PUMP_SECONDS = REDRAW_SECONDS  # A run queued behind a freed slot starts within one redraw.
 
 
 @functools.cache
@@ -188,9 +191,26 @@ class QueuePlace:
     starts_in_seconds: float | None  # None when some run ahead has no estimate.
 
 
-def forecast(runs_dir, seconds_left_of):
+def seconds_left_of(run, runs):
+    """How long `run` will still hold a slot: its own pace when it trains, else the estimate on this machine's
+    `runs`, within its time limit."""
+    config, status = run.config(), run.status()
+    seconds = None
+    if status.state in PROCESS_STATES:
+        seconds = progress(run.metrics(), config.epochs).seconds_left
+    if seconds is None:
+        seconds = estimate(config, images_per_epoch(config, status), runs).seconds
+    if status.time_limit_minutes is not None:
+        seconds = min(seconds, status.time_limit_minutes * 60)
+    return seconds
+
+
+def forecast(runs_dir, seconds_left_of=None):
     """Where each queued run stands and when it should start: every slot is busy for its run's
-    `seconds_left_of(run)`, then takes the next queued run for that run's `seconds_left_of`."""
+    `seconds_left_of(run)`, then takes the next queued run for that run's `seconds_left_of`. By default a run's
+    time is the module's `seconds_left_of`, None for a run whose files cannot say."""
+    if seconds_left_of is None:
+        seconds_left_of = _estimator(list_runs(runs_dir))
     free_at = []
     for run in list_runs(runs_dir):
         with contextlib.suppress(UserError):
@@ -205,6 +225,15 @@ def forecast(runs_dir, seconds_left_of):
         needed = seconds_left_of(run)
         free_at.append(None if start is None or needed is None else start + needed)
     return places
+
+
+def _estimator(runs):
+    def left(run):
+        with contextlib.suppress(UserError):
+            return seconds_left_of(run, runs)
+        return None
+
+    return left
 
 
 class Pump(threading.Thread):

@@ -5,6 +5,7 @@ import enum
 import types
 import typing
 
+from vgg.core.cifar10 import TRAINING_IMAGES
 from vgg.core.errors import UserError
 
 
@@ -104,6 +105,13 @@ class RunStatus:
     @property
     def active(self):
         return self.state in ACTIVE_STATES
+
+
+def images_per_epoch(config, status=None):
+    """The training images a run with `config` sees per epoch: the count its trainer recorded in `status`, else
+    its subset, else CIFAR-10's training images less the validation split."""
+    recorded = status.train_images if status is not None else None
+    return recorded or config.train_subset or TRAINING_IMAGES - config.validation_size
 
 
 def _has_type(value, annotation):
