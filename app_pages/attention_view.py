@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages import links
+from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.explain.attention import BLOCKS, DEFAULT_BLOCK, SALIENCY_SAMPLES, is_empty
 from vgg.explain.visualize import color_bar, grid_overlay
 
@@ -48,12 +49,14 @@ def map_ui(column, pixels, grid, label, class_name, start_here=False):
         column.caption(empty_sentence(label, class_name))
     else:
         # A fixed width: a caption wider than the picture would otherwise stretch it beyond its neighbours.
-        column.image(grid_overlay(pixels, grid, float(grid.max()), scale=SCALE), caption=caption, width=SCALE * 32)
+        column.image(grid_overlay(pixels, grid, float(grid.max()), scale=SCALE), caption=caption,
+                     width=SCALE * IMAGE_SIZE)
 
 
 def legend_ui(container=st):
     """The colour scale, low to high, and what the brightness measures."""
-    container.image(color_bar(width=SCALE * 32), caption="dark: adds nothing · bright: adds the most", width=SCALE * 32)
+    container.image(color_bar(width=SCALE * IMAGE_SIZE), caption="dark: adds nothing · bright: adds the most",
+                    width=SCALE * IMAGE_SIZE)
 
 
 def comparison_choice_ui(class_names, probabilities, answer, key):

@@ -1,16 +1,15 @@
 """Plotly figures: training curves, a top-5 prediction, a confusion matrix."""
 
 import dataclasses
-import math
 
 import numpy as np
 from plotly.subplots import make_subplots
 
 from app_pages.plots import go
+from vgg.core.cifar10 import CHANCE_ACCURACY, CHANCE_LOSS
 from vgg.runs.metrics import downsample
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-CHANCE_LOSS = math.log(10)  # Cross-entropy of a uniform guess over 10 classes: where the blog's run sat.
 RIGHT_COLOUR = "#74c476"  # The diagonal (right answers) in green, apart from the mistakes' white-to-red scale.
 # White to a medium red, not to Plotly's near-black "Reds": the counts stay readable in black on every cell.
 MISTAKE_SCALE = [[0, "#fff5f0"], [0.5, "#fc9272"], [1, "#e0393a"]]
@@ -56,7 +55,7 @@ def training_figure(series, x_axis="epoch"):
     # The reference lines' labels stand in the right margin, off the curves that lie on them.
     figure.add_hline(y=CHANCE_LOSS, line={"color": "grey", "dash": "dot"}, row=1, col=1,
                      annotation_text="ln 10:<br>guessing", annotation_position="right")
-    figure.add_hline(y=0.1, line={"color": "grey", "dash": "dot"}, row=1, col=2,
+    figure.add_hline(y=CHANCE_ACCURACY, line={"color": "grey", "dash": "dot"}, row=1, col=2,
                      annotation_text="10%:<br>chance", annotation_position="right")
     figure.update_xaxes(title_text="images seen" if x_axis == "images" else "epoch", rangemode="tozero")
     # An early validation loss of 30 (batch norm statistics not yet settled) would flatten every

@@ -14,6 +14,7 @@ import streamlit as st
 
 from app_pages.caches import cached_split_id, dataset_for
 from app_pages.computed import computed_ui
+from vgg.core.layers import conv_of
 from vgg.data.cifar10 import default_data_dir
 from vgg.explain.evaluation import evaluation_key, split_for
 from vgg.explain.feature_vis import CLASSES, first_layer_kinds, pictures_of
@@ -102,7 +103,7 @@ def channels_ui(model, path, split):
         return
     found = top_images_for(model, path, split)
     # Its channels' responses after the ReLU (the conv itself when the ReLU is built in), as the top photos saved.
-    activation = next(name for name in activation_layer_names(model) if name.replace("_relu", "_conv") == layer)
+    activation = next(name for name in activation_layer_names(model) if conv_of(name) == layer)
     st.markdown(channels_text(model, layer, channels, found is not None))
     cards = []
     for index, channel in enumerate(pictures.targets):

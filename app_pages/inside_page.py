@@ -18,6 +18,7 @@ from app_pages.plots import go
 from app_pages.presenter import folded
 from app_pages.snapshot_view import FINAL_EPOCH, earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
 from vgg.core.config import BLOCK_CHANNELS
+from vgg.core.layers import BLOCKS, conv_of
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.explain.visualize import (
     enlarge,
@@ -107,7 +108,7 @@ def layer_choice_ui(predictor, maps):
     order = sorted(names, key=lambda name: (block_of(name), name.endswith("_pool"), name))
     # Stops are named after their conv ("block3_conv2" for its ReLU's maps), the same for models with and without
     # batch norm, so a model switch keeps the stop and a link names it the same way.
-    stops = {name.replace("_relu", "_conv"): name for name in order}
+    stops = {conv_of(name): name for name in order}
     labels = {stop: feature_stop_label(name, *maps[name].shape[:2]) for stop, name in stops.items()}
     if st.session_state.get("feature_layer") not in stops:
         st.session_state.feature_layer = next(iter(stops))
@@ -229,7 +230,7 @@ def field_ui(model, image, layer, activation):
 def glance_ui(predictor, maps):
     st.markdown("**Every block at a glance**: the 8 strongest channels of each block's last conv layer, "
                 "before pooling, on one colour scale per block")
-    for block, column in zip(range(1, 6), st.columns(5), strict=True):
+    for block, column in zip(BLOCKS, st.columns(len(BLOCKS)), strict=True):
         last = [name for name in predictor.activation_names if block_of(name) == block][-1]
         activation = maps[last]
         strongest = strongest_channels(activation, 8)

@@ -12,6 +12,7 @@ from app_pages.charts import top_classes_figure
 from app_pages.choosers import model_choice_ui, read_upload
 from app_pages.neighbours_view import neighbours_ui
 from app_pages.pages import PREDICT, page_header
+from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.explain.attention import DEFAULT_BLOCK, is_empty
 from vgg.explain.visualize import enlarge, grid_overlay
@@ -134,7 +135,8 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
-    seen.image(enlarge(pixels, original_size // 32), caption="What the network sees: 32x32")
+    seen.image(enlarge(pixels, original_size // IMAGE_SIZE),
+               caption=f"What the network sees: {IMAGE_SIZE}x{IMAGE_SIZE}")
     answer_map_ui(cam, pixels, grid, top[0].name)
     chart.plotly_chart(
         top_classes_figure([(row.name, row.probability) for row in top]),
