@@ -9,12 +9,12 @@ from app_pages.class_ui import current_user, identity_ui, is_teacher, start_run
 from app_pages.pages import EXPERIMENTS, page_header
 from app_pages.run_view import pause_key, run_view_ui
 from vgg.classroom.experiments import class_results, experiment_runs, load_experiments, outcome, tally
-from vgg.classroom.launch import ENDED_STATES
 from vgg.classroom.policy import class_mode
 from vgg.core.config import REDRAW_SECONDS, changes_from_preset
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import list_runs
+from vgg.runs.status import ENDED_STATES
 
 
 def experiment_choice_ui(experiments):

@@ -24,6 +24,7 @@ from benchmarks.bench_table import format_table, make_row, summary_line
 from vgg.core.cifar10 import TRAINING_IMAGES
 from vgg.core.config import DEFAULT_SPLIT, PRESETS
 from vgg.core.estimate import training_flops_per_image
+from vgg.core.paths import ASSETS_DIR, PROJECT_ROOT
 from vgg.data import cifar10 as data_module
 from vgg.data import uploads as images_module
 from vgg.explain import predictor as inference
@@ -245,7 +246,7 @@ def training_rows(args, plan):
 def inference_rows(args, plan):
     shipped = model_record.default_model_path()
     if shipped:
-        model, source = inference.load_model(shipped, runs_dir=model_record.ASSETS_DIR), f"shipped model {shipped.name}"
+        model, source = inference.load_model(shipped, runs_dir=ASSETS_DIR), f"shipped model {shipped.name}"
     else:
         model, source = build_from_config(PRESETS["cpu"]), "cpu preset model built fresh (no shipped model)"
     predictor = inference.Predictor(model)
@@ -366,7 +367,7 @@ def time_to_accuracy_curve(data_dir, epochs=TIME_TO_ACCURACY_EPOCHS, options=())
         start = time.perf_counter()
         # Output goes to files: a pipe nobody reads for five minutes could fill and stall the training.
         with open(output_path, "w") as output, open(log_path, "w") as log:
-            process = subprocess.Popen(command, cwd=model_record.PROJECT_ROOT, stdout=output, stderr=log, text=True)
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=output, stderr=log, text=True)
             curve = follow_epochs(process, metrics_path, start)
         total = time.perf_counter() - start
         if process.returncode != 0:

@@ -14,7 +14,7 @@ from vgg.core.errors import UserError
 from vgg.runs.disk import bytes_needed, make_room
 from vgg.runs.folder import RunError, create_run, list_runs, make_runs_dir, open_run
 from vgg.runs.queue import enqueue, start_due_runs
-from vgg.runs.status import ENDED_STATES, PROCESS_STATES, State  # noqa: F401 (pages read ENDED_STATES here)
+from vgg.runs.status import ENDED_STATES, PROCESS_STATES, State
 
 
 def active_run(runs_dir, other_than=None):

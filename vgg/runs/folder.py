@@ -28,7 +28,6 @@ from vgg.core import locks
 from vgg.core.config import SettingError, TrainConfig
 from vgg.core.errors import UserError
 from vgg.core.files import DamagedFileError, read_json, read_json_object, write_json, write_text
-from vgg.core.paths import RUNS_DIR_VARIABLE, default_runs_dir  # noqa: F401 (the runs API names them)
 from vgg.runs.metrics import kept_after_resume, read_metrics, row_line
 from vgg.runs.status import PROCESS_STATES, DamagedRunError, RunStatus, State
 
