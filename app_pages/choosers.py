@@ -9,8 +9,9 @@ import streamlit as st
 
 from app_pages.caches import dataset_or_message, load_predictor, pinned_version_key, runs_dir
 from vgg.core.errors import UserError
+from vgg.data import uploads
 from vgg.data.cifar10 import CLASS_NAMES
-from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, load_upload
+from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.runs.record import ModelRecord, available_models
 
 
@@ -59,7 +60,7 @@ def decode_upload(digest, _content, name):
     """(preview at most 256 px, 32x32 input, original (width, height)) of an upload, or the sentence saying why
     not; cached by the file's SHA-256, so a rerun, another session or the same photo twice decodes it once."""
     try:
-        image, pixels = load_upload(_content, name)
+        image, pixels = uploads.load_upload(_content, name)
     except UserError as error:
         return str(error)
     size = image.info.get("original_size", image.size)
