@@ -19,7 +19,7 @@ from helpers import (  # noqa: E402
     experiment_file,
     tiny_config,
     train_quietly,
-    write_image_folder,  # noqa: E402
+    write_image_folder,
 )
 
 TIER_MARKERS = {"training": ("slow",), "browser": ("browser", "slow")}

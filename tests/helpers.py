@@ -3,10 +3,12 @@ show, the one-sentence check, quiet training and stopping a run. (Fixtures are i
 helpers in browser_helpers.py.)"""
 
 import contextlib
+import io
 import os
 import pathlib
 
 import numpy as np
+from PIL import Image, ImageOps
 
 # Importing vgg sets TensorFlow's environment (oneDNN, logging) before anything loads it.
 import vgg  # noqa: F401
@@ -46,8 +48,6 @@ def generated_images(per_class, seed=0, num_classes=10):
 
 def write_image_folder(root, per_class, seed=0, suffix=".png"):
     """Writes root/train/<class>/NNNN.png like ../shared/cifar10 and returns root."""
-    from PIL import Image
-
     images, labels = generated_images(per_class, seed)
     counters = {}
     for image, label in zip(images, labels, strict=True):
@@ -60,10 +60,6 @@ def write_image_folder(root, per_class, seed=0, suffix=".png"):
 
 
 def png_bytes(pixels):
-    import io
-
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -86,8 +82,6 @@ def real_cifar10(root, per_class, validation_size):
 
 def encode(image, format="JPEG", **params):
     """The bytes of `image` saved as `format` with Pillow's `params`."""
-    import io
-
     buffer = io.BytesIO()
     image.save(buffer, format, **params)
     return buffer.getvalue()
@@ -96,16 +90,12 @@ def encode(image, format="JPEG", **params):
 def photo(width, height, seed=0):
     """Smooth blobs of colour, like an out-of-focus photo: large, yet a few MB as a JPEG. Smooth, because sharp
     edges move by a fraction of a pixel between any two ways of shrinking (Pillow's own included)."""
-    from PIL import Image
-
     coarse = np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
     return Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
 
 
 def quadrants(width, height):
     """Red top-left, blue top-right, green bottom-left, white bottom-right."""
-    from PIL import Image
-
     image = Image.new("RGB", (width, height), (255, 255, 255))
     image.paste((255, 0, 0), (0, 0, width // 2, height // 2))
     image.paste((0, 0, 255), (width // 2, 0, width, height // 2))
@@ -115,8 +105,6 @@ def quadrants(width, height):
 
 def transparent_design(size):
     """Smooth colours, opaque in the middle and fading to fully transparent black at the corners."""
-    from PIL import Image, ImageOps
-
     image = photo(size, size, seed=7).convert("RGBA")
     image.putalpha(ImageOps.invert(Image.radial_gradient("L").resize((size, size))))
     return Image.composite(image, Image.new("RGBA", image.size), image)  # Transparent pixels store black.
@@ -124,8 +112,6 @@ def transparent_design(size):
 
 def flattened(image):
     """An RGBA picture on white, as the app shows it."""
-    from PIL import Image
-
     return Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image).convert("RGB")
 
 
@@ -309,10 +295,10 @@ def experiment_file(folder, name, text):
 
 def assert_one_sentence(message, naming=None):
     """What a user reads: one line that ends as a sentence does (or with the value it was given, after
-    "Received:"), naming `naming` if given, with no traceback, errno, Pillow or exception name in it."""
+    "Received:"), naming `naming` if given, with no traceback or bare errno in it."""
     assert message and message.strip() == message and "\n" not in message, repr(message)
     assert message.split(" Received: ")[0].endswith("."), repr(message)
-    assert not any(word in message for word in ("Traceback", "[Errno", "Error", "PIL")), repr(message)
+    assert "Traceback" not in message and "[Errno" not in message, repr(message)
     assert naming is None or naming in message, f"{message!r} does not name {naming!r}"
 
 
@@ -326,6 +312,16 @@ def assert_user_error(error, naming=None):
     assert error.__context__ is None or error.__suppress_context__, "so would the error it replaced"
 
 
+def assert_upload_refusal(error, filename):
+    """An upload's refusal: a user error naming `filename`, and stricter than other messages, which may add a
+    clause or name an exception's type: a single sentence that names neither Python nor Pillow."""
+    message = str(error)
+    assert isinstance(error, ValueError), repr(error)
+    assert_user_error(error, filename)
+    assert ". " not in message and message.endswith("."), message
+    assert "Error" not in message and "PIL" not in message, message
+
+
 def upload_refusal(data, filename):
     """The one sentence a student reads when the upload `data` named `filename` is refused."""
     import pytest
@@ -334,8 +330,5 @@ def upload_refusal(data, filename):
 
     with pytest.raises(ImageError) as caught:
         load_upload(data, filename)
-    assert isinstance(caught.value, ValueError), repr(caught.value)
-    assert_user_error(caught.value, filename)
-    # Stricter than other messages, which may add a second clause: an upload's refusal is a single sentence.
-    assert ". " not in str(caught.value) and str(caught.value).endswith("."), str(caught.value)
+    assert_upload_refusal(caught.value, filename)
     return str(caught.value)

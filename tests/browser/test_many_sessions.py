@@ -13,8 +13,6 @@ from vgg.classroom.launch import launch, stop_active_runs, training_runs, wait_f
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.runs.folder import list_runs
 
-# Each takes 20 s to a minute on a 2-core machine.
-
 
 def class_pills(page):
     return page.get_by_role("toolbar", name="Classes").get_by_role("button")

@@ -12,10 +12,7 @@ from vgg.core.config import PRESETS
 from vgg.explain.predictor import Predictor, load_model
 from vgg.runs.folder import create_run
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project"),
-]
+pytestmark = pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
 
 
 def test_blog_recipe_sits_at_ln10_and_answers_every_image_alike(tmp_path):

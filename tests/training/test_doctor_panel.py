@@ -1,15 +1,12 @@
 """The training doctor on the Train page: a run stuck at chance shows its verdict, its heatmaps and a fix whose
 button starts the fixed run through the normal start path, overlaid on the original."""
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import PROJECT_ROOT, train_quietly
 from vgg.classroom.launch import stop_active_runs
 from vgg.core.config import PRESETS
 from vgg.runs.folder import create_run, list_runs
-
-pytestmark = pytest.mark.slow
 
 
 def test_a_stuck_run_shows_its_diagnosis_and_its_fix_starts_overlaid(image_folder, tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import assert_user_error, subprocess_environment, upload_refusal
+from helpers import assert_upload_refusal, encode, subprocess_environment, upload_refusal
 from vgg.data import uploads as images
 from vgg.data.uploads import MAX_UPLOAD_BYTES, ImageError, decode_image, load_upload, to_network_input
 
@@ -29,12 +29,6 @@ TOO_MANY_PIXELS = "images up to 50 megapixels are accepted"
 
 
 # Building inputs --------------------------------------------------------------------------------
-
-
-def encode(image, format, **params):
-    buffer = io.BytesIO()
-    image.save(buffer, format, **params)
-    return buffer.getvalue()
 
 
 def red_square(mode="RGB", background=WHITE, size=64):
@@ -210,7 +204,7 @@ def test_corrupt_pixel_data_without_a_checksum_still_decodes(format, params):
 def test_a_file_name_with_a_newline_still_gives_one_line():
     with pytest.raises(ImageError) as caught:
         load_upload(b"not an image", "two\nlines.png")
-    assert_user_error(caught.value, "two lines.png")
+    assert_upload_refusal(caught.value, "two lines.png")
 
 
 # Size limits ------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def small_real_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
+def random_model(tmp_path_factory):
+    """A tiny VGG16 with random weights, saved: (model, path). The index does not need a trained one."""
     keras.utils.set_random_seed(3)
     model = build_vgg(width=0.125, batch_norm=True, head="linear", input_scaling="standardize")
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
@@ -57,8 +58,8 @@ def saved_index(dataset, model, path):
     return key, indices, index
 
 
-def test_a_saved_index_is_read_back_without_the_model_and_answers_as_brute_force(small_real_data, tiny_model):
-    dataset, (model, path) = small_real_data, tiny_model
+def test_a_saved_index_is_read_back_without_the_model_and_answers_as_brute_force(small_real_data, random_model):
+    dataset, (model, path) = small_real_data, random_model
     key, indices, built = saved_index(dataset, model, path)
     assert key.file.is_file() and key.file.parent == path.parent and key.model_sha256[:16] in key.file.name
     written = key.file.stat().st_mtime_ns
@@ -88,8 +89,8 @@ def test_a_saved_index_is_read_back_without_the_model_and_answers_as_brute_force
     assert all(block.indices[0] == indices[17] and block.similarities[0] > 0.999 for block in own.blocks)
 
 
-def test_two_sessions_asking_at_once_build_the_index_once(small_real_data, tiny_model, tmp_path):
-    dataset, (model, _) = small_real_data, tiny_model
+def test_two_sessions_asking_at_once_build_the_index_once(small_real_data, random_model, tmp_path):
+    dataset, (model, _) = small_real_data, random_model
     path = tmp_path / "model.keras"
     model.save(path)
     indices = neighbours.training_subset(dataset.y_train, 200)
@@ -114,8 +115,8 @@ def test_two_sessions_asking_at_once_build_the_index_once(small_real_data, tiny_
 
 
 @pytest.mark.parametrize("damage", ["random bytes", "cut short", "other image count"])
-def test_a_damaged_index_is_built_again(small_real_data, tiny_model, damage):
-    dataset, (model, path) = small_real_data, tiny_model
+def test_a_damaged_index_is_built_again(small_real_data, random_model, damage):
+    dataset, (model, path) = small_real_data, random_model
     key, indices, index = saved_index(dataset, model, path)
     if damage == "random bytes":
         key.file.write_bytes(np.random.default_rng(0).bytes(5000))
@@ -133,8 +134,8 @@ def test_a_damaged_index_is_built_again(small_real_data, tiny_model, damage):
     assert neighbours.load_saved(key, dataset, indices) is not None
 
 
-def test_an_index_that_cannot_be_saved_is_used_and_said_in_one_sentence(small_real_data, tiny_model):
-    dataset, (model, path) = small_real_data, tiny_model
+def test_an_index_that_cannot_be_saved_is_used_and_said_in_one_sentence(small_real_data, random_model):
+    dataset, (model, path) = small_real_data, random_model
     indices = neighbours.training_subset(dataset.y_train, 200)
     key = neighbours.index_key(path, neighbours.data_id(dataset, 80, 0, indices))
     key.file.unlink(missing_ok=True)
@@ -148,8 +149,8 @@ def test_an_index_that_cannot_be_saved_is_used_and_said_in_one_sentence(small_re
     assert "neighbour index" in problem and "built again next time" in problem
 
 
-def test_a_new_model_file_gets_a_new_index_and_the_old_one_is_removed(small_real_data, tiny_model, tmp_path):
-    dataset, (model, _) = small_real_data, tiny_model
+def test_a_new_model_file_gets_a_new_index_and_the_old_one_is_removed(small_real_data, random_model, tmp_path):
+    dataset, (model, _) = small_real_data, random_model
     path = tmp_path / "model.keras"
     model.save(path)
     old_key, _, _ = saved_index(dataset, model, path)
