@@ -16,9 +16,11 @@ from vgg.runs.status import State
 
 
 @pytest.fixture
-def class_server(tmp_path, image_folder, trained_runs_dir):
-    """A class-mode server of its own: the teacher's password is a start-up setting."""
-    with app_server(tmp_path, image_folder, trained_runs_dir, VGG_TEACHER_PASSWORD=PASSWORD) as server:
+def class_server(tmp_path, image_folder, trained_runs_dir, monkeypatch):
+    """A class-mode server of its own, since the teacher's password is a start-up setting; this process is in
+    class mode too, so that the test's own checks refuse what the server refuses."""
+    monkeypatch.setenv("VGG_TEACHER_PASSWORD", PASSWORD)
+    with app_server(tmp_path, image_folder, trained_runs_dir) as server:
         # Long runs on the small test images pass the default cost cap's estimate, made for CIFAR-10, only so.
         save_limits(server.runs_dir, ClassLimits(max_estimated_minutes=600))
         yield server
