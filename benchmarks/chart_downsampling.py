@@ -1,6 +1,6 @@
 """The training chart of a long run, drawn from every point and from the downsampled series, side by side.
 
-    python benchmarks/chart_downsampling.py [--points 13680] [--out tests/screenshots]
+    python benchmarks/chart_downsampling.py [--points 13680] [--out docs/screenshots]
 
 Writes chart-all-points.png and chart-downsampled.png (headless Chromium renders each figure as the app's
 Plotly does) and prints one JSON object: the points sent per version, the size of each figure's JSON, the
@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import app_pages.charts as charts  # noqa: E402
-from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS  # noqa: E402
+from benchmarks.browser import DOCS_SCREENSHOTS, launch_chromium  # noqa: E402
 from vgg.runs.metrics import BatchRow, EpochRow, Metrics  # noqa: E402
 
 
@@ -63,7 +63,7 @@ def render(pages, text, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=13_680)
-    parser.add_argument("--out", default="tests/screenshots")
+    parser.add_argument("--out", default=str(DOCS_SCREENSHOTS))
     args = parser.parse_args(argv)
     from PIL import Image
     from playwright.sync_api import sync_playwright
@@ -76,7 +76,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         script = pathlib.Path(folder, "plotly.js")
         script.write_text(get_plotlyjs())
-        pages = {"browser": playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS),
+        pages = {"browser": launch_chromium(playwright),
                  "plotly": script.as_uri()}
         for name, (text, _, _) in versions.items():
             render(pages, text, out / f"chart-{name}.png")

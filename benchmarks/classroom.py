@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS, SERVER_START_TIMEOUT, streamlit_server  # noqa: E402
+from benchmarks.browser import CHROMIUM, SERVER_START_TIMEOUT, launch_chromium, streamlit_server  # noqa: E402
 from vgg.classroom.launch import launch, stop_active_runs, wait_for  # noqa: E402
 from vgg.core.config import PRESETS  # noqa: E402
 from vgg.model.device import cpu_name  # noqa: E402
@@ -115,7 +115,7 @@ def classroom(data_dir, watchers, seconds):
             while len(run.metrics().batches) < 5:  # Past loading the data and compiling the model.
                 time.sleep(1)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
+                browser = launch_chromium(playwright)
                 load_a_model(browser, url)
                 idle = measure(server, run, process.pid, seconds)
                 pages = watch(browser, url, watchers)

@@ -1,6 +1,6 @@
 """The Inside VGG16 page's Epoch slider in Chromium: seconds from a move of the slider to the new answer on the page,
 the first time an epoch is chosen (its model loads on the server) and later (cached), and the screenshots
-tests/screenshots/snapshots-*.png at epoch 0 and at the last epoch.
+docs/screenshots/snapshots-*.png at epoch 0 and at the last epoch.
 
     python benchmarks/epoch_slider.py --runs-dir /tmp/snap-runs --model "Run cpu-snapshots (final)"
 """
@@ -12,9 +12,8 @@ import sys
 import time
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")]
-from benchmarks.first_paint import streamlit_server  # noqa: E402
-from browser_helpers import CHROMIUM, CHROMIUM_ARGUMENTS, screenshot, wait_until_idle  # noqa: E402
+sys.path.insert(0, str(PROJECT_ROOT))
+from benchmarks.browser import docs_screenshot, launch_chromium, streamlit_server, wait_until_idle  # noqa: E402
 
 
 def move(page, key):
@@ -42,7 +41,7 @@ def measure(url, model):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(f"{url}/inside")
         wait_until_idle(page)
@@ -50,20 +49,20 @@ def measure(url, model):
         page.get_by_role("option", name=model).click()
         wait_until_idle(page)
         open_tab(page, "Feature maps", "The model says")
-        screenshot(page, "snapshots-last-epoch")
+        docs_screenshot(page, "snapshots-last-epoch")
         for attempt in ("first", "later", "later"):
             print(f"{attempt}: to epoch 0 {move(page, 'Home'):.2f} s, back to the last epoch {move(page, 'End'):.2f} s")
         move(page, "Home")
-        screenshot(page, "snapshots-epoch-0")
+        docs_screenshot(page, "snapshots-epoch-0")
         open_tab(page, "Filters", "these filters are random numbers")
-        screenshot(page, "snapshots-filters-epoch-0")
+        docs_screenshot(page, "snapshots-filters-epoch-0")
         open_tab(page, "Where it looks")
-        screenshot(page, "snapshots-attention-epoch-0")
+        docs_screenshot(page, "snapshots-attention-epoch-0")
         page.get_by_role("slider").first.focus()
         page.keyboard.press("End")
         wait_until_idle(page)
         page.wait_for_timeout(1500)
-        screenshot(page, "snapshots-attention-last-epoch")
+        docs_screenshot(page, "snapshots-attention-last-epoch")
         browser.close()
 
 

@@ -1,6 +1,6 @@
 """One shipped guided experiment end to end in Chromium on the real images: a prediction, Start, the live run,
 and the outcome beside the prediction. Prints the seconds from Start to the outcome and what happened; saves
-tests/screenshots/experiments-live.png and experiments-<id>.png.
+docs/screenshots/experiments-live.png and experiments-<id>.png.
 
     python benchmarks/experiment_run.py --experiment no-batch-norm --choice stuck --runs-dir /tmp/experiment-runs
 """
@@ -12,9 +12,8 @@ import sys
 import time
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")]
-from benchmarks.first_paint import streamlit_server  # noqa: E402
-from browser_helpers import CHROMIUM, CHROMIUM_ARGUMENTS, screenshot, wait_until_idle  # noqa: E402
+sys.path.insert(0, str(PROJECT_ROOT))
+from benchmarks.browser import docs_screenshot, launch_chromium, streamlit_server, wait_until_idle  # noqa: E402
 from vgg.classroom.experiments import load_experiment  # noqa: E402
 
 
@@ -31,7 +30,7 @@ def main():
     from playwright.sync_api import sync_playwright
 
     with streamlit_server(environment) as (_, url), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
+        browser = launch_chromium(playwright)
         page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
         page.goto(f"{url}/experiments")
         page.get_by_role("button", name="Start the experiment").wait_for(timeout=90_000)
@@ -45,13 +44,13 @@ def main():
         page.get_by_role("button", name="Start the experiment").click()
         page.get_by_text("Epoch", exact=False).first.wait_for(timeout=120_000)
         page.wait_for_timeout(20_000)  # Some of the run on the live chart.
-        screenshot(page, "experiments-live")
+        docs_screenshot(page, "experiments-live")
         page.get_by_text("You predicted").wait_for(timeout=1_800_000)
         seconds = time.perf_counter() - start
         wait_until_idle(page)
         print(f"{experiment.id}: {seconds:.0f} s from Start to the outcome on the page")
         print(page.locator("[data-testid=stVerticalBlockBorderWrapper]").all_inner_texts()[-2:])
-        screenshot(page, f"experiments-{experiment.id}")
+        docs_screenshot(page, f"experiments-{experiment.id}")
         browser.close()
 
 

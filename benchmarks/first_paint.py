@@ -6,65 +6,20 @@ Prints one JSON object on stdout: {"seconds": 2.1} (exit code 0); {"seconds": nu
 installed"} when Debian's chromium or playwright is missing (exit code 3); {"seconds": null, "error": "..."}
 when the app did not come up in time (exit code 1). `python -m vgg bench` runs this script for its "first page
 painted" row, so that the package itself never imports playwright nor starts a browser.
-
-It also holds what the browser tests share with it to start Chromium here (tests/browser_helpers.py imports it).
 """
 
 import argparse
-import contextlib
 import json
 import os
 import pathlib
-import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-# Debian's chromium: Playwright cannot download its own browser on this machine.
-CHROMIUM = shutil.which("chromium")
-# Flags that keep Chromium working in a container and from reaching for the network, which is closed here.
-CHROMIUM_ARGUMENTS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--no-first-run"]
-SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from benchmarks.browser import CHROMIUM, SERVER_START_TIMEOUT, launch_chromium, streamlit_server  # noqa: E402
+
 SKIPPED_EXIT_CODE = 3
-
-
-def free_port():
-    """A TCP port on localhost that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(environment):
-    """`streamlit run streamlit_app.py` on a free port with `environment`, from when it answers its health
-    check until the block ends: yields (its process, its address)."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).close()
-                break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"streamlit did not answer within {SERVER_START_TIMEOUT} s")
-            time.sleep(0.05)
-        yield server, url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def wait_until_drawn(page):
@@ -89,7 +44,7 @@ def first_page_seconds(data_dir=None):
     if data_dir:
         environment["VGG_DATA_DIR"] = str(data_dir)  # vgg.data.cifar10.DATA_DIR_VARIABLE, which the README documents.
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         start = time.perf_counter()
         try:

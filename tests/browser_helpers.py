@@ -1,20 +1,29 @@
-"""What the browser tests share: Chromium (as the benchmark starts it), pages, waits, checks, screenshots.
+"""What the browser tests share: pages, waits, retried clicks, checks and screenshots. Starting streamlit and
+Chromium is benchmarks/browser.py's, which the benchmarks use too.
 
 Playwright is imported inside the functions, so that importing this module needs no browser packages.
 """
 
-import warnings
+import contextlib
+import re
+import shutil
+import time
+import types
 
-from benchmarks.first_paint import CHROMIUM, CHROMIUM_ARGUMENTS, PROJECT_ROOT, free_port
+import pytest
+
+from benchmarks.browser import CHROMIUM, PROJECT_ROOT, VIEWPORT, wait_until_idle
+from benchmarks.browser import screenshot as screenshot_at
+from helpers import subprocess_environment
 
 __all__ = [
-    "CHROMIUM", "CHROMIUM_ARGUMENTS", "SCREENSHOTS", "VIEWPORT", "close_pages", "free_port", "new_page",
-    "no_exception", "no_exception_or_error", "open_page", "screenshot", "screenshot_path", "wait_until_idle",
+    "CHROMIUM", "SCREENSHOTS", "VIEWPORT", "app_server", "choose_model", "choose_option", "close_pages", "new_page",
+    "no_exception", "no_exception_or_error", "open_page", "press_until", "screenshot", "screenshot_path",
+    "set_number", "start_training", "wait_for_no_active_run", "wait_until_idle",
 ]
 
+# Ignored by git: what the tests picture is for a person to look at, never part of the project.
 SCREENSHOTS = PROJECT_ROOT / "tests" / "screenshots"
-VIEWPORT = {"width": 1400, "height": 1100}
-IMAGE_LOADED = "image => image.complete && image.naturalWidth > 0"
 
 
 def screenshot_path(name):
@@ -23,39 +32,38 @@ def screenshot_path(name):
     return str(SCREENSHOTS / f"{name}.png")
 
 
-def wait_until_idle(page):
-    """Waits until the script has finished its run, so that what shows is not left over from the one before.
-
-    The "Running..." widget shows only once a run has lasted a moment, so the app's own script state is
-    checked too: without it, a screenshot could catch a rerun half drawn."""
-    from playwright.sync_api import expect
-
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning", timeout=90_000)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=90_000)
-
-
 def screenshot(page, name):
-    """The whole page, once the script is done and every picture has loaded."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    """The whole page at tests/screenshots/NAME.png, once the script is done and every picture has loaded."""
+    screenshot_at(page, screenshot_path(name))
 
-    # Streamlit sends pictures after the text around them: wait until the script is done and every one has loaded.
-    wait_until_idle(page)
-    try:
-        page.wait_for_function(f"Array.from(document.images).every({IMAGE_LOADED})", timeout=30_000)
-    except PlaywrightTimeoutError:
-        # A screenshot is for a person to look at, not an assertion: take it anyway, and say what is missing.
-        missing = page.evaluate(
-            f"Array.from(document.images).filter(image => !({IMAGE_LOADED})(image)).map(image => image.src)"
-        )
-        warnings.warn(f"{name}.png: {len(missing)} picture(s) had not loaded after 30 s: {missing}", stacklevel=2)
-    # The app scrolls inside its own pane, which a full-page shot does not unroll: grow the window instead.
-    viewport = page.viewport_size
-    content_height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
-    if content_height > viewport["height"]:
-        page.set_viewport_size({"width": viewport["width"], "height": min(content_height, 8000)})
-        page.wait_for_timeout(500)
-    page.screenshot(path=screenshot_path(name))
-    page.set_viewport_size(viewport)
+
+@contextlib.contextmanager
+def app_server(root, data_dir, runs_source=None, **environment):
+    """A real `streamlit run` on a free port over `data_dir`, with a copy of `runs_source` (or nothing) as its
+    runs folder and `environment` added to its own. Yields an object with `url`, `runs_dir` and `log`."""
+    from benchmarks.browser import CHROMIUM, streamlit_server
+    from vgg.classroom.launch import stop_active_runs
+
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is missing; tests/run.sh installs it")
+    pytest.importorskip("playwright.sync_api")
+    runs_dir = root / "runs"
+    if runs_source is not None:
+        shutil.copytree(runs_source, runs_dir)
+    environment = subprocess_environment(VGG_DATA_DIR=data_dir, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache",
+                                         **environment)
+    log_path = root / "server.log"
+    with open(log_path, "w") as log:
+        try:
+            with streamlit_server(environment, output=log) as (_, url):
+                yield types.SimpleNamespace(url=url, runs_dir=runs_dir, log=log_path)
+                # Only a failing test shows this; it says what the server said while the tests ran.
+                print(log_path.read_text()[-4000:])
+        except RuntimeError as error:
+            pytest.fail(f"{error}: {log_path.read_text()[-2000:]}")
+        finally:
+            # Training processes live in their own sessions: a failed test must not leave them running.
+            stop_active_runs(runs_dir)
 
 
 def open_page(page, url):
@@ -66,9 +74,9 @@ def open_page(page, url):
     expect(page.get_by_test_id("stApp")).to_be_visible(timeout=90_000)
 
 
-def new_page(browser, url):
+def new_page(browser, url, viewport=VIEWPORT):
     """Another session: a page in a context of its own, at `url`, that records the browser's errors."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=viewport)
     page = context.new_page()
     # A page the browser could not draw says why only here; a failing test prints these.
     page.errors = []
@@ -106,3 +114,83 @@ def no_exception_or_error(page):
 
     no_exception(page)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+
+
+# Clicks and choices a redrawing page can swallow, retried ---------------------------------------------------------
+
+
+def choose_model(page, label):
+    """Picks a model in the page's Model select box (the tiny run knows the generated classes)."""
+    page.get_by_test_id("stSelectbox").filter(has_text="Model").click()
+    page.get_by_role("option", name=label).click()
+    page.wait_for_timeout(1000)
+    wait_until_idle(page)
+
+
+def choose_option(page, label, option, attempts=3):
+    """Picks `option` in the select box `label`; opened again if a redraw of the page closed it."""
+    from playwright.sync_api import Error
+
+    for attempt in range(attempts):
+        page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            return
+        except Error:
+            if attempt == attempts - 1:
+                raise
+
+
+def set_number(page, label, value):
+    """Types `value` into a number field; typed again if a rerun of the page swallowed it (at most twice more)."""
+    field = page.get_by_label(label, exact=True)
+    for _ in range(3):
+        field.fill(str(value))
+        field.press("Enter")
+        page.wait_for_timeout(800)
+        wait_until_idle(page)
+        if field.input_value() == str(value):
+            return
+    assert field.input_value() == str(value), f"{label} stayed at {field.input_value()}, not {value}"
+
+
+def start_training(page):
+    """Presses Start and waits for the new run to show. On a loaded machine a click that lands
+    while the page is still redrawing after a settings change can be lost, so it is pressed
+    again (at most twice more) if no run appears; a run that did start turns the button into "Queue run"."""
+    from playwright.sync_api import expect
+
+    for _ in range(3):
+        if page.get_by_role("button", name="Queue run").count():
+            break  # A run started after all: the page already knows.
+        button = page.get_by_role("button", name="Start training")
+        button.click()
+        try:
+            expect(page.get_by_text(re.compile(r"is (queued|starting|running) ·"))).to_be_visible(timeout=30_000)
+            return
+        except AssertionError:
+            continue
+    expect(page.get_by_text(re.compile(r"is (queued|starting|running) ·"))).to_be_visible()
+
+
+def press_until(button, done, attempts=4, seconds=20):
+    """Clicks `button` until `done()`: a click that lands while a live view redraws its buttons is lost, and during
+    a redraw the old button and the new one can both be on the page for a moment."""
+    for _ in range(attempts):
+        button.first.click(timeout=60_000)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if done():
+                return
+            time.sleep(0.3)
+    raise AssertionError(f"{attempts} clicks on {button} did not take effect")
+
+
+def wait_for_no_active_run(runs_dir, timeout_seconds):
+    """Whether `runs_dir` has no run starting, training or queued within `timeout_seconds`."""
+    from vgg.classroom.launch import active_run
+
+    deadline = time.monotonic() + timeout_seconds
+    while active_run(runs_dir) is not None and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return active_run(runs_dir) is None

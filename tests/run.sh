@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python packages, ruff and Debian's chromium), lints with ruff and runs
-# every test. Arguments go to pytest, e.g. `bash tests/run.sh -m "not browser and not slow"` for the quick loop.
+# Installs everything the tests need (Python packages, ruff and Debian's chromium), lints with ruff (its checks
+# and its formatting) and runs every test, printing the slowest. Arguments go to pytest, e.g. `bash tests/run.sh -m "not browser and not slow"` for the quick loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
@@ -15,7 +15,8 @@ fi
 # the last line printed. The command fails when either fails.
 lint_status=0
 python3 -m ruff check . || lint_status=$?
+python3 -m ruff format --check . || lint_status=$?
 test_status=0
-python3 -m pytest "$@" || test_status=$?
+python3 -m pytest --durations=25 "$@" || test_status=$?
 if [ "$test_status" -ne 0 ]; then exit "$test_status"; fi
 exit "$lint_status"

@@ -10,7 +10,7 @@ import pathlib
 
 from vgg.core.config import VARIANTS, TrainConfig, train_command
 from vgg.core.errors import UserError
-from vgg.core.paths import ASSETS_DIR, PROJECT_ROOT  # noqa: F401 (importers read them here)
+from vgg.core.paths import ASSETS_DIR
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.runs.card import Card
 from vgg.runs.folder import Run, list_runs

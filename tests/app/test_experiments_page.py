@@ -1,0 +1,48 @@
+"""The Experiments page through AppTest: the teacher rewrites a page's task and a student cannot; in class a
+student without a name is refused."""
+
+
+import pytest
+
+from helpers import assert_one_sentence, page_test
+from vgg.classroom.experiments import (
+    ExperimentError,
+    save_try_this,
+    try_this,
+)
+from vgg.runs.folder import list_runs
+
+
+def test_the_teacher_rewrites_a_pages_task_on_the_page_and_a_student_cannot(experiments_environment, monkeypatch):
+    """Outside class mode whoever runs the app prepares the lesson; in class mode only the unlocked teacher edits."""
+    folder = experiments_environment.parent / "experiments"
+    app = page_test("experiments_page").run()
+    app.text_area(key="try_this_text_Experiments").set_value("Before you start:\nwrite your guess down.")
+    next(button for button in app.button if button.label == "Save the task").click().run()
+    assert "**Try this:** Before you start: write your guess down." in [notice.value for notice in app.sidebar.info]
+    assert try_this("Experiments", folder) == "Before you start: write your guess down."
+    app.text_area(key="try_this_text_Experiments").set_value("")
+    next(button for button in app.button if button.label == "Save the task").click().run()
+    assert not [notice for notice in app.sidebar.info if notice.value.startswith("**Try this:**")]
+    with pytest.raises(ExperimentError, match="must fit in 400 characters"):
+        save_try_this("Data", "word " * 100, folder)
+
+    monkeypatch.setenv("VGG_TEACHER_PASSWORD", "a class secret")
+    student = page_test("experiments_page").run()
+    assert not student.text_area
+
+
+def test_in_class_a_student_without_a_name_is_refused_in_one_sentence_and_sees_no_class_table(
+        experiments_environment, monkeypatch):
+    from vgg.classroom.policy import PASSWORD_VARIABLE
+
+    monkeypatch.setenv(PASSWORD_VARIABLE, "sesame")
+    app = page_test("experiments_page").run()
+    app.radio(key="prediction_tiny").set_value("learns").run()
+    app.button(key="start_experiment").click().run()
+    assert not app.exception, app.exception
+    assert list_runs(experiments_environment) == []
+    [refusal] = [error.value for error in app.error]
+    assert_one_sentence(refusal)
+    assert refusal.startswith("Type your name in the sidebar first")
+    assert "How the class predicted" not in " ".join(header.value for header in app.subheader)

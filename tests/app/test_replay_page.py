@@ -1,0 +1,26 @@
+"""A fresh install's Train page shows the blog run's replay and the doctor's verdict, through AppTest."""
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from helpers import PROJECT_ROOT
+from vgg.classroom.replays import REPLAYS_DIR
+
+pytestmark = pytest.mark.skipif(not (REPLAYS_DIR / "blog-short").exists(), reason="assets/replays is missing")
+
+
+def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monkeypatch, image_folder):
+    monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.chdir(PROJECT_ROOT)
+    app = AppTest.from_string("import vgg\nfrom app_pages import train_page\ntrain_page.render()\n",
+                              default_timeout=120).run()
+    assert not app.exception
+    [replay] = [expander for expander in app.expander if expander.label.startswith("Why did the blog's VGG16")]
+    assert replay.proto.expanded, "on a fresh install the replay opens by itself"
+    text = " ".join(markdown.value for markdown in app.markdown)
+    assert re.search(r"The training doctor, \d+ s into the blog's run:\*\* The network is stuck at chance", text)
+    assert "Turn batch normalization on" in text
+    assert len(app.get("plotly_chart")) == 2, "the replayed curves and the doctor's heatmaps"
