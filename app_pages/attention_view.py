@@ -13,8 +13,10 @@ from vgg.explain.attention import BLOCKS, DEFAULT_BLOCK, SALIENCY_SAMPLES, is_em
 from vgg.explain.visualize import color_bar, grid_overlay
 
 SCALE = 5  # A 32x32 image drawn at 160 pixels: four maps fit beside each other at 1024 pixels wide.
-COARSE_BLOCK5 = ("Block 5's 2x2 grid is coarse because each of its four cells sums up a quarter of the image: it can "
-                 "only say which quarter holds the evidence.")
+COARSE_BLOCK5 = (
+    "Block 5's 2x2 grid is coarse because each of its four cells sums up a quarter of the image: it can "
+    "only say which quarter holds the evidence."
+)
 
 
 def grid_label(block, grid):
@@ -24,8 +26,9 @@ def grid_label(block, grid):
 
 def empty_sentence(where, class_name):
     """What an empty map means, said instead of drawing a dark picture."""
-    return (f"Empty at {where}: no cell adds anything to '{class_name}'; at this layer the evidence for it is all "
-            "against.")
+    return (
+        f"Empty at {where}: no cell adds anything to '{class_name}'; at this layer the evidence for it is all against."
+    )
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -49,14 +52,18 @@ def map_ui(column, pixels, grid, label, class_name, start_here=False):
         column.caption(empty_sentence(label, class_name))
     else:
         # A fixed width: a caption wider than the picture would otherwise stretch it beyond its neighbours.
-        column.image(grid_overlay(pixels, grid, float(grid.max()), scale=SCALE), caption=caption,
-                     width=SCALE * IMAGE_SIZE)
+        column.image(
+            grid_overlay(pixels, grid, float(grid.max()), scale=SCALE), caption=caption, width=SCALE * IMAGE_SIZE
+        )
 
 
 def legend_ui(container=st):
     """The colour scale, low to high, and what the brightness measures."""
-    container.image(color_bar(width=SCALE * IMAGE_SIZE), caption="dark: adds nothing · bright: adds the most",
-                    width=SCALE * IMAGE_SIZE)
+    container.image(
+        color_bar(width=SCALE * IMAGE_SIZE),
+        caption="dark: adds nothing · bright: adds the most",
+        width=SCALE * IMAGE_SIZE,
+    )
 
 
 def comparison_choice_ui(class_names, probabilities, answer, key):
@@ -66,9 +73,14 @@ def comparison_choice_ui(class_names, probabilities, answer, key):
         st.session_state.pop(key, None)
     if not links.shows("versus"):
         return st.session_state.get(key, others[0])
-    return st.selectbox("Compare with the class", others, index=0, key=key,
-                        format_func=lambda index: f"{class_names[index]} ({probabilities[index]:.0%})",
-                        help="Classes from likeliest to least likely: the runner-up first.")
+    return st.selectbox(
+        "Compare with the class",
+        others,
+        index=0,
+        key=key,
+        format_func=lambda index: f"{class_names[index]} ({probabilities[index]:.0%})",
+        help="Classes from likeliest to least likely: the runner-up first.",
+    )
 
 
 def class_row_ui(pixels, maps, title, class_name):
@@ -92,10 +104,8 @@ def attention_ui(predictor, pixels, key):
     answer = int(np.argmax(probabilities))
     other = comparison_choice_ui(names, probabilities, answer, f"{key}_compare")
     maps = class_maps(digest, source, (answer, other), predictor, pixels)
-    class_row_ui(pixels, maps[0], f"Its answer, **{names[answer]}** ({probabilities[answer]:.0%})",
-                 names[answer])
-    class_row_ui(pixels, maps[1], f"Compared with **{names[other]}** ({probabilities[other]:.0%})",
-                 names[other])
+    class_row_ui(pixels, maps[0], f"Its answer, **{names[answer]}** ({probabilities[answer]:.0%})", names[answer])
+    class_row_ui(pixels, maps[1], f"Compared with **{names[other]}** ({probabilities[other]:.0%})", names[other])
     legend, words = st.columns([1, 3], vertical_alignment="center")
     legend_ui(legend)
     words.caption(
@@ -104,5 +114,6 @@ def attention_ui(predictor, pixels, key):
         "look, not how bright they are. Block 3's 8x8 cells are 4x4 pixels each, and greying out its brightest "
         "cells changes the answer more than any other block's: read it first. "
         f"{COARSE_BLOCK5} The pixels map shows how much each pixel's small change moves the score, averaged over "
-        f"{SALIENCY_SAMPLES} noisy copies (SmoothGrad); it is much the same whichever class is asked.")
+        f"{SALIENCY_SAMPLES} noisy copies (SmoothGrad); it is much the same whichever class is asked."
+    )
     return other

@@ -19,9 +19,15 @@ from vgg.core.errors import UserError
 from vgg.runs.folder import list_runs, open_run
 
 # The settings a class varies most, as the chart's axes: (setting, axis title, drawn on a log scale).
-CHART_SETTINGS = (("learning_rate", "learning rate", True), ("batch_size", "batch size", True),
-                  ("width", "width", False), ("epochs", "epochs", False), ("batch_norm", "batch norm", False),
-                  ("augment", "flips and crops", False), ("weight_decay", "weight decay", True))
+CHART_SETTINGS = (
+    ("learning_rate", "learning rate", True),
+    ("batch_size", "batch size", True),
+    ("width", "width", False),
+    ("epochs", "epochs", False),
+    ("batch_norm", "batch norm", False),
+    ("augment", "flips and crops", False),
+    ("weight_decay", "weight decay", True),
+)
 
 
 def board_rows(runs):
@@ -34,28 +40,40 @@ def board_rows(runs):
         except UserError:
             config = None
         changes = changes_from_preset(config, summary.preset) if config else {}
-        rows.append({
-            "pinned": summary.pinned, "name": summary.title or summary.name, "folder": summary.name,
-            "owner": summary.owner or "", "preset": summary.preset or "",
-            "changed": ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changes.items()) or "nothing",
-            "best validation accuracy": summary.best_val_accuracy, "final score": summary.final_accuracy,
-            "minutes": round(summary.minutes, 1), "state": str(summary.state),
-            "settings": {name: getattr(config, name) for name, _, _ in CHART_SETTINGS} if config else None,
-        })
+        rows.append(
+            {
+                "pinned": summary.pinned,
+                "name": summary.title or summary.name,
+                "folder": summary.name,
+                "owner": summary.owner or "",
+                "preset": summary.preset or "",
+                "changed": ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changes.items())
+                or "nothing",
+                "best validation accuracy": summary.best_val_accuracy,
+                "final score": summary.final_accuracy,
+                "minutes": round(summary.minutes, 1),
+                "state": str(summary.state),
+                "settings": {name: getattr(config, name) for name, _, _ in CHART_SETTINGS} if config else None,
+            }
+        )
     return sorted(rows, key=lambda row: not row["pinned"])
 
 
 def table_ui(rows):
     st.dataframe(
-        [{key: value for key, value in row.items() if key != "settings"} for row in rows], hide_index=True,
+        [{key: value for key, value in row.items() if key != "settings"} for row in rows],
+        hide_index=True,
         column_config={
-            "pinned": st.column_config.CheckboxColumn("pinned", width="small",
-                                                      help="Pinned by the teacher for discussion."),
+            "pinned": st.column_config.CheckboxColumn(
+                "pinned", width="small", help="Pinned by the teacher for discussion."
+            ),
             "folder": None,
             "best validation accuracy": st.column_config.NumberColumn(
-                format="percent", help="The best epoch, on the validation images alone."),
+                format="percent", help="The best epoch, on the validation images alone."
+            ),
             "final score": st.column_config.NumberColumn(
-                format="percent", help="The finished model as Predict scores it."),
+                format="percent", help="The finished model as Predict scores it."
+            ),
             "minutes": st.column_config.NumberColumn(help="Training time so far."),
         },
     )
@@ -72,11 +90,19 @@ def settings_figure(rows):
         dimensions.append({"label": title, "values": values})
     accuracy = [row["best validation accuracy"] for row in plotted]
     dimensions.append({"label": "best validation accuracy", "values": accuracy, "range": [0, 1]})
-    figure = go.Figure(go.Parcoords(
-        line={"color": accuracy, "colorscale": "Viridis", "cmin": 0, "cmax": 1, "showscale": True,
-              "colorbar": {"title": {"text": "accuracy"}}},
-        dimensions=dimensions,
-    ))
+    figure = go.Figure(
+        go.Parcoords(
+            line={
+                "color": accuracy,
+                "colorscale": "Viridis",
+                "cmin": 0,
+                "cmax": 1,
+                "showscale": True,
+                "colorbar": {"title": {"text": "accuracy"}},
+            },
+            dimensions=dimensions,
+        )
+    )
     figure.update_layout(height=360, margin={"l": 60, "r": 40, "t": 50, "b": 20})
     return figure
 
@@ -87,8 +113,14 @@ def pins_ui(rows):
         return None
     labels = {row["folder"]: f"{row['name']} · {row['owner']}" if row["owner"] else row["name"] for row in rows}
     pinned = [row["folder"] for row in rows if row["pinned"]]
-    chosen = st.multiselect("Pinned for discussion", list(labels), default=pinned, format_func=labels.get,
-                            key="board_pins", help="Pinned runs come first on this board, for every student.")
+    chosen = st.multiselect(
+        "Pinned for discussion",
+        list(labels),
+        default=pinned,
+        format_func=labels.get,
+        key="board_pins",
+        help="Pinned runs come first on this board, for every student.",
+    )
     return chosen if set(chosen) != set(pinned) else None
 
 
@@ -118,12 +150,16 @@ def render():
     if chosen is not None:
         save_pins(rows, chosen)
     table_ui(rows)
-    st.caption("Click a column's title to sort by it. \"changed\" lists the settings that differ from the run's "
-               "preset: what each person tried.")
+    st.caption(
+        "Click a column's title to sort by it. \"changed\" lists the settings that differ from the run's "
+        "preset: what each person tried."
+    )
     if sum(row["best validation accuracy"] is not None for row in rows) >= 2:
         st.subheader("Settings against accuracy")
         st.plotly_chart(settings_figure(rows), key="board_chart")
-        st.caption("Each line is a run, through its settings to its best validation accuracy (yellow is high). "
-                   "Drag along an axis to keep only the runs in that range.")
+        st.caption(
+            "Each line is a run, through its settings to its best validation accuracy (yellow is high). "
+            "Drag along an axis to keep only the runs in that range."
+        )
     else:
         st.caption("The chart of settings against accuracy appears once two runs have finished an epoch.")

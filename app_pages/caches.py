@@ -86,8 +86,12 @@ def load_epoch_predictor(path, modified_time, epoch):
     limit_serving_threads()
     model = load_epoch(load_model(path, runs_dir()), path, epoch)
     record = ModelRecord.of(path)
-    return Predictor(model, flip_average=record.flip_average, class_names=record.class_names,
-                     source=f"{os.path.realpath(path)}@{modified_time}#epoch-{epoch}")
+    return Predictor(
+        model,
+        flip_average=record.flip_average,
+        class_names=record.class_names,
+        source=f"{os.path.realpath(path)}@{modified_time}#epoch-{epoch}",
+    )
 
 
 def pinned_version_key(model_key, path):

@@ -41,29 +41,62 @@ def training_figure(series, x_axis="epoch"):
             x, y = downsample(
                 [row.epoch * scale for row in batches], [getattr(row, key) for row in batches], MAX_POINTS
             )
-            figure.add_trace(go.Scatter(
-                x=x, y=y, mode="lines", name=run.label, legendgroup=run.name, showlegend=column == 1, meta=run.name,
-                line={"color": color, "width": 2},
-                hovertemplate=f"{run.label}<br>training {key}: %{{y:.3f}}<extra></extra>",
-            ), row=1, col=column)
-            figure.add_trace(go.Scatter(
-                x=[row.epoch * scale for row in epochs], y=[getattr(row, f"val_{key}") for row in epochs],
-                mode="lines+markers", name=f"{run.label} (validation)", legendgroup=run.name, showlegend=False,
-                meta=run.name, line={"color": color, "dash": "dash", "width": 2}, marker={"size": 9},
-                hovertemplate=f"{run.label}<br>validation {key}: %{{y:.3f}}<extra></extra>",
-            ), row=1, col=column)
+            figure.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    name=run.label,
+                    legendgroup=run.name,
+                    showlegend=column == 1,
+                    meta=run.name,
+                    line={"color": color, "width": 2},
+                    hovertemplate=f"{run.label}<br>training {key}: %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
+            figure.add_trace(
+                go.Scatter(
+                    x=[row.epoch * scale for row in epochs],
+                    y=[getattr(row, f"val_{key}") for row in epochs],
+                    mode="lines+markers",
+                    name=f"{run.label} (validation)",
+                    legendgroup=run.name,
+                    showlegend=False,
+                    meta=run.name,
+                    line={"color": color, "dash": "dash", "width": 2},
+                    marker={"size": 9},
+                    hovertemplate=f"{run.label}<br>validation {key}: %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
     # The reference lines' labels stand in the right margin, off the curves that lie on them.
-    figure.add_hline(y=CHANCE_LOSS, line={"color": "grey", "dash": "dot"}, row=1, col=1,
-                     annotation_text="ln 10:<br>guessing", annotation_position="right")
-    figure.add_hline(y=CHANCE_ACCURACY, line={"color": "grey", "dash": "dot"}, row=1, col=2,
-                     annotation_text="10%:<br>chance", annotation_position="right")
+    figure.add_hline(
+        y=CHANCE_LOSS,
+        line={"color": "grey", "dash": "dot"},
+        row=1,
+        col=1,
+        annotation_text="ln 10:<br>guessing",
+        annotation_position="right",
+    )
+    figure.add_hline(
+        y=CHANCE_ACCURACY,
+        line={"color": "grey", "dash": "dot"},
+        row=1,
+        col=2,
+        annotation_text="10%:<br>chance",
+        annotation_position="right",
+    )
     figure.update_xaxes(title_text="images seen" if x_axis == "images" else "epoch", rangemode="tozero")
     # An early validation loss of 30 (batch norm statistics not yet settled) would flatten every
     # other curve: the axis follows the training loss, and higher points leave the chart.
     figure.update_yaxes(range=[0, max(2.6, min(5.0, 1.1 * highest_training_loss))], row=1, col=1)
     figure.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
     figure.update_layout(
-        height=340, margin={"l": 10, "r": 70, "t": 30, "b": 10},
+        height=340,
+        margin={"l": 10, "r": 70, "t": 30, "b": 10},
         legend={"orientation": "h", "yanchor": "top", "y": -0.2},
     )
     return figure
@@ -75,8 +108,12 @@ def top_classes_figure(top):
     probabilities = [probability for _, probability in top][::-1]
     figure = go.Figure(
         go.Bar(
-            x=probabilities, y=names, orientation="h", text=[f"{p:.1%}" for p in probabilities],
-            textposition="auto", marker={"color": ["#9ecae1"] * (len(names) - 1) + ["#08519c"]},
+            x=probabilities,
+            y=names,
+            orientation="h",
+            text=[f"{p:.1%}" for p in probabilities],
+            textposition="auto",
+            marker={"color": ["#9ecae1"] * (len(names) - 1) + ["#08519c"]},
         )
     )
     figure.update_xaxes(range=[0, 1], tickformat=".0%")
@@ -95,23 +132,52 @@ def confusion_figure(evaluation, chosen):
     # The heatmaps only draw; hovering and clicking go to the invisible markers on top (the third trace).
     # Empty mistake cells stay blank so the others stand out; the diagonal always shows its count, even 0.
     text = np.where((counts > 0) | diagonal, counts.astype(str), "")
-    common = {"x": names, "y": names, "text": text, "texttemplate": "%{text}",
-              "textfont": {"color": "black"}, "hoverinfo": "skip", "showscale": False, "xgap": 2, "ygap": 2}
-    figure = go.Figure([
-        go.Heatmap(z=wrong, colorscale=MISTAKE_SCALE, zmin=0, zmax=top, name="mistakes", **common),
-        go.Heatmap(z=np.where(diagonal, 1.0, np.nan), colorscale=[[0, RIGHT_COLOUR], [1, RIGHT_COLOUR]],
-                   name="right", **common),
-        cell_markers(names, counts, shares),
-    ])
+    common = {
+        "x": names,
+        "y": names,
+        "text": text,
+        "texttemplate": "%{text}",
+        "textfont": {"color": "black"},
+        "hoverinfo": "skip",
+        "showscale": False,
+        "xgap": 2,
+        "ygap": 2,
+    }
+    figure = go.Figure(
+        [
+            go.Heatmap(z=wrong, colorscale=MISTAKE_SCALE, zmin=0, zmax=top, name="mistakes", **common),
+            go.Heatmap(
+                z=np.where(diagonal, 1.0, np.nan),
+                colorscale=[[0, RIGHT_COLOUR], [1, RIGHT_COLOUR]],
+                name="right",
+                **common,
+            ),
+            cell_markers(names, counts, shares),
+        ]
+    )
     true, called = chosen
-    figure.add_shape(type="rect", x0=called - 0.5, x1=called + 0.5, y0=true - 0.5, y1=true + 0.5,
-                     line={"color": "#08519c", "width": 3})
+    figure.add_shape(
+        type="rect",
+        x0=called - 0.5,
+        x1=called + 0.5,
+        y0=true - 0.5,
+        y1=true + 0.5,
+        line={"color": "#08519c", "width": 3},
+    )
     # Fixed ranges: the markers would otherwise pad the axes, and grid lines would show around the cells.
     edges = (-0.5, len(names) - 0.5)
-    figure.update_xaxes(title_text="called (the model's answer)", tickangle=-40, fixedrange=True, range=edges,
-                        showgrid=False, zeroline=False, ticks="")
-    figure.update_yaxes(title_text="true class", range=edges[::-1], fixedrange=True, showgrid=False, zeroline=False,
-                        ticks="")
+    figure.update_xaxes(
+        title_text="called (the model's answer)",
+        tickangle=-40,
+        fixedrange=True,
+        range=edges,
+        showgrid=False,
+        zeroline=False,
+        ticks="",
+    )
+    figure.update_yaxes(
+        title_text="true class", range=edges[::-1], fixedrange=True, showgrid=False, zeroline=False, ticks=""
+    )
     figure.update_layout(height=430, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False)
     return figure
 
@@ -122,11 +188,18 @@ def cell_markers(names, counts, shares):
     cells = [(true, called) for true in range(len(names)) for called in range(len(names))]
     invisible = {"marker": {"opacity": 0}}
     return go.Scatter(
-        x=[names[called] for _, called in cells], y=[names[true] for true, _ in cells], mode="markers",
-        marker={"symbol": "square", "size": 24, "opacity": 0, "color": "black"}, selected=invisible,
-        unselected=invisible, name="cells", customdata=[[counts[cell], shares[cell]] for cell in cells],
-        hovertemplate=("true <b>%{y}</b>, called <b>%{x}</b>: %{customdata[0]:,} images<br>"
-                       "(%{customdata[1]:.1%} of the %{y} images)<extra></extra>"),
+        x=[names[called] for _, called in cells],
+        y=[names[true] for true, _ in cells],
+        mode="markers",
+        marker={"symbol": "square", "size": 24, "opacity": 0, "color": "black"},
+        selected=invisible,
+        unselected=invisible,
+        name="cells",
+        customdata=[[counts[cell], shares[cell]] for cell in cells],
+        hovertemplate=(
+            "true <b>%{y}</b>, called <b>%{x}</b>: %{customdata[0]:,} images<br>"
+            "(%{customdata[1]:.1%} of the %{y} images)<extra></extra>"
+        ),
     )
 
 

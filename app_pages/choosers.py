@@ -21,8 +21,7 @@ def model_choice_ui(key, show=True):
     models = available_models(runs_dir())
     if not models:
         st.info(
-            "No trained model yet: train one on the Train page (even one epoch of the cpu preset), "
-            "and it appears here."
+            "No trained model yet: train one on the Train page (even one epoch of the cpu preset), and it appears here."
         )
         return None
     if show:
@@ -49,8 +48,11 @@ def pinned_version(key, path):
     current = os.path.getmtime(path)
     pinned_key = pinned_version_key(key, path)
     pinned = st.session_state.setdefault(pinned_key, current)
-    if pinned != current and st.button("Load the newer checkpoint", key=f"{key}_reload",
-                                       help="The run has saved a newer checkpoint since you chose it."):
+    if pinned != current and st.button(
+        "Load the newer checkpoint",
+        key=f"{key}_reload",
+        help="The run has saved a newer checkpoint since you chose it.",
+    ):
         st.session_state[pinned_key] = pinned = current
     return pinned
 
@@ -99,7 +101,9 @@ def image_choice_ui(key, show=True):
     source = st.radio("Image", ["CIFAR-10 sample", "Upload"], horizontal=True, key=f"{key}_source")
     if source == "Upload":
         uploaded = st.file_uploader(
-            "An image (PNG, JPEG, WebP, GIF, BMP)", type=UPLOAD_TYPES, key=f"{key}_upload",
+            "An image (PNG, JPEG, WebP, GIF, BMP)",
+            type=UPLOAD_TYPES,
+            key=f"{key}_upload",
             max_upload_size=MAX_UPLOAD_BYTES // 2**20,
         )
         if uploaded is None:

@@ -24,8 +24,12 @@ def identity_ui():
         st.session_state.me = None
         return
     with st.sidebar:
-        typed = st.text_input("Your name", value=st.query_params.get("me", ""), key="me_typed",
-                              help="Shown on the runs you start; only you and the teacher can stop them.")
+        typed = st.text_input(
+            "Your name",
+            value=st.query_params.get("me", ""),
+            key="me_typed",
+            help="Shown on the runs you start; only you and the teacher can stop them.",
+        )
         try:
             name = clean_name(typed, "Your name")
         except UserError as error:
@@ -47,5 +51,10 @@ def start_run(**launch_arguments):
     owner, teacher = current_user(), is_teacher()
     if class_mode() and owner is None and not teacher:
         raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
-    return launch(runs_dir(), owner=owner, limits=load_limits(runs_dir()), student=class_mode() and not teacher,
-                  **launch_arguments)
+    return launch(
+        runs_dir(),
+        owner=owner,
+        limits=load_limits(runs_dir()),
+        student=class_mode() and not teacher,
+        **launch_arguments,
+    )

@@ -31,14 +31,17 @@ def queue_ui(titles):
             status = run.status()
             columns = st.columns([4, 1, 1], vertical_alignment="center")
             when = place.starts_in_seconds
-            when = ("when a slot frees" if when is None else "next" if when < 1
-                    else f"in about {format_duration(when)}")
+            when = "when a slot frees" if when is None else "next" if when < 1 else f"in about {format_duration(when)}"
             columns[0].markdown(f"**{place.position}.** {titles.get(run.name, run.name)} · starts {when}")
             if may_control(status, current_user(), is_teacher()) and columns[1].button(
-                    "Cancel", key=f"cancel_{run.name}", help="Take it out of the queue; it can be resumed later."):
+                "Cancel", key=f"cancel_{run.name}", help="Take it out of the queue; it can be resumed later."
+            ):
                 chosen = ("cancel", run.name)
-            if (is_teacher() or not class_mode()) and place.position > 1 and columns[2].button(
-                    "Move up", key=f"up_{run.name}", icon=":material/arrow_upward:"):
+            if (
+                (is_teacher() or not class_mode())
+                and place.position > 1
+                and columns[2].button("Move up", key=f"up_{run.name}", icon=":material/arrow_upward:")
+            ):
                 chosen = ("up", run.name)
     return chosen
 
@@ -66,20 +69,31 @@ def limits_ui(limits):
         columns = st.columns(4)
         values = {
             "runs_per_student": columns[0].number_input(
-                "Runs per student", *ClassLimits.RANGES["runs_per_student"], value=limits.runs_per_student,
-                help="Queued or training at once."),
+                "Runs per student",
+                *ClassLimits.RANGES["runs_per_student"],
+                value=limits.runs_per_student,
+                help="Queued or training at once.",
+            ),
             "max_estimated_minutes": columns[1].number_input(
-                "Longest estimated run (min)", *ClassLimits.RANGES["max_estimated_minutes"],
-                value=float(limits.max_estimated_minutes), help="Epochs x images x the model's cost, at this "
-                "machine's measured speed: a student's longer run is refused with its estimate."),
+                "Longest estimated run (min)",
+                *ClassLimits.RANGES["max_estimated_minutes"],
+                value=float(limits.max_estimated_minutes),
+                help="Epochs x images x the model's cost, at this "
+                "machine's measured speed: a student's longer run is refused with its estimate.",
+            ),
             "max_training_minutes": columns[2].number_input(
-                "Training time per run (min)", *ClassLimits.RANGES["max_training_minutes"],
-                value=float(limits.max_training_minutes), help="A student's run is stopped cleanly after this much "
-                "training; only the teacher can resume it."),
+                "Training time per run (min)",
+                *ClassLimits.RANGES["max_training_minutes"],
+                value=float(limits.max_training_minutes),
+                help="A student's run is stopped cleanly after this much training; only the teacher can resume it.",
+            ),
             "disk_budget_gb": columns[3].number_input(
-                "Disk budget (GB)", *ClassLimits.RANGES["disk_budget_gb"], value=float(limits.disk_budget_gb),
+                "Disk budget (GB)",
+                *ClassLimits.RANGES["disk_budget_gb"],
+                value=float(limits.disk_budget_gb),
                 help="For the whole runs folder, archive included: old checkpoints are pruned first, then starts are "
-                     "refused."),
+                "refused.",
+            ),
         }
         if st.form_submit_button("Save limits"):
             return ClassLimits(**values)
@@ -91,14 +105,19 @@ def reset_ui():
     columns = st.columns(2)
     with columns[0]:
         sure = st.checkbox("Yes, archive every run that is not queued or training", key="reset_sure")
-        if st.button("Reset for the next class", disabled=not sure, icon=":material/inventory_2:",
-                     help="Runs leave every list (kept on disk, restorable below)."):
+        if st.button(
+            "Reset for the next class",
+            disabled=not sure,
+            icon=":material/inventory_2:",
+            help="Runs leave every list (kept on disk, restorable below).",
+        ):
             return "reset", None
     found = archives(runs_dir())
     if found:
         with columns[1]:
-            name = st.selectbox("Archived classes", list(found), format_func=lambda n: f"{n} ({found[n]} runs)",
-                                key="archive_choice")
+            name = st.selectbox(
+                "Archived classes", list(found), format_func=lambda n: f"{n} ({found[n]} runs)", key="archive_choice"
+            )
             if st.button("Restore", icon=":material/unarchive:"):
                 return "restore", name
     return None
@@ -109,15 +128,21 @@ def render_teacher_controls():
     if class_mode() and not is_teacher():
         return
     message = st.session_state.pop("class_message", None)
-    with st.expander("Teacher's controls: limits, disk, next class", icon=":material/school:",
-                     expanded=message is not None):
+    with st.expander(
+        "Teacher's controls: limits, disk, next class", icon=":material/school:", expanded=message is not None
+    ):
         if message:
             st.success(message)
         limits = load_limits(runs_dir())
         used = folder_bytes(runs_dir()) / 1e9
-        st.caption(f"The runs folder holds {used:.2f} GB of its {limits.disk_budget_gb:g} GB budget. "
-                   + ("Limits hold students in class mode." if class_mode() else
-                      "Class mode is off (no teacher password), so only the disk budget applies."))
+        st.caption(
+            f"The runs folder holds {used:.2f} GB of its {limits.disk_budget_gb:g} GB budget. "
+            + (
+                "Limits hold students in class mode."
+                if class_mode()
+                else "Class mode is off (no teacher password), so only the disk budget applies."
+            )
+        )
         changed = limits_ui(limits)
         if changed is not None and changed != limits:
             _act(lambda: save_limits(runs_dir(), changed), "Limits saved.")
@@ -143,4 +168,3 @@ def _act(action, message=None):
     st.session_state.class_message = message or said
     after_start()
     st.rerun(scope="app")
-

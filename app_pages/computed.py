@@ -52,8 +52,9 @@ def computed_ui(what, compute, read_back=None):
             return read_back()
         except NotSaved:
             pass
-    progress, done = progress_bar(f"Computing {what}, once for this model (later visits read it back):",
-                                  shown_now=read_back is not None)
+    progress, done = progress_bar(
+        f"Computing {what}, once for this model (later visits read it back):", shown_now=read_back is not None
+    )
     try:
         result, problem = compute(progress)
     except UserError as error:

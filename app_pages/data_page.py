@@ -21,12 +21,16 @@ MAX_PAGE = 500
 # What a link to this page names (app_pages/links.py); `image` is the picked cell as <class>:<column>.
 LINK = (
     links.Param("classes", "data_classes", "Classes", lambda: list(CLASS_NAMES), many=True, default=list(CLASS_NAMES)),
-    links.Param("per_class", "data_per_class", "Images per class", lambda: list(range(1, MAX_PER_CLASS + 1)),
-                default=10),
+    links.Param(
+        "per_class", "data_per_class", "Images per class", lambda: list(range(1, MAX_PER_CLASS + 1)), default=10
+    ),
     links.Param("draw", "data_seed", number=True, default=0),
     links.Param("page", "data_page", "Page and Reshuffle", number=True, low=1, high=MAX_PAGE, default=1),
-    links.Param("image", "data_link_pick",
-                choices=lambda: [f"{name}:{number}" for name in CLASS_NAMES for number in range(1, MAX_PER_CLASS + 1)]),
+    links.Param(
+        "image",
+        "data_link_pick",
+        choices=lambda: [f"{name}:{number}" for name in CLASS_NAMES for number in range(1, MAX_PER_CLASS + 1)],
+    ),
     links.Param("cutout", "cutout_size", "Cutout and New random copies", lambda: list(CUTOUT_SIZES), default=0),
     links.Param("copies", "augment_draw", number=True, default=0),
 )
@@ -56,18 +60,29 @@ def browse_controls_ui(class_names):
             st.session_state.data_seed += 1
             st.session_state.data_page = 1
         # Counted from 1, as the grid's columns are.
-        columns[2].number_input("Page", 1, MAX_PAGE, key="data_page",
-                                help="Page through the class in order of the draw")
+        columns[2].number_input(
+            "Page", 1, MAX_PAGE, key="data_page", help="Page through the class in order of the draw"
+        )
     picked = st.session_state.data_classes
-    return ([name for name in class_names if name in picked], st.session_state.data_per_class,
-            st.session_state.data_seed, int(st.session_state.data_page) - 1)
+    return (
+        [name for name in class_names if name in picked],
+        st.session_state.data_per_class,
+        st.session_state.data_seed,
+        int(st.session_state.data_page) - 1,
+    )
 
 
 def link_values(classes, per_class, seed, page, chosen=None):
     """What the address keeps of this page's view (app_pages/links.py)."""
-    return {"classes": classes, "per_class": per_class, "draw": seed, "page": page + 1,
-            "image": None if chosen is None else f"{chosen[0]}:{chosen[1]}",
-            "cutout": st.session_state.get("cutout_size", 0), "copies": st.session_state.get("augment_draw", 0)}
+    return {
+        "classes": classes,
+        "per_class": per_class,
+        "draw": seed,
+        "page": page + 1,
+        "image": None if chosen is None else f"{chosen[0]}:{chosen[1]}",
+        "cutout": st.session_state.get("cutout_size", 0),
+        "copies": st.session_state.get("augment_draw", 0),
+    }
 
 
 def class_counts_ui(dataset):
@@ -106,7 +121,9 @@ def sample_grid_ui(dataset, classes, per_class, seed, page):
     columns = [str(number) for number in range(1, per_class + 1)]
     grid = pd.DataFrame(
         [[int(index) for index in draws[label]] + [None] * (per_class - len(draws[label])) for label in labels],
-        index=classes, columns=columns, dtype=object,
+        index=classes,
+        columns=columns,
+        dtype=object,
     )
     if grid.isna().all(axis=None):
         st.info("This page is past the last image of every class: go back a page.")
@@ -115,8 +132,12 @@ def sample_grid_ui(dataset, classes, per_class, seed, page):
     pictures = grid.map(lambda index: None if index is None else _data_url(dataset.x_train[index]))
     st.caption("Click an image to see it up close below; double-click it to enlarge it here.")
     event = st.dataframe(
-        pictures, column_config={column: st.column_config.ImageColumn(column) for column in columns},
-        row_height=GRID_ROW_HEIGHT, height="content", on_select="rerun", selection_mode="single-cell",
+        pictures,
+        column_config={column: st.column_config.ImageColumn(column) for column in columns},
+        row_height=GRID_ROW_HEIGHT,
+        height="content",
+        on_select="rerun",
+        selection_mode="single-cell",
         selection_default={"selection": {"cells": [default]}},
         # A new grid is a new table: the pick of the old one would name another image in the same place.
         key=f"data_grid-{seed}-{page}-{per_class}-{'-'.join(classes)}-{st.session_state.get('data_link_pick')}",
@@ -135,8 +156,10 @@ def sample_closeup_ui(dataset, chosen):
     large, red, green, blue = st.columns(4)
     large.image(enlarge(image, 8), caption=f"{name}: 32x32 pixels, shown 8x")
     for column, channel, label in ((red, 0, "Red"), (green, 1, "Green"), (blue, 2, "Blue")):
-        column.image(enlarge(colour_channel(image, channel), 8),
-                     caption=f"{label} channel (mean {image[..., channel].mean():.0f})")
+        column.image(
+            enlarge(colour_channel(image, channel), 8),
+            caption=f"{label} channel (mean {image[..., channel].mean():.0f})",
+        )
 
 
 def augmentation_ui(image):
@@ -150,8 +173,9 @@ def augmentation_ui(image):
     st.session_state.setdefault("augment_draw", 0)
     st.session_state.setdefault("cutout_size", 0)
     if links.shows("cutout"):
-        if controls[0].button("New random copies",
-                              help="Crop, flip and cut out the image anew, as the next epoch would"):
+        if controls[0].button(
+            "New random copies", help="Crop, flip and cut out the image anew, as the next epoch would"
+        ):
             st.session_state.augment_draw += 1
         controls[1].select_slider("Cutout square (pixels)", CUTOUT_SIZES, key="cutout_size")
     cutout_size = st.session_state.cutout_size

@@ -31,15 +31,27 @@ def prediction_ui(experiment, disabled):
     fixed = ", ".join(f"{name} = {value}" for name, value in changes.items())
     st.caption(f"Settings: the **{experiment.preset}** preset with {fixed or 'nothing changed'}.")
     texts = {choice.id: choice.text for choice in experiment.choices}
-    return st.radio("Your prediction, before you start", list(texts), index=None, format_func=texts.get,
-                    key=f"prediction_{experiment.id}", disabled=disabled)
+    return st.radio(
+        "Your prediction, before you start",
+        list(texts),
+        index=None,
+        format_func=texts.get,
+        key=f"prediction_{experiment.id}",
+        disabled=disabled,
+    )
 
 
 def start(experiment, prediction):
     """Starts the experiment's run through every page's start path and limits, with the prediction recorded."""
     try:
-        run, _ = start_run(config=experiment.config(), preset=experiment.preset, data_dir=default_data_dir(),
-                           title=experiment.title, experiment=experiment.id, prediction=prediction)
+        run, _ = start_run(
+            config=experiment.config(),
+            preset=experiment.preset,
+            data_dir=default_data_dir(),
+            title=experiment.title,
+            experiment=experiment.id,
+            prediction=prediction,
+        )
     except UserError as error:
         st.session_state.experiment_refusal = str(error)
         return
@@ -87,14 +99,35 @@ def class_table_ui(experiments, runs):
     if not results:
         st.caption("No experiment has been started yet.")
         return
-    st.dataframe([{"experiment": experiment, "prediction": predicted, "students": counts.students,
-                   "right, of the runs that ended": f"{counts.right} of {counts.ended}"}
-                  for (experiment, predicted), counts in tally(results).items()], hide_index=True)
-    rows = [{"student": result.owner or "", "experiment": result.experiment.title,
-             "predicted": result.predicted.text if result.predicted else "", "right": result.right,
-             "what happened": result.happened} for result in results]
-    st.dataframe(rows, hide_index=True, column_config={
-        "right": st.column_config.CheckboxColumn(help="Whether the prediction came true; empty until the run ends.")})
+    st.dataframe(
+        [
+            {
+                "experiment": experiment,
+                "prediction": predicted,
+                "students": counts.students,
+                "right, of the runs that ended": f"{counts.right} of {counts.ended}",
+            }
+            for (experiment, predicted), counts in tally(results).items()
+        ],
+        hide_index=True,
+    )
+    rows = [
+        {
+            "student": result.owner or "",
+            "experiment": result.experiment.title,
+            "predicted": result.predicted.text if result.predicted else "",
+            "right": result.right,
+            "what happened": result.happened,
+        }
+        for result in results
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config={
+            "right": st.column_config.CheckboxColumn(help="Whether the prediction came true; empty until the run ends.")
+        },
+    )
 
 
 def render():
@@ -111,8 +144,13 @@ def render():
     run, status = shown_run(experiment, runs)
     busy = status is not None and status.active
     prediction = prediction_ui(experiment, disabled=busy)
-    if st.button("Start the experiment", type="primary", key="start_experiment", disabled=prediction is None or busy,
-                 help="Choose your prediction first." if prediction is None else None):
+    if st.button(
+        "Start the experiment",
+        type="primary",
+        key="start_experiment",
+        disabled=prediction is None or busy,
+        help="Choose your prediction first." if prediction is None else None,
+    ):
         start(experiment, prediction)
     if st.session_state.get("experiment_refusal"):
         st.error(st.session_state.experiment_refusal)

@@ -41,10 +41,13 @@ def first_layer_ui(model):
         "most. A 3x3 filter is too small to look like an object: each answers one simple question about 3x3 "
         f"pixels. **{(kinds == 'colour').sum()}** are colour detectors (one colour over all 9 pixels: they fire on "
         f"patches of it), **{(kinds == 'edge').sum()}** are edge detectors (light on one side, dark or another "
-        "colour on the other: they fire where the image changes).")
+        "colour on the other: they fire where the image changes)."
+    )
     if not model.get_layer("block1_conv1").trainable:
-        st.caption("This layer was not trained: its filters were set before training to whiten the images' 3x3 "
-                   "patches (each pattern's strength evened out, each filter in both signs), and stayed so.")
+        st.caption(
+            "This layer was not trained: its filters were set before training to whiten the images' 3x3 "
+            "patches (each pattern's strength evened out, each filter in both signs), and stayed so."
+        )
     columns = st.columns(2)
     for column, kind, title in zip(columns, ("colour", "edge"), ("Colour detectors", "Edge detectors"), strict=True):
         chosen = np.flatnonzero(kinds == kind)
@@ -71,8 +74,9 @@ def top_images_for(model, path, split):
         return None
     key = evaluation_key(path, cached_split_id(default_data_dir(), *split, dataset))
     what = f"the photos that excite each channel most ({len(dataset.y_val):,} validation photos)"
-    top = computed_ui(what, lambda progress: top_images_of(key, activation_layer_names(model), dataset.x_val,
-                                                         lambda: model, progress))
+    top = computed_ui(
+        what, lambda progress: top_images_of(key, activation_layer_names(model), dataset.x_val, lambda: model, progress)
+    )
     return None if top is None else (top, dataset.x_val)
 
 
@@ -80,15 +84,20 @@ def channels_text(model, layer, channels, with_photos):
     """What the channel cards show, in words: a field as wide as the image gives whole photos, not crops."""
     size = model.inputs[0].shape[1]
     field = receptive_fields(model)[layer]
-    title = f"**What each channel of {layer_label(layer)} wants**, the first {channels} of " \
-            f"{model.get_layer(layer).filters}"
-    made_up = "a picture made up to excite the channel most, starting from grey noise and changed step by step " \
-              "to raise its response"
+    title = (
+        f"**What each channel of {layer_label(layer)} wants**, the first {channels} of {model.get_layer(layer).filters}"
+    )
+    made_up = (
+        "a picture made up to excite the channel most, starting from grey noise and changed step by step "
+        "to raise its response"
+    )
     if not with_photos:
         return f"{title}: {made_up}."
-    photos = f"whole, since this layer's squares look at windows of {field} pixels, as wide as the image" \
-        if field >= size else \
-        f"cut to the {field}x{field} pixels one square of this layer looks at"
+    photos = (
+        f"whole, since this layer's squares look at windows of {field} pixels, as wide as the image"
+        if field >= size
+        else f"cut to the {field}x{field} pixels one square of this layer looks at"
+    )
     return f"{title}. Left: {made_up}. Right: the 9 validation photos that excite it most, {photos}."
 
 
@@ -97,8 +106,10 @@ def channels_ui(model, path, split):
 
     layer = layer_choice_ui(model)
     channels = min(SHOWN_CHANNELS, model.get_layer(layer).filters)
-    pictures = computed_ui(f"what {channels} channels of {layer_label(layer)} want",
-                        lambda progress: pictures_of(path, layer, lambda: model, SHOWN_CHANNELS, progress))
+    pictures = computed_ui(
+        f"what {channels} channels of {layer_label(layer)} want",
+        lambda progress: pictures_of(path, layer, lambda: model, SHOWN_CHANNELS, progress),
+    )
     if pictures is None:
         return
     found = top_images_for(model, path, split)
@@ -110,25 +121,30 @@ def channels_ui(model, path, split):
         crops = found[0].crops(found[1], receptive_field_geometry(model), activation, channel) if found else []
         cards.append(channel_card(pictures.images[index], crops) if crops else enlarge(pictures.images[index], 3))
     for start in range(0, len(cards), CARD_COLUMNS):
-        for column, offset in zip(st.columns(CARD_COLUMNS), range(start, min(start + CARD_COLUMNS, len(cards))),
-                                  strict=False):
+        for column, offset in zip(
+            st.columns(CARD_COLUMNS), range(start, min(start + CARD_COLUMNS, len(cards))), strict=False
+        ):
             column.image(cards[offset], caption=f"Channel {pictures.targets[offset]}", width="stretch")
     with st.expander("The layer's weights, summed over their inputs (advanced)"):
         kernel = model.get_layer(layer).get_weights()[0]
-        st.caption(f"{kernel.shape[3]} filters of 3x3x{kernel.shape[2]}; each square sums a filter over its input "
-                   "channels (red positive, blue negative weights), which cancels most of what it does.")
+        st.caption(
+            f"{kernel.shape[3]} filters of 3x3x{kernel.shape[2]}; each square sums a filter over its input "
+            "channels (red positive, blue negative weights), which cancels most of what it does."
+        )
         st.image(deep_filters(kernel, count=min(32, kernel.shape[3]), scale=8))
 
 
 def classes_ui(model, path, class_names):
-    pictures = computed_ui("what each class wants",
-                        lambda progress: pictures_of(path, CLASSES, lambda: model, len(class_names), progress))
+    pictures = computed_ui(
+        "what each class wants", lambda progress: pictures_of(path, CLASSES, lambda: model, len(class_names), progress)
+    )
     if pictures is None:
         return
-    st.markdown("**What each class wants**: for each class, a picture made up to raise the model's score for it "
-                "as far as it goes. Look for colours and textures (blue sky, green grass, fur) more than shapes.")
-    for column, target, image in zip(st.columns(len(pictures.targets)), pictures.targets, pictures.images,
-                                     strict=True):
+    st.markdown(
+        "**What each class wants**: for each class, a picture made up to raise the model's score for it "
+        "as far as it goes. Look for colours and textures (blue sky, green grass, fur) more than shapes."
+    )
+    for column, target, image in zip(st.columns(len(pictures.targets)), pictures.targets, pictures.images, strict=True):
         column.image(enlarge(image, 3), caption=class_names[target], width="stretch")
 
 

@@ -39,22 +39,24 @@ from vgg.runs.record import available_models
 # since a 4x4 grid cannot show an eye whatever the channel has learned.
 BLOCK_STORIES = {
     1: "32x32 grid, one square per pixel (16x16 after pooling). Each square answers a simple question about the "
-       "3x3 or 5x5 pixels around it: is there an edge here, at this angle? a patch of this colour? The object's "
-       "outline is easy to see in many maps.",
+    "3x3 or 5x5 pixels around it: is there an edge here, at this angle? a patch of this colour? The object's "
+    "outline is easy to see in many maps.",
     2: "16x16 grid: each square stands for a 2x2-pixel patch and looks at a window of 10 to 14 pixels around it "
-       "(8x8 after pooling). The maps still follow the object's shape, more blurred; which pattern a channel "
-       "answers (a corner, a curve, a texture) cannot be read from one image.",
+    "(8x8 after pooling). The maps still follow the object's shape, more blurred; which pattern a channel "
+    "answers (a corner, a curve, a texture) cannot be read from one image.",
     3: "8x8 grid: each square stands for a 4x4-pixel patch and looks at a window of 24 to 40 pixels, most of the "
-       "image (4x4 after pooling). Too coarse to draw the object: a map shows which regions (the animal, the sky, "
-       "the grass) make a channel fire, not what it found there.",
+    "image (4x4 after pooling). Too coarse to draw the object: a map shows which regions (the animal, the sky, "
+    "the grass) make a channel fire, not what it found there.",
     4: "4x4 grid: each square sums up an 8x8-pixel patch and sees the whole image around it (2x2 after pooling). "
-       "Too coarse to show parts such as an eye or a wheel: it shows where in the image each channel fires.",
+    "Too coarse to show parts such as an eye or a wheel: it shows where in the image each channel fires.",
     5: "2x2 grid: each square sums up a quarter of the image (1x1 after pooling: one number per channel). No "
-       "picture is left: each channel only says how strongly it fired, and the classifier reads those numbers "
-       "to choose a class.",
+    "picture is left: each channel only says how strongly it fired, and the classifier reads those numbers "
+    "to choose a class.",
 }
-FIELD_HELP = ("How many input pixels one value depends on. A field as wide as the 32-pixel image or wider covers "
-              "the whole image (the squares near its edges see past it, into zero padding).")
+FIELD_HELP = (
+    "How many input pixels one value depends on. A field as wide as the 32-pixel image or wider covers "
+    "the whole image (the squares near its edges see past it, into zero padding)."
+)
 
 
 def layer_rows(rows, fields, image_size, all_layers):
@@ -63,9 +65,13 @@ def layer_rows(rows, fields, image_size, all_layers):
     table = []
     for row in shown:
         field = fields.get(row["name"])
-        entry = {"layer": layer_label(row["name"]), "kind": row["kind"],
-                 "output shape": "x".join(map(str, row["output_shape"][1:])), "parameters": row["params"],
-                 "receptive field": "–" if field is None else receptive_field_text(field, image_size)}
+        entry = {
+            "layer": layer_label(row["name"]),
+            "kind": row["kind"],
+            "output shape": "x".join(map(str, row["output_shape"][1:])),
+            "parameters": row["params"],
+            "receptive field": "–" if field is None else receptive_field_text(field, image_size),
+        }
         table.append(entry | ({"Keras name": row["name"]} if all_layers else {}))
     return table
 
@@ -79,8 +85,11 @@ def architecture_ui(model):
     st.caption(
         f"{description['name']}: {description['conv_layers']} conv layers, {description['params']:,} parameters."
     )
-    all_layers = st.toggle("Show all layers", key="architecture_all_layers",
-                           help="Also the batch-norm and ReLU layers between the convs, with their Keras names.")
+    all_layers = st.toggle(
+        "Show all layers",
+        key="architecture_all_layers",
+        help="Also the batch-norm and ReLU layers between the convs, with their Keras names.",
+    )
     for block in block_summaries(model):
         height, width, channels = block["output_shape"]
         number = block["block"]
@@ -90,9 +99,14 @@ def architecture_ui(model):
             f"Block {number}: {block['convs']} conv layers at {conv_height}x{conv_width}, pooled to "
             f"{height}x{width}x{channels} · receptive field {field} · {block['params']:,} parameters"
         ):
-            st.dataframe(layer_rows(block["layers"], fields, image_size, all_layers), hide_index=True,
-                         column_config={"receptive field": st.column_config.TextColumn(help=FIELD_HELP),
-                                        "parameters": st.column_config.NumberColumn(format="localized")})
+            st.dataframe(
+                layer_rows(block["layers"], fields, image_size, all_layers),
+                hide_index=True,
+                column_config={
+                    "receptive field": st.column_config.TextColumn(help=FIELD_HELP),
+                    "parameters": st.column_config.NumberColumn(format="localized"),
+                },
+            )
     head = [row for row in description["layers"] if row["block"] is None and row["params"]]
     st.caption("Classifier: " + ", ".join(f"{row['name']} ({row['params']:,} parameters)" for row in head))
 
@@ -122,8 +136,11 @@ def layer_stops():
     """Every stop a VGG of Table 1 can have, as links name them: each block's convs (as many as its deepest
     variant has) and its pooling."""
     blocks = zip(*BLOCK_CHANNELS.values(), strict=True)
-    return [f"block{block}_{part}" for block, variants in enumerate(blocks, start=1)
-            for part in (*(f"conv{index}" for index in range(1, max(map(len, variants)) + 1)), "pool")]
+    return [
+        f"block{block}_{part}"
+        for block, variants in enumerate(blocks, start=1)
+        for part in (*(f"conv{index}" for index in range(1, max(map(len, variants)) + 1)), "pool")
+    ]
 
 
 def display_choice_ui(column):
@@ -135,8 +152,11 @@ def display_choice_ui(column):
     if links.shows("channels"):
         columns[0].slider("Channels", 1, 64, key="feature_count")
     if links.shows("scale"):
-        columns[1].toggle("Shared colour scale", key="feature_shared",
-                          help="One scale for all maps compares channels; per-map scales show each map's pattern.")
+        columns[1].toggle(
+            "Shared colour scale",
+            key="feature_shared",
+            help="One scale for all maps compares channels; per-map scales show each map's pattern.",
+        )
     return st.session_state.feature_count, st.session_state.feature_shared
 
 
@@ -170,15 +190,25 @@ def field_figure(channel_map, chosen):
     height, width = channel_map.shape
     rows, columns = np.indices((height, width))
     invisible = {"marker": {"opacity": 0}}
-    figure = go.Figure([
-        go.Heatmap(z=channel_map, colorscale="Viridis", showscale=False, hoverinfo="skip"),
-        go.Scatter(x=columns.ravel(), y=rows.ravel(), mode="markers", customdata=channel_map.ravel(),
-                   marker={"symbol": "square", "size": max(6, 260 // width), "opacity": 0}, selected=invisible,
-                   unselected=invisible, hovertemplate="row %{y}, column %{x}: %{customdata:.2f}<extra></extra>"),
-    ])
+    figure = go.Figure(
+        [
+            go.Heatmap(z=channel_map, colorscale="Viridis", showscale=False, hoverinfo="skip"),
+            go.Scatter(
+                x=columns.ravel(),
+                y=rows.ravel(),
+                mode="markers",
+                customdata=channel_map.ravel(),
+                marker={"symbol": "square", "size": max(6, 260 // width), "opacity": 0},
+                selected=invisible,
+                unselected=invisible,
+                hovertemplate="row %{y}, column %{x}: %{customdata:.2f}<extra></extra>",
+            ),
+        ]
+    )
     y, x = chosen
-    figure.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5,
-                     line={"color": FIELD_COLOR, "width": 3})
+    figure.add_shape(
+        type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5, line={"color": FIELD_COLOR, "width": 3}
+    )
     axis = {"showgrid": False, "zeroline": False, "fixedrange": True, "showticklabels": False}
     figure.update_xaxes(range=[-0.5, width - 0.5], **axis)
     figure.update_yaxes(range=[height - 0.5, -0.5], scaleanchor="x", **axis)
@@ -204,8 +234,14 @@ def field_ui(model, image, layer, activation):
     height, width, channels = activation.shape
     st.markdown("**Where a square looks**: click a square of a map to frame the pixels of the image it depends on.")
     chart, picture, words = st.columns([2, 2, 3])
-    channel = words.number_input("Channel", 0, channels - 1, int(strongest_channels(activation, 1)[0]),
-                                 key="field_channel", help="The map to click on; it opens on the strongest one.")
+    channel = words.number_input(
+        "Channel",
+        0,
+        channels - 1,
+        int(strongest_channels(activation, 1)[0]),
+        key="field_channel",
+        help="The map to click on; it opens on the strongest one.",
+    )
     # A click chooses a square of the map it was on; any other map opens on its strongest square.
     st.session_state[FIELD_KEY + "_shown"] = (layer, channel)
     shown, *unit = st.session_state.get(FIELD_KEY + "_unit", (None, 0, 0))
@@ -213,23 +249,34 @@ def field_ui(model, image, layer, activation):
         unit = np.unravel_index(int(activation[..., channel].argmax()), (height, width))
     y, x = (int(value) for value in unit)
     with chart:
-        st.plotly_chart(field_figure(activation[..., channel], (y, x)), key=field_key(), on_select=follow_field_click,
-                        selection_mode="points", config={"displayModeBar": False}, width="content")
+        st.plotly_chart(
+            field_figure(activation[..., channel], (y, x)),
+            key=field_key(),
+            on_select=follow_field_click,
+            selection_mode="points",
+            config={"displayModeBar": False},
+            width="content",
+        )
     top, left, bottom, right = receptive_field_box(receptive_field_geometry(model), layer, y, x, image.shape[0])
     picture.image(outline(image, (top, left, bottom, right), 8), width=256)
     covers = (bottom - top, right - left) == image.shape[:2]
     words.markdown(
         f"Row {y}, column {x} of channel {channel} ({feature_stop_label(layer, height, width)}) responds "
         f"**{activation[y, x, channel]:.2f}** (the map's strongest: {activation[..., channel].max():.2f}). "
-        + ("It depends on **the whole image**: each step through a conv or a pooling layer widens what a square "
-           "sees." if covers else
-           f"It depends on the framed **{bottom - top}x{right - left} pixels** of the {image.shape[0]}x"
-           f"{image.shape[1]} image and on nothing outside them."))
+        + (
+            "It depends on **the whole image**: each step through a conv or a pooling layer widens what a square sees."
+            if covers
+            else f"It depends on the framed **{bottom - top}x{right - left} pixels** of the {image.shape[0]}x"
+            f"{image.shape[1]} image and on nothing outside them."
+        )
+    )
 
 
 def glance_ui(predictor, maps):
-    st.markdown("**Every block at a glance**: the 8 strongest channels of each block's last conv layer, "
-                "before pooling, on one colour scale per block")
+    st.markdown(
+        "**Every block at a glance**: the 8 strongest channels of each block's last conv layer, "
+        "before pooling, on one colour scale per block"
+    )
     for block, column in zip(BLOCKS, st.columns(len(BLOCKS)), strict=True):
         last = [name for name in predictor.activation_names if block_of(name) == block][-1]
         activation = maps[last]
@@ -251,7 +298,8 @@ def answer_ui(predictor, image, label, column_left, column_right):
     if is_guessing(top.probability, classes):
         column_right.warning(
             f"≈ {1 / classes:.0%}: one in {classes}, the model is guessing. A model that has not learned "
-            "gives about the same answer for every image: try another one.", icon=":material/casino:",
+            "gives about the same answer for every image: try another one.",
+            icon=":material/casino:",
         )
 
 
@@ -266,8 +314,10 @@ def translated_old_link(query, labels):
     if not image.startswith("val:") or not position.isdigit() or int(position) >= len(labels) or "split" in query:
         return None
     class_name, number = sample_of(labels, int(position))
-    return {name: text for name, text in query.items() if name not in OLD_LINK} | {"class": class_name,
-                                                                                    "index": str(number)}
+    return {name: text for name, text in query.items() if name not in OLD_LINK} | {
+        "class": class_name,
+        "index": str(number),
+    }
 
 
 def follow_old_link():
@@ -280,8 +330,9 @@ def follow_old_link():
     translated = None if dataset is None else translated_old_link(query, dataset.y_val)
     if translated is None:
         if dataset is not None:
-            st.info(f"The link's image ({query['image']}) is not among this server's validation images; choose one "
-                    "below.")
+            st.info(
+                f"The link's image ({query['image']}) is not among this server's validation images; choose one below."
+            )
         translated = {name: text for name, text in query.items() if name not in OLD_LINK}
     st.query_params.from_dict(translated)
 
@@ -293,8 +344,10 @@ def filters_tab_ui(predictor):
     if path is None:
         return
     if newer_checkpoint("inside_model", path):
-        st.info("The run has saved a newer checkpoint since you chose it: load it (button above) to see what its "
-                "filters want.")
+        st.info(
+            "The run has saved a newer checkpoint since you chose it: load it (button above) to see what its "
+            "filters want."
+        )
         return
     filters_ui(predictor, path)
 
@@ -303,16 +356,22 @@ MAX_SAMPLE_INDEX = 9_999  # Checked against the chosen class's own count once th
 TABS = ["Architecture", "Feature maps", "Where it looks", "Nearest images", "Filters"]
 LINK = (
     links.Param("model", "inside_model", "Model", lambda: list(available_models(runs_dir()))),
-    links.Param("class", "inside_image_class", "Image", lambda: list(CLASS_NAMES),
-                also=(("inside_image_source", "CIFAR-10 sample"),)),
+    links.Param(
+        "class",
+        "inside_image_class",
+        "Image",
+        lambda: list(CLASS_NAMES),
+        also=(("inside_image_source", "CIFAR-10 sample"),),
+    ),
     links.Param("index", "inside_image_index", number=True, high=MAX_SAMPLE_INDEX),
     links.Param("tab", "inside_tab", "Tabs", lambda: TABS, default=TABS[0]),
     links.Param("epoch", "inside_epoch", "Epoch", lambda: [FINAL_EPOCH, *map(str, range(1001))], default=FINAL_EPOCH),
     links.Param("layer", "feature_layer", "Layer", layer_stops, default="block1_conv1"),
     links.Param("channels", "feature_count", "Channels", number=True, low=1, high=64, default=16),
     links.Param("scale", "feature_shared", "Shared colour scale", lambda: [True, False], default=True),
-    links.Param("versus", "inside_attention_compare", "Compared class (Where it looks)",
-                lambda: list(range(len(CLASS_NAMES)))),
+    links.Param(
+        "versus", "inside_attention_compare", "Compared class (Where it looks)", lambda: list(range(len(CLASS_NAMES)))
+    ),
 )
 
 
@@ -335,8 +394,9 @@ def render():
     with folded("Model, epoch and image"):
         columns = st.columns([1, 1])
         with columns[0]:
-            predictor, epoch = epoch_choice_ui(model_choice_ui("inside_model", show=links.shows("model")),
-                                               "inside_model")
+            predictor, epoch = epoch_choice_ui(
+                model_choice_ui("inside_model", show=links.shows("model")), "inside_model"
+            )
         with columns[1]:
             chosen = image_choice_ui("inside_image", show=links.shows("class"))
     links.write(INSIDE.path, LINK, {param.name: st.session_state.get(param.key) for param in LINK})

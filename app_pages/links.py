@@ -43,8 +43,9 @@ class Param:
         """The value `text` names, or raises ValueError when it names nothing valid here."""
         if self.number:
             if not text.isdigit() or not self.low <= int(text) <= (self.high if self.high is not None else int(text)):
-                raise ValueError(f"A link's {self.name} must be a whole number from {self.low} to {self.high}. "
-                                 f"Received: {text=}")
+                raise ValueError(
+                    f"A link's {self.name} must be a whole number from {self.low} to {self.high}. Received: {text=}"
+                )
             return int(text)
         values = [value for value in text.split(",") if value] if self.many else [text]
         choices = None if self.choices is None else list(self.choices())
@@ -109,8 +110,10 @@ def follow(page, params):
         st.session_state.update({key: item for key, item in zip(keys, values, strict=True) if key})
         st.session_state.update(dict(param.also))
     if broken and fresh:
-        st.info(f"The link names something that is not here ({', '.join(broken)}), so the page opens on the nearest "
-                "view instead.")
+        st.info(
+            f"The link names something that is not here ({', '.join(broken)}), so the page opens on the nearest "
+            "view instead."
+        )
 
 
 def changed_by_user(page, params):
@@ -159,15 +162,19 @@ def write(page, params, values):
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)
     st.session_state[f"links_seen_{page}"] = page_query()
-    st.session_state[f"links_values_{page}"] = {param.name: param.text(values[param.name]) for param in params
-                                                if param.name in values}
+    st.session_state[f"links_values_{page}"] = {
+        param.name: param.text(values[param.name]) for param in params if param.name in values
+    }
 
 
 def address(url_path, values):
     """The relative address of the page at `url_path` opened on `values` ({parameter name: value}, a value None
     left out), for a link from one page to another."""
-    query = {name: ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-             for name, value in values.items() if value is not None}
+    query = {
+        name: ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        for name, value in values.items()
+        if value is not None
+    }
     return url_path + ("?" + urllib.parse.urlencode(query, safe=":,") if query else "")
 
 
@@ -188,10 +195,20 @@ def share_ui(page, params):
     link in a copyable box."""
     labels = {param.name: param.label for param in params if param.label}
     with st.sidebar.popover("Copy link for students", icon=":material/link:", width="stretch"):
-        st.caption("Whoever opens this link sees this view; a hidden control is not drawn for them, its value comes "
-                   "from the link.")
-        only_look = st.toggle("View only", key=f"links_view_only_{page}",
-                              help="Every control hidden: students see this view and cannot change it.")
-        hide = [ALL] if only_look else st.multiselect(
-            "Hide from students", list(labels), format_func=labels.get, key=f"links_hide_{page}") if labels else []
+        st.caption(
+            "Whoever opens this link sees this view; a hidden control is not drawn for them, its value comes "
+            "from the link."
+        )
+        only_look = st.toggle(
+            "View only",
+            key=f"links_view_only_{page}",
+            help="Every control hidden: students see this view and cannot change it.",
+        )
+        hide = (
+            [ALL]
+            if only_look
+            else st.multiselect("Hide from students", list(labels), format_func=labels.get, key=f"links_hide_{page}")
+            if labels
+            else []
+        )
         st.code(share_link(page, hide), language=None, wrap_lines=True)

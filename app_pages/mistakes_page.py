@@ -35,8 +35,10 @@ MATRIX_KEY = "mistakes_matrix"
 TRUE_KEY, CALLED_KEY = "mistakes_true", "mistakes_called"
 INSPECT_SCALE = 7  # 32x32 images at 224 px: three side by side fit the dialog on a 1024x768 projector.
 # What a link to this page names (app_pages/links.py): ?model=<label>&cell=<true class>,<class called>.
-LINK = (links.Param("model", "mistakes_model", "Model", lambda: list(available_models(runs_dir()))),
-        links.Param("cell", (TRUE_KEY, CALLED_KEY), "The cell's class choosers", lambda: list(CLASS_NAMES), many=True))
+LINK = (
+    links.Param("model", "mistakes_model", "Model", lambda: list(available_models(runs_dir()))),
+    links.Param("cell", (TRUE_KEY, CALLED_KEY), "The cell's class choosers", lambda: list(CLASS_NAMES), many=True),
+)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -55,17 +57,26 @@ def evaluation_ui(predictor, path, dataset, split):
     return computed_ui(
         f"the model's answers to {len(dataset.y_val):,} validation images",
         lambda progress: evaluation_of(key, dataset, lambda: predictor.model, predictor.flip_average, progress),
-        lambda: read_back(str(key.file), key.model_sha256, key.detail, predictor.flip_average, dataset))
+        lambda: read_back(str(key.file), key.model_sha256, key.detail, predictor.flip_average, dataset),
+    )
 
 
 def summary_ui(evaluation):
     right = int((evaluation.predictions == evaluation.labels).sum())
-    st.metric("Accuracy", f"{evaluation.accuracy:.1%}",
-              help="The share of the validation images (never trained on) that the model calls by their class.")
-    views = (f" Each image is averaged with its mirror image, as Predict does ({evaluation.single_view_accuracy:.1%} "
-             "on the images alone)." if evaluation.flip_average else "")
-    st.caption(f"{right:,} of {evaluation.images:,} validation images right, "
-               f"{evaluation.images - right:,} mistakes.{views}")
+    st.metric(
+        "Accuracy",
+        f"{evaluation.accuracy:.1%}",
+        help="The share of the validation images (never trained on) that the model calls by their class.",
+    )
+    views = (
+        f" Each image is averaged with its mirror image, as Predict does ({evaluation.single_view_accuracy:.1%} "
+        "on the images alone)."
+        if evaluation.flip_average
+        else ""
+    )
+    st.caption(
+        f"{right:,} of {evaluation.images:,} validation images right, {evaluation.images - right:,} mistakes.{views}"
+    )
 
 
 def class_table_ui(evaluation):
@@ -74,21 +85,33 @@ def class_table_ui(evaluation):
     rows = []
     for index, name in enumerate(evaluation.class_names):
         confused = evaluation.most_confused(index)
-        rows.append({
-            "class": name, "recall": percent(evaluation.recall[index]),
-            "precision": percent(evaluation.precision[index]),
-            "most often called": "–" if confused is None else
-            f"{evaluation.class_names[confused[0]]} ({confused[1]})",
-        })
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "recall": st.column_config.TextColumn(
-            help="Of the images of this class, the share the model calls by its name."),
-        "precision": st.column_config.TextColumn(
-            help="Of the images the model calls by this name, the share that are of this class (– when it "
-                 "calls none by it)."),
-        "most often called": st.column_config.TextColumn(
-            help="The class this class's images are most often taken for, and how many of them."),
-    })
+        rows.append(
+            {
+                "class": name,
+                "recall": percent(evaluation.recall[index]),
+                "precision": percent(evaluation.precision[index]),
+                "most often called": "–"
+                if confused is None
+                else f"{evaluation.class_names[confused[0]]} ({confused[1]})",
+            }
+        )
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "recall": st.column_config.TextColumn(
+                help="Of the images of this class, the share the model calls by its name."
+            ),
+            "precision": st.column_config.TextColumn(
+                help="Of the images the model calls by this name, the share that are of this class (– when it "
+                "calls none by it)."
+            ),
+            "most often called": st.column_config.TextColumn(
+                help="The class this class's images are most often taken for, and how many of them."
+            ),
+        },
+    )
 
 
 def matrix_key():
@@ -115,10 +138,17 @@ def matrix_ui(evaluation):
     chosen = (names.index(st.session_state[TRUE_KEY]), names.index(st.session_state[CALLED_KEY]))
     matrix, table = st.columns([1, 1])
     with matrix:
-        st.markdown("**Confusion matrix**: rows are the true classes, columns the model's answers. "
-                    "Click a square to see its images.")
-        st.plotly_chart(confusion_figure(evaluation, chosen), key=matrix_key(), on_select=lambda: follow_click(names),
-                        selection_mode="points", config={"displayModeBar": False})
+        st.markdown(
+            "**Confusion matrix**: rows are the true classes, columns the model's answers. "
+            "Click a square to see its images."
+        )
+        st.plotly_chart(
+            confusion_figure(evaluation, chosen),
+            key=matrix_key(),
+            on_select=lambda: follow_click(names),
+            selection_mode="points",
+            config={"displayModeBar": False},
+        )
         st.caption("Green: right answers. Red: mistakes, the darker the larger their share of the true class.")
     with table:
         st.markdown("**Per class**")
@@ -145,8 +175,11 @@ def card_text(evaluation, index):
         top.append((true, float(evaluation.probabilities[index, true])))
     lines = []
     for rank, (label, probability) in enumerate(top):
-        line = f"{evaluation.class_names[label]} {probability:.0%}" if probability >= 0.005 else (
-            f"{evaluation.class_names[label]} <1%")
+        line = (
+            f"{evaluation.class_names[label]} {probability:.0%}"
+            if probability >= 0.005
+            else (f"{evaluation.class_names[label]} <1%")
+        )
         line = f"**{line}**" if rank == 0 else line
         lines.append(f":green[{line}]" if label == true else line)
     return "  \n".join(lines)
@@ -168,8 +201,11 @@ def gallery_ui(evaluation, dataset, indices, key):
                 chosen = int(index)
             column.caption(card_text(evaluation, index))
     if shown < len(indices):
-        st.button(f"Show {min(GALLERY_PAGE, len(indices) - shown)} more (of {len(indices) - shown} left)",
-                  key=f"{key}_more", on_click=lambda: st.session_state.update({shown_key: shown + GALLERY_PAGE}))
+        st.button(
+            f"Show {min(GALLERY_PAGE, len(indices) - shown)} more (of {len(indices) - shown} left)",
+            key=f"{key}_more",
+            on_click=lambda: st.session_state.update({shown_key: shown + GALLERY_PAGE}),
+        )
     return chosen
 
 
@@ -183,8 +219,10 @@ def cell_gallery_ui(evaluation, dataset, cell):
         return None
     noun = "image" if len(indices) == 1 else "images"
     rightly = ", rightly" if true == called else ""
-    st.markdown(f"{len(indices):,} **{names[true]}** {noun} the model calls **{names[called]}**{rightly}, the most "
-                "confident first. Each shows its three likeliest classes; the true class is green.")
+    st.markdown(
+        f"{len(indices):,} **{names[true]}** {noun} the model calls **{names[called]}**{rightly}, the most "
+        "confident first. Each shows its three likeliest classes; the true class is green."
+    )
     return gallery_ui(evaluation, dataset, indices, f"cell_{names[true]}_{names[called]}")
 
 
@@ -211,8 +249,10 @@ def inside_link_text(label, dataset, index, split):
     link = inside_link(label, dataset, index, split)
     if split == DEFAULT_SPLIT:
         return f"[See its feature maps on Inside VGG16]({link})"
-    return (f"[Open this model on Inside VGG16]({link}): it was checked on other validation images than the Inside "
-            "page offers, so choose an image there.")
+    return (
+        f"[Open this model on Inside VGG16]({link}): it was checked on other validation images than the Inside "
+        "page offers, so choose an image there."
+    )
 
 
 def inspection_ui(predictor, evaluation, dataset, index, model_label, split):
@@ -227,22 +267,32 @@ def inspection_ui(predictor, evaluation, dataset, index, model_label, split):
     heatmaps, block = predictor.grad_cams(image, (true, other), blocks=(3, 4))
     picture, true_cam, other_cam = st.columns(3)
     picture.image(enlarge(image, INSPECT_SCALE), caption=f"Validation image {index}: a {names[true]}")
-    for column, label, what, heatmap in zip((true_cam, other_cam), (true, other), ("the true class", other_what),
-                                            heatmaps, strict=True):
-        column.image(enlarge(heatmap_overlay(image, heatmap, opacity=0.55), INSPECT_SCALE),
-                     caption=f"Grad-CAM for {what}: '{names[label]}'")
+    for column, label, what, heatmap in zip(
+        (true_cam, other_cam), (true, other), ("the true class", other_what), heatmaps, strict=True
+    ):
+        column.image(
+            enlarge(heatmap_overlay(image, heatmap, opacity=0.55), INSPECT_SCALE),
+            caption=f"Grad-CAM for {what}: '{names[label]}'",
+        )
         if heatmap_is_empty(heatmap):
             column.caption(f"Empty: no region at this layer pushes the answer towards '{names[label]}'.")
     grid = image.shape[0] // 2 ** (block - 1)
     fallback = ", as block 3 gave an empty map" if block != 3 else ""
-    st.caption(f"Grad-CAM: where the model finds evidence for a class, bright = more, on a grid of "
-               f"{grid}x{grid} regions (block {block}{fallback}).")
+    st.caption(
+        f"Grad-CAM: where the model finds evidence for a class, bright = more, on a grid of "
+        f"{grid}x{grid} regions (block {block}{fallback})."
+    )
     chart, words = st.columns([3, 2], vertical_alignment="center")
     top = [(names[label], probability) for label, probability in evaluation.top(index, 5)]
     chart.plotly_chart(top_classes_figure(top), key=f"inspect_top5_{index}", config={"displayModeBar": False})
-    words.markdown(f"The model says **{names[called]}** ({evaluation.probabilities[index, called]:.0%})."
-                   + (f" It gives the true class, {names[true]}, {evaluation.probabilities[index, true]:.0%}."
-                      if called != true else ""))
+    words.markdown(
+        f"The model says **{names[called]}** ({evaluation.probabilities[index, called]:.0%})."
+        + (
+            f" It gives the true class, {names[true]}, {evaluation.probabilities[index, true]:.0%}."
+            if called != true
+            else ""
+        )
+    )
     words.markdown(inside_link_text(model_label, dataset, index, split))
 
 

@@ -63,9 +63,11 @@ def index_ui(predictor, model_path, dataset, split):
     key = model_key_ui(lambda: index_key(model_path, data), model_path)
     if key is None:
         return None
-    return computed_ui(f"the features of {len(indices):,} training images",
-                       lambda progress: index_of(key, dataset, indices, lambda: predictor.model, progress),
-                       lambda: read_back(str(key.file), key.model_sha256, key.detail, dataset, indices))
+    return computed_ui(
+        f"the features of {len(indices):,} training images",
+        lambda progress: index_of(key, dataset, indices, lambda: predictor.model, progress),
+        lambda: read_back(str(key.file), key.model_sha256, key.detail, dataset, indices),
+    )
 
 
 def answers_ui(predictor, pixels, neighbours):
@@ -85,8 +87,9 @@ def answers_ui(predictor, pixels, neighbours):
         return top[0]
     order = np.argsort(-neighbours.vote, kind="stable")[:3]
     total = int(neighbours.vote.sum())
-    box.markdown("  \n".join(f"{names[label]}: {neighbours.vote[label]} of {total}"
-                             for label in order if neighbours.vote[label]))
+    box.markdown(
+        "  \n".join(f"{names[label]}: {neighbours.vote[label]} of {total}" for label in order if neighbours.vote[label])
+    )
     return top[0]
 
 
@@ -98,11 +101,17 @@ def block_ui(block, dataset, answer, channels):
         text.caption("Every number is zero for this image, so no training image is nearer than another.")
         return
     same = int((block.labels == answer.index).sum())
-    text.caption(f"They tend to share {SHARED[block.block]}: {same} of {len(block.labels)} are {answer.name}, "
-                 "the network's answer.")
+    text.caption(
+        f"They tend to share {SHARED[block.block]}: {same} of {len(block.labels)} are {answer.name}, "
+        "the network's answer."
+    )
     # A fixed width: a caption wider than its picture would otherwise stretch the picture.
-    pictures.image([dataset.x_train[position] for position in block.indices], width=THUMBNAIL_WIDTH,
-                   caption=[dataset.class_names[label] for label in block.labels], output_format="PNG")
+    pictures.image(
+        [dataset.x_train[position] for position in block.indices],
+        width=THUMBNAIL_WIDTH,
+        caption=[dataset.class_names[label] for label in block.labels],
+        output_format="PNG",
+    )
 
 
 def neighbours_ui(predictor, pixels, model_path):
@@ -123,7 +132,9 @@ def neighbours_ui(predictor, pixels, model_path):
         return
     st.markdown(f"**Its {NEIGHBOURS} nearest of {len(index.indices):,} training images, block by block**")
     answer = answers_ui(predictor, pixels, neighbours)
-    st.caption("Each block's output, averaged over the image, is a list of numbers; the training images whose "
-               "lists point the same way are its nearest.")
+    st.caption(
+        "Each block's output, averaged over the image, is a list of numbers; the training images whose "
+        "lists point the same way are its nearest."
+    )
     for block, channels in zip(neighbours.blocks, index.channels, strict=True):
         block_ui(block, dataset, answer, channels)

@@ -20,11 +20,20 @@ from vgg.runs.record import ModelRecord, available_models
 
 MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
 # What a link to this page names (app_pages/links.py): ?model=<label>&compare=<label of the compared model>.
-LINK = (links.Param("model", "predict_model", "Model", lambda: list(available_models(runs_dir()))),
-        links.Param("compare", "predict_compare_model", "The compared model",
-                    lambda: list(available_models(runs_dir())), also=(("predict_compare_on", True),)))
-CAMERA_NOTE = ("On students' own devices the browser allows the camera only over https or on the machine "
-               "itself; use upload otherwise.")
+LINK = (
+    links.Param("model", "predict_model", "Model", lambda: list(available_models(runs_dir()))),
+    links.Param(
+        "compare",
+        "predict_compare_model",
+        "The compared model",
+        lambda: list(available_models(runs_dir())),
+        also=(("predict_compare_on", True),),
+    ),
+)
+CAMERA_NOTE = (
+    "On students' own devices the browser allows the camera only over https or on the machine "
+    "itself; use upload otherwise."
+)
 
 
 def plain(text):
@@ -36,13 +45,18 @@ def uploads_ui():
     """Returns the uploaded files and the camera photo, if any, as a list."""
     files = st.file_uploader(
         "Photos (PNG, JPEG, WebP, GIF, BMP) of any size: the network sees their centre square shrunk to 32x32",
-        type=UPLOAD_TYPES, accept_multiple_files=True, key="predict_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key="predict_upload",
+        max_upload_size=MAX_UPLOAD_BYTES // 2**20,
     )
     st.caption("Works best with one object filling the frame.")
     files = list(files or [])
     if len(files) > MAX_FILES:
-        st.warning(f"At most {MAX_FILES} photos are shown at once: you chose {len(files)}, so the first {MAX_FILES} "
-                   "are shown below; remove some to see the others.")
+        st.warning(
+            f"At most {MAX_FILES} photos are shown at once: you chose {len(files)}, so the first {MAX_FILES} "
+            "are shown below; remove some to see the others."
+        )
         files = files[:MAX_FILES]
     toggle, note = st.columns([1, 3], vertical_alignment="center")
     camera_on = toggle.toggle("Use the camera", key="predict_camera_on")
@@ -57,8 +71,11 @@ def uploads_ui():
 def compare_choice_ui(main_label):
     """The optional second model: a Predictor, or None when comparing is off or there is nothing to compare with."""
     show = links.shows("compare")
-    if show and not st.toggle("Compare with another model", key="predict_compare_on",
-                              help="Shows both models' three likeliest classes side by side for each photo."):
+    if show and not st.toggle(
+        "Compare with another model",
+        key="predict_compare_on",
+        help="Shows both models' three likeliest classes side by side for each photo.",
+    ):
         return None
     if not show and links.value(LINK[1]) is None:
         return None
@@ -100,8 +117,9 @@ def answer_map_ui(column, pixels, grid, class_name):
     if is_empty(grid):
         column.caption(empty_sentence(label, class_name))
         return
-    column.image(grid_overlay(pixels, grid, float(grid.max()), scale=6),
-                 caption=f"Where it finds '{class_name}': {label}")
+    column.image(
+        grid_overlay(pixels, grid, float(grid.max()), scale=6), caption=f"Where it finds '{class_name}': {label}"
+    )
     legend_ui(column)
 
 
@@ -109,10 +127,15 @@ def answer_caption_ui(probability, unsure_below, classes):
     """Beside the answer: that the network is unsure when its top probability is below `unsure_below` (None: not
     known, so nothing is said), and always that a name and a percentage come whatever the image."""
     if unsure_below is not None and probability < unsure_below:
-        st.warning(f"The network is unsure: {probability:.0%} is less than it gives its answer on 95% of its "
-                   f"validation images (at least {unsure_below:.0%}).", icon=":material/help:")
-    st.caption(f"It must name one of its {classes} classes whatever the image, so a high percentage is no proof: "
-               "the shipped model calls the word HELLO on white paper an airplane at about 90%.")
+        st.warning(
+            f"The network is unsure: {probability:.0%} is less than it gives its answer on 95% of its "
+            f"validation images (at least {unsure_below:.0%}).",
+            icon=":material/help:",
+        )
+    st.caption(
+        f"It must name one of its {classes} classes whatever the image, so a high percentage is no proof: "
+        "the shipped model calls the word HELLO on white paper an airplane at about 90%."
+    )
 
 
 def unsure_threshold():
@@ -135,8 +158,9 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
-    seen.image(enlarge(pixels, original_size // IMAGE_SIZE),
-               caption=f"What the network sees: {IMAGE_SIZE}x{IMAGE_SIZE}")
+    seen.image(
+        enlarge(pixels, original_size // IMAGE_SIZE), caption=f"What the network sees: {IMAGE_SIZE}x{IMAGE_SIZE}"
+    )
     answer_map_ui(cam, pixels, grid, top[0].name)
     chart.plotly_chart(
         top_classes_figure([(row.name, row.probability) for row in top]),
@@ -145,15 +169,21 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
     if compared:
         comparison_ui(compared, pixels)
     # Drawn only when open: two classes' saliency maps cost about a quarter of a second per photo on the server.
-    where = st.expander("Where it looks: blocks 3, 4 and 5 and each pixel, for its answer and another class",
-                        expanded=first, key=f"predict_where_{uploaded_file.name}_{uploaded_file.file_id}",
-                        on_change="rerun")
+    where = st.expander(
+        "Where it looks: blocks 3, 4 and 5 and each pixel, for its answer and another class",
+        expanded=first,
+        key=f"predict_where_{uploaded_file.name}_{uploaded_file.file_id}",
+        on_change="rerun",
+    )
     if where.open:
         with where:
             attention_ui(predictor, pixels, key=f"predict_{uploaded_file.name}_{uploaded_file.file_id}")
     # Closed at first: the first look builds the model's index of training images (seconds, once per model).
-    near = st.expander("What it is near, block by block: the closest training images",
-                       key=f"predict_near_{uploaded_file.name}_{uploaded_file.file_id}", on_change="rerun")
+    near = st.expander(
+        "What it is near, block by block: the closest training images",
+        key=f"predict_near_{uploaded_file.name}_{uploaded_file.file_id}",
+        on_change="rerun",
+    )
     if near.open:
         with near:
             neighbours_ui(predictor, pixels, available_models(runs_dir())[st.session_state["predict_model"]])
@@ -168,15 +198,24 @@ def render():
         return
     with second:
         other = compare_choice_ui(st.session_state.get("predict_model"))
-    links.write(PREDICT.path, LINK, {"model": st.session_state.get("predict_model"),
-                                  "compare": st.session_state["predict_compare_model"] if other else None})
+    links.write(
+        PREDICT.path,
+        LINK,
+        {
+            "model": st.session_state.get("predict_model"),
+            "compare": st.session_state["predict_compare_model"] if other else None,
+        },
+    )
     compared = ()
     if other is not None:
         compared = [(st.session_state["predict_model"], predictor), (st.session_state["predict_compare_model"], other)]
     files = uploads_ui()
     if not files:
-        st.info("Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
-                + ", ".join(predictor.class_names) + ".")
+        st.info(
+            "Upload one or more photos: a cat, a car, a ship… The network knows the 10 CIFAR-10 classes: "
+            + ", ".join(predictor.class_names)
+            + "."
+        )
         return
     # Read once for all uploads: a run's record reads its metrics file.
     unsure_below = unsure_threshold()

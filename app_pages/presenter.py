@@ -16,9 +16,13 @@ PRESENTER_STYLE = (
 def presenter_ui():
     """The sidebar's "Presenter view" switch: larger text on every page for the projector, kept in the address
     (?present=1) so that a bookmark on the teacher's machine opens the projector's view."""
-    on = st.sidebar.toggle("Presenter view", value=st.query_params.get("present") == "1", key="presenter",
-                           help="Larger text for the projector, and the chart or picture first with the choosers "
-                                "folded away; the address keeps it.")
+    on = st.sidebar.toggle(
+        "Presenter view",
+        value=st.query_params.get("present") == "1",
+        key="presenter",
+        help="Larger text for the projector, and the chart or picture first with the choosers "
+        "folded away; the address keeps it.",
+    )
     if on:
         st.query_params["present"] = "1"
         st.html(f"<style>{PRESENTER_STYLE}</style>")

@@ -44,8 +44,10 @@ def explanation_ui(blog, fixed, moment):
     diagnosis = diagnose_records(blog.config(), moment.diagnostics, moment.metrics)
     st.markdown(f"**The training doctor, {moment.seconds:.0f} s into the blog's run:** {diagnosis.sentence}")
     if diagnosis.fix_sentence:
-        st.markdown(f"**Its fix:** {diagnosis.fix_sentence} The second run applies the doctor's advice in turn "
-                    f"({changes(blog, fixed)}), recorded the same way.")
+        st.markdown(
+            f"**Its fix:** {diagnosis.fix_sentence} The second run applies the doctor's advice in turn "
+            f"({changes(blog, fixed)}), recorded the same way."
+        )
     if moment.diagnostics.probes:
         st.plotly_chart(diagnosis_figure(moment.diagnostics), key="replay_doctor")
 
@@ -73,10 +75,12 @@ def replay_ui(expanded):
     if len(recorded) < 1:
         return
     with st.expander("Why did the blog's VGG16 never learn? Its run and its fix, replayed", expanded=expanded):
-        st.markdown("The blog trained VGG16 from scratch **without batch normalization**, with Adam at 1e-3, "
-                    "pixels in [0, 1] and two Dense 4096 layers, and its loss sat at **ln 10 = 2.3026**: the loss of "
-                    "giving every class 1/10 whatever the image. Below, the same recipe on 3,000 CIFAR-10 images "
-                    "(the **blog-short** preset) and the doctor's fix, recorded by this app's own trainer.")
+        st.markdown(
+            "The blog trained VGG16 from scratch **without batch normalization**, with Adam at 1e-3, "
+            "pixels in [0, 1] and two Dense 4096 layers, and its loss sat at **ln 10 = 2.3026**: the loss of "
+            "giving every class 1/10 whatever the image. Below, the same recipe on 3,000 CIFAR-10 images "
+            "(the **blog-short** preset) and the doctor's fix, recorded by this app's own trainer."
+        )
         columns = st.columns([2, 1], vertical_alignment="bottom")
         columns[0].segmented_control("Replay speed", list(SPEEDS), key="replay_speed", default="30x")
         if columns[1].button("Play from the start", key="replay_play"):

@@ -28,10 +28,14 @@ from vgg.runs.metrics import format_duration, progress, read_metrics
 from vgg.runs.status import PRECISION_WORDS, RESUMABLE_STATES, State, images_per_epoch
 
 STATE_ICONS = {
-    State.RUNNING: ":material/play_circle:", State.QUEUED: ":material/schedule:",
-    State.FINISHED: ":material/check_circle:", State.STOPPED: ":material/pause_circle:",
-    State.FAILED: ":material/error:", State.INTERRUPTED: ":material/warning:",
-    State.CREATED: ":material/radio_button_unchecked:", State.DAMAGED: ":material/broken_image:",
+    State.RUNNING: ":material/play_circle:",
+    State.QUEUED: ":material/schedule:",
+    State.FINISHED: ":material/check_circle:",
+    State.STOPPED: ":material/pause_circle:",
+    State.FAILED: ":material/error:",
+    State.INTERRUPTED: ":material/warning:",
+    State.CREATED: ":material/radio_button_unchecked:",
+    State.DAMAGED: ":material/broken_image:",
 }
 
 
@@ -52,19 +56,30 @@ def controls_ui(run, status, live):
     allowed = may_control(status, current_user(), is_teacher()) and not links.view_only()
     if status.state == State.QUEUED:
         if allowed:
-            columns[1].button("Cancel", key=f"stop_{run.name}", on_click=press, args=(run.name, "stop"),
-                              help="Take it out of the queue; it can be resumed later.")
+            columns[1].button(
+                "Cancel",
+                key=f"stop_{run.name}",
+                on_click=press,
+                args=(run.name, "stop"),
+                help="Take it out of the queue; it can be resumed later.",
+            )
         return pressed(run.name)
     if status.active:
         if allowed:
-            columns[1].button("Stop", key=f"stop_{run.name}", on_click=press, args=(run.name, "stop"),
-                              help="Finish the batch, save a checkpoint, stop")
+            columns[1].button(
+                "Stop",
+                key=f"stop_{run.name}",
+                on_click=press,
+                args=(run.name, "stop"),
+                help="Finish the batch, save a checkpoint, stop",
+            )
         # Streamlit draws a chart whose data changed as a new chart, losing the reader's zoom: while a
         # run trains, at every redraw. Pausing stops the redraws (the training goes on), so a zoom stays.
         paused = columns[2].toggle(
-            "Pause updates", key=pause_key(run.name),
+            "Pause updates",
+            key=pause_key(run.name),
             help=f"Stop redrawing this run every {REDRAW_SECONDS:g} seconds, so that you can zoom into the chart "
-                 "(drag a box) and hover over it. The training goes on; turn it off to catch up.",
+            "(drag a box) and hover over it. The training goes on; turn it off to catch up.",
         )
         action = pressed(run.name)
         if paused and live and action is None:
@@ -75,8 +90,9 @@ def controls_ui(run, status, live):
         resume_help = (
             "Continue from the last checkpoint" if run.checkpoint_path.exists() else "Start it again from epoch 0"
         )
-        columns[1].button("Resume", key=f"resume_{run.name}", on_click=press, args=(run.name, "resume"),
-                          help=resume_help)
+        columns[1].button(
+            "Resume", key=f"resume_{run.name}", on_click=press, args=(run.name, "resume"), help=resume_help
+        )
     return pressed(run.name)
 
 
@@ -125,17 +141,27 @@ def numbers_ui(status, metrics):
         last = epochs[-1]
         change = f"{last.val_accuracy - epochs[-2].val_accuracy:+.1%}" if len(epochs) > 1 else None
         columns = st.columns(4)
-        columns[0].metric("Validation accuracy", f"{last.val_accuracy:.1%}", change,
-                          help="On the validation images: photos the network never trains on, a fair test of new ones.")
+        columns[0].metric(
+            "Validation accuracy",
+            f"{last.val_accuracy:.1%}",
+            change,
+            help="On the validation images: photos the network never trains on, a fair test of new ones.",
+        )
         columns[1].metric("Validation loss", f"{last.val_loss:.3f}")
         columns[2].metric("Training accuracy", f"{last.accuracy:.1%}")
-        columns[3].metric("Learning rate", f"{last.learning_rate:.2g}",
-                          help="The size of each step. The cosine schedule lowers it to 0 at the last epoch on "
-                               "purpose: small final steps settle the weights.")
+        columns[3].metric(
+            "Learning rate",
+            f"{last.learning_rate:.2g}",
+            help="The size of each step. The cosine schedule lowers it to 0 at the last epoch on "
+            "purpose: small final steps settle the weights.",
+        )
     if status.final_accuracy is not None and status.final_flip_average:
         # An averaged run's epoch numbers above are each epoch's own weights, not the model it finished with.
-        finished_model = (f"Finished model, the average of the weights of its last {status.averaged_epochs} epochs"
-                          if status.averaged_epochs else "Finished model")
+        finished_model = (
+            f"Finished model, the average of the weights of its last {status.averaged_epochs} epochs"
+            if status.averaged_epochs
+            else "Finished model"
+        )
         st.caption(
             f"{finished_model}: **{status.final_accuracy:.1%}** of the validation images right when each is "
             f"averaged with its mirror image, as Predict does "
@@ -187,8 +213,12 @@ def start_fix(run, status, fixed):
     """Starts the doctor's fixed run through the same path and limits as any run, named after the original and
     overlaid on it."""
     try:
-        new, _ = start_run(config=fixed, preset=status.preset, data_dir=status.data_dir or default_data_dir(),
-                           title=f"{status.title or run.name}, fixed")
+        new, _ = start_run(
+            config=fixed,
+            preset=status.preset,
+            data_dir=status.data_dir or default_data_dir(),
+            title=f"{status.title or run.name}, fixed",
+        )
     except UserError as error:
         st.error(str(error))
         return
@@ -211,9 +241,15 @@ def series_key(run, config, status):
 def shared_figure(keys, x_axis):
     """The chart of the runs in `keys`, built once per change of their files for every session watching:
     30 students on one run cost one figure a second, not thirty. Callers must not change it."""
-    series = [Series(pathlib.Path(path).name, label, read_metrics(pathlib.Path(path) / "metrics.jsonl",
-                                                                  pathlib.Path(path).name), images)
-              for path, label, images, _, _ in keys]
+    series = [
+        Series(
+            pathlib.Path(path).name,
+            label,
+            read_metrics(pathlib.Path(path) / "metrics.jsonl", pathlib.Path(path).name),
+            images,
+        )
+        for path, label, images, _, _ in keys
+    ]
     return training_figure(series, x_axis)
 
 
@@ -236,18 +272,22 @@ def chart_ui(run, config, status, compare_names):
         st.error(str(error))
         return
     st.plotly_chart(figure, key=f"chart_{run.name}")
-    st.caption("Solid lines: on the training images, as it learns. Dashed: on the validation images, which it "
-               "never trains on: how well it does on new photos. ln 10 = 2.30 is the loss of a model that "
-               "guesses evenly among the 10 classes; 10% is the accuracy of guessing. "
-               f"Updated {datetime.datetime.now():%H:%M:%S}.")
+    st.caption(
+        "Solid lines: on the training images, as it learns. Dashed: on the validation images, which it "
+        "never trains on: how well it does on new photos. ln 10 = 2.30 is the loss of a model that "
+        "guesses evenly among the 10 classes; 10% is the accuracy of guessing. "
+        f"Updated {datetime.datetime.now():%H:%M:%S}."
+    )
 
 
 def run_label(name, config, status):
     """What a run is, for a legend: its title, or 'blog (no batch norm, 3k images) · 09:18', and who started it."""
     if status.title:
         return f"{status.title} · {status.owner}" if status.owner else status.title
-    parts = ["batch norm" if config.batch_norm else "no batch norm",
-             f"{images_per_epoch(config, status) / 1000:.3g}k images"]
+    parts = [
+        "batch norm" if config.batch_norm else "no batch norm",
+        f"{images_per_epoch(config, status) / 1000:.3g}k images",
+    ]
     started = ""
     if status.created:
         started = f" · {datetime.datetime.fromisoformat(status.created):%H:%M}"

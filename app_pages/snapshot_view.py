@@ -24,8 +24,11 @@ def epoch_stops(path):
     if not epochs:
         return {}
     last = file_epoch(path)
-    stops = {f"{epoch} (random weights)" if epoch == 0 else str(epoch): epoch
-             for epoch in epochs if last is None or epoch < last}
+    stops = {
+        f"{epoch} (random weights)" if epoch == 0 else str(epoch): epoch
+        for epoch in epochs
+        if last is None or epoch < last
+    }
     what = "latest checkpoint" if pathlib.Path(path).name == "checkpoint.keras" else "this model"
     return stops | {what if last is None else f"{last} ({what})": None}
 
@@ -47,8 +50,13 @@ def epoch_choice_ui(predictor, model_key):
         st.caption(f"This model kept no snapshot of epoch {asked}, so it shows its last one.")
         st.session_state.inside_epoch = FINAL_EPOCH
     if links.shows("epoch"):
-        st.select_slider("Epoch", list(labels), key="inside_epoch", format_func=labels.get,
-                         help="The model as it was after this many epochs of training; 0 is before any.")
+        st.select_slider(
+            "Epoch",
+            list(labels),
+            key="inside_epoch",
+            format_func=labels.get,
+            help="The model as it was after this many epochs of training; 0 is before any.",
+        )
     epoch = stops[labels[st.session_state.inside_epoch]]
     epoch_caption(path, epoch)
     if epoch is None:
@@ -66,8 +74,10 @@ def epoch_caption(path, epoch):
     if epoch == 0:
         st.caption("Epoch 0: the random weights the run started from, before any training; its answers are guesses.")
     elif epoch is not None and epoch in (accuracies := logged_accuracies(path)):
-        st.caption(f"After epoch {epoch}: {accuracies[epoch]:.1%} of the validation images right (each image alone, "
-                   "as the run logged it).")
+        st.caption(
+            f"After epoch {epoch}: {accuracies[epoch]:.1%} of the validation images right (each image alone, "
+            "as the run logged it)."
+        )
 
 
 def earlier_epoch_note(what):
@@ -78,7 +88,10 @@ def earlier_epoch_note(what):
 def earlier_filters_ui(predictor, epoch):
     """The Filters tab at an earlier epoch: the first layer's filters, which need no computing."""
     if epoch == 0:
-        st.warning("Epoch 0: these filters are random numbers; whatever they are sorted into below, they have "
-                   "learned nothing yet.", icon=":material/casino:")
+        st.warning(
+            "Epoch 0: these filters are random numbers; whatever they are sorted into below, they have "
+            "learned nothing yet.",
+            icon=":material/casino:",
+        )
     first_layer_ui(predictor.model)
     earlier_epoch_note("The deeper layers' and the classes' pictures")

@@ -30,23 +30,37 @@ from vgg.runs.status import State
 X_AXES = ["auto", "epochs", "images"]
 # What a link to this page names (app_pages/links.py): the run shown, the runs overlaid and the chart's x axis, not
 # the training settings.
-LINK = (links.Param("run", "train_link_run", "Run shown", lambda: [run.name for run in list_runs(runs_dir())]),
-        links.Param("overlay", "compare", "Overlaid runs", lambda: [run.name for run in list_runs(runs_dir())],
-                    many=True, default=[]),
-        links.Param("x", "x_axis", "x axis", lambda: X_AXES, default="auto"))
+LINK = (
+    links.Param("run", "train_link_run", "Run shown", lambda: [run.name for run in list_runs(runs_dir())]),
+    links.Param(
+        "overlay",
+        "compare",
+        "Overlaid runs",
+        lambda: [run.name for run in list_runs(runs_dir())],
+        many=True,
+        default=[],
+    ),
+    links.Param("x", "x_axis", "x axis", lambda: X_AXES, default="auto"),
+)
 
 
 def start_ui(training, column):
     """The Start button in `column`; returns whether it was pressed. While `training` (runs) hold every slot,
     a new run waits in the queue, and the button says so."""
     full = len(training) >= slot_count()
-    pressed = column.button("Queue run" if full else "Start training", type="primary", key="start", width="stretch",
-                            help="Every training slot is busy: the run waits in the queue and starts by itself."
-                            if full else None)
+    pressed = column.button(
+        "Queue run" if full else "Start training",
+        type="primary",
+        key="start",
+        width="stretch",
+        help="Every training slot is busy: the run waits in the queue and starts by itself." if full else None,
+    )
     if full:
         names = ", ".join(f"**{run.name}**" for run in training)
-        st.info(f"{names} {'is' if len(training) == 1 else 'are'} training; a new run waits in the queue below and "
-                "starts by itself when a slot frees.")
+        st.info(
+            f"{names} {'is' if len(training) == 1 else 'are'} training; a new run waits in the queue below and "
+            "starts by itself when a slot frees."
+        )
     # A refusal stays on screen until the next start, and a place in the queue while the run waits there, not
     # only until the next redraw.
     if st.session_state.get("start_refusal"):
@@ -59,16 +73,24 @@ def start_ui(training, column):
 
 def run_title_ui():
     """The name the starter gives the next run, in the sidebar (lists show it instead of the folder's name)."""
-    return st.sidebar.text_input("Name this run (optional)", key="run_title", placeholder="group 3, lr 0.01",
-                                 help="Runs are listed and overlaid by this name.")
+    return st.sidebar.text_input(
+        "Name this run (optional)",
+        key="run_title",
+        placeholder="group 3, lr 0.01",
+        help="Runs are listed and overlaid by this name.",
+    )
 
 
 def start(preset_name, config, title):
     """Launches a run with `config`; says why not in one sentence when it cannot start."""
     st.session_state.pop("start_queued", None)
     try:
-        run, _ = start_run(config=validate(config), preset=preset_name, data_dir=default_data_dir(),
-                           title=clean_name(title, "A run's name"))
+        run, _ = start_run(
+            config=validate(config),
+            preset=preset_name,
+            data_dir=default_data_dir(),
+            title=clean_name(title, "A run's name"),
+        )
     except UserError as error:
         st.session_state.start_refusal = str(error)
         st.error(str(error))
@@ -106,28 +128,36 @@ def delete_ui(runs, titles):
 def runs_table_ui(runs, titles):
     rows = []
     for summary in (run.summary() for run in runs):
-        rows.append({
-            "run": titles.get(summary.name, summary.name),
-            "started by": summary.owner or "",
-            "state": str(summary.state),
-            "preset": summary.preset or "",
-            "epochs": f"{summary.epochs_done}/{summary.epochs or '?'}",
-            "validation accuracy": None if summary.val_accuracy is None else round(summary.val_accuracy, 4),
-            "final score (as Predict does)": (
-                None if summary.final_accuracy is None else round(summary.final_accuracy, 4)
+        rows.append(
+            {
+                "run": titles.get(summary.name, summary.name),
+                "started by": summary.owner or "",
+                "state": str(summary.state),
+                "preset": summary.preset or "",
+                "epochs": f"{summary.epochs_done}/{summary.epochs or '?'}",
+                "validation accuracy": None if summary.val_accuracy is None else round(summary.val_accuracy, 4),
+                "final score (as Predict does)": (
+                    None if summary.final_accuracy is None else round(summary.final_accuracy, 4)
+                ),
+                "problem": summary.problem or "",
+                "created": datetime.datetime.fromisoformat(summary.created) if summary.created else None,
+            }
+        )
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config={
+            "validation accuracy": st.column_config.NumberColumn(
+                format="percent", help="On the validation images alone, after the last finished epoch."
             ),
-            "problem": summary.problem or "",
-            "created": datetime.datetime.fromisoformat(summary.created) if summary.created else None,
-        })
-    st.dataframe(rows, hide_index=True, column_config={
-        "validation accuracy": st.column_config.NumberColumn(
-            format="percent", help="On the validation images alone, after the last finished epoch."),
-        "final score (as Predict does)": st.column_config.NumberColumn(
-            format="percent",
-            help="The finished model as Predict scores it: each validation image averaged with its mirror image "
-                 "when the run trained with flips."),
-        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-    })
+            "final score (as Predict does)": st.column_config.NumberColumn(
+                format="percent",
+                help="The finished model as Predict scores it: each validation image averaged with its mirror image "
+                "when the run trained with flips.",
+            ),
+            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        },
+    )
 
 
 def run_titles(runs):
@@ -156,8 +186,9 @@ def run_choice_ui(titles, default_name):
     columns = st.columns([2, 3, 2], vertical_alignment="bottom")
     run_name = default_name
     if links.shows("run"):
-        run_name = columns[0].selectbox("Show run", names, index=names.index(default_name),
-                                        key=f"show_run_{default_name}", format_func=titles.get)
+        run_name = columns[0].selectbox(
+            "Show run", names, index=names.index(default_name), key=f"show_run_{default_name}", format_func=titles.get
+        )
     others = [name for name in names if name != run_name]
     # A run deleted since the link was made, or the run now shown, cannot be overlaid.
     st.session_state.compare = [name for name in st.session_state.get("compare", []) if name in others]
@@ -165,12 +196,13 @@ def run_choice_ui(titles, default_name):
         columns[1].multiselect("Overlay other runs", others, key="compare", format_func=titles.get)
     if links.shows("x"):
         columns[2].segmented_control(
-            "x axis", X_AXES, key="x_axis",
+            "x axis",
+            X_AXES,
+            key="x_axis",
             help="Auto: images seen when the runs shown hold different numbers of images per epoch (they compare "
-                 "fairly only so), else epochs.",
+            "fairly only so), else epochs.",
         )
-    links.write(TRAIN.path, LINK, {"run": run_name, "overlay": st.session_state.compare,
-                                "x": st.session_state.x_axis})
+    links.write(TRAIN.path, LINK, {"run": run_name, "overlay": st.session_state.compare, "x": st.session_state.x_axis})
     return run_name, st.session_state.compare
 
 

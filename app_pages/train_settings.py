@@ -18,7 +18,9 @@ BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
 def preset_ui():
     """Returns the chosen preset's name; its sentence shows under the choice."""
     return st.selectbox(
-        "Preset", list(PRESETS), key="preset",
+        "Preset",
+        list(PRESETS),
+        key="preset",
         help="A preset fills in every setting; change any of them below before pressing Start.",
     )
 
@@ -26,12 +28,19 @@ def preset_ui():
 def main_settings_ui(preset, key, columns):
     """The settings a lesson changes first: (epochs, training images)."""
     epochs = columns[0].number_input(
-        "Epochs", *RANGES["epochs"], preset.epochs, key=key + "epochs",
+        "Epochs",
+        *RANGES["epochs"],
+        preset.epochs,
+        key=key + "epochs",
         help="Passes over the training images. The learning rate falls to 0 at the last one, on purpose: "
-             "small final steps settle the weights.",
+        "small final steps settle the weights.",
     )
     train_subset = columns[1].number_input(
-        "Images (0 = all)", *RANGES["train_subset"], preset.train_subset, step=1000, key=key + "train_subset",
+        "Images (0 = all)",
+        *RANGES["train_subset"],
+        preset.train_subset,
+        step=1000,
+        key=key + "train_subset",
         help="Training images: a class-balanced subset of them when above 0; smaller runs finish sooner.",
     )
     return int(epochs), int(train_subset)
@@ -42,51 +51,78 @@ def advanced_settings_ui(preset, key):
     with st.expander("Advanced settings: model, optimizer, batch, augmentation"):
         columns = st.columns(3)
         variant = columns[0].selectbox(
-            "VGG variant", list(VARIANTS), index=list(VARIANTS).index(preset.variant),
-            format_func=lambda name: f"{VARIANTS[name]} ({name})", key=key + "variant",
+            "VGG variant",
+            list(VARIANTS),
+            index=list(VARIANTS).index(preset.variant),
+            format_func=lambda name: f"{VARIANTS[name]} ({name})",
+            key=key + "variant",
         )
         width = columns[1].select_slider(
-            "Width", WIDTHS, value=preset.width, key=key + "width",
+            "Width",
+            WIDTHS,
+            value=preset.width,
+            key=key + "width",
             help="Multiplier on every conv layer's channels: 1.0 is the paper's 64-128-256-512-512. "
-                 "Cost grows with its square.",
+            "Cost grows with its square.",
         )
         batch_norm = columns[2].checkbox(
-            "Batch normalization", preset.batch_norm, key=key + "batch_norm",
+            "Batch normalization",
+            preset.batch_norm,
+            key=key + "batch_norm",
             help="Without it, VGG16 trained from scratch often never learns: see the blog preset.",
         )
-        optimizer = columns[0].selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(preset.optimizer),
-                                         key=key + "optimizer")
+        optimizer = columns[0].selectbox(
+            "Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(preset.optimizer), key=key + "optimizer"
+        )
         learning_rate = columns[1].number_input(
-            "Learning rate", *RANGES["learning_rate"], float(preset.learning_rate), format="%.4f",
-            key=key + "learning_rate", help="How big a step each batch takes. Too big diverges; too small crawls.",
+            "Learning rate",
+            *RANGES["learning_rate"],
+            float(preset.learning_rate),
+            format="%.4f",
+            key=key + "learning_rate",
+            help="How big a step each batch takes. Too big diverges; too small crawls.",
         )
         batch_size = columns[2].select_slider(
             "Batch size", BATCH_SIZES, value=preset.batch_size, key=key + "batch_size"
         )
         augment = columns[0].checkbox("Augmentation (crop + flip)", preset.augment, key=key + "augment")
         cutout_size = columns[1].select_slider(
-            "Cutout square (pixels)", CUTOUT_SIZES, value=preset.cutout_size, key=key + "cutout_size",
+            "Cutout square (pixels)",
+            CUTOUT_SIZES,
+            value=preset.cutout_size,
+            key=key + "cutout_size",
             disabled=not augment,
             help="Blacks out a random square of each training image, so the network cannot rely on one part "
-                 "of an object (DeVries & Taylor, 2017, found it helps long runs). 0 turns it off.",
+            "of an object (DeVries & Taylor, 2017, found it helps long runs). 0 turns it off.",
         )
         whiten = columns[2].checkbox(
-            "Whitened first layer", preset.whiten, key=key + "whiten",
+            "Whitened first layer",
+            preset.whiten,
+            key=key + "whiten",
             help="Block 1's first conv is set, before training, to filters that decorrelate the images' 3x3 "
-                 "patches, and is not trained (as airbench does): a short run learns faster.",
+            "patches, and is not trained (as airbench does): a short run learns faster.",
         )
     return dict(
-        variant=variant, width=float(width), batch_norm=batch_norm, optimizer=optimizer,
-        learning_rate=float(learning_rate), batch_size=int(batch_size), augment=augment,
-        cutout_size=int(cutout_size) if augment else 0, whiten=whiten,
+        variant=variant,
+        width=float(width),
+        batch_norm=batch_norm,
+        optimizer=optimizer,
+        learning_rate=float(learning_rate),
+        batch_size=int(batch_size),
+        augment=augment,
+        cutout_size=int(cutout_size) if augment else 0,
+        whiten=whiten,
     )
 
 
 def estimate_text(config):
     """'about 1 h 40 min on this machine', with where the machine's speed came from."""
     guess = estimate(config, images_per_epoch(config), list_runs(runs_dir()))
-    source = (f"from run {guess.measured_by}'s speed here" if guess.measured_by
-              else "a guess until a first run measures this machine")
+    source = (
+        f"from run {guess.measured_by}'s speed here"
+        if guess.measured_by
+        else "a guess until a first run measures this machine"
+    )
     return f"Estimated time: **about {format_duration(guess.seconds)}** on this machine ({source})."
 
 

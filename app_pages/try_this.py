@@ -29,10 +29,19 @@ def may_edit_tasks():
 
 def edit_task_ui(page_name, task):
     """A small form under the task that rewrites this page's task in experiments/try-this.toml."""
-    with st.sidebar.popover("Edit this task" if task else "Write a task for this page", icon=":material/edit:",
-                            width="stretch"), st.form(f"try_this_form_{page_name}", border=False):
-        text = st.text_area("Task for students", task, max_chars=400, key=f"try_this_text_{page_name}",
-                            help="One or two sentences; leave it empty to show no task on this page.")
+    with (
+        st.sidebar.popover(
+            "Edit this task" if task else "Write a task for this page", icon=":material/edit:", width="stretch"
+        ),
+        st.form(f"try_this_form_{page_name}", border=False),
+    ):
+        text = st.text_area(
+            "Task for students",
+            task,
+            max_chars=400,
+            key=f"try_this_text_{page_name}",
+            help="One or two sentences; leave it empty to show no task on this page.",
+        )
         if st.form_submit_button("Save the task"):
             try:
                 save_try_this(page_name, text)

@@ -47,11 +47,13 @@ STARTUP_SECONDS = 30  # From the command to the first step: imports, data, build
 TIME_TO_ACCURACY_EPOCHS = 10  # When no speed was measured.
 
 
-def budget_epochs(images_per_second, train_images=TRAINING_IMAGES - DEFAULT_SPLIT[0],
-                  validation_images=DEFAULT_SPLIT[0]):
+def budget_epochs(
+    images_per_second, train_images=TRAINING_IMAGES - DEFAULT_SPLIT[0], validation_images=DEFAULT_SPLIT[0]
+):
     """Epochs of the cpu preset that fit in BUDGET_SECONDS at `images_per_second` (validation included)."""
     epoch_seconds = (train_images + validation_images / 3) / images_per_second
     return max(1, int((BUDGET_SECONDS - STARTUP_SECONDS) // epoch_seconds))
+
 
 # The blog's plain Keras code, run in a fresh interpreter that never imports `vgg`, so that
 # TF_ENABLE_ONEDNN_OPTS stays at TensorFlow's own default there.
@@ -129,8 +131,14 @@ def trainer_throughput(config, images, labels, warmup_steps):
 
     def fit(start, stop):
         dataset = data_module.make_tf_dataset(
-            images[start:stop], labels[start:stop], config.batch_size, augment=config.augment, shuffle=True,
-            seed=config.seed, cutout_size=config.cutout_size, alternate_flips=config.alternate_flips,
+            images[start:stop],
+            labels[start:stop],
+            config.batch_size,
+            augment=config.augment,
+            shuffle=True,
+            seed=config.seed,
+            cutout_size=config.cutout_size,
+            alternate_flips=config.alternate_flips,
         )
         model.fit(dataset, epochs=1, shuffle=False, verbose=0)
 
@@ -210,20 +218,39 @@ def training_rows(args, plan):
     project, project_params, flops_per_image = trainer_throughput(blog, images, labels, plan["warmup_steps"])
     say("training the blog's plain Keras code in a fresh interpreter")
     baseline = blog_baseline_throughput(images, labels, plan["warmup_steps"])
-    note = (f"baseline oneDNN {'on' if baseline['onednn'] else 'off'} (TensorFlow's default here), "
-            f"project oneDNN {'on' if onednn_enabled() else 'off'}; "
-            f"parameters {project_params:,} vs {baseline['params']:,}")
-    rows.append(make_row("blog training", project, "images/s", baseline["images_per_second"],
-                         "blog's model.fit(numpy, batch_size=32) in plain Keras", ("ratio", ">=", 4), note))
+    note = (
+        f"baseline oneDNN {'on' if baseline['onednn'] else 'off'} (TensorFlow's default here), "
+        f"project oneDNN {'on' if onednn_enabled() else 'off'}; "
+        f"parameters {project_params:,} vs {baseline['params']:,}"
+    )
+    rows.append(
+        make_row(
+            "blog training",
+            project,
+            "images/s",
+            baseline["images_per_second"],
+            "blog's model.fit(numpy, batch_size=32) in plain Keras",
+            ("ratio", ">=", 4),
+            note,
+        )
+    )
     # How close to the CPU's limit both are: the ceiling on any float32 speed-up of this model.
     say("timing float32 matrix multiplies, the practical peak")
     peak = matmul_gflops()
-    rows.append(make_row("blog training compute", project * flops_per_image / 1e9, "GFLOP/s",
-                         baseline["images_per_second"] * flops_per_image / 1e9, "the blog's plain Keras", None,
-                         f"{flops_per_image / 1e9:.2f} GFLOP per training image; float32 matmul peak here "
-                         f"{peak:.0f} GFLOP/s, so at most "
-                         f"{peak / (baseline['images_per_second'] * flops_per_image / 1e9):.1f}x "
-                         f"over the baseline without fewer FLOPs"))
+    rows.append(
+        make_row(
+            "blog training compute",
+            project * flops_per_image / 1e9,
+            "GFLOP/s",
+            baseline["images_per_second"] * flops_per_image / 1e9,
+            "the blog's plain Keras",
+            None,
+            f"{flops_per_image / 1e9:.2f} GFLOP per training image; float32 matmul peak here "
+            f"{peak:.0f} GFLOP/s, so at most "
+            f"{peak / (baseline['images_per_second'] * flops_per_image / 1e9):.1f}x "
+            f"over the baseline without fewer FLOPs",
+        )
+    )
 
     for name in ("cpu", "half"):
         config = PRESETS[name]
@@ -270,12 +297,21 @@ def inference_rows(args, plan):
     features_predict = median_milliseconds(lambda: feature_model.predict(batch, verbose=0), calls)
     keras.backend.clear_session()
     return [
-        make_row("top-5 of one image", top_k, "ms", predict, "model.predict(x, verbose=0)", ("value", "<=", 10),
-                 source),
-        make_row("Grad-CAM", grad_cam, "ms", eager, "eager GradientTape (the Keras example)", ("value", "<=", 30),
-                 source),
-        make_row("feature maps, 5 blocks", features, "ms", features_predict, "keras.Model(outputs=every block).predict",
-                 ("value", "<=", 50), source),
+        make_row(
+            "top-5 of one image", top_k, "ms", predict, "model.predict(x, verbose=0)", ("value", "<=", 10), source
+        ),
+        make_row(
+            "Grad-CAM", grad_cam, "ms", eager, "eager GradientTape (the Keras example)", ("value", "<=", 30), source
+        ),
+        make_row(
+            "feature maps, 5 blocks",
+            features,
+            "ms",
+            features_predict,
+            "keras.Model(outputs=every block).predict",
+            ("value", "<=", 50),
+            source,
+        ),
     ]
 
 
@@ -292,13 +328,20 @@ def diagnostics_row(args, rounds=4):
     probe_images, probe_labels = sample_images(200, args.data_dir, seed=1)
     say(f"training the cpu preset with and without the doctor's probes ({rounds} x {steps} steps each)")
     with tempfile.TemporaryDirectory(prefix="vgg-bench-probes-") as folder:
-        cost = probe_cost(config, images, labels, probe_images, probe_labels, pathlib.Path(folder),
-                          rounds=rounds, steps=steps)
-    return make_row("cpu training with the doctor's probes", cost["cpu_with"], "images/s", cost["cpu_without"],
-                    "same steps without probes", ("ratio", ">=", 0.95),
-                    f"per CPU-second; by the wall clock {cost['wall_with']:.0f} vs {cost['wall_without']:.0f} "
-                    f"images/s; "
-                    f"one probe of 200 images every {steps} steps, which took {cost['probe_share']:.1%} of the time")
+        cost = probe_cost(
+            config, images, labels, probe_images, probe_labels, pathlib.Path(folder), rounds=rounds, steps=steps
+        )
+    return make_row(
+        "cpu training with the doctor's probes",
+        cost["cpu_with"],
+        "images/s",
+        cost["cpu_without"],
+        "same steps without probes",
+        ("ratio", ">=", 0.95),
+        f"per CPU-second; by the wall clock {cost['wall_with']:.0f} vs {cost['wall_without']:.0f} "
+        f"images/s; "
+        f"one probe of 200 images every {steps} steps, which took {cost['probe_share']:.1%} of the time",
+    )
 
 
 def follow_epochs(process, metrics_path, start):
@@ -323,35 +366,49 @@ def time_to_accuracy_rows(args, cpu_images_per_second=None):
     names = ("accuracy within 1 minute", "accuracy within 5 minutes")
     targets = (("value", ">=", 60), ("value", ">=", 85))
     if not args.data_dir:
-        return [make_row(name, None, "%", target=target, note="skipped: needs --data-dir (real CIFAR-10 images)")
-                for name, target in zip(names, targets, strict=True)]
+        return [
+            make_row(name, None, "%", target=target, note="skipped: needs --data-dir (real CIFAR-10 images)")
+            for name, target in zip(names, targets, strict=True)
+        ]
     epochs = budget_epochs(cpu_images_per_second) if cpu_images_per_second else TIME_TO_ACCURACY_EPOCHS
     say(f"training the cpu preset for {epochs} epochs on real images (about 5 minutes)")
     try:
         curve, total, final = time_to_accuracy_curve(pathlib.Path(args.data_dir).resolve(), epochs)
     except RuntimeError as error:
         # A failed training is a result to report; the rows measured before it are kept.
-        return [dict(make_row(name, None, "%", target=target, note=f"failed: {error}"), target_met=False)
-                for name, target in zip(names, targets, strict=True)]
+        return [
+            dict(make_row(name, None, "%", target=target, note=f"failed: {error}"), target_met=False)
+            for name, target in zip(names, targets, strict=True)
+        ]
     # A final score that failed is recorded as missing; the curve still counts.
     final_text = "no final score" if final is None else f"{final:.1%}"
-    say("curve: " + ", ".join(f"epoch {epoch} at {seconds:.0f} s: {accuracy:.1%}"
-                              for epoch, seconds, accuracy, _ in curve)
-        + f"; final model at {total:.0f} s: {final_text}")
+    say(
+        "curve: "
+        + ", ".join(f"epoch {epoch} at {seconds:.0f} s: {accuracy:.1%}" for epoch, seconds, accuracy, _ in curve)
+        + f"; final model at {total:.0f} s: {final_text}"
+    )
     within_minute = max([accuracy for _, seconds, accuracy, _ in curve if seconds <= 60], default=0.0)
     # Within five minutes: the best epoch by then, or the final score if the whole command fit.
-    within_five = max([accuracy for _, seconds, accuracy, _ in curve if seconds <= 300]
-                      + ([final] if total <= 300 and final is not None else []),
-                      default=0.0)
+    within_five = max(
+        [accuracy for _, seconds, accuracy, _ in curve if seconds <= 300]
+        + ([final] if total <= 300 and final is not None else []),
+        default=0.0,
+    )
     curve_text = " ".join(f"{seconds:.0f}s:{accuracy:.1%}" for _, seconds, accuracy, _ in curve)
     # The machine's speed beside the accuracy, so that a figure from a slower or faster machine reads fairly.
     speed = f"{statistics.median(rate for *_, rate in curve):,.0f} images/s" if curve else "no epoch"
     return [
-        make_row(names[0], 100 * within_minute, "%", target=targets[0],
-                 note=f"cpu preset at {speed}; curve {curve_text}"),
-        make_row(names[1], 100 * within_five, "%", target=targets[1],
-                 note=f"cpu preset at {speed}, {epochs} epochs; whole command {total:.0f} s, final model {final_text} "
-                 "(averaged with mirror images)"),
+        make_row(
+            names[0], 100 * within_minute, "%", target=targets[0], note=f"cpu preset at {speed}; curve {curve_text}"
+        ),
+        make_row(
+            names[1],
+            100 * within_five,
+            "%",
+            target=targets[1],
+            note=f"cpu preset at {speed}, {epochs} epochs; whole command {total:.0f} s, final model {final_text} "
+            "(averaged with mirror images)",
+        ),
     ]
 
 
@@ -359,9 +416,24 @@ def time_to_accuracy_curve(data_dir, epochs=TIME_TO_ACCURACY_EPOCHS, options=())
     """(curve of (epoch, seconds, validation accuracy), whole command's seconds, final score) of a real
     cpu-preset run, with `options` added to its command line."""
     with tempfile.TemporaryDirectory(prefix="vgg-bench-runs-") as runs_dir:
-        command = [sys.executable, "-m", "vgg", "train", "--preset", "cpu", "--epochs", str(epochs),
-                   "--data-dir", str(data_dir), "--runs-dir", runs_dir, "--name", "time-to-accuracy", "--json",
-                   *options]
+        command = [
+            sys.executable,
+            "-m",
+            "vgg",
+            "train",
+            "--preset",
+            "cpu",
+            "--epochs",
+            str(epochs),
+            "--data-dir",
+            str(data_dir),
+            "--runs-dir",
+            runs_dir,
+            "--name",
+            "time-to-accuracy",
+            "--json",
+            *options,
+        ]
         metrics_path = pathlib.Path(runs_dir, "time-to-accuracy", "metrics.jsonl")
         output_path, log_path = pathlib.Path(runs_dir, "summary.json"), pathlib.Path(runs_dir, "train.log")
         start = time.perf_counter()

@@ -25,13 +25,15 @@ def run_script(name, arguments, timeout):
     script = BENCHMARKS_DIR / name
     if not script.is_file():
         return {"skipped": f"benchmarks/{name} is missing"}
-    finished = subprocess.run([sys.executable, str(script), *arguments], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+    finished = subprocess.run(
+        [sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=timeout, check=False
+    )
     try:
         result = json.loads(finished.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        raise RuntimeError(f"{name} ended with exit code {finished.returncode}: "
-                           f"{finished.stderr.strip()[-2000:]}") from None
+        raise RuntimeError(
+            f"{name} ended with exit code {finished.returncode}: {finished.stderr.strip()[-2000:]}"
+        ) from None
     if result.get("error") is not None:
         raise RuntimeError(result["error"])
     return result
@@ -59,8 +61,13 @@ def streamlit_rows(args):
         return [make_row(row, None, "s", target=target, note=f"skipped: {result['skipped']}") for row in (name, warm)]
     return [
         make_row(name, result["seconds"], "s", target=target, note="from starting the server process; browser open"),
-        make_row(warm, result["data_page_warm_seconds"], "s", target=target,
-                 note="a second visitor: grid and every picture, the data already loaded once"),
+        make_row(
+            warm,
+            result["data_page_warm_seconds"],
+            "s",
+            target=target,
+            note="a second visitor: grid and every picture, the data already loaded once",
+        ),
     ]
 
 
@@ -70,22 +77,32 @@ def classroom_row(args):
     name, target = "server cores per watcher", ("value", "<=", 0.01)
     if not args.data_dir:
         return make_row(name, None, "cores", target=target, note="skipped: needs --data-dir (real CIFAR-10 images)")
-    say(f"training the cpu preset with 0 and then {CLASSROOM_WATCHERS} watching browser sessions "
-        f"({CLASSROOM_SECONDS} s each, benchmarks/classroom.py)")
-    arguments = ["--data-dir", str(args.data_dir), "--watchers", str(CLASSROOM_WATCHERS),
-                 "--seconds", str(CLASSROOM_SECONDS)]
+    say(
+        f"training the cpu preset with 0 and then {CLASSROOM_WATCHERS} watching browser sessions "
+        f"({CLASSROOM_SECONDS} s each, benchmarks/classroom.py)"
+    )
+    arguments = [
+        "--data-dir",
+        str(args.data_dir),
+        "--watchers",
+        str(CLASSROOM_WATCHERS),
+        "--seconds",
+        str(CLASSROOM_SECONDS),
+    ]
     try:
         result = run_script("classroom.py", arguments, timeout=20 * 60)
     except Exception as error:  # noqa: BLE001  (a failed measurement is a result to report)
         return failed_row(name, "cores", target, error)
     if result.get("skipped"):
         return make_row(name, None, "cores", target=target, note=f"skipped: {result['skipped']}")
-    note = (f"{result['watchers']} Chromium sessions on the Train page: server {result['server_cores_idle']:.3f} "
-            f"cores unwatched, {result['server_cores_watched']:.3f} watched (30 sessions: about "
-            f"{result['server_cores_idle'] + 30 * result['server_cores_per_watcher']:.2f}); the run "
-            f"{result['run_images_per_second_idle']:,.0f} images/s unwatched, "
-            f"{result['run_images_per_second_watched']:,.0f} watched, while the browsers themselves took "
-            f"{result['browser_cores']:.2f} cores; {result['page_errors']} page errors")
+    note = (
+        f"{result['watchers']} Chromium sessions on the Train page: server {result['server_cores_idle']:.3f} "
+        f"cores unwatched, {result['server_cores_watched']:.3f} watched (30 sessions: about "
+        f"{result['server_cores_idle'] + 30 * result['server_cores_per_watcher']:.2f}); the run "
+        f"{result['run_images_per_second_idle']:,.0f} images/s unwatched, "
+        f"{result['run_images_per_second_watched']:,.0f} watched, while the browsers themselves took "
+        f"{result['browser_cores']:.2f} cores; {result['page_errors']} page errors"
+    )
     row = make_row(name, result["server_cores_per_watcher"], "cores", target=target, note=note)
     if result["page_errors"]:
         row["target_met"] = False

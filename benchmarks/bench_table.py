@@ -37,18 +37,32 @@ def format_table(rows):
     for row in rows:
         met = {True: "yes", False: "NO", None: "-"}[row["target_met"]]
         value = format_number(row["value"]) if row["value"] is not None else row["note"]
-        lines.append((row["name"], value, row["unit"], format_number(row["baseline"]),
-                      format_number(row["ratio"]), row["target"] or "-", met))
+        lines.append(
+            (
+                row["name"],
+                value,
+                row["unit"],
+                format_number(row["baseline"]),
+                format_number(row["ratio"]),
+                row["target"] or "-",
+                met,
+            )
+        )
     widths = [max(len(str(line[index])) for line in [header, *lines]) for index in range(len(header))]
     text = [
-        "  ".join(str(cell).ljust(width) if index in (0, 2, 5) else str(cell).rjust(width)
-                  for index, (cell, width) in enumerate(zip(line, widths, strict=True)))
+        "  ".join(
+            str(cell).ljust(width) if index in (0, 2, 5) else str(cell).rjust(width)
+            for index, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
         for line in [header, *lines]
     ]
     text.insert(1, "  ".join("-" * width for width in widths))
     # What each baseline was, and where the model came from, under the table rather than in a wider one.
-    text += [f"  {row['name']}: baseline = {row['baseline_name'] or 'none'}; {row['note']}"
-             for row in rows if row["value"] is not None]
+    text += [
+        f"  {row['name']}: baseline = {row['baseline_name'] or 'none'}; {row['note']}"
+        for row in rows
+        if row["value"] is not None
+    ]
     return "\n".join(text)
 
 

@@ -20,8 +20,13 @@ DOCS_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 # Debian's chromium: Playwright cannot download its own browser on this machine.
 CHROMIUM = shutil.which("chromium")
 # Flags that keep Chromium working in a container and from reaching for the network, which is closed here.
-CHROMIUM_ARGUMENTS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGUMENTS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
 VIEWPORT = {"width": 1400, "height": 1100}
 IMAGE_LOADED = "image => image.complete && image.naturalWidth > 0"
@@ -39,8 +44,19 @@ def streamlit_server(environment, output=subprocess.DEVNULL):
     """`streamlit run streamlit_app.py` on a free port with `environment`, from when it answers its health
     check until the block ends: yields (its process, its address). Raises RuntimeError when it does not answer."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -30,12 +30,32 @@ def long_run(points, epochs=40, seed=0):
     progress = np.arange(1, points + 1) / points * epochs
     loss = 0.4 + 1.9 * np.exp(-progress / 4) + rng.normal(0, 0.08, points)
     accuracy = 1 - loss / 2.6 + rng.normal(0, 0.02, points)
-    batches = tuple(BatchRow(step=index + 1, epoch=float(epoch), loss=float(value), accuracy=float(correct),
-                             learning_rate=0.1, images_per_second=700.0, elapsed=float(index))
-                    for index, (epoch, value, correct) in enumerate(zip(progress, loss, accuracy, strict=True)))
-    rows = tuple(EpochRow(step=0, epoch=epoch, loss=1.0, accuracy=0.5, val_loss=0.5 + 1.5 * math.exp(-epoch / 4),
-                          val_accuracy=0.9 - 0.7 * math.exp(-epoch / 4), learning_rate=0.1, images_per_second=700.0,
-                          elapsed=0.0) for epoch in range(1, epochs + 1))
+    batches = tuple(
+        BatchRow(
+            step=index + 1,
+            epoch=float(epoch),
+            loss=float(value),
+            accuracy=float(correct),
+            learning_rate=0.1,
+            images_per_second=700.0,
+            elapsed=float(index),
+        )
+        for index, (epoch, value, correct) in enumerate(zip(progress, loss, accuracy, strict=True))
+    )
+    rows = tuple(
+        EpochRow(
+            step=0,
+            epoch=epoch,
+            loss=1.0,
+            accuracy=0.5,
+            val_loss=0.5 + 1.5 * math.exp(-epoch / 4),
+            val_accuracy=0.9 - 0.7 * math.exp(-epoch / 4),
+            learning_rate=0.1,
+            images_per_second=700.0,
+            elapsed=0.0,
+        )
+        for epoch in range(1, epochs + 1)
+    )
     return Metrics(batches, rows)
 
 
@@ -49,9 +69,11 @@ def figure_json(metrics, limit):
 
 def render(pages, text, path):
     html = path.with_suffix(".html")
-    html.write_text(f"<html><body style='margin:0'><div id='chart' style='width:1100px'></div>"
-                    f"<script src='{pages['plotly']}'></script><script>const f = {text};"
-                    "Plotly.newPlot('chart', f.data, f.layout, {staticPlot: true});</script></body></html>")
+    html.write_text(
+        f"<html><body style='margin:0'><div id='chart' style='width:1100px'></div>"
+        f"<script src='{pages['plotly']}'></script><script>const f = {text};"
+        "Plotly.newPlot('chart', f.data, f.layout, {staticPlot: true});</script></body></html>"
+    )
     page = pages["browser"].new_page(viewport={"width": 1100, "height": 420})
     page.goto(html.as_uri())
     page.wait_for_function("() => document.querySelector('.main-svg') !== null")
@@ -76,15 +98,16 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         script = pathlib.Path(folder, "plotly.js")
         script.write_text(get_plotlyjs())
-        pages = {"browser": launch_chromium(playwright),
-                 "plotly": script.as_uri()}
+        pages = {"browser": launch_chromium(playwright), "plotly": script.as_uri()}
         for name, (text, _, _) in versions.items():
             render(pages, text, out / f"chart-{name}.png")
         pages["browser"].close()
     pictures = [np.asarray(Image.open(out / f"chart-{name}.png").convert("L"), dtype=np.int16) for name in versions]
     differing = float((np.abs(pictures[0] - pictures[1]) > 40).mean())
-    sizes = {name: {"points": points, "json_bytes": len(text), "build_and_serialize_ms": round(1000 * seconds)}
-             for name, (text, seconds, points) in versions.items()}
+    sizes = {
+        name: {"points": points, "json_bytes": len(text), "build_and_serialize_ms": round(1000 * seconds)}
+        for name, (text, seconds, points) in versions.items()
+    }
     print(json.dumps(sizes | {"pixels_differing": round(differing, 4)}))
 
 

@@ -69,8 +69,9 @@ def measure(server, run, training_pid, seconds):
     first = run.metrics().batches[-1]
     time.sleep(seconds)
     last, wall = run.metrics().batches[-1], time.monotonic() - start
-    browsers = sum(cpu_seconds(pid) - browsers_before.get(pid, 0.0)
-                   for pid in descendants(os.getpid(), {server.pid, training_pid}))
+    browsers = sum(
+        cpu_seconds(pid) - browsers_before.get(pid, 0.0) for pid in descendants(os.getpid(), {server.pid, training_pid})
+    )
     images = (last.epoch - first.epoch) * run.status().train_images
     return (cpu_seconds(server.pid) - server_before) / wall, browsers / wall, images / wall
 
@@ -97,18 +98,23 @@ def watch(browser, url, count):
 
 
 def page_errors(pages):
-    shown = sum(page.get_by_test_id("stException").count() + page.get_by_test_id("stAlertContentError").count()
-                for page in pages)
+    shown = sum(
+        page.get_by_test_id("stException").count() + page.get_by_test_id("stAlertContentError").count()
+        for page in pages
+    )
     return shown + sum(len(page.errors) for page in pages)
 
 
 def classroom(data_dir, watchers, seconds):
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="vgg-classroom-") as runs_dir, \
-            app_server(data_dir, runs_dir) as (server, url):
-        run, process = launch(runs_dir, "classroom", config=PRESETS["cpu"].replace(epochs=RUN_EPOCHS),
-                              preset="cpu", data_dir=data_dir)
+    with (
+        tempfile.TemporaryDirectory(prefix="vgg-classroom-") as runs_dir,
+        app_server(data_dir, runs_dir) as (server, url),
+    ):
+        run, process = launch(
+            runs_dir, "classroom", config=PRESETS["cpu"].replace(epochs=RUN_EPOCHS), preset="cpu", data_dir=data_dir
+        )
         try:
             if wait_for(run, (State.RUNNING,), 300).state != State.RUNNING:
                 raise RuntimeError("the cpu run did not start")
@@ -125,11 +131,15 @@ def classroom(data_dir, watchers, seconds):
         finally:
             stop_active_runs(runs_dir)
     return {
-        "machine": f"{cpu_name()}, {os.cpu_count()} cores", "watchers": watchers, "seconds": seconds,
-        "server_cores_idle": round(idle[0], 3), "server_cores_watched": round(watched[0], 3),
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+        "watchers": watchers,
+        "seconds": seconds,
+        "server_cores_idle": round(idle[0], 3),
+        "server_cores_watched": round(watched[0], 3),
         "server_cores_per_watcher": round((watched[0] - idle[0]) / watchers, 4),
         "browser_cores": round(watched[1], 3),
-        "run_images_per_second_idle": round(idle[2], 1), "run_images_per_second_watched": round(watched[2], 1),
+        "run_images_per_second_idle": round(idle[2], 1),
+        "run_images_per_second_watched": round(watched[2], 1),
         "page_errors": errors,
     }
 

@@ -50,8 +50,10 @@ def timings(predictor, image, classes, calls=20):
     """{what: (first call ms, median later ms)} on a model no map has been computed with yet."""
     maps = AttentionMaps(predictor.model)
     rows = {}
-    for name, function in (("three blocks' maps", lambda: maps.grids(image, classes)),
-                           ("SmoothGrad saliency", lambda: maps.saliency(image, classes))):
+    for name, function in (
+        ("three blocks' maps", lambda: maps.grids(image, classes)),
+        ("SmoothGrad saliency", lambda: maps.saliency(image, classes)),
+    ):
         first = milliseconds(function)
         rows[name] = first, statistics.median(milliseconds(function) for _ in range(calls))
     return rows
@@ -109,8 +111,14 @@ def measure(predictor, images):
                 alike[name].append(correlation(grids[name][0], grids[name][1]))
             for name, pair in deletion_drops(predictor, image, order[0], shown, rng).items():
                 drops[name].append(pair)
-        results[variant] = {name: (np.mean(empty[name]), np.mean([v for v in alike[name] if v is not None]),
-                                   np.mean(drops[name], axis=0)) for name in names}
+        results[variant] = {
+            name: (
+                np.mean(empty[name]),
+                np.mean([v for v in alike[name] if v is not None]),
+                np.mean(drops[name], axis=0),
+            )
+            for name in names
+        }
     return results
 
 
@@ -126,8 +134,9 @@ def main():
         limit_serving_threads()
     validation_size, seed = split_for(SHIPPED_MODEL)
     dataset = load_cifar10(args.data_dir, validation_size=validation_size, seed=seed)
-    chosen = np.random.default_rng(0).choice(len(dataset.y_val), size=min(max(args.images, 1), len(dataset.y_val)),
-                                             replace=False)
+    chosen = np.random.default_rng(0).choice(
+        len(dataset.y_val), size=min(max(args.images, 1), len(dataset.y_val)), replace=False
+    )
     images = dataset.x_val[chosen]
     predictor = Predictor.for_file(SHIPPED_MODEL, runs_dir="runs")
     top_two = np.argsort(predictor.probabilities(images[:1])[0])[::-1][:2]
@@ -136,8 +145,9 @@ def main():
     if not args.images:
         return
     print(f"\nOn {len(images)} validation images (split {validation_size}, seed {seed}):\n")
-    print("| maps | map | empty | top-1/top-2 correlation | probability drop, strongest quarter greyed | "
-          "random quarter |")
+    print(
+        "| maps | map | empty | top-1/top-2 correlation | probability drop, strongest quarter greyed | random quarter |"
+    )
     for variant, rows in measure(predictor, images).items():
         for name, (empty, alike, (strongest, random)) in rows.items():
             where = f"block {name}" if name != "pixels" else "pixels (SmoothGrad)"

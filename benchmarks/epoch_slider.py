@@ -22,8 +22,11 @@ def move(page, key):
     page.get_by_role("slider").first.focus()  # The Epoch slider is the page's first.
     start = time.perf_counter()
     page.keyboard.press(key)
-    page.wait_for_function("text => !Array.from(document.querySelectorAll('p')).some(p => p.innerText === text)",
-                           arg=before, timeout=60_000)
+    page.wait_for_function(
+        "text => !Array.from(document.querySelectorAll('p')).some(p => p.innerText === text)",
+        arg=before,
+        timeout=60_000,
+    )
     seconds = time.perf_counter() - start
     wait_until_idle(page)
     return seconds

@@ -25,8 +25,9 @@ def main():
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared" / "cifar10"))
     arguments = parser.parse_args()
     experiment = load_experiment(PROJECT_ROOT / "experiments" / f"{arguments.experiment}.toml")
-    environment = dict(os.environ, VGG_RUNS_DIR=arguments.runs_dir, VGG_DATA_DIR=arguments.data_dir,
-                       PYTHONPATH=str(PROJECT_ROOT))
+    environment = dict(
+        os.environ, VGG_RUNS_DIR=arguments.runs_dir, VGG_DATA_DIR=arguments.data_dir, PYTHONPATH=str(PROJECT_ROOT)
+    )
     from playwright.sync_api import sync_playwright
 
     with streamlit_server(environment) as (_, url), sync_playwright() as playwright:

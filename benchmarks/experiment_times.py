@@ -28,8 +28,15 @@ def main(ids):
             run = create_run(runs_dir, experiment.config(), preset=experiment.preset, data_dir=str(DATA_DIR))
             status = train_run(run, data_dir=DATA_DIR, progress=lambda message: None)
             result = outcome(experiment, run)
-            print(experiment.id, status.state, f"{time.perf_counter() - start:.0f} s", result.effect, result.right,
-                  result.measured[:300], flush=True)
+            print(
+                experiment.id,
+                status.state,
+                f"{time.perf_counter() - start:.0f} s",
+                result.effect,
+                result.right,
+                result.measured[:300],
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

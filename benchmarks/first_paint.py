@@ -27,9 +27,11 @@ def wait_until_drawn(page):
     sentence saying how to get it)."""
     timeout = SERVER_START_TIMEOUT * 1000
     page.locator("[data-testid=stDataFrame], [data-testid=stAlert]").first.wait_for(state="visible", timeout=timeout)
-    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
-                           " === 'notRunning' && Array.from(document.images).every(i => i.complete && i.naturalWidth)",
-                           timeout=timeout)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
+        " === 'notRunning' && Array.from(document.images).every(i => i.complete && i.naturalWidth)",
+        timeout=timeout,
+    )
 
 
 def first_page_seconds(data_dir=None):

@@ -38,19 +38,22 @@ def timed(compute):
 
 def time_evaluation(dataset, predictor):
     key = evaluation_key(SHIPPED_MODEL, split_id(dataset, *DEFAULT_SPLIT))
-    (evaluation, _), first = timed(lambda: evaluation_of(key, dataset, lambda: predictor.model,
-                                                         predictor.flip_average))
+    (evaluation, _), first = timed(lambda: evaluation_of(key, dataset, lambda: predictor.model, predictor.flip_average))
     _, later = timed(lambda: evaluation_of(key, dataset, no_model, predictor.flip_average))
-    print(f"evaluation: {evaluation.images:,} images, accuracy {evaluation.accuracy:.4f} (flip average "
-          f"{evaluation.flip_average}); first {first:.1f} s, read back {later * 1000:.0f} ms")
+    print(
+        f"evaluation: {evaluation.images:,} images, accuracy {evaluation.accuracy:.4f} (flip average "
+        f"{evaluation.flip_average}); first {first:.1f} s, read back {later * 1000:.0f} ms"
+    )
 
 
 def time_pictures(layer, model):
     for name in (layer, CLASSES):
         (pictures, _), first = timed(lambda name=name: pictures_of(SHIPPED_MODEL, name, lambda: model))
         _, later = timed(lambda name=name: pictures_of(SHIPPED_MODEL, name, no_model))
-        print(f"pictures of {name}: {len(pictures.targets)} pictures: first {first:.1f} s (of which "
-              f"{pictures.seconds:.1f} s ascent), read back {later * 1000:.0f} ms")
+        print(
+            f"pictures of {name}: {len(pictures.targets)} pictures: first {first:.1f} s (of which "
+            f"{pictures.seconds:.1f} s ascent), read back {later * 1000:.0f} ms"
+        )
 
 
 def time_top_images(dataset, model):
@@ -59,8 +62,10 @@ def time_top_images(dataset, model):
     (top, _), first = timed(lambda: top_images_of(key, names, dataset.x_val, lambda: model))
     _, later = timed(lambda: top_images_of(key, names, dataset.x_val, no_model))
     size = cache_file(key).stat().st_size
-    print(f"top images: {top.images:,} images, {len(names)} layers: first pass {first:.1f} s "
-          f"({top.images / first:.0f} images/s), read back {later * 1000:.0f} ms, saved {size / 1000:.0f} KB")
+    print(
+        f"top images: {top.images:,} images, {len(names)} layers: first pass {first:.1f} s "
+        f"({top.images / first:.0f} images/s), read back {later * 1000:.0f} ms, saved {size / 1000:.0f} KB"
+    )
 
 
 def main():

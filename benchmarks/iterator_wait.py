@@ -68,9 +68,11 @@ def main():
             for tune in (False, True):
                 times[tune].append(seconds(lambda run=run, tune=tune: run(tune)))
         off, on = statistics.median(times[False]), statistics.median(times[True])
-        print(f"{name}: {off:.2f} s autotuning off (the project's), {on:.2f} s autotuned as before ({on / off:.2f}x); "
-              f"each: off {' '.join(f'{t:.2f}' for t in times[False])}, on {' '.join(f'{t:.2f}' for t in times[True])}",
-              flush=True)
+        print(
+            f"{name}: {off:.2f} s autotuning off (the project's), {on:.2f} s autotuned as before ({on / off:.2f}x); "
+            f"each: off {' '.join(f'{t:.2f}' for t in times[False])}, on {' '.join(f'{t:.2f}' for t in times[True])}",
+            flush=True,
+        )
     return 0
 
 

@@ -88,16 +88,29 @@ def main(argv=None):
     neighbours.image_features(model, dataset.x_val[0])  # Traced once, as the app's first image is.
     index, build, megabytes, read_back = build_and_read_back(model, dataset, split)
     (total, products, blas), shares = ask(model, index, dataset.x_val[: args.queries], dataset.y_val[: args.queries])
-    print(json.dumps({
-        "images": len(index.indices), "channels": index.channels, "build_s": round(build, 2),
-        "build_images_per_s": round(len(index.indices) / build), "file_mb": round(megabytes, 1),
-        "memory_mb": round(index.nbytes / 2**20, 1), "read_back_ms": round(read_back * 1000),
-        "query_ms_median": round(float(np.median(total)), 1), "query_ms_p95": round(float(np.percentile(total, 95)), 1),
-        "query_alone_ms": spread(products), "blas_products_ms": spread(blas), "queries": len(total),
-        "class_share_per_block": [round(float(share), 3) for share in shares],
-        "serving_threads": args.serving_threads, "cpu": cpu_name(), "cores": os.cpu_count(),
-        "load_average": os.getloadavg()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "images": len(index.indices),
+                "channels": index.channels,
+                "build_s": round(build, 2),
+                "build_images_per_s": round(len(index.indices) / build),
+                "file_mb": round(megabytes, 1),
+                "memory_mb": round(index.nbytes / 2**20, 1),
+                "read_back_ms": round(read_back * 1000),
+                "query_ms_median": round(float(np.median(total)), 1),
+                "query_ms_p95": round(float(np.percentile(total, 95)), 1),
+                "query_alone_ms": spread(products),
+                "blas_products_ms": spread(blas),
+                "queries": len(total),
+                "class_share_per_block": [round(float(share), 3) for share in shares],
+                "serving_threads": args.serving_threads,
+                "cpu": cpu_name(),
+                "cores": os.cpu_count(),
+                "load_average": os.getloadavg()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,14 @@ def probe_cost(config, images, labels, probe_images, probe_labels, folder, round
     recorder = DiagnosticsRecorder(path, probe_images, probe_labels, steps_per_epoch=steps, interval=steps)
 
     def fit(count, callbacks):
-        dataset = make_tf_dataset(images[: count * config.batch_size], labels[: count * config.batch_size],
-                                  config.batch_size, augment=config.augment, shuffle=True, seed=config.seed)
+        dataset = make_tf_dataset(
+            images[: count * config.batch_size],
+            labels[: count * config.batch_size],
+            config.batch_size,
+            augment=config.augment,
+            shuffle=True,
+            seed=config.seed,
+        )
         wall, cpu = time.perf_counter(), time.process_time()
         model.fit(dataset, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
         return np.array([time.perf_counter() - wall, time.process_time() - cpu])
@@ -48,7 +54,14 @@ def probe_cost(config, images, labels, probe_images, probe_labels, folder, round
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy("float32")
     images_timed = rounds * steps * config.batch_size
-    (wall_without, cpu_without), (wall_with, cpu_with) = (images_timed / seconds[False]).tolist(), (
-        images_timed / seconds[True]).tolist()
-    return {"wall_without": wall_without, "wall_with": wall_with, "cpu_without": cpu_without, "cpu_with": cpu_with,
-            "probe_share": float(probe_seconds / seconds[True][0])}
+    (wall_without, cpu_without), (wall_with, cpu_with) = (
+        (images_timed / seconds[False]).tolist(),
+        (images_timed / seconds[True]).tolist(),
+    )
+    return {
+        "wall_without": wall_without,
+        "wall_with": wall_with,
+        "cpu_without": cpu_without,
+        "cpu_with": cpu_with,
+        "probe_share": float(probe_seconds / seconds[True][0]),
+    }

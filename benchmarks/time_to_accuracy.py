@@ -27,7 +27,8 @@ def main():
     print(bench.machine_summary(), flush=True)
     print("options:", " ".join(args.options) or "(the cpu preset)", f"--epochs {args.epochs}", flush=True)
     curve, total, final = bench.time_to_accuracy_curve(
-        pathlib.Path(args.data_dir).resolve(), epochs=args.epochs, options=args.options)
+        pathlib.Path(args.data_dir).resolve(), epochs=args.epochs, options=args.options
+    )
     for epoch, seconds, accuracy, rate in curve:
         print(f"epoch {epoch:3d}  {seconds:6.0f} s  {accuracy:6.1%}  {rate:7.1f} images/s", flush=True)
     median_rate = statistics.median(rate for *_, rate in curve) if curve else float("nan")

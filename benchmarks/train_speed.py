@@ -56,8 +56,11 @@ def main():
         rate, params, flops = bench.trainer_throughput(config, images, labels, warmup_steps=4)
         baseline = baseline or rate
         policy = precision_policy(config, on_gpu=bool(tf.config.list_physical_devices("GPU")))
-        print(f"{name:18s} {rate:8.1f} images/s  ({rate / baseline:.2f}x the first)  {policy}, {params:,} parameters, "
-              f"{flops / 1e9:.3f} GFLOP per training image, {rate * flops / 1e9:.0f} GFLOP/s", flush=True)
+        print(
+            f"{name:18s} {rate:8.1f} images/s  ({rate / baseline:.2f}x the first)  {policy}, {params:,} parameters, "
+            f"{flops / 1e9:.3f} GFLOP per training image, {rate * flops / 1e9:.0f} GFLOP/s",
+            flush=True,
+        )
     return 0
 
 

@@ -17,9 +17,24 @@ from benchmarks.browser import screenshot as screenshot_at
 from helpers import subprocess_environment
 
 __all__ = [
-    "CHROMIUM", "SCREENSHOTS", "VIEWPORT", "app_server", "choose_model", "choose_option", "close_pages", "new_page",
-    "no_exception", "no_exception_or_error", "open_page", "press_until", "screenshot", "screenshot_path",
-    "set_number", "start_training", "wait_for_no_active_run", "wait_until_idle",
+    "CHROMIUM",
+    "SCREENSHOTS",
+    "VIEWPORT",
+    "app_server",
+    "choose_model",
+    "choose_option",
+    "close_pages",
+    "new_page",
+    "no_exception",
+    "no_exception_or_error",
+    "open_page",
+    "press_until",
+    "screenshot",
+    "screenshot_path",
+    "set_number",
+    "start_training",
+    "wait_for_no_active_run",
+    "wait_until_idle",
 ]
 
 # Ignored by git: what the tests picture is for a person to look at, never part of the project.
@@ -50,8 +65,9 @@ def app_server(root, data_dir, runs_source=None, **environment):
     runs_dir = root / "runs"
     if runs_source is not None:
         shutil.copytree(runs_source, runs_dir)
-    environment = subprocess_environment(VGG_DATA_DIR=data_dir, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache",
-                                         **environment)
+    environment = subprocess_environment(
+        VGG_DATA_DIR=data_dir, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache", **environment
+    )
     log_path = root / "server.log"
     with open(log_path, "w") as log:
         try:

@@ -43,6 +43,7 @@ def _print(args, value, text):
 
 RUNS_DIR_HELP = "runs folder (default: $VGG_RUNS_DIR or ./runs)"
 
+
 def runs_dir_of(args):
     """The runs folder a command works in: --runs-dir, else $VGG_RUNS_DIR, else ./runs."""
     from vgg.core.paths import default_runs_dir
@@ -125,22 +126,32 @@ def command_evaluate(args):
         validation_size = config.validation_size if validation_size is None else validation_size
         seed = config.seed if seed is None else seed
     dataset = data.load_cifar10(
-        args.data_dir, validation_size=DEFAULT_SPLIT[0] if validation_size is None else validation_size,
+        args.data_dir,
+        validation_size=DEFAULT_SPLIT[0] if validation_size is None else validation_size,
         seed=DEFAULT_SPLIT[1] if seed is None else seed,
     )
     if len(dataset.y_val) == 0:
         raise data.DataError("There are no validation images to evaluate on; use a --validation-size above 0.")
-    result = inference.evaluate(predictor.model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names),
-                                flip_average=predictor.flip_average)
+    result = inference.evaluate(
+        predictor.model,
+        dataset.x_val,
+        dataset.y_val,
+        num_classes=len(dataset.class_names),
+        flip_average=predictor.flip_average,
+    )
     result.update(model=path, data=dataset.source, class_names=list(dataset.class_names))
     lines = [f"{path} on {dataset.source}"]
     if result["flip_average"]:
-        lines.append(f"accuracy: {result['accuracy']:.4f} ({result['images']} images, each averaged with its "
-                     f"mirror image, as the app predicts; {result['single_view_accuracy']:.4f} on the images alone)")
+        lines.append(
+            f"accuracy: {result['accuracy']:.4f} ({result['images']} images, each averaged with its "
+            f"mirror image, as the app predicts; {result['single_view_accuracy']:.4f} on the images alone)"
+        )
     else:
         lines.append(f"accuracy: {result['accuracy']:.4f} ({result['images']} images)")
-    lines += [f"  {name:<11} {accuracy:.4f}"
-              for name, accuracy in zip(dataset.class_names, result["per_class_accuracy"], strict=True)]
+    lines += [
+        f"  {name:<11} {accuracy:.4f}"
+        for name, accuracy in zip(dataset.class_names, result["per_class_accuracy"], strict=True)
+    ]
     lines.append("confusion matrix (rows: true, columns: predicted):")
     lines += ["  " + " ".join(f"{count:5d}" for count in row) for row in result["confusion_matrix"]]
     _print(args, result, "\n".join(lines))
@@ -198,8 +209,10 @@ def command_runs(args):
     lines = [f"{'run':<36}{'state':<13}{'epochs':<9}{'val acc':<9}device"]
     for row in summaries:
         accuracy = f"{row.val_accuracy:.3f}" if row.val_accuracy is not None else "-"
-        lines.append(f"{row.name:<36}{row.state:<13}{row.epochs_done}/{row.epochs or '?':<7}{accuracy:<9}"
-                     f"{row.device or row.problem or ''}")
+        lines.append(
+            f"{row.name:<36}{row.state:<13}{row.epochs_done}/{row.epochs or '?':<7}{accuracy:<9}"
+            f"{row.device or row.problem or ''}"
+        )
     _print(args, [row.to_dict() for row in summaries], "\n".join(lines) if summaries else "No runs yet.")
 
 
@@ -236,8 +249,12 @@ def command_export(args):
 
     run = runs.open_run(runs_dir_of(args), args.run)
     card = export_run(run, args.data_dir)
-    _print(args, card, f"Shipped {run.name} with {card['weights']} weights: "
-                       f"validation accuracy {card['val_accuracy']:.4f}; wrote assets/.")
+    _print(
+        args,
+        card,
+        f"Shipped {run.name} with {card['weights']} weights: "
+        f"validation accuracy {card['val_accuracy']:.4f}; wrote assets/.",
+    )
 
 
 def command_replays(args):
@@ -287,8 +304,9 @@ def build_parser():
         command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
 
     train = add("train", "train a VGG on CIFAR-10 as a run (or resume one)", command_train)
-    train.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
-                       help=f"starting settings (default: {DEFAULT_PRESET})")
+    train.add_argument(
+        "--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help=f"starting settings (default: {DEFAULT_PRESET})"
+    )
     train.add_argument(
         "--data-dir", help="local image folder root/train/<class>/*.jpg (default: $VGG_DATA_DIR, else Keras' download)"
     )
@@ -332,8 +350,9 @@ def _add_maintenance_commands(add):
     export.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     export.add_argument("--data-dir", help="the data its validation split comes from")
 
-    replays_command = add("replays", "train the shipped replays (the blog's run and its fix) anew into assets/replays",
-                          command_replays)
+    replays_command = add(
+        "replays", "train the shipped replays (the blog's run and its fix) anew into assets/replays", command_replays
+    )
     replays_command.add_argument("--data-dir", required=True, help="real CIFAR-10 as an image folder")
     replays_command.add_argument("--out", default=None, help="folder to write them to (default: assets/replays)")
 

@@ -28,8 +28,9 @@ def images_shown(app):
     return app.get("image")
 
 
-def test_predict_page_says_an_empty_map_is_empty_instead_of_darkening_the_photo(data_environment, monkeypatch,
-                                                                                tmp_path):
+def test_predict_page_says_an_empty_map_is_empty_instead_of_darkening_the_photo(
+    data_environment, monkeypatch, tmp_path
+):
     from helpers import page_test
 
     runs_dir = tmp_path / "runs"

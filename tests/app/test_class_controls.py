@@ -32,7 +32,8 @@ def classroom(class_environment):
         run.update_status(state=State.FINISHED)
         run.metrics_path.write_text(
             '{"kind": "epoch", "step": 10, "epoch": 1, "loss": 1.0, "accuracy": 0.5, "learning_rate": 0.1, '
-            f'"images_per_second": 100.0, "elapsed": 120.0, "val_loss": 1.2, "val_accuracy": {accuracy}}}\n')
+            f'"images_per_second": 100.0, "elapsed": 120.0, "val_loss": 1.2, "val_accuracy": {accuracy}}}\n'
+        )
     return tmp_path
 
 

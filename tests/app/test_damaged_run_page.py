@@ -1,6 +1,5 @@
 """A damaged run is one sentence on the Train page, and the other runs still open."""
 
-
 from helpers import PROJECT_ROOT, two_runs
 
 

@@ -1,13 +1,19 @@
 """A Data page link (app_pages/links.py) shows the view it names, hides the controls it names, and a broken one
 opens the nearest view with one sentence. Real pages over the generated images."""
 
-
 from helpers import assert_one_sentence, notices, opened, query, widget_keys
 
 
 def test_a_data_link_reproduces_the_view_and_follows_the_controls(data_environment):
-    link = {"classes": "cat,dog", "per_class": "4", "draw": "2", "page": "2", "image": "dog:3", "cutout": "8",
-            "copies": "1"}
+    link = {
+        "classes": "cat,dog",
+        "per_class": "4",
+        "draw": "2",
+        "page": "2",
+        "image": "dog:3",
+        "cutout": "8",
+        "copies": "1",
+    }
     app = opened("data_page", **link)
     assert app.pills(key="data_classes").value == ["cat", "dog"]
     assert app.slider(key="data_per_class").value == 4
@@ -30,8 +36,12 @@ def test_a_data_link_hides_the_controls_it_names(data_environment):
     assert not app.slider
     assert app.number_input(key="data_page").value == 1
     assert app.subheader[0].value.startswith("Up close: cat")
-    assert query(app) == {"classes": "cat", "per_class": "3", "hide": "classes,per_class",
-                          "image": app.subheader[0].value.removeprefix("Up close: ").replace(" ", ":")}
+    assert query(app) == {
+        "classes": "cat",
+        "per_class": "3",
+        "hide": "classes,per_class",
+        "image": app.subheader[0].value.removeprefix("Up close: ").replace(" ", ":"),
+    }
     # Other controls still work, and the hidden ones keep the link's values.
     app.number_input(key="data_page").set_value(2).run()
     assert query(app)["page"] == "2" and query(app)["classes"] == "cat"

@@ -1,7 +1,6 @@
 """The Experiments page through AppTest: the teacher rewrites a page's task and a student cannot; in class a
 student without a name is refused."""
 
-
 import pytest
 
 from helpers import assert_one_sentence, page_test
@@ -33,7 +32,8 @@ def test_the_teacher_rewrites_a_pages_task_on_the_page_and_a_student_cannot(expe
 
 
 def test_in_class_a_student_without_a_name_is_refused_in_one_sentence_and_sees_no_class_table(
-        experiments_environment, monkeypatch):
+    experiments_environment, monkeypatch
+):
     from vgg.classroom.policy import PASSWORD_VARIABLE
 
     monkeypatch.setenv(PASSWORD_VARIABLE, "sesame")

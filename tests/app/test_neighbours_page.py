@@ -1,6 +1,5 @@
 """The nearest-images view of a model whose block 5 is dead, through AppTest."""
 
-
 import keras
 import numpy as np
 from streamlit.testing.v1 import AppTest

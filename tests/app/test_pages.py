@@ -32,7 +32,16 @@ def test_data_page_browses_classes_and_shows_a_sample_up_close(data_environment)
     app = page_test("data_page").run()
     assert not app.exception
     assert app.pills(key="data_classes").value == [
-        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
     ]
     app.pills(key="data_classes").set_value(["cat", "ship"]).run()
     assert not app.exception

@@ -26,7 +26,11 @@ TIMEOUT_SECONDS = 180
 def test_quick_bench_reports_every_row_with_positive_numbers():
     finished = subprocess.run(
         [sys.executable, "-m", "vgg", "bench", "--quick", "--json"],
-        cwd=PROJECT_ROOT, env=subprocess_environment(), capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+        cwd=PROJECT_ROOT,
+        env=subprocess_environment(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
         check=False,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]

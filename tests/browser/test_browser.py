@@ -118,7 +118,8 @@ def test_train_a_tiny_run_and_watch_its_chart_grow(page, server):
         page.wait_for_function(
             "([prefix, least]) => { const plot = document.querySelector('.js-plotly-plot');"
             " return plot && plot.data && plot.data[0].meta.startsWith(prefix) && plot.data[0].x.length >= least; }",
-            arg=["cpu-", max(growing)], timeout=20_000,
+            arg=["cpu-", max(growing)],
+            timeout=20_000,
         )
     except playwright_api.TimeoutError:
         screenshot(page, "train-finished")
@@ -139,8 +140,11 @@ def x_range(page):
 
 def pause_and_zoom(page):
     """While a run trains, pausing the updates keeps the reader's zoom; resuming them catches up."""
-    page.wait_for_function("() => { const plot = document.querySelector('.js-plotly-plot');"
-                           " return plot && plot.data && plot.data[0].x.length >= 3; }", timeout=120_000)
+    page.wait_for_function(
+        "() => { const plot = document.querySelector('.js-plotly-plot');"
+        " return plot && plot.data && plot.data[0].x.length >= 3; }",
+        timeout=120_000,
+    )
     page.get_by_text("Pause updates").click()
     # The click redraws the run once more, then the whole page: wait until the chart stops changing.
     deadline = time.monotonic() + 60
@@ -150,9 +154,11 @@ def pause_and_zoom(page):
         page.wait_for_timeout(2500)
         if chart_points(page) == points:
             break
-    box = page.evaluate("() => { const plot = document.querySelector('.js-plotly-plot');"
-                        " plot.scrollIntoView({block: 'center'}); const r = plot.getBoundingClientRect();"
-                        " return {x: r.x, y: r.y}; }")
+    box = page.evaluate(
+        "() => { const plot = document.querySelector('.js-plotly-plot');"
+        " plot.scrollIntoView({block: 'center'}); const r = plot.getBoundingClientRect();"
+        " return {x: r.x, y: r.y}; }"
+    )
     whole = x_range(page)
     # Drag a zoom box over the left part of the loss plot.
     page.mouse.move(box["x"] + 60, box["y"] + 80)
@@ -167,8 +173,12 @@ def pause_and_zoom(page):
     # Not the whole-page helper: growing the window redraws the chart, and Streamlit then drops the zoom.
     page.screenshot(path=screenshot_path("train-paused"))
     page.get_by_text("Pause updates").click()
-    page.wait_for_function("(least) => { const plot = document.querySelector('.js-plotly-plot');"
-                           " return plot && plot.data && plot.data[0].x.length > least; }", arg=points, timeout=60_000)
+    page.wait_for_function(
+        "(least) => { const plot = document.querySelector('.js-plotly-plot');"
+        " return plot && plot.data && plot.data[0].x.length > least; }",
+        arg=points,
+        timeout=60_000,
+    )
 
 
 def test_stop_a_run_from_the_browser(page, server):

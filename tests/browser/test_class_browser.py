@@ -50,8 +50,9 @@ def test_two_students_and_the_teacher_share_the_queue(browser, class_server, tmp
     from playwright.sync_api import expect
 
     runs_dir = class_server.runs_dir
-    ben, ada, teacher = pages = [new_page(browser, f"{class_server.url}/train{query}")
-                                 for query in ("?me=Ben", "?me=Ada", "")]
+    ben, ada, teacher = pages = [
+        new_page(browser, f"{class_server.url}/train{query}") for query in ("?me=Ben", "?me=Ada", "")
+    ]
     try:
         for page in pages:
             expect(page.get_by_role("heading", name="Train VGG16")).to_be_visible(timeout=120_000)
@@ -74,8 +75,7 @@ def test_two_students_and_the_teacher_share_the_queue(browser, class_server, tmp
         expect(ben.get_by_text(re.compile(r"Queue · 1 waiting"))).to_be_visible(timeout=60_000)
         press_until(ben.get_by_role("button", name="Stop"), lambda: bens.status().state != State.RUNNING)
         assert wait_for(adas, (State.STARTING, State.RUNNING), 120).state in (State.STARTING, State.RUNNING)
-        expect(ada.get_by_text(re.compile(r"is (starting|running) · .* started by Ada"))).to_be_visible(
-            timeout=90_000)
+        expect(ada.get_by_text(re.compile(r"is (starting|running) · .* started by Ada"))).to_be_visible(timeout=90_000)
 
         # Ben queues again; the teacher unlocks the controls, cancels Ben's queued run and deletes a finished one.
         start_long_run(ben, "Ben, second try")
@@ -120,8 +120,9 @@ def test_a_queue_left_on_disk_starts_after_a_server_restart(browser, tmp_path, i
     runs_dir = tmp_path / "runs"
     # What a restarted server finds: two runs queued on disk, and no training process.
     for name, owner in (("first-in-line", "Ada"), ("second-in-line", "Ben")):
-        run = create_run(runs_dir, tiny_config(epochs=200, batch_size=8), name=name, owner=owner,
-                         data_dir=str(image_folder))
+        run = create_run(
+            runs_dir, tiny_config(epochs=200, batch_size=8), name=name, owner=owner, data_dir=str(image_folder)
+        )
         enqueue(run)
     with app_server(tmp_path, image_folder) as server:
         page = new_page(browser, f"{server.url}/train")

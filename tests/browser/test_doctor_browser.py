@@ -31,7 +31,8 @@ def test_a_fresh_install_replays_the_blogs_run_with_the_doctors_verdict(browser,
     page = new_page(browser, f"{server.url}/train", viewport={"width": 1024, "height": 768})
     expect(page.get_by_text("No runs yet")).to_be_visible(timeout=90_000)
     expect(page.get_by_text(re.compile(r"The training doctor, \d+ s into the blog's run"))).to_be_visible(
-        timeout=60_000)
+        timeout=60_000
+    )
     expect(page.get_by_text(re.compile(r"The network is stuck at chance"))).to_be_visible()
     expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)
     page.get_by_role("button", name="Play from the start").click()

@@ -51,8 +51,10 @@ def test_the_shown_runs_chart_is_in_the_first_screen(browser, server, width, hei
 
 
 def chart_x(page):
-    return page.evaluate("() => { const plot = document.querySelector('.js-plotly-plot');"
-                         " return plot && plot.data ? Array.from(plot.data[0].x) : []; }")
+    return page.evaluate(
+        "() => { const plot = document.querySelector('.js-plotly-plot');"
+        " return plot && plot.data ? Array.from(plot.data[0].x) : []; }"
+    )
 
 
 def test_a_run_stopped_mid_epoch_and_resumed_draws_forwards(browser, server, image_folder):
@@ -74,8 +76,11 @@ def test_a_run_stopped_mid_epoch_and_resumed_draws_forwards(browser, server, ima
         page.reload()
         expect(page.get_by_text(re.compile(r"resumed is finished"))).to_be_visible(timeout=90_000)
         wait_until_idle(page)
-        page.wait_for_function("() => { const plot = document.querySelector('.js-plotly-plot');"
-                               " return plot && plot.data && plot.data[0].x.length > 10; }", timeout=60_000)
+        page.wait_for_function(
+            "() => { const plot = document.querySelector('.js-plotly-plot');"
+            " return plot && plot.data && plot.data[0].x.length > 10; }",
+            timeout=60_000,
+        )
         xs = chart_x(page)
         assert len(xs) > 10 and xs == sorted(xs), f"the chart runs backwards: {xs}"
         screenshot(page, "train-resumed-finished")

@@ -55,8 +55,11 @@ def test_a_view_only_link_shows_students_the_view_without_its_controls_in_chromi
     model, image and layer, written out, with no chooser to change them."""
     from playwright.sync_api import expect
 
-    student = new_page(browser, f"{server.url}/inside?model=Run+tiny+%28final%29&class=cat&index=2"
-                       "&tab=Feature+maps&layer=block2_conv1&hide=all")
+    student = new_page(
+        browser,
+        f"{server.url}/inside?model=Run+tiny+%28final%29&class=cat&index=2"
+        "&tab=Feature+maps&layer=block2_conv1&hide=all",
+    )
     expect(student.get_by_text("validation image cat #2").first).to_be_visible(timeout=120_000)
     wait_until_idle(student)
     expect(student.get_by_text(re.compile(r"^Block 2, conv 1 \(16x16\): "))).to_be_visible()

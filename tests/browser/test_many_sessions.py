@@ -42,6 +42,7 @@ def expect_only_class(page, name):
 
 def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder, tmp_path, monkeypatch):
     from playwright.sync_api import expect
+
     images, labels = generated_images(per_class=1, seed=9)
     uploads = {}
     for name, label in (("my-ship.png", 8), ("my-frog.png", 6)):
@@ -70,7 +71,8 @@ def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder,
         expect_only_class(data_cat, "cat")
         expect_only_class(data_ship, "ship")
         for page, mine, theirs in (
-            (predict_ship, "my-ship.png", "my-frog.png"), (predict_frog, "my-frog.png", "my-ship.png")
+            (predict_ship, "my-ship.png", "my-frog.png"),
+            (predict_frog, "my-frog.png", "my-ship.png"),
         ):
             expect(page.get_by_text(re.compile(rf"{re.escape(mine)}: \w+"))).to_be_visible(timeout=180_000)
             expect(page.get_by_text(theirs)).to_have_count(0)
@@ -95,6 +97,7 @@ def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder,
 
 def test_an_idle_train_page_follows_a_run_started_elsewhere(browser, server, image_folder, monkeypatch):
     from playwright.sync_api import expect
+
     assert wait_for_no_active_run(server.runs_dir, 120)
     page = new_page(browser, server.url + "/train")
     run = process = None
@@ -167,5 +170,3 @@ def test_two_sessions_pressing_start_together_train_one_run_and_queue_the_other(
     finally:
         close_pages(pages, tmp_path)
         stop_active_runs(runs_dir)
-
-

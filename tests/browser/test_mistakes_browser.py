@@ -25,10 +25,13 @@ def click_cell(page, true_index, called_index):
     """Clicks the matrix cell of `true_index` called `called_index`, found through Plotly's own axes."""
     chart = page.locator(".js-plotly-plot").first
     chart.scroll_into_view_if_needed()
-    point = chart.evaluate("""(plot, cell) => {
+    point = chart.evaluate(
+        """(plot, cell) => {
         const x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
         return [box.left + x._offset + x.l2p(cell[1]), box.top + y._offset + y.l2p(cell[0])];
-    }""", [true_index, called_index])
+    }""",
+        [true_index, called_index],
+    )
     page.mouse.click(*point)
 
 

@@ -16,8 +16,14 @@ def classroom(class_environment, image_folder):
     tmp_path = class_environment
     finished = create_run(tmp_path, tiny_config(epochs=1), name="bens", title="Ben's first", owner="Ben")
     finished.update_status(state=State.FINISHED)
-    run, process = launch(tmp_path, "adas", config=tiny_config(epochs=300, batch_size=8), data_dir=image_folder,
-                          title="Ada, lr 0.05", owner="Ada")
+    run, process = launch(
+        tmp_path,
+        "adas",
+        config=tiny_config(epochs=300, batch_size=8),
+        data_dir=image_folder,
+        title="Ada, lr 0.05",
+        owner="Ada",
+    )
     assert wait_for(run, (State.RUNNING,), 120).state == State.RUNNING
     yield tmp_path
     stop_active_runs(tmp_path)

@@ -17,8 +17,10 @@ from vgg.runs.status import State
 
 def photos(count, seed):
     images, _ = generated_images(per_class=max(1, count // 10 + 1), seed=seed)
-    return [(f"photo-{seed}-{index}.png", png_bytes(np.repeat(np.repeat(image, 4, 0), 4, 1)), "image/png")
-            for index, image in enumerate(images[:count])]
+    return [
+        (f"photo-{seed}-{index}.png", png_bytes(np.repeat(np.repeat(image, 4, 0), 4, 1)), "image/png")
+        for index, image in enumerate(images[:count])
+    ]
 
 
 def test_a_rerun_decodes_and_predicts_no_upload_again(app_environment, monkeypatch):
@@ -83,7 +85,14 @@ def test_the_data_page_draws_without_loading_tensorflow(image_folder, trained_ru
         "print('tensorflow' in sys.modules)\n"
     )
     environment = subprocess_environment(VGG_DATA_DIR=image_folder, VGG_RUNS_DIR=trained_runs_dir)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                            env=environment, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False", "drawing the Data page imported TensorFlow"

@@ -19,20 +19,23 @@ def start_when_both_are_ready(barrier, results, runs_dir, name, image_folder):
 
 
 @pytest.mark.parametrize("slots", [1, 2])
-def test_two_starts_racing_for_the_last_slot_start_one_and_queue_the_other(slots, image_folder, tmp_path,
-                                                                           monkeypatch):
+def test_two_starts_racing_for_the_last_slot_start_one_and_queue_the_other(slots, image_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("VGG_TRAINING_SLOTS", str(slots))
     for attempt in range(2):
         runs_dir = tmp_path / f"runs-{attempt}"
         try:
             if slots == 2:  # One slot is taken by a run that trains already.
-                _, first = launch(runs_dir, "first", config=tiny_config(epochs=200, batch_size=8),
-                                  data_dir=image_folder)
+                _, first = launch(
+                    runs_dir, "first", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder
+                )
                 assert first is not None
             barrier, results = threading.Barrier(2), {}
-            threads = [threading.Thread(target=start_when_both_are_ready,
-                                        args=(barrier, results, runs_dir, name, image_folder))
-                       for name in ("left", "right")]
+            threads = [
+                threading.Thread(
+                    target=start_when_both_are_ready, args=(barrier, results, runs_dir, name, image_folder)
+                )
+                for name in ("left", "right")
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -44,7 +47,8 @@ def test_two_starts_racing_for_the_last_slot_start_one_and_queue_the_other(slots
             assert len(started) == 1 and len(waiting) == 1, states
             assert [run.name for run in queued_runs(runs_dir)] == waiting
             assert sorted(run.name for run in training_runs(runs_dir)) == sorted(
-                started + (["first"] if slots == 2 else []))
+                started + (["first"] if slots == 2 else [])
+            )
             # The winner's end starts the one in line, with nobody pressing anything (stopped while it still
             # imports TensorFlow it would die of the signal: the server's pump starts the next one then).
             assert wait_for(results[started[0]][0], (State.RUNNING,), 120).state == State.RUNNING

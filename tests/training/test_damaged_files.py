@@ -58,12 +58,34 @@ def metrics_lines(epochs=3, steps_per_epoch=4):
     for epoch in range(epochs):
         for batch in range(steps_per_epoch):
             step = epoch * steps_per_epoch + batch + 1
-            lines.append(row_line(BatchRow(step=step, epoch=epoch + (batch + 1) / steps_per_epoch, loss=2.0 / step,
-                                           accuracy=0.1 * epoch, learning_rate=0.1, images_per_second=100.0,
-                                           elapsed=float(step))))
-        lines.append(row_line(EpochRow(step=(epoch + 1) * steps_per_epoch, epoch=epoch + 1, loss=1.0 / (epoch + 1),
-                                       accuracy=0.5, val_loss=1.0, val_accuracy=0.3 + 0.2 * epoch, learning_rate=0.1,
-                                       images_per_second=100.0, elapsed=float(epoch + 1))))
+            lines.append(
+                row_line(
+                    BatchRow(
+                        step=step,
+                        epoch=epoch + (batch + 1) / steps_per_epoch,
+                        loss=2.0 / step,
+                        accuracy=0.1 * epoch,
+                        learning_rate=0.1,
+                        images_per_second=100.0,
+                        elapsed=float(step),
+                    )
+                )
+            )
+        lines.append(
+            row_line(
+                EpochRow(
+                    step=(epoch + 1) * steps_per_epoch,
+                    epoch=epoch + 1,
+                    loss=1.0 / (epoch + 1),
+                    accuracy=0.5,
+                    val_loss=1.0,
+                    val_accuracy=0.3 + 0.2 * epoch,
+                    learning_rate=0.1,
+                    images_per_second=100.0,
+                    elapsed=float(epoch + 1),
+                )
+            )
+        )
     return lines
 
 
@@ -81,7 +103,10 @@ def test_runs_with_files_cut_short_are_still_listed(tmp_path):
         "metrics-zeros": (None, complete + "\0" * 300, "created", 3),
         # Appending after a crash glues the first new line to the torn one: that line is lost, the rest read.
         "metrics-torn-then-appended": (
-            None, "".join(metrics_lines(2)) + '{"kind": "batch", "st' + "".join(metrics_lines(3)[-5:]), "created", 3
+            None,
+            "".join(metrics_lines(2)) + '{"kind": "batch", "st' + "".join(metrics_lines(3)[-5:]),
+            "created",
+            3,
         ),
         "metrics-no-newline": (None, complete.rstrip("\n"), "created", 3),
         "both-torn": ("half", complete[: -len(last_epoch_line) // 2], "damaged", 2),
@@ -105,9 +130,14 @@ def test_runs_with_files_cut_short_are_still_listed(tmp_path):
 
     # The command line lists them too, in JSON and as text.
     for extra in (["--json"], []):
-        result = subprocess.run([sys.executable, "-m", "vgg", "runs", "--runs-dir", str(runs_dir)] + extra,
-                                capture_output=True, text=True, env=subprocess_environment(), cwd=PROJECT_ROOT,
-                                timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "vgg", "runs", "--runs-dir", str(runs_dir)] + extra,
+            capture_output=True,
+            text=True,
+            env=subprocess_environment(),
+            cwd=PROJECT_ROOT,
+            timeout=120,
+        )
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
         for name in damaged:
             assert name in result.stdout

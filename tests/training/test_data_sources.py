@@ -19,8 +19,13 @@ def test_download_without_network_says_how_to_use_a_local_copy(tmp_path):
         KERAS_HOME=tmp_path, HTTPS_PROXY=proxy, https_proxy=proxy, HTTP_PROXY=proxy, http_proxy=proxy
     )
     environment.pop("VGG_DATA_DIR", None)
-    result = subprocess.run([sys.executable, "-c", "import vgg.data.cifar10; vgg.data.cifar10.load_cifar10(None)"],
-                            capture_output=True, text=True, env=environment, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", "import vgg.data.cifar10; vgg.data.cifar10.load_cifar10(None)"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "DataError" in result.stderr and "VGG_DATA_DIR" in result.stderr.splitlines()[-1]
 
@@ -30,5 +35,3 @@ def test_real_cifar10_folder_has_45000_training_and_5000_validation_images():
     dataset = load_cifar10(SHARED_CIFAR10)
     assert dataset.x_train.shape == (45000, 32, 32, 3)
     assert np.bincount(dataset.y_val).tolist() == [500] * 10
-
-

@@ -16,8 +16,9 @@ def test_a_stuck_run_shows_its_diagnosis_and_its_fix_starts_overlaid(image_folde
     monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
     monkeypatch.chdir(PROJECT_ROOT)
-    app = AppTest.from_string("import vgg\nfrom app_pages import train_page\ntrain_page.render()\n",
-                              default_timeout=120).run()
+    app = AppTest.from_string(
+        "import vgg\nfrom app_pages import train_page\ntrain_page.render()\n", default_timeout=120
+    ).run()
     assert not app.exception
     assert any(warning.value.startswith("The network is stuck at chance") for warning in app.warning)
     charts = {chart.key for chart in app.get("plotly_chart")}

@@ -79,8 +79,10 @@ def test_the_blog_recipe_is_stuck_at_chance_with_dead_late_relus_within_its_firs
     assert diagnosis.fix_changes == {"batch_norm": True}
     # Live, the doctor said so before the epoch ended: already from its second probe.
     diagnostics, metrics = read_diagnostics(run), run.metrics()
-    live = [diagnose_records(config, Diagnostics(diagnostics.probes[:count]), metrics).verdict
-            for count in range(1, len(diagnostics.probes) + 1)]
+    live = [
+        diagnose_records(config, Diagnostics(diagnostics.probes[:count]), metrics).verdict
+        for count in range(1, len(diagnostics.probes) + 1)
+    ]
     assert live[0] == Verdict.WAITING and set(live[1:]) == {Verdict.STUCK}
     assert diagnostics.probes[1].epoch < 1
 
@@ -157,7 +159,8 @@ def test_the_bench_measures_the_probes_cost(tmp_path):
     from benchmarks.probe_cost import probe_cost
 
     images, labels = generated_images(per_class=10)
-    cost = probe_cost(tiny_config(), images, labels, images[:50], labels[:50], tmp_path, rounds=1, steps=2,
-                      warmup_steps=2)
+    cost = probe_cost(
+        tiny_config(), images, labels, images[:50], labels[:50], tmp_path, rounds=1, steps=2, warmup_steps=2
+    )
     assert all(cost[name] > 0 for name in ("wall_without", "wall_with", "cpu_without", "cpu_with"))
     assert 0 < cost["probe_share"] < 1

@@ -1,7 +1,6 @@
 """Experiments with real runs: the checks read a real run, the shipped experiments show their effects on the
 real images, and the page starts a run only after a prediction and shows it beside what happened."""
 
-
 import pytest
 
 from helpers import SHARED_CIFAR10, TINY_EXPERIMENT, experiment_file, page_test, texts, train_quietly
@@ -16,7 +15,8 @@ from vgg.runs.folder import create_run, list_runs
 
 
 def test_the_no_batch_norm_check_says_stuck_for_the_blogs_recipe_and_not_for_a_run_that_learns(
-        image_folder, tmp_path, tiny_run):
+    image_folder, tmp_path, tiny_run
+):
     experiment = load_experiment("experiments/no-batch-norm.toml")
     # The experiment's own recipe (the blog's, a quarter wide) on the generated images.
     config = PRESETS["blog"].replace(width=0.25, epochs=1, validation_size=100, log_every_seconds=0.0)
@@ -43,8 +43,12 @@ def test_accuracy_checks_read_the_last_epoch_of_a_real_run(tmp_path, tiny_run):
     assert not result.effect and f"validation accuracy {last.val_accuracy:.0%}" in result.measured
 
 
-SHIPPED_EFFECTS = {"no-batch-norm": "stuck", "learning-rate-x50": "diverges", "no-augmentation": "gap",
-                   "tiny-training-set": "low"}
+SHIPPED_EFFECTS = {
+    "no-batch-norm": "stuck",
+    "learning-rate-x50": "diverges",
+    "no-augmentation": "gap",
+    "tiny-training-set": "low",
+}
 
 
 @pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")

@@ -22,7 +22,9 @@ def test_export_writes_a_model_and_a_card_that_agree(trained_runs_dir, image_fol
     assert card["data_dir"] == str(image_folder) and card["validation_size"] == run.config().validation_size
 
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "MODEL_CARD.md", "vgg16_cifar10.json", "vgg16_cifar10.keras"
+        "MODEL_CARD.md",
+        "vgg16_cifar10.json",
+        "vgg16_cifar10.keras",
     ]
     assert json.loads((tmp_path / "vgg16_cifar10.json").read_text()) == card
     # The shipped file scores what the card says on the run's own validation split.

@@ -2,7 +2,6 @@
 what they are made for far more than real images do, classes get their own pictures, and a saved set is read
 back without optimizing again."""
 
-
 import keras
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ from vgg.explain.feature_vis import CLASSES, cache_file, maximize, pictures_of
 
 def channel_means(model, layer, images):
     """Each channel's mean response over its map after the ReLU, (N, C), as the feature-map grid shows it."""
-    name = layer.replace("_conv", "_relu") if layer.replace("_conv", "_relu") in [x.name for x in model.layers] \
-        else layer
+    name = (
+        layer.replace("_conv", "_relu") if layer.replace("_conv", "_relu") in [x.name for x in model.layers] else layer
+    )
     maps = keras.Model(model.inputs, model.get_layer(name).output).predict(images, verbose=0)
     return maps.mean(axis=(1, 2))
 
@@ -55,8 +55,9 @@ def test_pictures_are_saved_once_and_read_back_without_optimizing(tiny_model, ti
         return tiny_model
 
     progress = []
-    first, problem = pictures_of(tiny_model_path, "block2_conv1", get_model, count=4,
-                                 progress=lambda done, total: progress.append((done, total)))
+    first, problem = pictures_of(
+        tiny_model_path, "block2_conv1", get_model, count=4, progress=lambda done, total: progress.append((done, total))
+    )
     assert problem is None and calls == [1] and first.targets == (0, 1, 2, 3)
     assert progress[-1] == (progress[-1][1], progress[-1][1]) and len(progress) >= 5
     file, _ = cache_file(tiny_model_path, "pictures", "block2_conv1-4")
@@ -101,7 +102,8 @@ def test_the_filters_tab_shows_what_the_shipped_models_channels_and_classes_want
     # A later layer is drawn from its own saved pictures; the pass over the photos is not run again.
     app.selectbox(key="filter_layer").set_value("block4_conv1").run()
     assert not app.exception and "What each channel of Block 4, conv 1 wants" in " ".join(
-        element.value for element in app.markdown)
+        element.value for element in app.markdown
+    )
 
 
 def test_a_model_without_batch_norm_is_pictured_through_its_convs_own_relu():

@@ -24,8 +24,12 @@ def small_disk(tmp_path):
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     try:
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         reason = result.stderr.strip() or f"exit code {result.returncode}"
     except OSError as error:
         result, reason = None, str(error)
@@ -45,8 +49,10 @@ def free_bytes(folder):
 def fill_disk(folder, leave_bytes=0):
     """Writes a filler file until only `leave_bytes` are free (or nothing at all)."""
     # Unbuffered, so closing has nothing left to write and cannot fail for want of space.
-    with open(pathlib.Path(folder) / f"filler-{time.monotonic_ns()}", "wb", buffering=0) as file, \
-            contextlib.suppress(OSError):
+    with (
+        open(pathlib.Path(folder) / f"filler-{time.monotonic_ns()}", "wb", buffering=0) as file,
+        contextlib.suppress(OSError),
+    ):
         file.write(b"\1" * max(0, free_bytes(folder) - leave_bytes))
         while leave_bytes == 0:
             file.write(b"\1" * 4096)
@@ -133,9 +139,23 @@ def test_cli_training_onto_a_disk_that_fills_up_prints_one_error_line(small_disk
     run = create_run(runs_dir, tiny_config(epochs=3), name="cli-full", data_dir=str(image_folder))
     filler = fill_after_first_checkpoint(run, small_disk, leave_bytes=0)
     result = subprocess.run(
-        [sys.executable, "-m", "vgg", "train", "--resume", "cli-full", "--runs-dir", str(runs_dir),
-         "--data-dir", str(image_folder)],
-        capture_output=True, text=True, env=subprocess_environment(), cwd=PROJECT_ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "vgg",
+            "train",
+            "--resume",
+            "cli-full",
+            "--runs-dir",
+            str(runs_dir),
+            "--data-dir",
+            str(image_folder),
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_environment(),
+        cwd=PROJECT_ROOT,
+        timeout=300,
     )
     filler.join(timeout=60)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

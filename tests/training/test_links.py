@@ -39,8 +39,9 @@ def test_a_mistakes_link_opens_its_model_and_cell_and_can_hide_them(app_environm
     assert "mistakes_true" not in widget_keys(hidden, "selectbox")
     assert f"**Model**: {TINY}" in [text.value for text in hidden.markdown]
     said = [text.value for text in hidden.markdown] + notices(hidden)
-    assert any("**cat** image" in text and "calls **dog**" in text or text == "No cat image is called dog."
-               for text in said), said
+    assert any(
+        "**cat** image" in text and "calls **dog**" in text or text == "No cat image is called dog." for text in said
+    ), said
 
 
 def test_a_broken_mistakes_link_opens_the_first_model(app_environment):
@@ -99,8 +100,10 @@ def test_a_hidden_image_chooser_shows_the_sample_the_link_named(app_environment,
 
     from vgg.data.cifar10 import load_cifar10
 
-    script = ("import streamlit as st\nfrom app_pages.choosers import image_choice_ui\n"
-              "image, name = image_choice_ui('inside_image', show=False)\nst.caption(f'{name} {image.shape}')\n")
+    script = (
+        "import streamlit as st\nfrom app_pages.choosers import image_choice_ui\n"
+        "image, name = image_choice_ui('inside_image', show=False)\nst.caption(f'{name} {image.shape}')\n"
+    )
     app = AppTest.from_string(script, default_timeout=120)
     app.session_state["inside_image_class"], app.session_state["inside_image_index"] = "cat", 2
     app.run()
@@ -135,8 +138,17 @@ def test_an_inside_link_with_every_parameter_reproduces_each_control(app_environ
     scale and compared class too, and a moved control moves the address."""
     from vgg.runs.record import SNAPSHOT_LABEL
 
-    link = {"model": SNAPSHOT_LABEL, "class": "cat", "index": "2", "tab": "Where it looks", "epoch": "2",
-            "layer": "block3_conv2", "channels": "8", "scale": "False", "versus": "9"}
+    link = {
+        "model": SNAPSHOT_LABEL,
+        "class": "cat",
+        "index": "2",
+        "tab": "Where it looks",
+        "epoch": "2",
+        "layer": "block3_conv2",
+        "channels": "8",
+        "scale": "False",
+        "versus": "9",
+    }
     app = opened("inside_page", **link)
     assert app.select_slider(key="inside_epoch").value == "2"
     assert app.select_slider(key="feature_layer").value == "block3_conv2"

@@ -40,7 +40,8 @@ def tiny(runs_copy, image_folder):
     key = evaluation_key(path, split_id(dataset, validation_size, seed))
     key.file.unlink(missing_ok=True)  # Saved by a page test that opened the Mistakes page on the shared run.
     return dataclasses.make_dataclass("Tiny", ["path", "model", "dataset", "key", "flip_average"])(
-        path, model, dataset, key, ModelRecord.of(path).flip_average)
+        path, model, dataset, key, ModelRecord.of(path).flip_average
+    )
 
 
 class CountingLoader:
@@ -123,8 +124,12 @@ def test_the_saved_evaluation_is_read_back_without_the_model(tiny):
 def test_two_sessions_asking_at_once_run_the_model_once(tiny):
     loader = CountingLoader(tiny.model)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(
-        evaluation_of(tiny.key, tiny.dataset, loader, tiny.flip_average)[0])) for _ in range(3)]
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(evaluation_of(tiny.key, tiny.dataset, loader, tiny.flip_average)[0])
+        )
+        for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -227,7 +232,7 @@ def saved_evaluation(path, image_folder):
 
 def gallery_indices(app, true, called):
     prefix = f"cell_{true}_{called}_inspect_"
-    return [int(button.key[len(prefix):]) for button in app.button if (button.key or "").startswith(prefix)]
+    return [int(button.key[len(prefix) :]) for button in app.button if (button.key or "").startswith(prefix)]
 
 
 def markdown_text(app):

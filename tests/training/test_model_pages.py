@@ -9,10 +9,12 @@ from vgg.classroom.launch import stop_active_runs, wait_for
 from vgg.runs.folder import list_runs, open_run
 
 
-@pytest.mark.parametrize(("module", "folded"), [("train_page", "Settings and Start"),
-                                                ("inside_page", "Model, epoch and image")])
-def test_the_presenter_view_folds_the_choosers_away_so_the_chart_or_picture_comes_first(app_environment, module,
-                                                                                        folded):
+@pytest.mark.parametrize(
+    ("module", "folded"), [("train_page", "Settings and Start"), ("inside_page", "Model, epoch and image")]
+)
+def test_the_presenter_view_folds_the_choosers_away_so_the_chart_or_picture_comes_first(
+    app_environment, module, folded
+):
     app = page_test(module)
     app.session_state["presenter"] = True
     app.run()
@@ -130,8 +132,9 @@ def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environmen
     app = page_test("train_page").run()
     assert not app.exception
     # The epoch metrics are each epoch's own weights; the caption names the model the run finished with.
-    assert (f"Finished model, the average of the weights of its last 2 epochs: **{status.final_accuracy:.1%}**"
-            in texts(app))
+    assert f"Finished model, the average of the weights of its last 2 epochs: **{status.final_accuracy:.1%}**" in texts(
+        app
+    )
 
 
 def test_an_older_inside_link_is_translated_into_the_pages_class_and_index():

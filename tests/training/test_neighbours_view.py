@@ -41,8 +41,11 @@ def test_the_view_draws_a_row_of_eight_per_block_and_the_vote_beside_the_softmax
         assert f"**Block {block}**" in text
     assert "The network's answer" in text and "Block 5's 8 nearest training images vote" in text
     assert text.count("the network's answer.") == 5
-    votes = [re.fullmatch(r"(\w+): (\d) of 8", line.strip()) for element in app.markdown
-             for line in element.value.split("\n")]
+    votes = [
+        re.fullmatch(r"(\w+): (\d) of 8", line.strip())
+        for element in app.markdown
+        for line in element.value.split("\n")
+    ]
     assert sum(int(vote[2]) for vote in votes if vote) == 8
     pictures = [picture for element in app.get("image") for picture in element.proto.imgs]
     assert len(pictures) == 1 + 5 * 8

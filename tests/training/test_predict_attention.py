@@ -17,8 +17,9 @@ def test_predict_page_shows_three_blocks_and_pixels_for_the_answer_and_the_runne
     ship = images[list(labels).index(8)]
     app = page_test("predict_page").run()
     app.selectbox(key="predict_model").set_value("Run tiny (final)").run()
-    app.get("file_uploader")[0].set_value([("ship.png", png_bytes(np.kron(ship, np.ones((4, 4, 1), np.uint8))),
-                                           "image/png")]).run()
+    app.get("file_uploader")[0].set_value(
+        [("ship.png", png_bytes(np.kron(ship, np.ones((4, 4, 1), np.uint8))), "image/png")]
+    ).run()
     assert not app.exception, app.exception
     words = texts(app)
     compare = next(box for box in app.selectbox if box.label == "Compare with the class")

@@ -18,10 +18,12 @@ from vgg.runs.queue import Pump, enqueue, forecast, move_up, queued_runs, start_
 from vgg.runs.status import State
 
 
-def test_queued_runs_wait_in_order_can_be_reordered_cancelled_and_start_when_the_slot_frees(busy_slot, image_folder,
-                                                                                           monkeypatch):
-    runs = [launch(busy_slot, name, config=tiny_config(epochs=1), data_dir=image_folder)
-            for name in ("ada", "ben", "cy")]
+def test_queued_runs_wait_in_order_can_be_reordered_cancelled_and_start_when_the_slot_frees(
+    busy_slot, image_folder, monkeypatch
+):
+    runs = [
+        launch(busy_slot, name, config=tiny_config(epochs=1), data_dir=image_folder) for name in ("ada", "ben", "cy")
+    ]
     assert all(process is None for _, process in runs)
     assert [run.name for run in queued_runs(busy_slot)] == ["ada", "ben", "cy"]
     places = forecast(busy_slot, lambda run: 60.0)
@@ -69,14 +71,16 @@ def test_the_class_time_limit_stops_a_run_cleanly_and_resumable(tmp_path, image_
 
 
 @pytest.mark.parametrize("trained_seconds", [10.0, 61.0])
-def test_a_run_that_used_its_time_is_not_resumed_by_its_student(trained_seconds, busy_slot, trained_runs_dir,
-                                                                 image_folder):
+def test_a_run_that_used_its_time_is_not_resumed_by_its_student(
+    trained_seconds, busy_slot, trained_runs_dir, image_folder
+):
     shutil.copytree(trained_runs_dir / "tiny", busy_slot / "tiny")
     run = open_run(busy_slot, "tiny")
     run.update_status(state=State.STOPPED, owner="Ada")
     state = run.checkpoint_state()
-    write_json(run.checkpoint_state_path, {"epochs_done": state.epochs_done, "step": state.step,
-                                          "elapsed": trained_seconds})
+    write_json(
+        run.checkpoint_state_path, {"epochs_done": state.epochs_done, "step": state.step, "elapsed": trained_seconds}
+    )
     limits = ClassLimits(max_training_minutes=1.0)
     if trained_seconds < 60:
         launch(busy_slot, "tiny", data_dir=image_folder, owner="Ada", limits=limits, student=True, resume=True)

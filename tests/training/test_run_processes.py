@@ -44,7 +44,12 @@ def test_the_cli_refuses_to_train_a_run_that_another_process_holds(tmp_path, ima
     try:
         result = subprocess.run(
             [sys.executable, "-m", "vgg", "train", "--resume", "held", "--runs-dir", str(tmp_path)],
-            capture_output=True, text=True, env=subprocess_environment(), cwd=PROJECT_ROOT, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            env=subprocess_environment(),
+            cwd=PROJECT_ROOT,
+            timeout=120,
+            check=False,
         )
         assert result.returncode == 2 and "already" in result.stderr, result.stderr[-1000:]
     finally:

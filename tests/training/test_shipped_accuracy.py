@@ -1,6 +1,5 @@
 """The shipped model scores its card's validation accuracy on the real CIFAR-10."""
 
-
 import pytest
 
 from helpers import SHARED_CIFAR10
@@ -18,9 +17,11 @@ def test_shipped_model_scores_its_cards_validation_accuracy(shipped_model, shipp
     flip_average = model_record.ModelRecord.of(model_record.SHIPPED_MODEL).flip_average
     assert flip_average == card["flip_average"]
     result = inference.evaluate(shipped_model, dataset.x_val, dataset.y_val, flip_average=flip_average)
-    print(f"shipped model: {result['accuracy']:.4f} on {result['images']} validation images "
-          f"(card: {card['val_accuracy']:.4f}); "
-          f"images alone {result['single_view_accuracy']:.4f} (card: {card['val_accuracy_single_view']:.4f})")
+    print(
+        f"shipped model: {result['accuracy']:.4f} on {result['images']} validation images "
+        f"(card: {card['val_accuracy']:.4f}); "
+        f"images alone {result['single_view_accuracy']:.4f} (card: {card['val_accuracy_single_view']:.4f})"
+    )
     assert result["accuracy"] == pytest.approx(card["val_accuracy"], abs=0.005)
     assert result["single_view_accuracy"] == pytest.approx(card["val_accuracy_single_view"], abs=0.005)
     assert result["per_class_accuracy"] == pytest.approx(card["per_class_accuracy"], abs=0.02)

@@ -136,8 +136,13 @@ def test_a_runs_checkpoint_gets_the_earlier_epochs_then_itself(five_epochs):
     from app_pages.snapshot_view import epoch_stops
 
     assert five_epochs.checkpoint_path.exists()
-    assert list(epoch_stops(five_epochs.checkpoint_path)) == ["0 (random weights)", "1", "2", "4",
-                                                              "5 (latest checkpoint)"]
+    assert list(epoch_stops(five_epochs.checkpoint_path)) == [
+        "0 (random weights)",
+        "1",
+        "2",
+        "4",
+        "5 (latest checkpoint)",
+    ]
 
 
 def test_snapshots_that_cannot_be_written_never_stop_the_training(tmp_path, image_folder):

@@ -20,7 +20,8 @@ def test_the_top_images_are_the_true_maxima(tiny_model):
     top = compute(tiny_model, images, batch_size=16)
     names = activation_layer_names(tiny_model)
     maps = keras.Model(tiny_model.inputs, [tiny_model.get_layer(name).output for name in names]).predict(
-        images.astype(np.float32), verbose=0)
+        images.astype(np.float32), verbose=0
+    )
     for name, activation in zip(names, maps, strict=True):
         layer = top.layers[name]
         peaks = activation.max(axis=(1, 2))  # (N, C): each image's strongest unit per channel.

@@ -93,8 +93,9 @@ def test_a_run_killed_hard_shows_interrupted_and_resumes(image_folder, tmp_path)
     runs_dir = tmp_path / "runs"
     run, process = launch(runs_dir, "killed", config=tiny_config(epochs=30, batch_size=8), data_dir=image_folder)
     deadline = time.monotonic() + 120
-    while (not (run.checkpoint_path.exists() and (run.path / "checkpoint.json").exists())
-           and time.monotonic() < deadline):
+    while (
+        not (run.checkpoint_path.exists() and (run.path / "checkpoint.json").exists()) and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     assert run.checkpoint_path.exists()
     os.kill(process.pid, signal.SIGKILL)
@@ -137,22 +138,68 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
     environment = subprocess_environment()
     command = [sys.executable, "-m", "vgg"]
     train = subprocess.run(
-        command + ["train", "--data-dir", str(image_folder), "--runs-dir", str(runs_dir), "--name", "cli",
-                   "--width", "0.125", "--epochs", "3", "--batch-size", "32", "--validation-size", "100",
-                   "--warmup-epochs", "0", "--learning-rate", "0.05", "--no-augment", "--jit-compile", "off", "--json"],
-        capture_output=True, text=True, env=environment, cwd=PROJECT_ROOT, timeout=300,
+        command
+        + [
+            "train",
+            "--data-dir",
+            str(image_folder),
+            "--runs-dir",
+            str(runs_dir),
+            "--name",
+            "cli",
+            "--width",
+            "0.125",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--validation-size",
+            "100",
+            "--warmup-epochs",
+            "0",
+            "--learning-rate",
+            "0.05",
+            "--no-augment",
+            "--jit-compile",
+            "off",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert train.returncode == 0, train.stderr[-2000:]
     assert json.loads(train.stdout)["state"] == "finished"
 
-    listing = subprocess.run(command + ["runs", "--runs-dir", str(runs_dir), "--json"],
-                             capture_output=True, text=True, env=environment, timeout=120)
+    listing = subprocess.run(
+        command + ["runs", "--runs-dir", str(runs_dir), "--json"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
     assert [row["name"] for row in json.loads(listing.stdout)] == ["cli"]
 
     evaluation = subprocess.run(
-        command + ["evaluate", "--run", "cli", "--runs-dir", str(runs_dir), "--data-dir", str(image_folder),
-                   "--validation-size", "100", "--json"],
-        capture_output=True, text=True, env=environment, timeout=120,
+        command
+        + [
+            "evaluate",
+            "--run",
+            "cli",
+            "--runs-dir",
+            str(runs_dir),
+            "--data-dir",
+            str(image_folder),
+            "--validation-size",
+            "100",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
     )
     result = json.loads(evaluation.stdout)
     assert result["accuracy"] >= 0.8 and len(result["per_class_accuracy"]) == 10
@@ -161,7 +208,10 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
     image = next((image_folder / "train" / "ship").iterdir())
     prediction = subprocess.run(
         command + ["predict", str(image), "--run", "cli", "--runs-dir", str(runs_dir), "--top-k", "3", "--json"],
-        capture_output=True, text=True, env=environment, timeout=120,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
     )
     top = json.loads(prediction.stdout)["predictions"][0]["top"]
     assert len(top) == 3 and top[0]["class"] == "ship"
@@ -176,14 +226,20 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
         (["predict", "/nonexistent.png", "--model", "/tmp/x.h5"], "Only .keras model files"),
         (["describe", "--model", "/etc/passwd.keras"], "outside the runs folder"),
         (["evaluate", "--run", "nope"], "No run named 'nope'"),
-        (["train", "--init-from", "assets/no-such-model.keras"],
-         "There is no model file at assets/no-such-model.keras"),
+        (
+            ["train", "--init-from", "assets/no-such-model.keras"],
+            "There is no model file at assets/no-such-model.keras",
+        ),
     ],
 )
 def test_cli_bad_input_gets_one_sentence_and_exit_code_2(arguments, phrase, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "vgg"] + arguments, capture_output=True, text=True,
-        env=subprocess_environment(VGG_RUNS_DIR=tmp_path), cwd=PROJECT_ROOT, timeout=120,
+        [sys.executable, "-m", "vgg"] + arguments,
+        capture_output=True,
+        text=True,
+        env=subprocess_environment(VGG_RUNS_DIR=tmp_path),
+        cwd=PROJECT_ROOT,
+        timeout=120,
     )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -194,7 +250,11 @@ def test_cli_bad_input_gets_one_sentence_and_exit_code_2(arguments, phrase, tmp_
 def test_describe_blog_preset_reports_its_parameters():
     result = subprocess.run(
         [sys.executable, "-m", "vgg", "describe", "--preset", "blog", "--json"],
-        capture_output=True, text=True, env=subprocess_environment(), cwd=PROJECT_ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        env=subprocess_environment(),
+        cwd=PROJECT_ROOT,
+        timeout=120,
     )
     description = json.loads(result.stdout)
     assert description["params"] == 33_638_218
@@ -205,10 +265,39 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(image_folder, tmp_path):
     """The multi-GPU path (tf.distribute.MirroredStrategy), run on two logical CPU devices."""
     runs_dir = tmp_path / "runs"
     result = subprocess.run(
-        [sys.executable, "-m", "vgg", "train", "--data-dir", str(image_folder), "--runs-dir", str(runs_dir),
-         "--name", "mirrored", "--width", "0.125", "--epochs", "3", "--batch-size", "32", "--validation-size", "100",
-         "--warmup-epochs", "0", "--learning-rate", "0.05", "--no-augment", "--jit-compile", "off", "--json"],
-        capture_output=True, text=True, env=subprocess_environment(VGG_CPU_REPLICAS=2), cwd=PROJECT_ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "vgg",
+            "train",
+            "--data-dir",
+            str(image_folder),
+            "--runs-dir",
+            str(runs_dir),
+            "--name",
+            "mirrored",
+            "--width",
+            "0.125",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--validation-size",
+            "100",
+            "--warmup-epochs",
+            "0",
+            "--learning-rate",
+            "0.05",
+            "--no-augment",
+            "--jit-compile",
+            "off",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_environment(VGG_CPU_REPLICAS=2),
+        cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     status = open_run(runs_dir, "mirrored").status()

@@ -77,8 +77,9 @@ def least_and_most_sure(runs_dir, data_dir):
     return dataset.x_val[int(np.argmin(top))], min(top), dataset.x_val[int(np.argmax(top))], max(top)
 
 
-def test_predict_says_unsure_below_the_threshold_only_and_always_that_it_must_name_a_class(app_environment,
-                                                                                         image_folder):
+def test_predict_says_unsure_below_the_threshold_only_and_always_that_it_must_name_a_class(
+    app_environment, image_folder
+):
     threshold = ModelRecord.of(app_environment / "tiny" / "model.keras").unsure_below
     low, low_top, high, high_top = least_and_most_sure(app_environment, image_folder)
     assert low_top < threshold < high_top

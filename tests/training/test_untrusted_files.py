@@ -36,7 +36,10 @@ def config_naming_os_system(good_model, path, marker):
         if isinstance(node, dict):
             if node.get("class_name") == "Dense":
                 node["config"]["activation"] = {
-                    "module": "os", "class_name": "system", "config": f"touch {marker}", "registered_name": "system"
+                    "module": "os",
+                    "class_name": "system",
+                    "config": f"touch {marker}",
+                    "registered_name": "system",
                 }
             for value in node.values():
                 patch(value)

@@ -44,8 +44,11 @@ def large_file(kind):
         return encode(design.resize((7000, 7000), Image.Resampling.NEAREST), "PNG"), to_network_input(flattened(design))
     if kind == "webp-12mp":  # A 12-megapixel phone photo saved as WebP.
         return encode(quadrants(4032, 3024), "WEBP", lossless=True), to_network_input(quadrants(4032, 3024))
-    width, height = {"baseline-jpeg-49mp": (8100, 6048), "progressive-jpeg-24mp": (6000, 4000),
-                     "progressive-jpeg-49mp": (8100, 6048)}[kind]
+    width, height = {
+        "baseline-jpeg-49mp": (8100, 6048),
+        "progressive-jpeg-24mp": (6000, 4000),
+        "progressive-jpeg-49mp": (8100, 6048),
+    }[kind]
     data = encode(photo(width, height, seed=len(kind)), quality=90, progressive=kind.startswith("progressive"))
     return data, to_network_input(Image.open(io.BytesIO(data)))  # Decoded at full size, as RGB.
 
@@ -58,13 +61,16 @@ def test_a_large_upload_decodes_within_the_memory_cap_to_the_same_input(kind, tm
     data, expected = large_file(kind)
     path = tmp_path / kind
     path.write_bytes(data)
-    done = subprocess.run([sys.executable, "-c", PEAK_PROBE, str(path)], env=subprocess_environment(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_PROBE, str(path)],
+        env=subprocess_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     print(f"{kind}: {len(data) / 1e6:.1f} MB file, decoded {result['size']}, peak +{result['growth_mb']:.0f} MB")
     assert result["growth_mb"] < CAP_MB, result["growth_mb"]
     difference = np.abs(np.array(result["pixels"]) - expected.astype(int))
     assert difference.max() <= 4 and difference.mean() < 1, (difference.max(), difference.mean())
-
-

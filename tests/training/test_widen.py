@@ -64,8 +64,10 @@ def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_whe
     assert wider.state == "finished", wider.traceback
     fresh_run = create_run(start_folder, config.replace(init_from=""), name="fresh")
     fresh = train_quietly(fresh_run, image_folder)
-    print(f"started from a {start_card['val_accuracy']:.0%} model: {wider.final_accuracy:.0%}; "
-          f"from random weights: {fresh.final_accuracy:.0%}")
+    print(
+        f"started from a {start_card['val_accuracy']:.0%} model: {wider.final_accuracy:.0%}; "
+        f"from random weights: {fresh.final_accuracy:.0%}"
+    )
     assert wider.final_accuracy >= start_card["val_accuracy"] - 0.05
     assert fresh.final_accuracy < 0.5
 

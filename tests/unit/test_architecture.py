@@ -68,7 +68,7 @@ def cycles(graph):
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                found.append([*path[path.index(nxt):], nxt])
+                found.append([*path[path.index(nxt) :], nxt])
             elif nxt not in state:
                 visit(nxt, [*path, nxt])
         state[node] = "done"
@@ -94,16 +94,20 @@ def test_every_package_is_a_layer_and_says_what_it_owns():
 @pytest.mark.parametrize(
     ("module", "line", "expected"),
     [
-        ("core/files.py", "from vgg.training.trainer import train_run",
-         "vgg.core.files (core) imports vgg.training.trainer.train_run (training), against the direction"),
+        (
+            "core/files.py",
+            "from vgg.training.trainer import train_run",
+            "vgg.core.files (core) imports vgg.training.trainer.train_run (training), against the direction",
+        ),
         ("runs/status.py", "import vgg.runs.folder", "vgg.runs.status -> vgg.runs.folder"),
         ("runs/queue.py", "def f():\n    import tensorflow", "vgg.runs.queue imports tensorflow"),
         ("data/cifar10.py", "import keras", "vgg.data.cifar10 imports keras"),
         ("explain/attention.py", "import streamlit", "vgg.explain.attention imports streamlit"),
     ],
 )
-def test_the_check_finds_a_wrong_way_import_a_cycle_and_tensorflow_where_it_must_not_be(tmp_path, module, line,
-                                                                                         expected):
+def test_the_check_finds_a_wrong_way_import_a_cycle_and_tensorflow_where_it_must_not_be(
+    tmp_path, module, line, expected
+):
     copy = tmp_path / "vgg"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / module).write_text((copy / module).read_text() + f"\n{line}\n")

@@ -54,8 +54,7 @@ def test_the_training_model_saved_for_inference_is_plain_float32_keras(tmp_path)
     trained.get_layer("block1_conv1").trainable = False
     assert isinstance(trained.get_layer("block3_bn2"), FusedBatchNormalization)
     # Inside VGG16's layer table reads a checkpoint's batch norm as Keras' own.
-    assert {row["kind"] for row in describe(trained)["layers"] if row["name"] == "block3_bn2"} == {
-        "BatchNormalization"}
+    assert {row["kind"] for row in describe(trained)["layers"] if row["name"] == "block3_bn2"} == {"BatchNormalization"}
     saved = keras.Model.from_config(inference_config(trained.get_config()))
     saved.set_weights(trained.get_weights())
     saved.save(tmp_path / "model.keras")

@@ -1,7 +1,6 @@
 """A class's limits hold students: runs per student and the estimated cost are refused in one sentence, the
 teacher is not held to them."""
 
-
 import pytest
 
 from helpers import assert_one_sentence, tiny_config
@@ -15,8 +14,9 @@ def test_per_student_limits_refuse_in_one_sentence(busy_slot, image_folder, monk
     limits = ClassLimits(runs_per_student=1, max_estimated_minutes=15, max_training_minutes=20)
     launch(busy_slot, "adas-1", config=tiny_config(), data_dir=image_folder, owner="Ada", limits=limits, student=True)
     with pytest.raises(ClassroomError, match="allows 1") as second:
-        launch(busy_slot, "adas-2", config=tiny_config(), data_dir=image_folder, owner="Ada", limits=limits,
-               student=True)
+        launch(
+            busy_slot, "adas-2", config=tiny_config(), data_dir=image_folder, owner="Ada", limits=limits, student=True
+        )
     assert_one_sentence(str(second.value))
     assert not (busy_slot / "adas-2").exists()
     launch(busy_slot, "bens", config=tiny_config(), data_dir=image_folder, owner="Ben", limits=limits, student=True)

@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 
@@ -91,5 +90,3 @@ def test_cutout_hides_one_square_and_leaves_the_rest_as_without_it():
     hidden_pixels = changed.sum(axis=(1, 2))
     # Centres fall anywhere, so most squares are whole (144 pixels) and some hang off the edge.
     assert hidden_pixels.max() == 144 and 0 < hidden_pixels.mean() < 144
-
-

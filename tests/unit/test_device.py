@@ -11,10 +11,15 @@ AMX = {"avx512f", "amx_tile", "amx_bf16"}
 NO_AMX = {"avx512f", "avx512_bf16"}  # An AMD EPYC's: bfloat16 instructions, no matrix units.
 
 
-@pytest.mark.parametrize("flags, on_gpu, expected", [
-    (AMX, False, "mixed_bfloat16"), (NO_AMX, False, "float32"), (NO_AMX, True, "mixed_float16"),
-    (AMX, True, "mixed_float16"),
-])
+@pytest.mark.parametrize(
+    "flags, on_gpu, expected",
+    [
+        (AMX, False, "mixed_bfloat16"),
+        (NO_AMX, False, "float32"),
+        (NO_AMX, True, "mixed_float16"),
+        (AMX, True, "mixed_float16"),
+    ],
+)
 def test_auto_precision_follows_the_device(flags, on_gpu, expected):
     assert precision_policy(preset("cpu"), on_gpu, flags) == expected
 

@@ -36,24 +36,61 @@ def probe(step, loss=0.8, spread=0.2, dead=None, relative_gradients=None, update
     """A probe of a healthy-looking network, with whatever the test changes."""
     dead, relative_gradients = dead or {}, relative_gradients or {}
     units = tuple(
-        UnitProbe(name, None if name == "predictions" else 0.5, None if name == "predictions" else 0.8,
-                  None if name == "predictions" else dead.get(name, 0.1),
-                  gradient_norm=relative_gradients.get(name, 0.05) * 10.0, weight_norm=10.0, update_ratio=update)
+        UnitProbe(
+            name,
+            None if name == "predictions" else 0.5,
+            None if name == "predictions" else 0.8,
+            None if name == "predictions" else dead.get(name, 0.1),
+            gradient_norm=relative_gradients.get(name, 0.05) * 10.0,
+            weight_norm=10.0,
+            update_ratio=update,
+        )
         for name in UNITS
     )
-    return ProbeRow(step=step, epoch=step / 100, learning_rate=0.1, loss=loss, accuracy=0.7, entropy=1.0,
-                    prediction_spread=spread, images=200, units=units, nonfinite=tuple(nonfinite))
+    return ProbeRow(
+        step=step,
+        epoch=step / 100,
+        learning_rate=0.1,
+        loss=loss,
+        accuracy=0.7,
+        entropy=1.0,
+        prediction_spread=spread,
+        images=200,
+        units=units,
+        nonfinite=tuple(nonfinite),
+    )
 
 
 def batches(*losses):
-    return tuple(BatchRow(step=10 * (index + 1), epoch=(index + 1) / 10, loss=loss, accuracy=0.5, learning_rate=0.1,
-                          images_per_second=100.0, elapsed=float(index)) for index, loss in enumerate(losses))
+    return tuple(
+        BatchRow(
+            step=10 * (index + 1),
+            epoch=(index + 1) / 10,
+            loss=loss,
+            accuracy=0.5,
+            learning_rate=0.1,
+            images_per_second=100.0,
+            elapsed=float(index),
+        )
+        for index, loss in enumerate(losses)
+    )
 
 
 def epochs(*accuracies):
-    return tuple(EpochRow(step=100 * epoch, epoch=epoch, loss=1.0, accuracy=accuracy, val_loss=1.0,
-                          val_accuracy=val_accuracy, learning_rate=0.1, images_per_second=100.0, elapsed=float(epoch))
-                 for epoch, (accuracy, val_accuracy) in enumerate(accuracies, start=1))
+    return tuple(
+        EpochRow(
+            step=100 * epoch,
+            epoch=epoch,
+            loss=1.0,
+            accuracy=accuracy,
+            val_loss=1.0,
+            val_accuracy=val_accuracy,
+            learning_rate=0.1,
+            images_per_second=100.0,
+            elapsed=float(epoch),
+        )
+        for epoch, (accuracy, val_accuracy) in enumerate(accuracies, start=1)
+    )
 
 
 def verdict_of(probes, losses=(2.4, 1.5, 1.2), accuracies=(), nonfinite=(), config=None):
@@ -124,30 +161,63 @@ def test_overfitting_when_the_gap_is_wide_and_has_grown():
     assert verdict_of(two(), accuracies=[(0.95, 0.7)]).verdict == Verdict.HEALTHY  # One epoch is no trend.
 
 
-@pytest.mark.parametrize(("verdict", "records", "config", "changes"), [
-    (Verdict.STUCK, {"probes": two(loss=LN10, spread=1e-6)}, PRESETS["blog"], {"batch_norm": True}),
-    (Verdict.STUCK, {"probes": two(loss=LN10, spread=1e-6, update=1e-5), "losses": (2.3, 2.3)}, PRESETS["cpu"],
-     {"learning_rate": 1.0}),
-    (Verdict.DIVERGED, {"probes": two(), "losses": (2.3, 1e4)}, PRESETS["cpu"],
-     {"learning_rate": 0.01, "warmup_epochs": 1.0}),
-    (Verdict.DIVERGED, {"probes": two(), "losses": (2.3, 1e4)}, PRESETS["blog"], {"learning_rate": 1e-4}),
-    (Verdict.TOO_SLOW, {"probes": two(update=1e-6), "losses": (2.3, 2.3)}, PRESETS["cpu"], {"learning_rate": 1.0}),
-    (Verdict.DEAD_RELUS, {"probes": two(dead={"block5": 0.9})}, PRESETS["blog"], {"batch_norm": True}),
-    (Verdict.DEAD_RELUS, {"probes": two(dead={"block5": 0.9})}, PRESETS["cpu"],
-     {"learning_rate": 0.01, "warmup_epochs": 1.0}),
-    (Verdict.VANISHING, {"probes": two(relative_gradients={"block1": 1e-6})}, PRESETS["blog"], {"batch_norm": True}),
-    (Verdict.OVERFITTING, {"probes": two(), "accuracies": [(0.5, 0.5), (1.0, 0.5)]}, PRESETS["blog"],
-     {"augment": True}),
-    (Verdict.OVERFITTING, {"probes": two(), "accuracies": [(0.5, 0.5), (1.0, 0.5)]}, PRESETS["cpu"],
-     {"cutout_size": 12}),
-])
+@pytest.mark.parametrize(
+    ("verdict", "records", "config", "changes"),
+    [
+        (Verdict.STUCK, {"probes": two(loss=LN10, spread=1e-6)}, PRESETS["blog"], {"batch_norm": True}),
+        (
+            Verdict.STUCK,
+            {"probes": two(loss=LN10, spread=1e-6, update=1e-5), "losses": (2.3, 2.3)},
+            PRESETS["cpu"],
+            {"learning_rate": 1.0},
+        ),
+        (
+            Verdict.DIVERGED,
+            {"probes": two(), "losses": (2.3, 1e4)},
+            PRESETS["cpu"],
+            {"learning_rate": 0.01, "warmup_epochs": 1.0},
+        ),
+        (Verdict.DIVERGED, {"probes": two(), "losses": (2.3, 1e4)}, PRESETS["blog"], {"learning_rate": 1e-4}),
+        (Verdict.TOO_SLOW, {"probes": two(update=1e-6), "losses": (2.3, 2.3)}, PRESETS["cpu"], {"learning_rate": 1.0}),
+        (Verdict.DEAD_RELUS, {"probes": two(dead={"block5": 0.9})}, PRESETS["blog"], {"batch_norm": True}),
+        (
+            Verdict.DEAD_RELUS,
+            {"probes": two(dead={"block5": 0.9})},
+            PRESETS["cpu"],
+            {"learning_rate": 0.01, "warmup_epochs": 1.0},
+        ),
+        (
+            Verdict.VANISHING,
+            {"probes": two(relative_gradients={"block1": 1e-6})},
+            PRESETS["blog"],
+            {"batch_norm": True},
+        ),
+        (
+            Verdict.OVERFITTING,
+            {"probes": two(), "accuracies": [(0.5, 0.5), (1.0, 0.5)]},
+            PRESETS["blog"],
+            {"augment": True},
+        ),
+        (
+            Verdict.OVERFITTING,
+            {"probes": two(), "accuracies": [(0.5, 0.5), (1.0, 0.5)]},
+            PRESETS["cpu"],
+            {"cutout_size": 12},
+        ),
+    ],
+)
 def test_each_verdict_names_a_fix_as_settings_a_run_can_start_with(verdict, records, config, changes):
-    diagnosis = verdict_of(records["probes"], records.get("losses", (2.4, 1.5, 1.2)), records.get("accuracies", ()),
-                           config=config)
+    diagnosis = verdict_of(
+        records["probes"], records.get("losses", (2.4, 1.5, 1.2)), records.get("accuracies", ()), config=config
+    )
     assert diagnosis.verdict == verdict
     assert diagnosis.fix_changes.keys() == changes.keys()
-    assert all(diagnosis.fix_changes[name] == pytest.approx(value) if isinstance(value, float)
-               else diagnosis.fix_changes[name] == value for name, value in changes.items())
+    assert all(
+        diagnosis.fix_changes[name] == pytest.approx(value)
+        if isinstance(value, float)
+        else diagnosis.fix_changes[name] == value
+        for name, value in changes.items()
+    )
     assert_one_sentence(diagnosis.sentence) and assert_one_sentence(diagnosis.fix_sentence)
     fixed = diagnosis.fixed_config(config)
     assert validate(fixed) and all(getattr(fixed, name) == value for name, value in diagnosis.fix_changes.items())

@@ -11,9 +11,21 @@ def run_with_epochs(runs_dir, name, speeds):
     run = create_run(runs_dir, preset("cpu"), name=name)
     with open(run.metrics_path, "a") as file:
         for epoch, speed in enumerate(speeds, start=1):
-            file.write(row_line(EpochRow(step=epoch * 175, epoch=epoch, loss=1.0, accuracy=0.5, val_loss=1.0,
-                                         val_accuracy=0.5, learning_rate=0.1, images_per_second=speed,
-                                         elapsed=40.0 * epoch)))
+            file.write(
+                row_line(
+                    EpochRow(
+                        step=epoch * 175,
+                        epoch=epoch,
+                        loss=1.0,
+                        accuracy=0.5,
+                        val_loss=1.0,
+                        val_accuracy=0.5,
+                        learning_rate=0.1,
+                        images_per_second=speed,
+                        elapsed=40.0 * epoch,
+                    )
+                )
+            )
     return run
 
 

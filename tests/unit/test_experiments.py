@@ -2,7 +2,6 @@
 reads the truth from real runs' records, and the Experiments page asks for a prediction before it starts a run
 with the experiment's settings, then shows what happened beside the prediction (AppTest and Chromium)."""
 
-
 import pytest
 
 from helpers import TINY_EXPERIMENT, assert_one_sentence, experiment_file
@@ -40,10 +39,14 @@ BROKEN = {
     "unknown setting": (TINY_EXPERIMENT.replace("width = 0.125", "wdth = 0.125"), "wdth"),
     "impossible setting": (TINY_EXPERIMENT.replace("width = 0.125", "width = 5.0"), "width must be between"),
     "unknown rule": (TINY_EXPERIMENT.replace('"accuracy_above"', '"vibes"'), "rule must be one of"),
-    "unknown verdict": (TINY_EXPERIMENT.replace('rule = "accuracy_above"\nvalue = 0.5',
-                                                'rule = "doctor_verdict"\nvalue = "sad"'), "doctor's verdict"),
-    "one choice": (TINY_EXPERIMENT.split("[[choices]]\nid = \"chance\"")[0] + "[check]" +
-                   TINY_EXPERIMENT.split("[check]")[1], "two or more"),
+    "unknown verdict": (
+        TINY_EXPERIMENT.replace('rule = "accuracy_above"\nvalue = 0.5', 'rule = "doctor_verdict"\nvalue = "sad"'),
+        "doctor's verdict",
+    ),
+    "one choice": (
+        TINY_EXPERIMENT.split('[[choices]]\nid = "chance"')[0] + "[check]" + TINY_EXPERIMENT.split("[check]")[1],
+        "two or more",
+    ),
     "a choice without effect or check": (TINY_EXPERIMENT.replace("effect = false\n", ""), "choice 'chance' needs"),
     "no question": (TINY_EXPERIMENT.replace("question =", "prompt ="), "lacks 'question'"),
     "unknown preset": (TINY_EXPERIMENT.replace('preset = "cpu"', 'preset = "tpu"'), "Unknown preset 'tpu'"),
@@ -66,8 +69,17 @@ def test_a_broken_file_is_refused_in_one_sentence_naming_it_and_hides_only_itsel
 
 
 def epoch(number, accuracy, val_accuracy):
-    return EpochRow(step=10 * number, epoch=number, loss=1.0, accuracy=accuracy, val_loss=1.5,
-                    val_accuracy=val_accuracy, learning_rate=0.1, images_per_second=100.0, elapsed=5.0 * number)
+    return EpochRow(
+        step=10 * number,
+        epoch=number,
+        loss=1.0,
+        accuracy=accuracy,
+        val_loss=1.5,
+        val_accuracy=val_accuracy,
+        learning_rate=0.1,
+        images_per_second=100.0,
+        elapsed=5.0 * number,
+    )
 
 
 def test_the_overfitting_check_holds_only_when_training_accuracy_pulls_20_points_ahead(tmp_path):

@@ -1,6 +1,5 @@
 """Shipping a finished run: the model file, its card, and a card command that rebuilds the same settings."""
 
-
 import pytest
 
 from helpers import tiny_config
@@ -13,8 +12,16 @@ def test_the_cards_limits_name_the_most_confused_pair_and_the_gap_to_the_target(
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     matrix = [[50 if row == column else 0 for column in range(10)] for row in range(10)]
     matrix[3][5], matrix[5][3], matrix[0][8] = 7, 9, 15  # cat/dog 16 in all, airplane/ship 15.
-    card = {"config": {"width": 0.5}, "val_accuracy": 0.903, "epochs": 70, "device": "CPU", "validation_size": 500,
-            "class_names": names, "confusion_matrix": matrix, "data": "local folder ../shared/cifar10"}
+    card = {
+        "config": {"width": 0.5},
+        "val_accuracy": 0.903,
+        "epochs": 70,
+        "device": "CPU",
+        "validation_size": 500,
+        "class_names": names,
+        "confusion_matrix": matrix,
+        "data": "local folder ../shared/cifar10",
+    }
     assert hardest_pair(card) == ("cat", "dog", 7, 9)
     limits = limits_markdown(card)
     assert "90.3% is below the 92%" in limits and "7 of 50 cat images were called dog" in limits
@@ -30,11 +37,17 @@ def test_a_card_names_a_starting_file_with_no_record_by_its_name_and_hash():
     from vgg.training.export import lineage_markdown
 
     # A start file with no card beside it and no run folder: the card can only say which file it was.
-    card = {"wall_time_seconds": 7200.0, "epochs": 24, "config": {"width": 0.75},
-            "started_from": {"file": "teacher.keras", "sha256": "0123456789abcdef" + "0" * 48}}
+    card = {
+        "wall_time_seconds": 7200.0,
+        "epochs": 24,
+        "config": {"width": 0.75},
+        "started_from": {"file": "teacher.keras", "sha256": "0123456789abcdef" + "0" * 48},
+    }
     origin, epochs, wall_time, first_command = lineage_markdown(card)
-    assert origin == ("trained on CIFAR-10 by this project's own trainer, starting from the weights of "
-                      "`teacher.keras` (SHA-256 `0123456789abcdef…`).")
+    assert origin == (
+        "trained on CIFAR-10 by this project's own trainer, starting from the weights of "
+        "`teacher.keras` (SHA-256 `0123456789abcdef…`)."
+    )
     assert epochs == 24 and wall_time.startswith("7,200 s (2.0 h)") and first_command == ""
 
 

@@ -1,7 +1,6 @@
 """Feature pictures without a trained model: the shipped model's go to the data cache, and first-layer filters
 are told apart as colour or edge."""
 
-
 import numpy as np
 
 from vgg.explain.feature_vis import cache_file, first_layer_kinds

@@ -274,8 +274,10 @@ def test_decompression_bombs_leave_memory_alone(tmp_path):
     if results["control.png"]["growth_mb"] <= 60:
         # A child's peak-RSS count starts from its parent's peak on Linux, so under a large parent the probe sees
         # no growth even for the accepted 36-megapixel control and cannot judge the bombs.
-        pytest.skip(f"memory probe blind here (control grew {results['control.png']['growth_mb']:.0f} MB); "
-                    "only the sentences were checked")
+        pytest.skip(
+            f"memory probe blind here (control grew {results['control.png']['growth_mb']:.0f} MB); "
+            "only the sentences were checked"
+        )
     assert results["bomb.png"]["growth_mb"] < 20 and results["bomb.ico"]["growth_mb"] < 20, results
 
 

@@ -8,8 +8,17 @@ from vgg.runs.metrics import BatchRow, row_line
 
 
 def batch_line(step, epoch, loss=1.0):
-    return row_line(BatchRow(step=step, epoch=epoch, loss=loss, accuracy=0.5, learning_rate=0.1,
-                             images_per_second=100.0, elapsed=float(step)))
+    return row_line(
+        BatchRow(
+            step=step,
+            epoch=epoch,
+            loss=loss,
+            accuracy=0.5,
+            learning_rate=0.1,
+            images_per_second=100.0,
+            elapsed=float(step),
+        )
+    )
 
 
 def test_metrics_follow_a_growing_file_and_a_replaced_one(tmp_path):

@@ -1,6 +1,5 @@
 """The shipped model's evaluation is saved in the data cache, not in assets/."""
 
-
 import pytest
 
 from vgg.explain.evaluation import (

@@ -98,16 +98,18 @@ def test_two_sessions_asking_at_once_build_the_index_once(small_real_data, rando
     first_progress, second_progress, answers = [], [], {}
 
     def first():
-        answers["first"] = neighbours.index_of(key, dataset, indices, lambda: model,
-                                               lambda done, total: first_progress.append(done))
+        answers["first"] = neighbours.index_of(
+            key, dataset, indices, lambda: model, lambda done, total: first_progress.append(done)
+        )
 
     builder = threading.Thread(target=first)
     builder.start()
     while not first_progress:  # The first session is building.
         time.sleep(0.01)
     # The second session never gets the model: it waits for the first and reads the saved file.
-    answers["second"] = neighbours.index_of(key, dataset, indices, no_model,
-                                            lambda done, total: second_progress.append(done))
+    answers["second"] = neighbours.index_of(
+        key, dataset, indices, no_model, lambda done, total: second_progress.append(done)
+    )
     builder.join()
     assert answers["first"][1] is None and answers["second"][1] is None
     assert np.array_equal(answers["second"][0].features[4], answers["first"][0].features[4].astype(np.float16))
@@ -123,8 +125,9 @@ def test_a_damaged_index_is_built_again(small_real_data, random_model, damage):
     elif damage == "cut short":
         key.file.write_bytes(key.file.read_bytes()[:3000])
     else:
-        shorter = neighbours.NeighbourIndex(index.indices[:50], tuple(f[:50] for f in index.features),
-                                            index.labels[:50], 0.0)
+        shorter = neighbours.NeighbourIndex(
+            index.indices[:50], tuple(f[:50] for f in index.features), index.labels[:50], 0.0
+        )
         neighbours.save(key, shorter)
     assert neighbours.load_saved(key, dataset, indices) is None
     with pytest.raises(AssertionError, match="not read back"):

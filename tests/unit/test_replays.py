@@ -1,7 +1,6 @@
 """The shipped replays: the records of a real blog-short run and of its fix, shown on a fresh install before
 anyone trains, with the training doctor's verdict read from them, and replayed as they happened."""
 
-
 import pytest
 
 from vgg.classroom.doctor import Verdict, diagnose

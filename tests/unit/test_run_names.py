@@ -9,8 +9,23 @@ from vgg.classroom.launch import launch
 from vgg.runs.folder import RunError, create_run, open_run, run_path
 
 BAD_RUN_NAMES = [
-    "../x", "../../etc", "/abs", "/tmp/abs", "a/b", "a\\b", "a\x00b", "a\nb", "abc\n", "\nabc", "a" * 65,
-    ".", "..", ".hidden", "-rf", "a b", "run\t",
+    "../x",
+    "../../etc",
+    "/abs",
+    "/tmp/abs",
+    "a/b",
+    "a\\b",
+    "a\x00b",
+    "a\nb",
+    "abc\n",
+    "\nabc",
+    "a" * 65,
+    ".",
+    "..",
+    ".hidden",
+    "-rf",
+    "a b",
+    "run\t",
 ]
 
 
@@ -19,9 +34,11 @@ def test_bad_run_names_are_refused_and_nothing_is_created(tmp_path):
     runs_dir.mkdir()
     answers = {}
     for name in BAD_RUN_NAMES:
-        for attempt in (functools.partial(create_run, runs_dir, tiny_config(), name=name),
-                        functools.partial(open_run, runs_dir, name),
-                        functools.partial(launch, runs_dir, name, config=tiny_config())):
+        for attempt in (
+            functools.partial(create_run, runs_dir, tiny_config(), name=name),
+            functools.partial(open_run, runs_dir, name),
+            functools.partial(launch, runs_dir, name, config=tiny_config()),
+        ):
             with pytest.raises(RunError) as caught:
                 attempt()
             assert_one_sentence(str(caught.value))

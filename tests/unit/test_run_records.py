@@ -53,13 +53,16 @@ def test_the_atomic_writer_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def batch(epoch, step, elapsed=1.0):
-    return BatchRow(step=step, epoch=epoch, loss=1.0, accuracy=0.5, learning_rate=0.1, images_per_second=100.0,
-                    elapsed=elapsed)
+    return BatchRow(
+        step=step, epoch=epoch, loss=1.0, accuracy=0.5, learning_rate=0.1, images_per_second=100.0, elapsed=elapsed
+    )
 
 
 def test_a_resume_after_a_mid_epoch_stop_drops_the_partial_epoch():
-    before = Metrics(batches=(batch(0.5, 5), batch(1.0, 10), batch(1.4, 14)),
-                     epochs=(EpochRow(10, 1, 1.0, 0.5, 1.0, 0.5, 0.1, 100.0, 2.0),))
+    before = Metrics(
+        batches=(batch(0.5, 5), batch(1.0, 10), batch(1.4, 14)),
+        epochs=(EpochRow(10, 1, 1.0, 0.5, 1.0, 0.5, 0.1, 100.0, 2.0),),
+    )
     kept = kept_after_resume(before, epochs_done=1)
     assert [row.epoch for row in kept] == [0.5, 1.0, 1]
     # The redone epoch's rows then continue from epoch 1 onwards: the x values never fall.
@@ -68,8 +71,9 @@ def test_a_resume_after_a_mid_epoch_stop_drops_the_partial_epoch():
 
 
 def test_time_left_comes_from_the_average_pace_not_the_last_interval():
-    slow_last = Metrics(batches=(batch(1.0, 10, elapsed=60.0),
-                                 BatchRow(12, 1.2, 1.0, 0.5, 0.1, images_per_second=5.0, elapsed=72.0)))
+    slow_last = Metrics(
+        batches=(batch(1.0, 10, elapsed=60.0), BatchRow(12, 1.2, 1.0, 0.5, 0.1, images_per_second=5.0, elapsed=72.0))
+    )
     now = progress(slow_last, epochs=3)
     assert now.seconds_left == pytest.approx((3 - 1.2) * 72.0 / 1.2)
 

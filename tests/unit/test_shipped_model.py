@@ -1,6 +1,5 @@
 """The trained VGG16 in assets/: it loads safely, is small, and is the architecture its card says."""
 
-
 from vgg.model.build import build_from_config, conv_layers, describe
 from vgg.runs import record as model_record
 

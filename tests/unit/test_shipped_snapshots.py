@@ -1,6 +1,5 @@
 """Snapshots without a training: the planned epochs, and the shipped cpu model's snapshots and slider."""
 
-
 import numpy as np
 import pytest
 

@@ -58,14 +58,16 @@ def flipped_in_each_pass(alternate_flips, passes=3):
     half and bright on its right, which a 4-pixel crop cannot turn around; its label is its index."""
     images = np.full((64, 32, 32, 3), 200, np.uint8)
     images[:, :, :16] = 50
-    dataset = make_tf_dataset(images, np.arange(64), 16, augment=True, shuffle=True, seed=3, one_hot=False,
-                              alternate_flips=alternate_flips)
+    dataset = make_tf_dataset(
+        images, np.arange(64), 16, augment=True, shuffle=True, seed=3, one_hot=False, alternate_flips=alternate_flips
+    )
     flipped = np.zeros((passes, 64), bool)
     for epoch in range(passes):
         for pixels, labels in dataset:
             pixels = pixels.numpy()
             flipped[epoch, labels.numpy()] = pixels[:, :, :12].mean(axis=(1, 2, 3)) > pixels[:, :, 20:].mean(
-                axis=(1, 2, 3))
+                axis=(1, 2, 3)
+            )
     return flipped
 
 

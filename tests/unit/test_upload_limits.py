@@ -2,6 +2,7 @@
 refused from their headers or reduced in bands). Every file is made here with Pillow and numpy; the peak memory of
 large uploads is measured in tests/training/test_upload_memory.py.
 """
+
 import io
 import re
 
@@ -93,8 +94,9 @@ def test_the_scan_limit_is_exact():
 def test_scan_markers_inside_metadata_are_not_counted():
     # A comment or an ICC profile may hold any bytes, FF DA too, as may an EXIF thumbnail (a whole JPEG) or the
     # later pictures of a phone's MPO file: only the scans libjpeg decodes count, found by walking the segments.
-    data = encode(quadrants(64, 48), quality=95, progressive=True, comment=b"\xff\xda" * 5000,
-                  icc_profile=b"\xff\xda" * 5000)
+    data = encode(
+        quadrants(64, 48), quality=95, progressive=True, comment=b"\xff\xda" * 5000, icc_profile=b"\xff\xda" * 5000
+    )
     assert data.count(b"\xff\xda") > 10_000
     pixels = np.asarray(decode_image(data, NAME))
     assert_colour(pixels[10, 10], RED)

@@ -98,8 +98,15 @@ def diagnose_records(config, diagnostics, metrics):
         return waiting(case, step) if len(diagnostics.probes) < PERSISTENT_PROBES else healthy(case, step)
     first = findings[0]
     fix_sentence, changes = FIXES[first.verdict](case)
-    return Diagnosis(first.verdict, first.sentence, first.evidence, fix_sentence, changes,
-                     tuple(finding.verdict for finding in findings), step)
+    return Diagnosis(
+        first.verdict,
+        first.sentence,
+        first.evidence,
+        fix_sentence,
+        changes,
+        tuple(finding.verdict for finding in findings),
+        step,
+    )
 
 
 # --- Measures --------------------------------------------------------------------------------------------------
@@ -111,8 +118,12 @@ def relative_gradient(unit):
 
 def dead_units(probe):
     """{unit: dead fraction} of the units dead enough to matter."""
-    return {unit.name: unit.dead_fraction for unit in probe.units if unit.dead_fraction is not None
-            and unit.dead_fraction >= (DEAD_FRACTION if unit.name.startswith("block") else DEAD_DENSE_FRACTION)}
+    return {
+        unit.name: unit.dead_fraction
+        for unit in probe.units
+        if unit.dead_fraction is not None
+        and unit.dead_fraction >= (DEAD_FRACTION if unit.name.startswith("block") else DEAD_DENSE_FRACTION)
+    }
 
 
 def gradient_fade(probe):
@@ -126,8 +137,12 @@ def gradient_fade(probe):
 
 
 def peak_update_ratio(probes):
-    ratios = [unit.update_ratio for probe in probes for unit in probe.units
-              if unit.update_ratio is not None and math.isfinite(unit.update_ratio)]
+    ratios = [
+        unit.update_ratio
+        for probe in probes
+        for unit in probe.units
+        if unit.update_ratio is not None and math.isfinite(unit.update_ratio)
+    ]
     return max(ratios, default=None)
 
 
@@ -143,13 +158,18 @@ def unit_label(name):
     """How a sentence names a unit: 'block 5', 'fc1', 'the output layer'."""
     if name == "predictions":
         return "the output layer"
-    return f"block {name[len('block'):]}" if name.startswith("block") else name
+    return f"block {name[len('block') :]}" if name.startswith("block") else name
 
 
 def dead_shares(dead):
     """'71% of block 5's channels, 84% of fc1's units and 73% of fc2's units'."""
-    return listing([f"{share:.0%} of {unit_label(name)}'s {'channels' if name.startswith('block') else 'units'}"
-                    for name, share in dead.items()], limit=len(dead))
+    return listing(
+        [
+            f"{share:.0%} of {unit_label(name)}'s {'channels' if name.startswith('block') else 'units'}"
+            for name, share in dead.items()
+        ],
+        limit=len(dead),
+    )
 
 
 def training_loss_progress(metrics):
@@ -180,16 +200,27 @@ def diverged(case):
     # A spike the run recovered from (Adam's first steps on a wide head) is not a divergence.
     if exploded and not any(row.loss < LN10 for row in finite if row.step > exploded.step):
         peaked = f" and peaked at {peak.loss:.4g}" if peak.step != exploded.step else ""
-        events.append((exploded.step, f"its training loss reached {exploded.loss:.4g} at step {exploded.step}{peaked} "
-                                      f"(guessing scores ln 10 = {LN10:.2f})"))
+        events.append(
+            (
+                exploded.step,
+                f"its training loss reached {exploded.loss:.4g} at step {exploded.step}{peaked} "
+                f"(guessing scores ln 10 = {LN10:.2f})",
+            )
+        )
     if not events:
         return None
     events.sort(key=lambda event: event[0])
-    return Finding(Verdict.DIVERGED, "The run diverged: " + "; ".join(event[1] for event in events) + ".", {
-        "first_step": events[0][0], "peak_training_loss": peak.loss if peak else None, "ln10": LN10,
-        "nonfinite": list(bad_probe.nonfinite) if bad_probe else [],
-        "peak_update_ratio": peak_update_ratio(case.diagnostics.probes),
-    })
+    return Finding(
+        Verdict.DIVERGED,
+        "The run diverged: " + "; ".join(event[1] for event in events) + ".",
+        {
+            "first_step": events[0][0],
+            "peak_training_loss": peak.loss if peak else None,
+            "ln10": LN10,
+            "nonfinite": list(bad_probe.nonfinite) if bad_probe else [],
+            "peak_update_ratio": peak_update_ratio(case.diagnostics.probes),
+        },
+    )
 
 
 def at_chance(probe):
@@ -206,16 +237,27 @@ def stuck(case):
         since -= 1
     latest = recent[-1]
     dead = dead_units(latest)
-    sentence = (f"The network is stuck at chance: since step {probes[since].step} its loss on the probe images has "
-                f"been {latest.loss:.4f}, against ln 10 = {LN10:.4f} for guessing, and it gives every image the same "
-                f"answer (its probabilities vary by {latest.prediction_spread:.1e} across images)")
+    sentence = (
+        f"The network is stuck at chance: since step {probes[since].step} its loss on the probe images has "
+        f"been {latest.loss:.4f}, against ln 10 = {LN10:.4f} for guessing, and it gives every image the same "
+        f"answer (its probabilities vary by {latest.prediction_spread:.1e} across images)"
+    )
     if dead:
         sentence += f"; {dead_shares(dead)} are dead, zero for every probe image"
-    return Finding(Verdict.STUCK, sentence + ".", {
-        "since_step": probes[since].step, "step": latest.step, "loss": latest.loss, "ln10": LN10,
-        "prediction_spread": latest.prediction_spread, "entropy": latest.entropy, "accuracy": latest.accuracy,
-        "dead_units": dead,
-    })
+    return Finding(
+        Verdict.STUCK,
+        sentence + ".",
+        {
+            "since_step": probes[since].step,
+            "step": latest.step,
+            "loss": latest.loss,
+            "ln10": LN10,
+            "prediction_spread": latest.prediction_spread,
+            "entropy": latest.entropy,
+            "accuracy": latest.accuracy,
+            "dead_units": dead,
+        },
+    )
 
 
 def too_slow(case):
@@ -226,11 +268,19 @@ def too_slow(case):
     if progress is None or progress[0] - progress[1] >= SLOW_PROGRESS * progress[0]:
         return None
     first, last = progress
-    return Finding(Verdict.TOO_SLOW, (
-        f"Learning too slowly: no unit's weights moved by more than {peak:.1e} of their size in one step "
-        f"(about 1e-03 is typical), and the training loss is {last:.3f} against {first:.3f} at the start."
-    ), {"peak_update_ratio": peak, "first_training_loss": first, "training_loss": last,
-        "learning_rate": case.diagnostics.latest.learning_rate})
+    return Finding(
+        Verdict.TOO_SLOW,
+        (
+            f"Learning too slowly: no unit's weights moved by more than {peak:.1e} of their size in one step "
+            f"(about 1e-03 is typical), and the training loss is {last:.3f} against {first:.3f} at the start."
+        ),
+        {
+            "peak_update_ratio": peak,
+            "first_training_loss": first,
+            "training_loss": last,
+            "learning_rate": case.diagnostics.latest.learning_rate,
+        },
+    )
 
 
 def dead_relus(case):
@@ -241,10 +291,14 @@ def dead_relus(case):
     dead = {name: share for name, share in dead.items() if all(name in dead_units(probe) for probe in recent)}
     if not dead:
         return None
-    return Finding(Verdict.DEAD_RELUS, (
-        f"Dead ReLUs: {dead_shares(dead)} output zero for every probe image (step {recent[-1].step}), so no "
-        f"signal passes through them and no gradient comes back to train them."
-    ), {"dead_units": dead, "step": recent[-1].step})
+    return Finding(
+        Verdict.DEAD_RELUS,
+        (
+            f"Dead ReLUs: {dead_shares(dead)} output zero for every probe image (step {recent[-1].step}), so no "
+            f"signal passes through them and no gradient comes back to train them."
+        ),
+        {"dead_units": dead, "step": recent[-1].step},
+    )
 
 
 def vanishing(case):
@@ -256,13 +310,22 @@ def vanishing(case):
     first = recent[-1].units[0]
     late_name = unit_label(late.name)
     share = f"1/{1 / ratio:,.0f} of {late_name}'s" if ratio > 0 else f"zero, against {late_name}'s"
-    return Finding(Verdict.VANISHING, (
-        f"Vanishing gradients: per unit of weight, {unit_label(first.name)}'s gradient is {share} "
-        f"({relative_gradient(first):.1e} against {relative_gradient(late):.1e}), so the first blocks barely "
-        f"learn (step {recent[-1].step})."
-    ), {"ratio": ratio, "early_unit": first.name, "late_unit": late.name,
-        "early_relative_gradient": relative_gradient(first), "late_relative_gradient": relative_gradient(late),
-        "gradient_norms": {unit.name: unit.gradient_norm for unit in recent[-1].units}})
+    return Finding(
+        Verdict.VANISHING,
+        (
+            f"Vanishing gradients: per unit of weight, {unit_label(first.name)}'s gradient is {share} "
+            f"({relative_gradient(first):.1e} against {relative_gradient(late):.1e}), so the first blocks barely "
+            f"learn (step {recent[-1].step})."
+        ),
+        {
+            "ratio": ratio,
+            "early_unit": first.name,
+            "late_unit": late.name,
+            "early_relative_gradient": relative_gradient(first),
+            "late_relative_gradient": relative_gradient(late),
+            "gradient_norms": {unit.name: unit.gradient_norm for unit in recent[-1].units},
+        },
+    )
 
 
 def overfitting(case):
@@ -274,12 +337,22 @@ def overfitting(case):
     if gaps[-1] < OVERFIT_GAP or gaps[-1] < narrowest + GAP_GROWTH:
         return None
     last = epochs[-1]
-    return Finding(Verdict.OVERFITTING, (
-        f"Overfitting: after epoch {last.epoch} training accuracy is {last.accuracy:.0%} but validation accuracy "
-        f"only {last.val_accuracy:.0%}, a gap of {100 * gaps[-1]:.0f} points that was {100 * narrowest:.0f} at its "
-        f"narrowest: the network memorizes its training images."
-    ), {"epoch": last.epoch, "accuracy": last.accuracy, "val_accuracy": last.val_accuracy, "gap": gaps[-1],
-        "narrowest_gap": narrowest, "val_loss": last.val_loss})
+    return Finding(
+        Verdict.OVERFITTING,
+        (
+            f"Overfitting: after epoch {last.epoch} training accuracy is {last.accuracy:.0%} but validation accuracy "
+            f"only {last.val_accuracy:.0%}, a gap of {100 * gaps[-1]:.0f} points that was {100 * narrowest:.0f} at its "
+            f"narrowest: the network memorizes its training images."
+        ),
+        {
+            "epoch": last.epoch,
+            "accuracy": last.accuracy,
+            "val_accuracy": last.val_accuracy,
+            "gap": gaps[-1],
+            "narrowest_gap": narrowest,
+            "val_loss": last.val_loss,
+        },
+    )
 
 
 RULES = (diverged, stuck, too_slow, dead_relus, vanishing, overfitting)
@@ -294,15 +367,22 @@ def lower_learning_rate(case, why):
     warm_up = config.schedule == "cosine" and config.warmup_epochs < 1
     if warm_up:
         changes["warmup_epochs"] = 1.0
-    return (f"Try a learning rate of {changes['learning_rate']:g} instead of {config.learning_rate:g}"
-            + (" with a one-epoch warm-up" if warm_up else "") + f": {why}", changes)
+    return (
+        f"Try a learning rate of {changes['learning_rate']:g} instead of {config.learning_rate:g}"
+        + (" with a one-epoch warm-up" if warm_up else "")
+        + f": {why}",
+        changes,
+    )
 
 
 def fix_diverged(case):
     peak = peak_update_ratio(case.diagnostics.probes)
     size = f" (one step changed some weights by {peak:.2g} times their size)" if peak and peak > 0.1 else ""
-    return lower_learning_rate(case, f"smaller steps keep each update a small fraction of the weights{size}, and a "
-                                     f"warm-up keeps the first steps, whose gradients are the largest, small.")
+    return lower_learning_rate(
+        case,
+        f"smaller steps keep each update a small fraction of the weights{size}, and a "
+        f"warm-up keeps the first steps, whose gradients are the largest, small.",
+    )
 
 
 def turn_batch_norm_on(why):
@@ -313,7 +393,8 @@ def fix_stuck(case):
     if not case.config.batch_norm:
         return turn_batch_norm_on(
             "it re-centres and re-scales every conv's output, so the signal keeps its size through all the layers "
-            "instead of fading until every image looks alike, and the ReLUs stay alive.")
+            "instead of fading until every image looks alike, and the ReLUs stay alive."
+        )
     if (peak_update_ratio(case.diagnostics.probes) or 1) < SLOW_UPDATE_RATIO:
         return fix_too_slow(case)  # Batch norm is on and the weights barely move: the steps are too small.
     return fix_dead_relus(case)
@@ -322,17 +403,24 @@ def fix_stuck(case):
 def fix_too_slow(case):
     config = case.config
     rate = min(RANGES["learning_rate"][1], config.learning_rate * 10)
-    return (f"Try a learning rate of {rate:g} instead of {config.learning_rate:g}: each step now moves "
-            "the weights by less than 1/10,000 of their size, so a run of a few epochs gets almost nowhere.",
-            {"learning_rate": rate})
+    return (
+        f"Try a learning rate of {rate:g} instead of {config.learning_rate:g}: each step now moves "
+        "the weights by less than 1/10,000 of their size, so a run of a few epochs gets almost nowhere.",
+        {"learning_rate": rate},
+    )
 
 
 def fix_dead_relus(case):
     if not case.config.batch_norm:
-        return turn_batch_norm_on("it keeps every ReLU's input centred on zero, so no channel is pushed below zero "
-                                  "for every image, where it would get no gradient to come back.")
-    return lower_learning_rate(case, "a large step can push a ReLU's input below zero for every image, after "
-                                     "which no gradient revives it; smaller first steps keep the channels alive.")
+        return turn_batch_norm_on(
+            "it keeps every ReLU's input centred on zero, so no channel is pushed below zero "
+            "for every image, where it would get no gradient to come back."
+        )
+    return lower_learning_rate(
+        case,
+        "a large step can push a ReLU's input below zero for every image, after "
+        "which no gradient revives it; smaller first steps keep the channels alive.",
+    )
 
 
 def fix_vanishing(case):
@@ -340,47 +428,81 @@ def fix_vanishing(case):
     if not config.batch_norm:
         return turn_batch_norm_on(
             "it rescales every layer's output to a standard size, so the gradient reaches the first blocks as "
-            "strong as the last (He initialization would help too, but is not a setting here).")
+            "strong as the last (He initialization would help too, but is not a setting here)."
+        )
     if config.input_scaling == "unit":
-        return ("Standardize the input pixels: centred inputs keep the first block's gradient from being "
-                "dwarfed by the later ones.", {"input_scaling": "standardize"})
+        return (
+            "Standardize the input pixels: centred inputs keep the first block's gradient from being "
+            "dwarfed by the later ones.",
+            {"input_scaling": "standardize"},
+        )
     shallower = {"E": "D", "D": "B", "B": "A"}.get(config.variant)
     if shallower is None:
         return None, {}  # VGG11 with batch norm and standardized pixels: no setting left to try.
-    return (f"Try a shallower network (variant {shallower}): fewer layers for the gradient to cross on its "
-            "way back to the first block.", {"variant": shallower})
+    return (
+        f"Try a shallower network (variant {shallower}): fewer layers for the gradient to cross on its "
+        "way back to the first block.",
+        {"variant": shallower},
+    )
 
 
 def fix_overfitting(case):
     config = case.config
     if not config.augment:
-        return ("Turn augmentation on: random crops and flips show the network a new variant of each image every "
-                "epoch, so memorizing the training images stops paying.", {"augment": True})
+        return (
+            "Turn augmentation on: random crops and flips show the network a new variant of each image every "
+            "epoch, so memorizing the training images stops paying.",
+            {"augment": True},
+        )
     if not config.cutout_size:
-        return ("Add cutout (12 pixels): hiding a random square of each image makes memorizing it harder still.",
-                {"cutout_size": 12})
+        return (
+            "Add cutout (12 pixels): hiding a random square of each image makes memorizing it harder still.",
+            {"cutout_size": 12},
+        )
     if config.train_subset:
-        return ("Train on all the images: more examples of each class leave less room to memorize.",
-                {"train_subset": 0})
+        return (
+            "Train on all the images: more examples of each class leave less room to memorize.",
+            {"train_subset": 0},
+        )
     rate = round(min(0.5, config.dropout_rate + 0.2), 2)
-    return (f"Raise dropout to {rate}: dropping units at random stops the head from relying on any one feature.",
-            {"dropout_rate": rate})
+    return (
+        f"Raise dropout to {rate}: dropping units at random stops the head from relying on any one feature.",
+        {"dropout_rate": rate},
+    )
 
 
-FIXES = {Verdict.DIVERGED: fix_diverged, Verdict.STUCK: fix_stuck, Verdict.TOO_SLOW: fix_too_slow,
-         Verdict.DEAD_RELUS: fix_dead_relus, Verdict.VANISHING: fix_vanishing, Verdict.OVERFITTING: fix_overfitting}
+FIXES = {
+    Verdict.DIVERGED: fix_diverged,
+    Verdict.STUCK: fix_stuck,
+    Verdict.TOO_SLOW: fix_too_slow,
+    Verdict.DEAD_RELUS: fix_dead_relus,
+    Verdict.VANISHING: fix_vanishing,
+    Verdict.OVERFITTING: fix_overfitting,
+}
 
 
 def healthy(case, step):
     latest = case.diagnostics.latest
-    most_dead = max((unit for unit in latest.units if unit.dead_fraction is not None),
-                    key=lambda unit: unit.dead_fraction, default=None)
+    most_dead = max(
+        (unit for unit in latest.units if unit.dead_fraction is not None),
+        key=lambda unit: unit.dead_fraction,
+        default=None,
+    )
     ratio, late = gradient_fade(latest)
-    evidence = {"step": step, "loss": latest.loss, "ln10": LN10, "prediction_spread": latest.prediction_spread,
-                "accuracy": latest.accuracy, "gradient_ratio": ratio,
-                "most_dead_unit": most_dead and most_dead.name, "dead_fraction": most_dead and most_dead.dead_fraction}
-    sentence = (f"Healthy: at step {step} the loss on the probe images is {latest.loss:.3f} (guessing scores "
-                f"{LN10:.2f}), its answers differ from image to image (spread {latest.prediction_spread:.2f})")
+    evidence = {
+        "step": step,
+        "loss": latest.loss,
+        "ln10": LN10,
+        "prediction_spread": latest.prediction_spread,
+        "accuracy": latest.accuracy,
+        "gradient_ratio": ratio,
+        "most_dead_unit": most_dead and most_dead.name,
+        "dead_fraction": most_dead and most_dead.dead_fraction,
+    }
+    sentence = (
+        f"Healthy: at step {step} the loss on the probe images is {latest.loss:.3f} (guessing scores "
+        f"{LN10:.2f}), its answers differ from image to image (spread {latest.prediction_spread:.2f})"
+    )
     if most_dead is not None:
         sentence += f", at most {most_dead.dead_fraction:.0%} of a unit's ReLUs are dead ({unit_label(most_dead.name)})"
     if ratio is not None:
@@ -393,6 +515,8 @@ def waiting(case, step):
     if errors:
         sentence = f"No verdict: {errors[0].error[0].lower()}{errors[0].error[1:]}"
     else:
-        sentence = (f"Too early to tell: the doctor needs {PERSISTENT_PROBES} probes of the network and has "
-                    f"{len(probes)}" + (" (runs trained before the doctor have none)." if not probes else "."))
+        sentence = (
+            f"Too early to tell: the doctor needs {PERSISTENT_PROBES} probes of the network and has "
+            f"{len(probes)}" + (" (runs trained before the doctor have none)." if not probes else ".")
+        )
     return Diagnosis(Verdict.WAITING, sentence, {"probes": len(probes)}, step=step)

@@ -23,7 +23,8 @@ EXPERIMENTS_DIR_VARIABLE = "VGG_EXPERIMENTS_DIR"
 TRY_THIS_FILE = "try-this.toml"
 TRY_THIS_HEADER = (
     "# One short task per page, shown at the top of that page; a teacher may edit these (here or on the\n"
-    "# page itself) or add pages. Keys are the page names as the sidebar shows them.")
+    "# page itself) or add pages. Keys are the page names as the sidebar shows them."
+)
 MAX_TASK_CHARACTERS = 400
 RULES = ("doctor_verdict", "gap_above", "accuracy_above", "accuracy_below")
 SETTINGS = {field.name for field in dataclasses.fields(TrainConfig)}
@@ -108,9 +109,16 @@ def _parsed(experiment_id, values):
         raise ValueError("it needs two or more [[choices]] with different ids")
     check, explain = values["check"], values["explain"]
     experiment = Experiment(
-        id=experiment_id, title=_text(values, "title"), question=_text(values, "question"),
-        preset=_text(values, "preset"), settings=dict(settings), choices=choices, rule=_text(check, "rule"),
-        value=check["value"], explain_effect=_text(explain, "effect"), explain_no_effect=_text(explain, "no_effect"),
+        id=experiment_id,
+        title=_text(values, "title"),
+        question=_text(values, "question"),
+        preset=_text(values, "preset"),
+        settings=dict(settings),
+        choices=choices,
+        rule=_text(check, "rule"),
+        value=check["value"],
+        explain_effect=_text(explain, "effect"),
+        explain_no_effect=_text(explain, "no_effect"),
         order=values.get("order", 0),
     )
     _check_rule(experiment.rule, experiment.value)
@@ -158,8 +166,10 @@ def outcome(experiment, run):
     (no validated epoch) raises ExperimentError."""
     records = _Records(run)
     effect, measured = records.holds(experiment.rule, experiment.value)
-    right = {choice.id: records.holds(*choice.check)[0] if choice.check else choice.effect == effect
-             for choice in experiment.choices}
+    right = {
+        choice.id: records.holds(*choice.check)[0] if choice.check else choice.effect == effect
+        for choice in experiment.choices
+    }
     return Outcome(effect, measured, experiment.explain_effect if effect else experiment.explain_no_effect, right)
 
 
@@ -215,8 +225,9 @@ def tally(results):
     """{(experiment title, predicted choice's text, "" for none): Tally} over ClassResults."""
     counts = {}
     for result in results:
-        counted = counts.setdefault((result.experiment.title, result.predicted.text if result.predicted else ""),
-                                    Tally())
+        counted = counts.setdefault(
+            (result.experiment.title, result.predicted.text if result.predicted else ""), Tally()
+        )
         counted.students += 1
         counted.right += result.right is True
         counted.ended += result.right is not None
@@ -238,7 +249,8 @@ class _Records:
         epochs = [row for row in self.run.metrics().validated_epochs if math.isfinite(row.accuracy)]
         if not epochs:
             raise ExperimentError(
-                f"Run {self.run.name!r} ended before a validated epoch, so it cannot tell what happened.")
+                f"Run {self.run.name!r} ended before a validated epoch, so it cannot tell what happened."
+            )
         return epochs[-1]
 
     def holds(self, rule, value):
@@ -247,8 +259,10 @@ class _Records:
             verdicts = [value] if isinstance(value, str) else value
             return self.diagnosis.verdict in verdicts, f"The training doctor's verdict: {self.diagnosis.sentence}"
         last = self.last_epoch
-        measured = (f"After epoch {last.epoch} training accuracy was {last.accuracy:.0%} and validation accuracy "
-                    f"{last.val_accuracy:.0%}")
+        measured = (
+            f"After epoch {last.epoch} training accuracy was {last.accuracy:.0%} and validation accuracy "
+            f"{last.val_accuracy:.0%}"
+        )
         if rule == "gap_above":
             gap = last.accuracy - last.val_accuracy
             return gap > value, f"{measured}: a gap of {100 * gap:.0f} points."
@@ -284,7 +298,11 @@ def save_try_this(page_name, task, folder=None):
     tasks = try_this_tasks(folder) | {page_name: task}
     lines = [TRY_THIS_HEADER, "[pages]"]
     # JSON strings without ASCII escapes are valid TOML basic strings.
-    lines += [f"{json.dumps(name, ensure_ascii=False)} = {json.dumps(text, ensure_ascii=False)}"
-              for name, text in tasks.items() if text]
-    write_text(pathlib.Path(folder or experiments_dir()) / TRY_THIS_FILE, "\n".join(lines) + "\n",
-               what="the Try this tasks")
+    lines += [
+        f"{json.dumps(name, ensure_ascii=False)} = {json.dumps(text, ensure_ascii=False)}"
+        for name, text in tasks.items()
+        if text
+    ]
+    write_text(
+        pathlib.Path(folder or experiments_dir()) / TRY_THIS_FILE, "\n".join(lines) + "\n", what="the Try this tasks"
+    )

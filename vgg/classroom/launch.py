@@ -38,8 +38,20 @@ def training_runs(runs_dir):
     return training
 
 
-def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, resume=False, title=None, owner=None,
-           limits=None, student=False, experiment=None, prediction=None):
+def launch(
+    runs_dir,
+    run_name=None,
+    config=None,
+    preset=None,
+    data_dir=None,
+    resume=False,
+    title=None,
+    owner=None,
+    limits=None,
+    student=False,
+    experiment=None,
+    prediction=None,
+):
     """Queues a new run (given `config`) or an existing one (given `run_name`), and starts it at once when a
     training slot is free. Returns (run, process); the process is None while the run waits in the queue.
     `experiment` and `prediction` (a guided experiment's id and its starter's prediction) are recorded before the
@@ -58,8 +70,9 @@ def launch(runs_dir, run_name=None, config=None, preset=None, data_dir=None, res
             raise RunError(f"Run {existing.name!r} is queued or training already.")
         if limits is not None:
             _check_limits(runs_dir, existing, config, owner, limits, student)
-        run = existing or create_run(runs_dir, config, name=run_name, preset=preset, data_dir=data_dir, title=title,
-                                     owner=owner)
+        run = existing or create_run(
+            runs_dir, config, name=run_name, preset=preset, data_dir=data_dir, title=title, owner=owner
+        )
         if data_dir and existing is not None:
             run.update_status(data_dir=data_dir)
         if experiment is not None:
@@ -73,8 +86,14 @@ def _check_limits(runs_dir, existing, config, owner, limits, student):
     config = config if existing is None else existing.config()
     if student:
         checkpoint = existing.checkpoint_state() if existing is not None else None
-        check_student_start(list_runs(runs_dir), config, owner, limits, checkpoint.elapsed if checkpoint else 0.0,
-                            existing.status() if existing is not None else None)
+        check_student_start(
+            list_runs(runs_dir),
+            config,
+            owner,
+            limits,
+            checkpoint.elapsed if checkpoint else 0.0,
+            existing.status() if existing is not None else None,
+        )
     # A resumed run has its checkpoint on disk already and grows by little.
     needed = bytes_needed(config) if existing is None else 0
     make_room(runs_dir, needed, limits.disk_budget_gb * 1e9)

@@ -37,8 +37,12 @@ class ClassLimits:
     max_training_minutes: float = 20.0  # A student's run is stopped cleanly after this much training in all.
     disk_budget_gb: float = 5.0  # The runs folder's size; old checkpoints are pruned, then starts refused.
 
-    RANGES = {"runs_per_student": (1, 20), "max_estimated_minutes": (1.0, 600.0),
-              "max_training_minutes": (1.0, 600.0), "disk_budget_gb": (0.1, 1000.0)}
+    RANGES = {
+        "runs_per_student": (1, 20),
+        "max_estimated_minutes": (1.0, 600.0),
+        "max_training_minutes": (1.0, 600.0),
+        "disk_budget_gb": (0.1, 1000.0),
+    }
 
     def checked(self):
         """Itself, when every limit is in its range; else ClassroomError naming the limit."""
@@ -99,8 +103,9 @@ def check_control(run, status, user, teacher):
     the page, for one)."""
     if not may_control(status, user, teacher):
         owner = status.owner or "nobody named"
-        raise ClassroomError(f"Run {status.title or run.name!r} belongs to {owner}; only they or the teacher can "
-                               "stop or resume it.")
+        raise ClassroomError(
+            f"Run {status.title or run.name!r} belongs to {owner}; only they or the teacher can stop or resume it."
+        )
 
 
 def delete_run(run, teacher):

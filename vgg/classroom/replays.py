@@ -49,8 +49,12 @@ def at(run, seconds):
     shown = max([row.epoch for row in batches] + [float(row.epoch) for row in epochs], default=0.0)
     probes = tuple(probe for probe in diagnostics.probes if probe.epoch <= shown + 1e-9)
     last = max([row.elapsed for row in metrics.rows()], default=0.0)
-    return Moment(Metrics(batches, epochs), Diagnostics(probes, diagnostics.nonfinite, diagnostics.errors),
-                  min(seconds, last), seconds >= last)
+    return Moment(
+        Metrics(batches, epochs),
+        Diagnostics(probes, diagnostics.nonfinite, diagnostics.errors),
+        min(seconds, last),
+        seconds >= last,
+    )
 
 
 def duration(run):

@@ -156,8 +156,11 @@ def changes_from_preset(config, preset_name):
     """{setting: value} of every setting of `config` that differs from its preset (the cpu preset when it
     names none), in the dataclass's order."""
     base = preset(preset_name) if preset_name in PRESETS else preset(DEFAULT_PRESET)
-    return {field.name: getattr(config, field.name) for field in dataclasses.fields(TrainConfig)
-            if getattr(config, field.name) != getattr(base, field.name)}
+    return {
+        field.name: getattr(config, field.name)
+        for field in dataclasses.fields(TrainConfig)
+        if getattr(config, field.name) != getattr(base, field.name)
+    }
 
 
 def train_command(config, preset_name, data_dir):
@@ -207,8 +210,13 @@ RANGES = {
     "log_every_seconds": (0.0, 3600.0),
 }
 CHOICES = {
-    "variant": tuple(VARIANTS), "head": HEADS, "input_scaling": INPUT_SCALINGS, "optimizer": OPTIMIZERS,
-    "schedule": SCHEDULES, "jit_compile": AUTO_CHOICES, "mixed_precision": PRECISIONS,
+    "variant": tuple(VARIANTS),
+    "head": HEADS,
+    "input_scaling": INPUT_SCALINGS,
+    "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
+    "jit_compile": AUTO_CHOICES,
+    "mixed_precision": PRECISIONS,
 }
 
 
@@ -220,7 +228,13 @@ def validate(config):
         _check_range(name, getattr(config, name), low, high)
     _check_range("average_from_epoch", config.average_from_epoch, 0, config.epochs)
     for name in (
-        "batch_size", "epochs", "average_from_epoch", "train_subset", "cutout_size", "validation_size", "seed"
+        "batch_size",
+        "epochs",
+        "average_from_epoch",
+        "train_subset",
+        "cutout_size",
+        "validation_size",
+        "seed",
     ):
         if not isinstance(getattr(config, name), int):
             raise SettingError(f"{name} must be a whole number. Received: {name}={getattr(config, name)!r}")

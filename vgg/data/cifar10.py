@@ -70,8 +70,12 @@ def _load_keras_download():
             f"copy laid out as root/train/<class>/*.jpg instead ({type(error).__name__})."
         ) from None
     return Dataset(
-        x_train, y_train.reshape(-1).astype(np.int64), x_val, y_val.reshape(-1).astype(np.int64),
-        CLASS_NAMES, "CIFAR-10 from Keras' download (validation = the official test split)",
+        x_train,
+        y_train.reshape(-1).astype(np.int64),
+        x_val,
+        y_val.reshape(-1).astype(np.int64),
+        CLASS_NAMES,
+        "CIFAR-10 from Keras' download (validation = the official test split)",
     )
 
 
@@ -233,8 +237,16 @@ def augment_batch(images, seed, cutout_size=0, flips=None):
 
 
 def make_tf_dataset(
-    images, labels, batch_size, num_classes=NUM_CLASSES, augment=False, shuffle=False, seed=0, one_hot=True,
-    cutout_size=0, alternate_flips=False,
+    images,
+    labels,
+    batch_size,
+    num_classes=NUM_CLASSES,
+    augment=False,
+    shuffle=False,
+    seed=0,
+    one_hot=True,
+    cutout_size=0,
+    alternate_flips=False,
 ):
     """A tf.data pipeline of (float32 pixels 0-255, one-hot labels), augmented on the fly; with
     `alternate_flips`, each image is flipped in every other pass over the dataset (see `_flip_parity`)."""
@@ -278,7 +290,8 @@ def _alternately_flipped(batches, seeds, cutout_size):
         return augment_batch(batch[0], batch_seed, cutout_size, flips), batch[1]
 
     augmented = tf.data.Dataset.zip((batches, seeds, _flip_parity())).map(
-        augment_one, num_parallel_calls=PIPELINE_THREADS)
+        augment_one, num_parallel_calls=PIPELINE_THREADS
+    )
     # The parity stream's length is unknown to tf.data; Keras needs the epoch's to end it without a warning.
     return augmented.apply(tf.data.experimental.assert_cardinality(batches.cardinality()))
 

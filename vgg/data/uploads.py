@@ -138,8 +138,10 @@ def _jpeg_walk(data, name):
             frame, header = marker, data[position + 2 : position + length]
         scans += marker == 0xDA
         if scans > JPEG_MAX_SCANS:
-            raise ImageError(f"{name} is a JPEG in more than {JPEG_MAX_SCANS} scans (passes over the picture), "
-                             "too slow to decode; save it again as a regular JPEG.")
+            raise ImageError(
+                f"{name} is a JPEG in more than {JPEG_MAX_SCANS} scans (passes over the picture), "
+                "too slow to decode; save it again as a regular JPEG."
+            )
         position += max(length, 2)  # libjpeg reads a length below 2 as nothing to skip.
     raise ImageError(_damaged(name, "JPEG"))
 
@@ -155,8 +157,10 @@ def _check_jpeg_memory(size, scans, frame, header, name):
     blocks = sum(math.ceil(size[0] * h / (8 * widest)) * math.ceil(size[1] * v / (8 * tallest)) for h, v in factors)
     if blocks * 128 > JPEG_MAX_COEFFICIENT_BYTES:  # 64 coefficients of 2 bytes a block.
         megapixels = math.ceil(size[0] * size[1] / 1e6)
-        raise ImageError(f"{name} is a {megapixels}-megapixel progressive JPEG, which needs {blocks * 128 // 2**20} MB "
-                         "to decode; save it smaller or as a regular JPEG.")
+        raise ImageError(
+            f"{name} is a {megapixels}-megapixel progressive JPEG, which needs {blocks * 128 // 2**20} MB "
+            "to decode; save it smaller or as a regular JPEG."
+        )
 
 
 def _reduction(size):

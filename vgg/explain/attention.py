@@ -113,8 +113,9 @@ class AttentionMaps:
         count = tf.shape(classes)[0]
         # Fixed noise, the same copies for every class: one image and class always get the same map, whichever
         # classes it is asked with, so cached and fresh answers agree.
-        noise = tf.random.stateless_normal(tf.concat([[SALIENCY_SAMPLES], tf.shape(image)], axis=0), seed=[24, 0],
-                                           stddev=SALIENCY_NOISE * 255.0)
+        noise = tf.random.stateless_normal(
+            tf.concat([[SALIENCY_SAMPLES], tf.shape(image)], axis=0), seed=[24, 0], stddev=SALIENCY_NOISE * 255.0
+        )
         images = tf.tile(image[None] + noise, [count, 1, 1, 1])  # (K * samples, H, W, 3), class-major.
         targets = tf.repeat(classes, SALIENCY_SAMPLES)
         with tf.GradientTape() as tape:
@@ -140,8 +141,10 @@ class AttentionMaps:
         """[ClassMaps] of one image, one per class in `classes` (None: the predicted class), in their order."""
         grids, chosen = self.grids(image, classes)
         pixels = self.saliency(image, chosen) if saliency else [None] * len(chosen)
-        return [ClassMaps(int(label), {block: grid[index] for block, grid in grids.items()}, pixels[index])
-                for index, label in enumerate(chosen)]
+        return [
+            ClassMaps(int(label), {block: grid[index] for block, grid in grids.items()}, pixels[index])
+            for index, label in enumerate(chosen)
+        ]
 
 
 def upsample(grid, size):

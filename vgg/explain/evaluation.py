@@ -117,9 +117,12 @@ class Evaluation:
     def report(self):
         """The figures `vgg.explain.predictor.evaluate` returns, under its names."""
         return {
-            "accuracy": self.accuracy, "single_view_accuracy": self.single_view_accuracy,
-            "flip_average": self.flip_average, "per_class_accuracy": np.nan_to_num(self.recall).tolist(),
-            "confusion_matrix": self.confusion.tolist(), "images": self.images,
+            "accuracy": self.accuracy,
+            "single_view_accuracy": self.single_view_accuracy,
+            "flip_average": self.flip_average,
+            "per_class_accuracy": np.nan_to_num(self.recall).tolist(),
+            "confusion_matrix": self.confusion.tolist(),
+            "images": self.images,
         }
 
 
@@ -154,33 +157,56 @@ def compute(model, images, labels, class_names, flip_average, progress=None):
 
     started = time.perf_counter()
     original, probabilities = score_views(model, images, flip_average, progress=progress)
-    return Evaluation(probabilities.astype(np.float32), np.array(labels, dtype=np.int64),
-                      original.argmax(axis=1).astype(np.int64), tuple(class_names), bool(flip_average),
-                      time.perf_counter() - started)
+    return Evaluation(
+        probabilities.astype(np.float32),
+        np.array(labels, dtype=np.int64),
+        original.argmax(axis=1).astype(np.int64),
+        tuple(class_names),
+        bool(flip_average),
+        time.perf_counter() - started,
+    )
 
 
 def save(key, evaluation):
     """Writes `evaluation` to key.file atomically, and removes this model file's evaluations from before it changed."""
-    meta = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.detail,
-            "class_names": list(evaluation.class_names), "flip_average": evaluation.flip_average,
-            "seconds": evaluation.seconds}
-    arrays = {"probabilities": evaluation.probabilities, "labels": evaluation.labels,
-              "single_view_predictions": evaluation.single_view_predictions}
+    meta = {
+        "format": FORMAT,
+        "model_sha256": key.model_sha256,
+        "split_id": key.detail,
+        "class_names": list(evaluation.class_names),
+        "flip_average": evaluation.flip_average,
+        "seconds": evaluation.seconds,
+    }
+    arrays = {
+        "probabilities": evaluation.probabilities,
+        "labels": evaluation.labels,
+        "single_view_predictions": evaluation.single_view_predictions,
+    }
     save_arrays(key, "evaluation", arrays, meta, "the saved evaluation")
 
 
 def load_saved(key, labels, class_names, flip_average):
     """The evaluation saved at key.file, or None when there is none or it is not exactly what this model
     gives on these images (damaged, cut short, of other images, or of an older format)."""
-    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.detail,
-                "class_names": list(class_names), "flip_average": bool(flip_average)}
+    expected = {
+        "format": FORMAT,
+        "model_sha256": key.model_sha256,
+        "split_id": key.detail,
+        "class_names": list(class_names),
+        "flip_average": bool(flip_average),
+    }
     saved = load_arrays(key.file, expected, ("probabilities", "labels", "single_view_predictions"))
     if saved is None or not _plausible(saved[1], np.asarray(labels), len(class_names)):
         return None
     meta, arrays = saved
-    return Evaluation(arrays["probabilities"].astype(np.float32), arrays["labels"].astype(np.int64),
-                      arrays["single_view_predictions"].astype(np.int64), tuple(class_names), bool(flip_average),
-                      saved_seconds(meta))
+    return Evaluation(
+        arrays["probabilities"].astype(np.float32),
+        arrays["labels"].astype(np.int64),
+        arrays["single_view_predictions"].astype(np.int64),
+        tuple(class_names),
+        bool(flip_average),
+        saved_seconds(meta),
+    )
 
 
 def _plausible(arrays, labels, classes):
@@ -194,8 +220,11 @@ def _plausible(arrays, labels, classes):
         return False
     if single.size and not 0 <= single.min() <= single.max() < classes:
         return False
-    return bool(np.isfinite(probabilities).all() and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
-                and probabilities.min(initial=0) >= 0)
+    return bool(
+        np.isfinite(probabilities).all()
+        and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
+        and probabilities.min(initial=0) >= 0
+    )
 
 
 def evaluation_of(key, dataset, get_model, flip_average, progress=None):
@@ -203,6 +232,9 @@ def evaluation_of(key, dataset, get_model, flip_average, progress=None):
     one sentence) when it could not be saved. Thirty sessions asking at once run the model once: the others
     wait and see its progress through `progress(done, total)`."""
     return computed_once(
-        key.file, lambda: load_saved(key, dataset.y_val, dataset.class_names, flip_average),
+        key.file,
+        lambda: load_saved(key, dataset.y_val, dataset.class_names, flip_average),
         lambda report: compute(get_model(), dataset.x_val, dataset.y_val, dataset.class_names, flip_average, report),
-        lambda evaluation: save(key, evaluation), progress)
+        lambda evaluation: save(key, evaluation),
+        progress,
+    )

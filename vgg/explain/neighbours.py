@@ -100,8 +100,7 @@ def feature_function(model):
         pooled = [keras.ops.mean(model.get_layer(name).output, axis=(1, 2)) for name in names]
         extractor = keras.Model(model.inputs, pooled)
         # No autograph, as in vgg.explain.predictor: nothing here branches on tensors.
-        function = tf.function(lambda images: extractor(images, training=False), reduce_retracing=True,
-                               autograph=False)
+        function = tf.function(lambda images: extractor(images, training=False), reduce_retracing=True, autograph=False)
         _extractors[model] = function
         return function
 
@@ -135,8 +134,9 @@ def build_index(model, images, labels, indices=None, progress=None):
     started = time.perf_counter()
     features = tuple(unit_rows(block) for block in pooled_features(model, images, progress))
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)
-    return NeighbourIndex(indices.astype(np.int64), features, np.asarray(labels, dtype=np.int64),
-                          time.perf_counter() - started)
+    return NeighbourIndex(
+        indices.astype(np.int64), features, np.asarray(labels, dtype=np.int64), time.perf_counter() - started
+    )
 
 
 def query(index, features, k=NEIGHBOURS):
@@ -155,8 +155,11 @@ def query(index, features, k=NEIGHBOURS):
         count = min(k, len(similarities))
         nearest = np.argpartition(-similarities, count - 1)[:count]
         nearest = nearest[np.argsort(-similarities[nearest], kind="stable")]
-        blocks.append(BlockNeighbours(block, index.indices[nearest], similarities[nearest],
-                                      index.labels[nearest], silent=not np.any(wanted)))
+        blocks.append(
+            BlockNeighbours(
+                block, index.indices[nearest], similarities[nearest], index.labels[nearest], silent=not np.any(wanted)
+            )
+        )
     classes = max(int(index.labels.max(initial=0)) + 1, 1)
     vote = np.bincount(blocks[VOTING_BLOCK - 1].labels, minlength=classes)
     return Neighbours(tuple(blocks), vote)
@@ -180,8 +183,13 @@ def index_key(model_path, data):
 def save(key, index):
     """Writes `index` to key.file atomically (features as float16), and removes this model file's indexes from
     before it changed."""
-    meta = {"format": FORMAT, "model_sha256": key.model_sha256, "data_id": key.detail,
-            "channels": list(index.channels), "seconds": index.seconds}
+    meta = {
+        "format": FORMAT,
+        "model_sha256": key.model_sha256,
+        "data_id": key.detail,
+        "channels": list(index.channels),
+        "seconds": index.seconds,
+    }
     blocks = {f"block{block}": features.astype(np.float16) for block, features in enumerate(index.features, 1)}
     save_arrays(key, "neighbours", {"indices": index.indices, **blocks}, meta, "the saved neighbour index")
 
@@ -198,11 +206,16 @@ def load_saved(key, dataset, indices):
     features = [arrays[f"block{block}"] for block in BLOCKS]
     if not np.array_equal(arrays["indices"], indices) or meta.get("channels") != [f.shape[-1] for f in features]:
         return None
-    if any(block.shape[0] != len(indices) or block.dtype.kind != "f" or not np.isfinite(block).all()
-           for block in features):
+    if any(
+        block.shape[0] != len(indices) or block.dtype.kind != "f" or not np.isfinite(block).all() for block in features
+    ):
         return None
-    return NeighbourIndex(np.asarray(indices, dtype=np.int64), tuple(block.astype(np.float32) for block in features),
-                          dataset.y_train[indices].astype(np.int64), saved_seconds(meta))
+    return NeighbourIndex(
+        np.asarray(indices, dtype=np.int64),
+        tuple(block.astype(np.float32) for block in features),
+        dataset.y_train[indices].astype(np.int64),
+        saved_seconds(meta),
+    )
 
 
 def index_of(key, dataset, indices, get_model, progress=None):
@@ -210,6 +223,10 @@ def index_of(key, dataset, indices, get_model, progress=None):
     when it could not be saved. Sessions asking at once build it once: the others see its progress through
     `progress(done, total)`, then read the saved file."""
     return computed_once(
-        key.file, lambda: load_saved(key, dataset, indices),
+        key.file,
+        lambda: load_saved(key, dataset, indices),
         lambda report: build_index(get_model(), dataset.x_train[indices], dataset.y_train[indices], indices, report),
-        lambda index: save(key, index), progress, again="built again next time")
+        lambda index: save(key, index),
+        progress,
+        again="built again next time",
+    )

@@ -110,8 +110,12 @@ class Predictor:
         """A Predictor for a project model file, predicting as its record says it was trained; `version` (the
         file's modification time) tells two saves of one checkpoint apart in `source`."""
         record = ModelRecord.of(path)
-        return cls(load_model(path, runs_dir), flip_average=record.flip_average, class_names=record.class_names,
-                   source=f"{pathlib.Path(path).resolve()}@{version}")
+        return cls(
+            load_model(path, runs_dir),
+            flip_average=record.flip_average,
+            class_names=record.class_names,
+            source=f"{pathlib.Path(path).resolve()}@{version}",
+        )
 
     def top_k(self, image, k=5):
         """The `k` likeliest classes of one image, likeliest first, as Prediction(index, name, probability)."""

@@ -40,8 +40,10 @@ class TopImages:
     def crops(self, images, geometry, layer, channel):
         """The receptive-field crops of `channel`'s top images in `layer`, strongest first (images: the split's)."""
         top = self.layers[layer]
-        return [field_crop(images[top.index[rank, channel]], geometry, layer, top.y[rank, channel],
-                           top.x[rank, channel]) for rank in range(top.index.shape[0])]
+        return [
+            field_crop(images[top.index[rank, channel]], geometry, layer, top.y[rank, channel], top.x[rank, channel])
+            for rank in range(top.index.shape[0])
+        ]
 
 
 def peaks_function(model, layer_names):
@@ -89,16 +91,23 @@ def compute(model, images, progress=None, batch_size=BATCH_SIZE):
         for name, (values, positions) in zip(names, peaks(batch), strict=True):
             values, positions = values.numpy(), positions.numpy()
             channels = values.shape[1]
-            running = best[name] or (np.zeros((0, channels), np.float32), np.zeros((0, channels), np.int64),
-                                     np.zeros((0, channels), np.int32))
+            running = best[name] or (
+                np.zeros((0, channels), np.float32),
+                np.zeros((0, channels), np.int64),
+                np.zeros((0, channels), np.int32),
+            )
             best[name] = merge(running, values, positions, start)
         if progress:
             progress(min(start + batch_size, len(images)), len(images))
     layers = {}
     for name, (value, index, position) in best.items():
         width = int(model.get_layer(name).output.shape[2])
-        layers[name] = LayerTop(index.astype(np.int32), (position // width).astype(np.int16),
-                                (position % width).astype(np.int16), value.astype(np.float32))
+        layers[name] = LayerTop(
+            index.astype(np.int32),
+            (position // width).astype(np.int16),
+            (position % width).astype(np.int16),
+            value.astype(np.float32),
+        )
     return TopImages(layers, len(images), time.perf_counter() - started)
 
 
@@ -128,8 +137,13 @@ def top_images_of(key, model_names, images, get_model, progress=None):
     images: the split's), read back or else computed with get_model() and saved; (TopImages, one sentence)
     when they could not be saved."""
     top_key = CacheKey(key.model_sha256, key.detail, cache_file(key))
-    expected = {"format": FORMAT, "model_sha256": key.model_sha256, "split_id": key.detail,
-                "layers": list(model_names), "images": len(images)}
+    expected = {
+        "format": FORMAT,
+        "model_sha256": key.model_sha256,
+        "split_id": key.detail,
+        "layers": list(model_names),
+        "images": len(images),
+    }
     names = [f"{name}.{field}" for name in model_names for field in FIELDS]
 
     def load():

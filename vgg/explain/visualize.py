@@ -9,8 +9,18 @@ from vgg.core.cifar10 import IMAGE_SIZE, NUM_CLASSES
 from vgg.core.layers import conv_of
 
 # Anchor colours of matplotlib's viridis (perceptually uniform, readable when projected).
-VIRIDIS = ((68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 142),
-           (31, 158, 137), (53, 183, 121), (110, 206, 88), (181, 222, 43), (253, 231, 37))
+VIRIDIS = (
+    (68, 1, 84),
+    (72, 40, 120),
+    (62, 73, 137),
+    (49, 104, 142),
+    (38, 130, 142),
+    (31, 158, 137),
+    (53, 183, 121),
+    (110, 206, 88),
+    (181, 222, 43),
+    (253, 231, 37),
+)
 # Blue-white-red for signed weights: white is zero.
 DIVERGING = ((33, 102, 172), (146, 197, 222), (247, 247, 247), (244, 165, 130), (178, 24, 43))
 # Black-red-yellow-white ("hot") for Grad-CAM: attention reads as heat.
@@ -85,8 +95,9 @@ def deep_filters(kernel, count=32, scale=16):
     """Deeper kernels (3, 3, in, out): each filter's weights summed over its inputs, blue negative, red positive."""
     summed = np.asarray(kernel).sum(axis=2)[..., :count]
     bound = np.abs(summed).max() or 1.0
-    pictures = [enlarge(colorize(summed[..., index], -bound, bound, "diverging"), scale)
-                for index in range(summed.shape[-1])]
+    pictures = [
+        enlarge(colorize(summed[..., index], -bound, bound, "diverging"), scale) for index in range(summed.shape[-1])
+    ]
     return tile(pictures, columns=16, gap=6)
 
 
@@ -217,8 +228,12 @@ def channel_card(picture, crops, scale=3, crop_size=32, gap=2):
     resized to `crop_size` pixels, as one RGB image on white."""
     from PIL import Image
 
-    resized = [np.asarray(Image.fromarray(np.asarray(crop, dtype=np.uint8)).resize(
-        (crop_size, crop_size), Image.Resampling.NEAREST)) for crop in crops]
+    resized = [
+        np.asarray(
+            Image.fromarray(np.asarray(crop, dtype=np.uint8)).resize((crop_size, crop_size), Image.Resampling.NEAREST)
+        )
+        for crop in crops
+    ]
     grid = tile(resized, columns=3, gap=gap)
     left = enlarge(picture, scale)
     height = max(left.shape[0], grid.shape[0])

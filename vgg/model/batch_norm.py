@@ -19,16 +19,27 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     (inference, masks, renormalization, axes other than the last of an image batch) is Keras' own."""
 
     def call(self, inputs, training=None, mask=None):
-        fusable = (training and self.trainable and mask is None and not self.renorm and self.center
-                   and len(inputs.shape) == 4 and self.axis in (-1, 3))
+        fusable = (
+            training
+            and self.trainable
+            and mask is None
+            and not self.renorm
+            and self.center
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+        )
         if not fusable:
             return super().call(inputs, training=training, mask=mask)
         # The kernel takes 16-bit activations with float32 scale and shift, and computes its moments in float32;
         # it always scales, so a layer without a learned scale gives it ones.
         scale = tf.cast(self.gamma.value, tf.float32) if self.scale else tf.ones([inputs.shape[-1]], tf.float32)
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, scale, tf.cast(self.beta.value, tf.float32),
-            epsilon=self.epsilon, data_format="NHWC", is_training=True,
+            inputs,
+            scale,
+            tf.cast(self.beta.value, tf.float32),
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=True,
         )
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))

@@ -173,8 +173,13 @@ def block_summaries(model):
         if not rows:
             continue
         pooled = next(row["output_shape"] for row in rows if row["name"] == pool_name(block))
-        blocks.append({
-            "block": block, "layers": rows, "convs": sum(row["kind"] == "Conv2D" for row in rows),
-            "output_shape": tuple(pooled[1:]), "params": sum(row["params"] for row in rows),
-        })
+        blocks.append(
+            {
+                "block": block,
+                "layers": rows,
+                "convs": sum(row["kind"] == "Conv2D" for row in rows),
+                "output_shape": tuple(pooled[1:]),
+                "params": sum(row["params"] for row in rows),
+            }
+        )
     return blocks

@@ -1,6 +1,7 @@
 """Layer names: the block a layer belongs to, and its name for people. No Keras here, so pages can
 name layers without loading TensorFlow."""
 
+
 def block_of(layer_name):
     """The block number (1-5) of a layer named like `block3_conv2`, or None."""
     if layer_name.startswith("block") and "_" in layer_name:
@@ -22,7 +23,7 @@ def layer_label(layer_name):
         return layer_name
     part = layer_name[layer_name.index("_") + 1 :]
     kind = part.rstrip("0123456789")
-    return f"Block {block}, {LAYER_WORDS.get(kind, kind)} {part[len(kind):]}".rstrip()
+    return f"Block {block}, {LAYER_WORDS.get(kind, kind)} {part[len(kind) :]}".rstrip()
 
 
 def feature_stop_label(layer_name, height, width):

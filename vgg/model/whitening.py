@@ -25,8 +25,7 @@ def patch_covariance(images, seed=0):
     total, outer, count = np.zeros(size), np.zeros((size, size)), 0
     # In chunks: all 4.5 million patches at once would take half a gigabyte.
     for start in range(0, len(chosen), CHUNK_IMAGES):
-        pixels = (chosen[start:start + CHUNK_IMAGES].astype(np.float32) / 255 - np.float32(MEAN)) \
-            / np.float32(STD)
+        pixels = (chosen[start : start + CHUNK_IMAGES].astype(np.float32) / 255 - np.float32(MEAN)) / np.float32(STD)
         windows = np.lib.stride_tricks.sliding_window_view(pixels, (PATCH, PATCH), axis=(1, 2))
         # (N, rows, columns, channel, dy, dx) -> rows of (dy, dx, channel), the kernel's own order.
         patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, size)
@@ -49,7 +48,7 @@ def whitening_kernel(images, filters, seed=0):
     half = min(filters // 2, scaled.shape[1])
     columns = [scaled[:, :half], -scaled[:, :half]]
     extra = filters - 2 * half
-    columns.append(scaled[:, half:half + extra] if extra else scaled[:, :0])
+    columns.append(scaled[:, half : half + extra] if extra else scaled[:, :0])
     kernel = np.concatenate(columns, axis=1)
     if kernel.shape[1] < filters:  # More filters than twice the patch's 27 directions: repeat from the top.
         kernel = np.resize(kernel.T, (filters, kernel.shape[0])).T

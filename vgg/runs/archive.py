@@ -62,8 +62,10 @@ def restore(runs_dir, name):
         path.rename(runs_dir / path.name)
         restored.append(path.name)
     if clashes:
-        raise ArchiveError(f"Restored {len(restored)} run(s); {', '.join(clashes)} stayed archived, as runs of the "
-                           "same name exist now.")
+        raise ArchiveError(
+            f"Restored {len(restored)} run(s); {', '.join(clashes)} stayed archived, as runs of the "
+            "same name exist now."
+        )
     with contextlib.suppress(OSError):
         folder.rmdir()
     return restored

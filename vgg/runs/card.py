@@ -52,14 +52,18 @@ class Card:
             accuracies = values.get("epoch_val_accuracy")
             if accuracies is not None:
                 values["epoch_val_accuracy"] = {int(epoch): float(value) for epoch, value in accuracies.items()}
-            return cls(**values | {"config": TrainConfig.from_dict(values["config"]),
-                                   "class_names": tuple(values["class_names"])})
+            return cls(
+                **values
+                | {"config": TrainConfig.from_dict(values["config"]), "class_names": tuple(values["class_names"])}
+            )
         return None
 
     def as_json(self):
         """The card as its file holds it: fields a card of its kind does not have are left out."""
-        values = dataclasses.asdict(self) | {"config": dataclasses.asdict(self.config),
-                                             "class_names": list(self.class_names)}
+        values = dataclasses.asdict(self) | {
+            "config": dataclasses.asdict(self.config),
+            "class_names": list(self.class_names),
+        }
         required = {field.name for field in dataclasses.fields(self) if field.default is dataclasses.MISSING}
         return {name: value for name, value in values.items() if name in required or value is not None}
 

@@ -84,8 +84,11 @@ class ProbeErrorRow:
 
 
 ROW_TYPES = {"probe": ProbeRow, "nonfinite": NonFiniteRow, "probe_error": ProbeErrorRow}
-NUMBER_FIELDS = {"probe": ("step", "epoch", "learning_rate", "loss", "accuracy", "entropy", "prediction_spread"),
-                 "nonfinite": ("step", "epoch", "value"), "probe_error": ("step", "epoch")}
+NUMBER_FIELDS = {
+    "probe": ("step", "epoch", "learning_rate", "loss", "accuracy", "entropy", "prediction_spread"),
+    "nonfinite": ("step", "epoch", "value"),
+    "probe_error": ("step", "epoch"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,8 +136,11 @@ def parse_row(line, run_name="?"):
         holding = "an object of no known kind" if isinstance(value, dict) else json_kind(value)
         raise DamagedRunError(f"Run {run_name!r} is damaged: its diagnostics.jsonl has a line holding {holding}.")
     try:
-        values = {field.name: value[field.name] for field in dataclasses.fields(ROW_TYPES[kind])
-                  if field.name in value or field.name not in ("nonfinite", "seconds")}
+        values = {
+            field.name: value[field.name]
+            for field in dataclasses.fields(ROW_TYPES[kind])
+            if field.name in value or field.name not in ("nonfinite", "seconds")
+        }
         if not all(_is_number(values[name]) for name in NUMBER_FIELDS[kind]):
             raise TypeError
         if kind == "probe":
@@ -157,8 +163,11 @@ def _extended(diagnostics, data, run_name):
             rows[row.kind].append(row)
     if not any(rows.values()):
         return diagnostics
-    return Diagnostics(diagnostics.probes + tuple(rows["probe"]), diagnostics.nonfinite + tuple(rows["nonfinite"]),
-                       diagnostics.errors + tuple(rows["probe_error"]))
+    return Diagnostics(
+        diagnostics.probes + tuple(rows["probe"]),
+        diagnostics.nonfinite + tuple(rows["nonfinite"]),
+        diagnostics.errors + tuple(rows["probe_error"]),
+    )
 
 
 _reader = JsonlFollower(_extended, Diagnostics)

@@ -161,8 +161,11 @@ class Run:
         """Where the checkpoint stands, or None when there is no record of it."""
         try:
             values = read_json_object(self.checkpoint_state_path, "checkpoint.json")
-            return None if values is None else CheckpointState(
-                int(values["epochs_done"]), int(values["step"]), float(values["elapsed"]))
+            return (
+                None
+                if values is None
+                else CheckpointState(int(values["epochs_done"]), int(values["step"]), float(values["elapsed"]))
+            )
         except (DamagedFileError, KeyError, TypeError, ValueError):
             raise DamagedRunError(
                 f"Run {self.name!r} is damaged: its checkpoint.json is not a checkpoint record."
@@ -181,8 +184,12 @@ class Run:
             raise RunError(f"Run {self.name!r} is not training (it is {status.state}).")
         if not self.alive():
             # The scheduler starts a run only while it is still queued (under this lock): one of the two wins.
-            cancelled = self.update_status(condition=lambda now: now.state == State.QUEUED, state=State.STOPPED,
-                                           error="Cancelled while it waited in the queue.", queued_at=None)
+            cancelled = self.update_status(
+                condition=lambda now: now.state == State.QUEUED,
+                state=State.STOPPED,
+                error="Cancelled while it waited in the queue.",
+                queued_at=None,
+            )
             if cancelled.state == State.STOPPED:
                 return
         self.stop_path.touch()
@@ -208,13 +215,21 @@ class Run:
         rows = metrics.rows() if metrics else []
         validated = metrics.validated_epochs if metrics else []
         return RunSummary(
-            self.name, State.DAMAGED if problems else status.state, title=status and status.title,
-            owner=status and status.owner, created=status and status.created,
-            preset=status and status.preset, device=status and status.device, error=status and status.error,
-            epochs_done=last.epoch if last else 0, epochs=config and config.epochs,
-            val_accuracy=last.val_accuracy if last else None, final_accuracy=status and status.final_accuracy,
+            self.name,
+            State.DAMAGED if problems else status.state,
+            title=status and status.title,
+            owner=status and status.owner,
+            created=status and status.created,
+            preset=status and status.preset,
+            device=status and status.device,
+            error=status and status.error,
+            epochs_done=last.epoch if last else 0,
+            epochs=config and config.epochs,
+            val_accuracy=last.val_accuracy if last else None,
+            final_accuracy=status and status.final_accuracy,
             best_val_accuracy=max((row.val_accuracy for row in validated), default=None),
-            minutes=rows[-1].elapsed / 60 if rows else 0.0, pinned=bool(status and status.pinned),
+            minutes=rows[-1].elapsed / 60 if rows else 0.0,
+            pinned=bool(status and status.pinned),
             problem=problems[0] if problems else None,
         )
 
@@ -297,8 +312,9 @@ def create_run(runs_dir, config, name=None, preset=None, data_dir=None, title=No
     try:
         write_json(run.config_path, dataclasses.asdict(config))
         # "created" until a training process takes it: only a process makes a run active.
-        run.update_status(state=State.CREATED, created=now_iso(), preset=preset, data_dir=data_dir, pid=None,
-                          title=title, owner=owner)
+        run.update_status(
+            state=State.CREATED, created=now_iso(), preset=preset, data_dir=data_dir, pid=None, title=title, owner=owner
+        )
     except UserError:
         # A folder without its config is no run, yet its name would be taken: a retry after freeing
         # disk space must not be refused with "exists already".

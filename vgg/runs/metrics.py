@@ -69,8 +69,10 @@ def _parse_row(line, run_name):
         raise DamagedRunError(f"Run {run_name!r} is damaged: its metrics.jsonl has a line holding {json_kind(value)}.")
     try:
         values = {field.name: value[field.name] for field in dataclasses.fields(row_type)}
-        if any(not isinstance(values[name], (int, float)) or isinstance(values[name], bool)
-               for name in ("step", "epoch", "loss", "accuracy", "elapsed")):
+        if any(
+            not isinstance(values[name], (int, float)) or isinstance(values[name], bool)
+            for name in ("step", "epoch", "loss", "accuracy", "elapsed")
+        ):
             raise TypeError
     except (KeyError, TypeError):
         raise DamagedRunError(
@@ -133,7 +135,6 @@ def format_duration(seconds):
     if seconds >= 60:
         return f"{seconds // 60} min"
     return f"{seconds} s"
-
 
 
 def downsample(xs, ys, limit):

@@ -110,8 +110,14 @@ def enqueue(run, resume=False, time_limit_minutes=None):
     """Puts `run` at the end of the queue."""
     with contextlib.suppress(FileNotFoundError):
         run.stop_path.unlink()  # A stop file from an earlier session must not stop the next one.
-    run.update_status(state=State.QUEUED, queued_at=time.time(), pid=None, error=None, resumed=resume,
-                      time_limit_minutes=time_limit_minutes)
+    run.update_status(
+        state=State.QUEUED,
+        queued_at=time.time(),
+        pid=None,
+        error=None,
+        resumed=resume,
+        time_limit_minutes=time_limit_minutes,
+    )
 
 
 def start_due_runs(runs_dir):
@@ -146,17 +152,29 @@ def _start(run, runs_dir, slot_index, slot):
             command += ["--data-dir", status.data_dir]
         run.update_status(state=State.STARTING, pid=None)
         python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-        environment = dict(os.environ, PYTHONPATH=python_path, **{
-            locks.INHERITED_LOCK_VARIABLE: str(descriptor), locks.INHERITED_SLOT_VARIABLE: str(slot),
-            NICENESS_VARIABLE: str(TRAINING_NICENESS)})
+        environment = dict(
+            os.environ,
+            PYTHONPATH=python_path,
+            **{
+                locks.INHERITED_LOCK_VARIABLE: str(descriptor),
+                locks.INHERITED_SLOT_VARIABLE: str(slot),
+                NICENESS_VARIABLE: str(TRAINING_NICENESS),
+            },
+        )
         if _gpu_count() and SLOTS_VARIABLE not in os.environ:
             environment["CUDA_VISIBLE_DEVICES"] = str(slot_index)  # Each run on its own GPU.
         try:
             with open(run.log_path, "a") as log:
                 # A new session keeps the training alive when the web server restarts or a page reloads.
                 process = subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                    cwd=PROJECT_ROOT, env=environment, pass_fds=(descriptor, slot),
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=PROJECT_ROOT,
+                    env=environment,
+                    pass_fds=(descriptor, slot),
                 )
         except OSError as error:
             run.update_status(state=State.FAILED, error=f"Could not start training ({error.strerror or error}).")

@@ -94,9 +94,13 @@ class ModelRecord:
         if self.run is None or self.config is None or (self.source == "run" and self.path.name != "model.keras"):
             return origin
         return origin | {
-            "run": self.run, "width": self.config.width, "epochs": self.epochs,
-            "wall_time_seconds": self.wall_time_seconds, "val_accuracy": self.val_accuracy,
-            "command": self.command, "started_from": self.started_from,
+            "run": self.run,
+            "width": self.config.width,
+            "epochs": self.epochs,
+            "wall_time_seconds": self.wall_time_seconds,
+            "val_accuracy": self.val_accuracy,
+            "command": self.command,
+            "started_from": self.started_from,
         }
 
 
@@ -105,9 +109,18 @@ def _from_card(path):
     if card is None:
         return None
     return ModelRecord(
-        path, "card", config=card.config, class_names=card.class_names, run=card.run, epochs=card.epochs,
-        planned_epochs=card.epochs, wall_time_seconds=card.wall_time_seconds, val_accuracy=card.val_accuracy,
-        validation_images=card.validation_size, command=card.command, started_from=card.started_from,
+        path,
+        "card",
+        config=card.config,
+        class_names=card.class_names,
+        run=card.run,
+        epochs=card.epochs,
+        planned_epochs=card.epochs,
+        wall_time_seconds=card.wall_time_seconds,
+        val_accuracy=card.val_accuracy,
+        validation_images=card.validation_size,
+        command=card.command,
+        started_from=card.started_from,
         unsure_below=_probability(card.unsure_below),
     )
 
@@ -123,10 +136,17 @@ def _from_run(path):
     last = metrics.epochs[-1] if metrics.epochs else None
     accuracy = status.final_accuracy if status.final_accuracy is not None else (last.val_accuracy if last else None)
     return ModelRecord(
-        path, "run", config=config, run=run.name, epochs=last.epoch if last else 0, planned_epochs=config.epochs,
-        wall_time_seconds=last.elapsed if last else None, val_accuracy=accuracy,
+        path,
+        "run",
+        config=config,
+        run=run.name,
+        epochs=last.epoch if last else 0,
+        planned_epochs=config.epochs,
+        wall_time_seconds=last.elapsed if last else None,
+        val_accuracy=accuracy,
         command=reproduce_command(config, status.preset, status.data_dir, status.started_from),
-        started_from=status.started_from, unsure_below=_probability(status.final_unsure_below),
+        started_from=status.started_from,
+        unsure_below=_probability(status.final_unsure_below),
     )
 
 

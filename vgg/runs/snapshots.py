@@ -110,8 +110,10 @@ def why_none(model_path):
     skipped = read_json(snapshots_dir(model_path) / SKIPPED_FILE)  # A damaged note is as good as none.
     if isinstance(skipped, dict) and isinstance(skipped.get("reason"), str):
         return skipped["reason"]
-    return ("This model has no snapshots of earlier epochs: it was trained before runs kept them, or elsewhere; "
-            "a new run keeps them.")
+    return (
+        "This model has no snapshots of earlier epochs: it was trained before runs kept them, or elsewhere; "
+        "a new run keeps them."
+    )
 
 
 def weights_at(model_path, epoch):

@@ -70,26 +70,36 @@ class RunLogger(keras.callbacks.Callback):
         images_per_second = (step - self.last_step) * self.config.batch_size / max(now - self.last_time, 1e-9)
         self.last_time, self.last_step = now, step
         means = self.interval_means(batch + 1, logs)
-        self.write(BatchRow(
-            step=step, epoch=self.epoch + (batch + 1) / self.steps_per_epoch, loss=means["loss"],
-            accuracy=means["accuracy"], learning_rate=current_learning_rate(self.model.optimizer),
-            images_per_second=round(images_per_second, 1), elapsed=round(self.elapsed(), 2),
-        ))
+        self.write(
+            BatchRow(
+                step=step,
+                epoch=self.epoch + (batch + 1) / self.steps_per_epoch,
+                loss=means["loss"],
+                accuracy=means["accuracy"],
+                learning_rate=current_learning_rate(self.model.optimizer),
+                images_per_second=round(images_per_second, 1),
+                elapsed=round(self.elapsed(), 2),
+            )
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stopper.mid_epoch:
             return  # Not an epoch: its numbers would describe a fraction of one.
         logs = logs or {}
-        self.write(EpochRow(
-            step=self.global_step(), epoch=epoch + 1, loss=float(logs.get("loss", math.nan)),
-            accuracy=float(logs.get("accuracy", math.nan)),
-            val_loss=float(logs["val_loss"]) if "val_loss" in logs else None,
-            val_accuracy=float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
-            learning_rate=current_learning_rate(self.model.optimizer),
-            # Includes the validation pass: the rate a user waits at, not the kernel's peak.
-            images_per_second=round(self.images_per_epoch / max(self.elapsed() - self.epoch_started, 1e-9), 1),
-            elapsed=round(self.elapsed(), 2),
-        ))
+        self.write(
+            EpochRow(
+                step=self.global_step(),
+                epoch=epoch + 1,
+                loss=float(logs.get("loss", math.nan)),
+                accuracy=float(logs.get("accuracy", math.nan)),
+                val_loss=float(logs["val_loss"]) if "val_loss" in logs else None,
+                val_accuracy=float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+                learning_rate=current_learning_rate(self.model.optimizer),
+                # Includes the validation pass: the rate a user waits at, not the kernel's peak.
+                images_per_second=round(self.images_per_epoch / max(self.elapsed() - self.epoch_started, 1e-9), 1),
+                elapsed=round(self.elapsed(), 2),
+            )
+        )
 
     def on_train_end(self, logs=None):
         self.file.close()

@@ -82,8 +82,10 @@ def ship_model_file(run, target, max_shipped_bytes):
         return "float32"
     write_float16_model(run.model_path, target)
     if target.stat().st_size > max_shipped_bytes:
-        raise RunError(f"Run {run.name!r}'s model does not fit {max_shipped_bytes:,} bytes even with float16 weights; "
-                       f"ship a narrower one. Received: {target.stat().st_size:,} bytes.")
+        raise RunError(
+            f"Run {run.name!r}'s model does not fit {max_shipped_bytes:,} bytes even with float16 weights; "
+            f"ship a narrower one. Received: {target.stat().st_size:,} bytes."
+        )
     return "float16"
 
 
@@ -158,18 +160,24 @@ def limits_markdown(card):
     """The card's Limits section, from its numbers, so a new export never keeps a stale one."""
     config, accuracy = card["config"], card["val_accuracy"]
     if accuracy < TARGET_ACCURACY:
-        standing = (f"{accuracy:.1%} is below the {TARGET_ACCURACY:.0%} this project aims for. Published VGG16 results "
-                    f"on CIFAR-10 (93.5-94%) use the full width and about 200 epochs; this model had {card['epochs']} "
-                    f"epochs at width {config['width']} on {card['device']}.")
+        standing = (
+            f"{accuracy:.1%} is below the {TARGET_ACCURACY:.0%} this project aims for. Published VGG16 results "
+            f"on CIFAR-10 (93.5-94%) use the full width and about 200 epochs; this model had {card['epochs']} "
+            f"epochs at width {config['width']} on {card['device']}."
+        )
     else:
-        standing = (f"{accuracy:.1%} meets the {TARGET_ACCURACY:.0%} this project aims for; the best published VGG16 "
-                    "results on CIFAR-10 are 93.5-94%.")
+        standing = (
+            f"{accuracy:.1%} meets the {TARGET_ACCURACY:.0%} this project aims for; the best published VGG16 "
+            "results on CIFAR-10 are 93.5-94%."
+        )
     first, second, first_as_second, second_as_first = hardest_pair(card)
     per_class = card["validation_size"] // len(card["class_names"])
     if first_as_second + second_as_first:
-        confusion = (f"{first.capitalize()} and {second} are the hardest pair: "
-                     f"{first_as_second} of {per_class:,} {first} "
-                     f"images were called {second} and {second_as_first} of {per_class:,} {second} images {first}.")
+        confusion = (
+            f"{first.capitalize()} and {second} are the hardest pair: "
+            f"{first_as_second} of {per_class:,} {first} "
+            f"images were called {second} and {second_as_first} of {per_class:,} {second} images {first}."
+        )
     else:
         confusion = "No validation image was taken for another class."
     bullets = [
@@ -179,12 +187,16 @@ def limits_markdown(card):
         "one of the ten names, however unlike them it is.",
     ]
     if card.get("unsure_below") is not None:
-        bullets.append(f"95% of the validation images get a top probability above {card['unsure_below']:.0%}, and the "
-                       "app calls an answer below that unsure; above it is no proof, since an image of none of the ten "
-                       "classes can score as high.")
+        bullets.append(
+            f"95% of the validation images get a top probability above {card['unsure_below']:.0%}, and the "
+            "app calls an answer below that unsure; above it is no proof, since an image of none of the ten "
+            "classes can score as high."
+        )
     if card["data"].startswith("local folder"):
-        bullets.append("The validation images are JPEG re-encodings of CIFAR-10; on the original pixels accuracy can "
-                       "differ by about a point.")
+        bullets.append(
+            "The validation images are JPEG re-encodings of CIFAR-10; on the original pixels accuracy can "
+            "differ by about a point."
+        )
     return "## Limits\n\n" + "\n".join(f"- {bullet}" for bullet in bullets) + "\n"
 
 
@@ -194,54 +206,72 @@ def lineage_markdown(card):
     hours = card["wall_time_seconds"] / 3600
     this_run_time = f"{card['wall_time_seconds']:,.0f} s ({hours:.1f} h), including validation after each epoch"
     origin, epochs, wall_time, first_command = (
-        "trained from scratch on CIFAR-10 by this project's own trainer.", card["epochs"], this_run_time, "")
+        "trained from scratch on CIFAR-10 by this project's own trainer.",
+        card["epochs"],
+        this_run_time,
+        "",
+    )
     started_from = card.get("started_from")
     chain = ancestors(started_from)
     if chain:
         source = started_from["run"]
-        summary = (f"run `{source}` (width {started_from['width']}, {started_from['epochs']} epochs, "
-                   f"{started_from['val_accuracy']:.1%})")
+        summary = (
+            f"run `{source}` (width {started_from['width']}, {started_from['epochs']} epochs, "
+            f"{started_from['val_accuracy']:.1%})"
+        )
         if started_from["width"] == card["config"]["width"]:
             origin = f"started from the trained model of {summary}"
         else:
-            origin = (f"grown from the trained model of {summary}: each added channel copies one of its channels, "
-                      "with the next layer's weights split between the copies (Net2WiderNet), so it started out "
-                      f"computing what `{source}` had learned")
+            origin = (
+                f"grown from the trained model of {summary}: each added channel copies one of its channels, "
+                "with the next layer's weights split between the copies (Net2WiderNet), so it started out "
+                f"computing what `{source}` had learned"
+            )
         origin += f", then trained {card['epochs']} more epochs on CIFAR-10 by this project's own trainer."
         epochs = f"{card['epochs']}, after " + " and ".join(
             f"the {ancestor['epochs']} of `{ancestor['run']}`" for ancestor in chain
         )
         earlier_seconds = sum(ancestor["wall_time_seconds"] for ancestor in chain)
-        wall_time = (f"{this_run_time}; with the {earlier_seconds:,.0f} s of the "
-                     f"{'run' if len(chain) == 1 else 'runs'} it grew from, "
-                     f"{(card['wall_time_seconds'] + earlier_seconds) / 3600:.1f} h in all")
+        wall_time = (
+            f"{this_run_time}; with the {earlier_seconds:,.0f} s of the "
+            f"{'run' if len(chain) == 1 else 'runs'} it grew from, "
+            f"{(card['wall_time_seconds'] + earlier_seconds) / 3600:.1f} h in all"
+        )
         # Oldest first: each command leaves the model the next one starts from.
         first_command = "".join(f"{ancestor['command']} --name {ancestor['run']}\n" for ancestor in reversed(chain))
     elif started_from:
-        origin = (f"trained on CIFAR-10 by this project's own trainer, starting from the weights of "
-                  f"`{started_from['file']}` (SHA-256 `{started_from['sha256'][:16]}…`).")
+        origin = (
+            f"trained on CIFAR-10 by this project's own trainer, starting from the weights of "
+            f"`{started_from['file']}` (SHA-256 `{started_from['sha256'][:16]}…`)."
+        )
     first_averaged = card["config"].get("average_from_epoch")
     if first_averaged:
-        origin += (f" Its weights are the average of its weights at the ends of epochs {first_averaged} to "
-                   f"{card['epochs']} (stochastic weight averaging), with batch-norm statistics recomputed over the "
-                   "training images.")
+        origin += (
+            f" Its weights are the average of its weights at the ends of epochs {first_averaged} to "
+            f"{card['epochs']} (stochastic weight averaging), with batch-norm statistics recomputed over the "
+            "training images."
+        )
     return origin, epochs, wall_time, first_command
 
 
 def accuracy_markdown(card):
     """The card's accuracy line and its sentence on where the validation images came from."""
     if card["flip_average"]:
-        accuracy = (f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images, "
-                    "each averaged with its mirror image as the app predicts (the VGG paper's evaluation); "
-                    f"{card['val_accuracy_single_view']:.2%} on the images alone")
+        accuracy = (
+            f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images, "
+            "each averaged with its mirror image as the app predicts (the VGG paper's evaluation); "
+            f"{card['val_accuracy_single_view']:.2%} on the images alone"
+        )
     else:
         accuracy = f"**{card['val_accuracy']:.2%}** on {card['validation_size']:,} validation images"
     if "held out" in card["data"]:
-        split = ("The validation split is the project's fixed one: "
-                 f"{card['validation_size'] // len(card['class_names']):,} "
-                 f"images of each class held out of the training images with seed {card['config']['seed']} "
-                 "(`vgg.data.cifar10.balanced_split`). The official CIFAR-10 test split was not used for training "
-                 "or for choosing anything.")
+        split = (
+            "The validation split is the project's fixed one: "
+            f"{card['validation_size'] // len(card['class_names']):,} "
+            f"images of each class held out of the training images with seed {card['config']['seed']} "
+            "(`vgg.data.cifar10.balanced_split`). The official CIFAR-10 test split was not used for training "
+            "or for choosing anything."
+        )
     else:
         split = f"The validation images are the data's own test split: {card['data']}."
     return accuracy, split
@@ -263,22 +293,22 @@ def card_markdown(card):
         weights_description = "float32 weights"
     origin, epochs, wall_time, first_command = lineage_markdown(card)
     variant = config["variant"]
-    return f"""# Model card: {card['model_file']}
+    return f"""# Model card: {card["model_file"]}
 
-{VARIANTS[variant]} (configuration {variant} of Simonyan & Zisserman: {card['conv_layers']} 3x3 conv layers in
-five blocks, 2x2 max pooling after each) at width {config['width']} {normalization}, {origin}
+{VARIANTS[variant]} (configuration {variant} of Simonyan & Zisserman: {card["conv_layers"]} 3x3 conv layers in
+five blocks, 2x2 max pooling after each) at width {config["width"]} {normalization}, {origin}
 It is the model the app and `python -m vgg` use when no other is chosen.
 
 | | |
 | --- | --- |
 | validation accuracy | {accuracy} |
-| parameters | {card['params']:,} |
-| data | {card['data']} |
-| training images | {card['train_images']:,} |
+| parameters | {card["params"]:,} |
+| data | {card["data"]} |
+| training images | {card["train_images"]:,} |
 | epochs | {epochs} |
 | training wall time | {wall_time} |
-| device | {card['device']} |
-| run | `{card['run']}` |
+| device | {card["device"]} |
+| run | `{card["run"]}` |
 | file | {weights_description}, Keras 3 `.keras` format, loaded with safe mode on |
 
 ## Per-class validation accuracy (as the app predicts)
@@ -290,7 +320,7 @@ It is the model the app and `python -m vgg` use when no other is chosen.
 ## Reproduce
 
 ```bash
-{first_command}{card['command']}
+{first_command}{card["command"]}
 {evaluate_command}   # the shipped model on the same validation split
 ```
 
@@ -320,11 +350,20 @@ def ship_snapshots(run, assets_dir, stem):
         write_weights(weights_at(run.model_path, epoch), folder, epoch)
     with replacing(target, f"assets/{target.name}") as temporary:
         write_float16_model(run.model_path, temporary)
-    card = Card(target.name, run.name, record.config, record.class_names, record.epochs, record.wall_time_seconds,
-                record.val_accuracy, record.config.validation_size, record.command, record.started_from,
-                record.unsure_below, snapshot_epochs=epochs_of(target),
-                epoch_val_accuracy=logged_accuracies(run.model_path))
+    card = Card(
+        target.name,
+        run.name,
+        record.config,
+        record.class_names,
+        record.epochs,
+        record.wall_time_seconds,
+        record.val_accuracy,
+        record.config.validation_size,
+        record.command,
+        record.started_from,
+        record.unsure_below,
+        snapshot_epochs=epochs_of(target),
+        epoch_val_accuracy=logged_accuracies(run.model_path),
+    )
     card.write(target, f"assets/{target.stem}.json")
     return target
-
-

@@ -64,8 +64,9 @@ def probe_units(model):
     activation_names = activation_layer_names(model)
     units = []
     for block in sorted({block_of(name) for name in activation_names}):
-        variables = [weight for layer in model.layers if block_of(layer.name) == block
-                     for weight in layer.trainable_weights]
+        variables = [
+            weight for layer in model.layers if block_of(layer.name) == block for weight in layer.trainable_weights
+        ]
         units.append(Unit(f"block{block}", [name for name in activation_names if block_of(name) == block], variables))
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense) and layer.name != "predictions":
@@ -87,10 +88,17 @@ def make_probe_function(model, units, shadows):
     def activation_stats(activations):
         if not activations:
             return [tf.constant(math.nan)] * 3
-        dead = tf.add_n([tf.reduce_sum(tf.cast(tf.reduce_all(a <= 0, axis=tuple(range(len(a.shape) - 1))), tf.float32))
-                         for a in activations])
-        return [tf.reduce_mean(activations[-1]), tf.math.reduce_std(activations[-1]),
-                dead / sum(int(a.shape[-1]) for a in activations)]
+        dead = tf.add_n(
+            [
+                tf.reduce_sum(tf.cast(tf.reduce_all(a <= 0, axis=tuple(range(len(a.shape) - 1))), tf.float32))
+                for a in activations
+            ]
+        )
+        return [
+            tf.reduce_mean(activations[-1]),
+            tf.math.reduce_std(activations[-1]),
+            dead / sum(int(a.shape[-1]) for a in activations),
+        ]
 
     @tf.function
     def probe(images, targets):
@@ -106,12 +114,21 @@ def make_probe_function(model, units, shadows):
             count, size = len(unit.activation_names), len(unit.variables)
             weights = [variable.value for variable in unit.variables]
             before = shadows[first_variable : first_variable + size]
-            unit_gradients = [tf.zeros_like(weight) if gradient is None else gradient for weight, gradient in
-                              zip(weights, gradients[first_variable : first_variable + size], strict=True)]
-            rows.append(tf.stack([
-                *activation_stats(activations[first_activation : first_activation + count]), norm(unit_gradients),
-                norm(weights), norm([weight - old for weight, old in zip(weights, before, strict=True)]), norm(before),
-            ]))
+            unit_gradients = [
+                tf.zeros_like(weight) if gradient is None else gradient
+                for weight, gradient in zip(weights, gradients[first_variable : first_variable + size], strict=True)
+            ]
+            rows.append(
+                tf.stack(
+                    [
+                        *activation_stats(activations[first_activation : first_activation + count]),
+                        norm(unit_gradients),
+                        norm(weights),
+                        norm([weight - old for weight, old in zip(weights, before, strict=True)]),
+                        norm(before),
+                    ]
+                )
+            )
             first_activation, first_variable = first_activation + count, first_variable + size
         entropy = -tf.reduce_sum(probabilities * tf.math.log(tf.clip_by_value(probabilities, 1e-12, 1.0)), axis=-1)
         correct = tf.equal(tf.argmax(probabilities, axis=-1), tf.argmax(targets, axis=-1))
@@ -130,18 +147,37 @@ def probe_row(units, scalars, stats, step, epoch, learning_rate, images, seconds
     """The typed row of one probe's numbers, naming whatever came out NaN or infinite."""
     unit_probes, nonfinite = [], [] if math.isfinite(scalars[0]) else ["probe loss"]
     for unit, (mean, std, dead, gradient, weight, update, before) in zip(units, stats.tolist(), strict=True):
-        nonfinite += [f"{unit.name} {what}" for what, value in (("weights", weight), ("gradients", gradient))
-                      if not math.isfinite(value)]
+        nonfinite += [
+            f"{unit.name} {what}"
+            for what, value in (("weights", weight), ("gradients", gradient))
+            if not math.isfinite(value)
+        ]
         ratio = update / before if before > 0 else None
-        unit_probes.append(UnitProbe(unit.name, _finite_or_none(mean) if unit.activation_names else None,
-                                     _finite_or_none(std) if unit.activation_names else None,
-                                     _finite_or_none(dead) if unit.activation_names else None,
-                                     gradient, weight, ratio))
+        unit_probes.append(
+            UnitProbe(
+                unit.name,
+                _finite_or_none(mean) if unit.activation_names else None,
+                _finite_or_none(std) if unit.activation_names else None,
+                _finite_or_none(dead) if unit.activation_names else None,
+                gradient,
+                weight,
+                ratio,
+            )
+        )
     loss, accuracy, entropy, spread = scalars.tolist()
-    return ProbeRow(step=step, epoch=round(epoch, 6), learning_rate=learning_rate, loss=loss, accuracy=accuracy,
-                    entropy=entropy, prediction_spread=spread, images=images, units=tuple(unit_probes),
-                    nonfinite=tuple(nonfinite), seconds=round(seconds, 4))
-
+    return ProbeRow(
+        step=step,
+        epoch=round(epoch, 6),
+        learning_rate=learning_rate,
+        loss=loss,
+        accuracy=accuracy,
+        entropy=entropy,
+        prediction_spread=spread,
+        images=images,
+        units=tuple(unit_probes),
+        nonfinite=tuple(nonfinite),
+        seconds=round(seconds, 4),
+    )
 
 
 class DiagnosticsRecorder(keras.callbacks.Callback):
@@ -171,8 +207,14 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         truncate_diagnostics(run, epochs_done)
         images, labels = probe_batch(data.dataset, config.seed)
         interval = probe_interval(data.steps_per_epoch, config.batch_size)
-        return cls(run.diagnostics_path, images, labels, data.steps_per_epoch, interval,
-                   num_classes=len(data.dataset.class_names))
+        return cls(
+            run.diagnostics_path,
+            images,
+            labels,
+            data.steps_per_epoch,
+            interval,
+            num_classes=len(data.dataset.class_names),
+        )
 
     def write(self, row):
         if self.file is None:
@@ -191,15 +233,24 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         except Exception as error:  # noqa: BLE001  (recorded once; training goes on without diagnostics)
             self.active = False
             message = (str(error).strip().splitlines() or [""])[0][:200]
-            self.write(ProbeErrorRow(self.step, self.position(), f"The probes stopped at step {self.step} "
-                                     f"({type(error).__name__}: {message}); training went on without them."))
+            self.write(
+                ProbeErrorRow(
+                    self.step,
+                    self.position(),
+                    f"The probes stopped at step {self.step} "
+                    f"({type(error).__name__}: {message}); training went on without them.",
+                )
+            )
 
     def build(self):
         """The probe function, and room for a copy of the weights: the update ratio compares the weights
         after a probed step with this copy taken just before it."""
         self.units = probe_units(self.model)
-        self.shadows = [tf.Variable(tf.zeros(variable.shape, variable.dtype), trainable=False)
-                        for unit in self.units for variable in unit.variables]
+        self.shadows = [
+            tf.Variable(tf.zeros(variable.shape, variable.dtype), trainable=False)
+            for unit in self.units
+            for variable in unit.variables
+        ]
         variables = [variable for unit in self.units for variable in unit.variables]
 
         @tf.function
@@ -231,8 +282,11 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         if batch + 1 == self.steps_per_epoch:
             return True
         # The grid skips a probe that would fall within half an interval of the epoch's own.
-        return (self.epoch == 0 and (batch + 1) % self.interval == 0
-                and self.steps_per_epoch - (batch + 1) >= self.interval / 2)
+        return (
+            self.epoch == 0
+            and (batch + 1) % self.interval == 0
+            and self.steps_per_epoch - (batch + 1) >= self.interval / 2
+        )
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.active and self.is_probed(batch):
@@ -256,8 +310,18 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         scalars, stats = self.function(self.images_tensor, self.targets_tensor)
         scalars, stats = scalars.numpy(), stats.numpy()
         seconds = self.snapshot_seconds + time.perf_counter() - started
-        self.write(probe_row(self.units, scalars, stats, self.step, self.position(),
-                             current_learning_rate(self.model.optimizer), len(self.images), seconds))
+        self.write(
+            probe_row(
+                self.units,
+                scalars,
+                stats,
+                self.step,
+                self.position(),
+                current_learning_rate(self.model.optimizer),
+                len(self.images),
+                seconds,
+            )
+        )
 
     def on_train_end(self, logs=None):
         if self.file is not None:

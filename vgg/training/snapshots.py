@@ -31,8 +31,10 @@ class SnapshotSaver(keras.callbacks.Callback):
         self.enabled = size <= MAX_SNAPSHOT_BYTES
         if not self.enabled:
             self.folder.mkdir(parents=True, exist_ok=True)
-            reason = (f"This run keeps no snapshots of earlier epochs: its weights take {size / 2**20:.0f} MB in "
-                      f"float16, over the limit of {MAX_SNAPSHOT_BYTES // 2**20} MB per snapshot.")
+            reason = (
+                f"This run keeps no snapshots of earlier epochs: its weights take {size / 2**20:.0f} MB in "
+                f"float16, over the limit of {MAX_SNAPSHOT_BYTES // 2**20} MB per snapshot."
+            )
             write_json(self.folder / SKIPPED_FILE, {"reason": reason, "bytes": size}, "the snapshot note")
         elif self.epochs_done == 0:
             self.save(0)
@@ -50,5 +52,10 @@ class SnapshotSaver(keras.callbacks.Callback):
         except (WriteError, OSError) as error:  # OSError: the snapshots folder cannot be made.
             self.enabled = False
             with contextlib.suppress(WriteError, OSError):
-                write_json(self.folder / SKIPPED_FILE, {"reason": f"This run stopped keeping snapshots at epoch "
-                                                                  f"{epoch}: {str(error)[0].lower()}{str(error)[1:]}"})
+                write_json(
+                    self.folder / SKIPPED_FILE,
+                    {
+                        "reason": f"This run stopped keeping snapshots at epoch "
+                        f"{epoch}: {str(error)[0].lower()}{str(error)[1:]}"
+                    },
+                )

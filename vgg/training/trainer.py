@@ -93,9 +93,15 @@ def train_run(run, data_dir=None, progress=print):
             if not launched:
                 with contextlib.suppress(FileNotFoundError):
                     run.stop_path.unlink()  # Left by an earlier session; only a launcher removes it otherwise.
-            with StopRequest(run) as stop_request, holding_slot(
-                    run.path.parent, on_wait=lambda: reporter.update("Waiting for a training slot…",
-                                                                     state=State.QUEUED, pid=os.getpid())):
+            with (
+                StopRequest(run) as stop_request,
+                holding_slot(
+                    run.path.parent,
+                    on_wait=lambda: reporter.update(
+                        "Waiting for a training slot…", state=State.QUEUED, pid=os.getpid()
+                    ),
+                ),
+            ):
                 reporter.update(state=State.STARTING, pid=os.getpid())
                 return _train_in_slot(run, data_dir, reporter, stop_request)
     finally:
@@ -140,8 +146,10 @@ def _train(run, data_dir, reporter, stop_request):
     if checkpoint.epochs_done < config.epochs:
         fit(run, config, model, data, checkpoint, stopper, averager)
         if stopper.requested and stop_request.out_of_time:
-            return reporter.stopped(f"Stopped at the class's limit of {limit:g} min of training.",
-                                    error=f"Stopped at the class's limit of {limit:g} min of training.")
+            return reporter.stopped(
+                f"Stopped at the class's limit of {limit:g} min of training.",
+                error=f"Stopped at the class's limit of {limit:g} min of training.",
+            )
         if stopper.requested:
             return reporter.stopped("Stopped; resume with: python -m vgg train --resume " + run.name)
     return finish(run, config, model, data, averager, reporter)
@@ -157,9 +165,16 @@ def set_up(run, reporter):
     keras.mixed_precision.set_global_policy(policy)
     device = device_summary()
     reporter.update(
-        f"Training {run.name} on {device}.", state=State.RUNNING, pid=os.getpid(), device=device,
-        replicas=strategy.num_replicas_in_sync, precision=policy, jit_compile=use_jit(config, on_gpu),
-        error=None, traceback=None, phase=None,
+        f"Training {run.name} on {device}.",
+        state=State.RUNNING,
+        pid=os.getpid(),
+        device=device,
+        replicas=strategy.num_replicas_in_sync,
+        precision=policy,
+        jit_compile=use_jit(config, on_gpu),
+        error=None,
+        traceback=None,
+        phase=None,
     )
     return config, strategy, on_gpu
 
@@ -170,8 +185,14 @@ def prepare_data(run, config, data_dir, reporter):
     x_train, y_train = dataset.x_train[subset], dataset.y_train[subset]
     reporter.update(data_source=dataset.source, train_images=len(y_train), val_images=len(dataset.y_val))
     train = data_module.make_tf_dataset(
-        x_train, y_train, config.batch_size, augment=config.augment, shuffle=True, seed=config.seed,
-        cutout_size=config.cutout_size, alternate_flips=config.alternate_flips,
+        x_train,
+        y_train,
+        config.batch_size,
+        augment=config.augment,
+        shuffle=True,
+        seed=config.seed,
+        cutout_size=config.cutout_size,
+        alternate_flips=config.alternate_flips,
     )
     validation = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
     return TrainingData(dataset, train, validation, len(y_train), max(1, len(y_train) // config.batch_size))
@@ -189,8 +210,10 @@ def build_or_resume(run, config, data, on_gpu, reporter):
         if config.init_from:
             transfer_weights(load_model(config.init_from, runs_dir=run.path.parent), model, seed=config.seed)
             # Recorded now: the file may be replaced later (an export overwrites assets/), its record not.
-            reporter.update(f"Starting from the weights of {config.init_from}.",
-                            started_from=ModelRecord.of(config.init_from).origin())
+            reporter.update(
+                f"Starting from the weights of {config.init_from}.",
+                started_from=ModelRecord.of(config.init_from).origin(),
+            )
         elif config.whiten:  # A trained model's own first layer is what its other layers learned to read.
             whiten_first_layer(model, data.dataset.x_train, seed=config.seed)
         compile_model(model, config, data.steps_per_epoch, on_gpu)
@@ -214,15 +237,22 @@ def fit(run, config, model, data, checkpoint, stopper, averager):
         keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
     ]
     model.fit(
-        data.train, epochs=config.epochs, initial_epoch=checkpoint.epochs_done, validation_data=data.validation,
-        callbacks=callbacks, shuffle=False, verbose=0,  # The tf.data pipeline shuffles already.
+        data.train,
+        epochs=config.epochs,
+        initial_epoch=checkpoint.epochs_done,
+        validation_data=data.validation,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=0,  # The tf.data pipeline shuffles already.
     )
 
 
 def finish(run, config, model, data, averager, reporter):
     if averager and averager.count:
-        reporter.update(f"Averaging the weights of {averager.count} epochs and recomputing batch-norm statistics…",
-                        phase="averaging weights")
+        reporter.update(
+            f"Averaging the weights of {averager.count} epochs and recomputing batch-norm statistics…",
+            phase="averaging weights",
+        )
         averager.apply(model, data.train)
         reporter.update(averaged_epochs=averager.count)
     # Scored as saved (float32, Keras' own layers), so the run's last numbers are exactly what Predict computes.
@@ -256,13 +286,19 @@ def final_score(model, dataset, config, reporter):
         )
         return {"phase": None, "final_score_error": traceback.format_exc()}
     if config.augment:
-        reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its "
-                          f"mirror image ({result['single_view_accuracy']:.2%} on the images alone).")
+        reporter.progress(
+            f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its "
+            f"mirror image ({result['single_view_accuracy']:.2%} on the images alone)."
+        )
     else:
         reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%}.")
-    return {"phase": None, "final_accuracy": result["accuracy"],
-            "final_single_view_accuracy": result["single_view_accuracy"], "final_flip_average": config.augment,
-            "final_unsure_below": result["unsure_below"]}
+    return {
+        "phase": None,
+        "final_accuracy": result["accuracy"],
+        "final_single_view_accuracy": result["single_view_accuracy"],
+        "final_flip_average": config.augment,
+        "final_unsure_below": result["unsure_below"],
+    }
 
 
 def checkpoint_position(run, model, steps_per_epoch):
@@ -284,4 +320,3 @@ def load_checkpoint(run):
             f"The checkpoint of run {run.name!r} cannot be read ({type(error).__name__}); "
             "start a new run, the old one's metrics are kept."
         ) from None
-
