@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages import links
+from app_pages.architecture_view import architecture_ui
 from app_pages.attention_view import attention_ui
 from app_pages.caches import dataset_or_message, newer_checkpoint, runs_dir
 from app_pages.choosers import image_choice_ui, model_choice_ui, sample_of
@@ -27,12 +28,10 @@ from vgg.explain.visualize import (
     outline,
     receptive_field_box,
     receptive_field_geometry,
-    receptive_field_text,
-    receptive_fields,
     strongest_channels,
     zero_channels,
 )
-from vgg.model.names import block_of, feature_stop_label, layer_label
+from vgg.model.names import block_of, feature_stop_label
 from vgg.runs.record import available_models
 
 # What each block's maps can and cannot show for a 32x32 input (every model here takes 32x32),
@@ -53,62 +52,6 @@ BLOCK_STORIES = {
     "picture is left: each channel only says how strongly it fired, and the classifier reads those numbers "
     "to choose a class.",
 }
-FIELD_HELP = (
-    "How many input pixels one value depends on. A field as wide as the 32-pixel image or wider covers "
-    "the whole image (the squares near its edges see past it, into zero padding)."
-)
-
-
-def layer_rows(rows, fields, image_size, all_layers):
-    """The table rows of one block: its conv and pooling layers, or every layer with `all_layers`."""
-    shown = [row for row in rows if all_layers or row["kind"] in ("Conv2D", "MaxPooling2D")]
-    table = []
-    for row in shown:
-        field = fields.get(row["name"])
-        entry = {
-            "layer": layer_label(row["name"]),
-            "kind": row["kind"],
-            "output shape": "x".join(map(str, row["output_shape"][1:])),
-            "parameters": row["params"],
-            "receptive field": "–" if field is None else receptive_field_text(field, image_size),
-        }
-        table.append(entry | ({"Keras name": row["name"]} if all_layers else {}))
-    return table
-
-
-def architecture_ui(model):
-    from vgg.model.build import block_summaries, describe
-
-    description = describe(model)
-    fields = receptive_fields(model)
-    image_size = model.inputs[0].shape[1]
-    st.caption(
-        f"{description['name']}: {description['conv_layers']} conv layers, {description['params']:,} parameters."
-    )
-    all_layers = st.toggle(
-        "Show all layers",
-        key="architecture_all_layers",
-        help="Also the batch-norm and ReLU layers between the convs, with their Keras names.",
-    )
-    for block in block_summaries(model):
-        height, width, channels = block["output_shape"]
-        number = block["block"]
-        conv_height, conv_width = next(row for row in block["layers"] if row["kind"] == "Conv2D")["output_shape"][1:3]
-        field = receptive_field_text(fields[f"block{number}_pool"], image_size)
-        with st.expander(
-            f"Block {number}: {block['convs']} conv layers at {conv_height}x{conv_width}, pooled to "
-            f"{height}x{width}x{channels} · receptive field {field} · {block['params']:,} parameters"
-        ):
-            st.dataframe(
-                layer_rows(block["layers"], fields, image_size, all_layers),
-                hide_index=True,
-                column_config={
-                    "receptive field": st.column_config.TextColumn(help=FIELD_HELP),
-                    "parameters": st.column_config.NumberColumn(format="localized"),
-                },
-            )
-    head = [row for row in description["layers"] if row["block"] is None and row["params"]]
-    st.caption("Classifier: " + ", ".join(f"{row['name']} ({row['params']:,} parameters)" for row in head))
 
 
 def zero_text(activation):
