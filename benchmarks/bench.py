@@ -130,16 +130,7 @@ def trainer_throughput(config, images, labels, warmup_steps):
     warmup_images = warmup_steps * config.batch_size
 
     def fit(start, stop):
-        dataset = data_module.make_tf_dataset(
-            images[start:stop],
-            labels[start:stop],
-            config.batch_size,
-            augment=config.augment,
-            shuffle=True,
-            seed=config.seed,
-            cutout_size=config.cutout_size,
-            alternate_flips=config.alternate_flips,
-        )
+        dataset = data_module.training_dataset(config, images[start:stop], labels[start:stop])
         model.fit(dataset, epochs=1, shuffle=False, verbose=0)
 
     fit(0, warmup_images)

@@ -3,9 +3,8 @@
 import re
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from helpers import PROJECT_ROOT
+from helpers import PROJECT_ROOT, page_test
 from vgg.classroom.replays import REPLAYS_DIR
 
 pytestmark = pytest.mark.skipif(not (REPLAYS_DIR / "blog-short").exists(), reason="assets/replays is missing")
@@ -15,9 +14,7 @@ def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monk
     monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
     monkeypatch.chdir(PROJECT_ROOT)
-    app = AppTest.from_string(
-        "import vgg\nfrom app_pages import train_page\ntrain_page.render()\n", default_timeout=120
-    ).run()
+    app = page_test("train_page").run()
     assert not app.exception
     [replay] = [expander for expander in app.expander if expander.label.startswith("Why did the blog's VGG16")]
     assert replay.proto.expanded, "on a fresh install the replay opens by itself"

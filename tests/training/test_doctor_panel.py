@@ -1,9 +1,7 @@
 """The training doctor on the Train page: a run stuck at chance shows its verdict, its heatmaps and a fix whose
 button starts the fixed run through the normal start path, overlaid on the original."""
 
-from streamlit.testing.v1 import AppTest
-
-from helpers import PROJECT_ROOT, train_quietly
+from helpers import PROJECT_ROOT, page_test, train_quietly
 from vgg.classroom.launch import stop_active_runs
 from vgg.core.config import PRESETS
 from vgg.runs.folder import create_run, list_runs
@@ -16,9 +14,7 @@ def test_a_stuck_run_shows_its_diagnosis_and_its_fix_starts_overlaid(image_folde
     monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
     monkeypatch.chdir(PROJECT_ROOT)
-    app = AppTest.from_string(
-        "import vgg\nfrom app_pages import train_page\ntrain_page.render()\n", default_timeout=120
-    ).run()
+    app = page_test("train_page").run()
     assert not app.exception
     assert any(warning.value.startswith("The network is stuck at chance") for warning in app.warning)
     charts = {chart.key for chart in app.get("plotly_chart")}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -133,37 +134,35 @@ def test_a_failing_run_is_recorded_as_failed_with_its_reason(tmp_path):
     assert open_run(tmp_path / "runs", "broken").status().state == "failed"
 
 
+# `python -m vgg train` options of a run like tiny_config's, printing its result as JSON.
+TINY_OPTIONS = shlex.split(
+    "--width 0.125 --epochs 3 --batch-size 32 --validation-size 100 --warmup-epochs 0 --learning-rate 0.05 "
+    "--no-augment --jit-compile off --json"
+)
+
+
+def tiny_train_command(image_folder, runs_dir, name):
+    return [
+        sys.executable,
+        "-m",
+        "vgg",
+        "train",
+        "--data-dir",
+        str(image_folder),
+        "--runs-dir",
+        str(runs_dir),
+        "--name",
+        name,
+        *TINY_OPTIONS,
+    ]
+
+
 def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_path):
     runs_dir = tmp_path / "runs"
     environment = subprocess_environment()
     command = [sys.executable, "-m", "vgg"]
     train = subprocess.run(
-        command
-        + [
-            "train",
-            "--data-dir",
-            str(image_folder),
-            "--runs-dir",
-            str(runs_dir),
-            "--name",
-            "cli",
-            "--width",
-            "0.125",
-            "--epochs",
-            "3",
-            "--batch-size",
-            "32",
-            "--validation-size",
-            "100",
-            "--warmup-epochs",
-            "0",
-            "--learning-rate",
-            "0.05",
-            "--no-augment",
-            "--jit-compile",
-            "off",
-            "--json",
-        ],
+        tiny_train_command(image_folder, runs_dir, "cli"),
         capture_output=True,
         text=True,
         env=environment,
@@ -265,34 +264,7 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(image_folder, tmp_path):
     """The multi-GPU path (tf.distribute.MirroredStrategy), run on two logical CPU devices."""
     runs_dir = tmp_path / "runs"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vgg",
-            "train",
-            "--data-dir",
-            str(image_folder),
-            "--runs-dir",
-            str(runs_dir),
-            "--name",
-            "mirrored",
-            "--width",
-            "0.125",
-            "--epochs",
-            "3",
-            "--batch-size",
-            "32",
-            "--validation-size",
-            "100",
-            "--warmup-epochs",
-            "0",
-            "--learning-rate",
-            "0.05",
-            "--no-augment",
-            "--jit-compile",
-            "off",
-            "--json",
-        ],
+        tiny_train_command(image_folder, runs_dir, "mirrored"),
         capture_output=True,
         text=True,
         env=subprocess_environment(VGG_CPU_REPLICAS=2),

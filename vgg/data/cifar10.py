@@ -236,6 +236,20 @@ def augment_batch(images, seed, cutout_size=0, flips=None):
     return tf.where(hidden, tf.zeros_like(augmented), augmented)
 
 
+def training_dataset(config, images, labels):
+    """The shuffled, augmented batches a run with settings `config` trains on: the trainer's, and the bench's."""
+    return make_tf_dataset(
+        images,
+        labels,
+        config.batch_size,
+        augment=config.augment,
+        shuffle=True,
+        seed=config.seed,
+        cutout_size=config.cutout_size,
+        alternate_flips=config.alternate_flips,
+    )
+
+
 def make_tf_dataset(
     images,
     labels,

@@ -184,16 +184,7 @@ def prepare_data(run, config, data_dir, reporter):
     subset = data_module.balanced_subset(dataset.y_train, config.train_subset, config.seed)
     x_train, y_train = dataset.x_train[subset], dataset.y_train[subset]
     reporter.update(data_source=dataset.source, train_images=len(y_train), val_images=len(dataset.y_val))
-    train = data_module.make_tf_dataset(
-        x_train,
-        y_train,
-        config.batch_size,
-        augment=config.augment,
-        shuffle=True,
-        seed=config.seed,
-        cutout_size=config.cutout_size,
-        alternate_flips=config.alternate_flips,
-    )
+    train = data_module.training_dataset(config, x_train, y_train)
     validation = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
     return TrainingData(dataset, train, validation, len(y_train), max(1, len(y_train) // config.batch_size))
 
