@@ -9,7 +9,7 @@ objective is the mean of its pre-ReLU map away from the edges (a dead ReLU would
 class's is its logit.
 
 Pictures are computed once per model file, layer and count, and saved where the model's evaluations are
-(vgg/explain/evaluation.py): beside a run's model, in the data cache for the shipped one.
+(vgg/explain/cache.py): beside a run's model, in the data cache for the shipped one.
 """
 
 import dataclasses
