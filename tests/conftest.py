@@ -26,11 +26,15 @@ TIER_MARKERS = {"training": ("slow",), "browser": ("browser", "slow")}
 
 
 def pytest_collection_modifyitems(items):
-    """Marks each test by its folder, so that no test can be marked other than what it costs."""
+    """Marks each test by its folder, so that no test can be marked other than what it costs. The browser tests
+    form one group that pytest-xdist runs on one worker, one at a time: two servers and their Chromiums side by
+    side on two cores would slow each other past their waits."""
     for item in items:
         tier = pathlib.Path(item.path).relative_to(TESTS).parts[0]
         for marker in TIER_MARKERS.get(tier, ()):
             item.add_marker(marker)
+        if tier == "browser":
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(autouse=True)

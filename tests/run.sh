@@ -17,6 +17,8 @@ lint_status=0
 python3 -m ruff check . || lint_status=$?
 python3 -m ruff format --check . || lint_status=$?
 test_status=0
-python3 -m pytest --durations=25 "$@" || test_status=$?
+# Two workers (one per core; the browser tests keep to one of them): most tests wait on Python, a server or a
+# subprocess more than they compute, so the second worker fills the idle core.
+python3 -m pytest --numprocesses=auto --dist=loadgroup --durations=25 "$@" || test_status=$?
 if [ "$test_status" -ne 0 ]; then exit "$test_status"; fi
 exit "$lint_status"
