@@ -17,7 +17,16 @@ from app_pages.neighbours_view import neighbours_ui
 from app_pages.pages import INSIDE, page_header
 from app_pages.plots import go
 from app_pages.presenter import folded
-from app_pages.snapshot_view import FINAL_EPOCH, earlier_epoch_note, earlier_filters_ui, epoch_choice_ui
+from app_pages.snapshot_view import (
+    FINAL_EPOCH,
+    beside_start_ui,
+    earlier_epoch_note,
+    earlier_filters_ui,
+    epoch_choice_ui,
+    has_start,
+    start_predictor,
+    zero_text,
+)
 from vgg.core.config import BLOCK_CHANNELS
 from vgg.core.layers import BLOCKS, conv_of
 from vgg.data.cifar10 import CLASS_NAMES
@@ -29,7 +38,6 @@ from vgg.explain.visualize import (
     receptive_field_box,
     receptive_field_geometry,
     strongest_channels,
-    zero_channels,
 )
 from vgg.model.names import block_of, feature_stop_label
 from vgg.runs.record import available_models
@@ -52,11 +60,6 @@ BLOCK_STORIES = {
     "picture is left: each channel only says how strongly it fired, and the classifier reads those numbers "
     "to choose a class.",
 }
-
-
-def zero_text(activation):
-    zero, total = zero_channels(activation)
-    return f"{zero} of {total} channels are zero for this image"
 
 
 def layer_choice_ui(predictor, maps):
@@ -103,7 +106,7 @@ def display_choice_ui(column):
     return st.session_state.feature_count, st.session_state.feature_shared
 
 
-def feature_maps_ui(predictor, image, label):
+def feature_maps_ui(predictor, image, label, epoch=None):
     left, right = st.columns([1, 4])
     answer_ui(predictor, image, label, left, right)
     count, shared = display_choice_ui(right)
@@ -117,7 +120,17 @@ def feature_maps_ui(predictor, image, label):
         "Bright = strong response; dark = zero, cut by the ReLU."
     )
     # The maps come first, the block's sentence right under them: on a projector the picture is what must show.
-    st.image(feature_map_grid(activation, count=count, shared_scale=shared, target_size=96))
+    start = start_predictor("inside_model", epoch) if st.session_state.get("inside_beside_start") else None
+    if start is None:
+        st.image(feature_map_grid(activation, count=count, shared_scale=shared, target_size=96))
+    else:
+        beside_start_ui(start, image, layer, activation, count, shared, epoch)
+    if epoch != 0 and has_start("inside_model"):
+        st.toggle(
+            "Side by side with epoch 0 (random weights)",
+            key="inside_beside_start",
+            help="The same layer's maps before any training, beside these: what training changed.",
+        )
     st.markdown(f"**Block {block}** · {BLOCK_STORIES[block]}")
     field_ui(predictor.model, image, layer, activation)
     glance_ui(predictor, maps)
@@ -358,7 +371,7 @@ def render():
     if chosen is not None:
         image, label = chosen
         with maps_tab:
-            feature_maps_ui(predictor, image, label)
+            feature_maps_ui(predictor, image, label, epoch)
         if where_tab.open:
             with where_tab:
                 attention_ui(predictor, image, key="inside_attention")

@@ -9,11 +9,14 @@ import time
 
 import streamlit as st
 
-from app_pages.charts import Series, training_figure
+from app_pages.charts import PALETTE, Series, training_figure
 from app_pages.doctor_view import diagnosis_figure
+from app_pages.plots import go
 from vgg.classroom.doctor import diagnose_records
 from vgg.classroom.replays import at, duration, replays
 from vgg.core.errors import UserError
+from vgg.model.names import layer_label
+from vgg.runs.diagnostics import read_diagnostics
 from vgg.runs.status import images_per_epoch
 
 SPEEDS = {"10x": 10.0, "30x": 30.0, "100x": 100.0}
@@ -26,30 +29,78 @@ def moments(recorded, seconds):
 
 def replay_figure(recorded, seconds):
     series = []
+    blog = recorded[0]
     for run, moment in moments(recorded, seconds):
         config, status = run.config(), run.status()
-        label = f"{run.name} ({'batch norm' if config.batch_norm else 'no batch norm'}), replayed"
+        label = f"{run_label(blog, run)}, replayed"
         series.append(Series(run.name, label, moment.metrics, images_per_epoch(config, status)))
     return training_figure(series)
 
 
-def changes(blog, fixed):
-    """What the fixed run changed, in words: 'batch_norm True, learning_rate 0.0001'."""
-    before, after = dataclasses.asdict(blog.config()), dataclasses.asdict(fixed.config())
-    return ", ".join(f"{name} {value}" for name, value in after.items() if before[name] != value)
+def changes(blog, other):
+    """What `other` changed from the blog's recipe, in words: 'batch norm on, learning rate 0.0001'."""
+    before, after = dataclasses.asdict(blog.config()), dataclasses.asdict(other.config())
+    return ", ".join(setting_words(name, value) for name, value in after.items() if before[name] != value)
 
 
-def explanation_ui(blog, fixed, moment):
-    """The doctor's verdict on the blog run as it stood at this moment, and its fix, from the records."""
+def setting_words(name, value):
+    if isinstance(value, bool):
+        return f"{name.replace('_', ' ')} {'on' if value else 'off'}"
+    return f"{name.replace('_', ' ')} {value:g}" if isinstance(value, float) else f"{name.replace('_', ' ')} {value}"
+
+
+def run_label(blog, run):
+    return "the blog's recipe" if run is blog else "+ " + changes(blog, run)
+
+
+def dead_units_figure(recorded):
+    """Side by side, for each recorded run at its end: the share of each layer's ReLUs that never fire."""
+    figure = go.Figure()
+    for index, run in enumerate(recorded):
+        latest = read_diagnostics(run).latest
+        units = [unit for unit in latest.units if unit.dead_fraction is not None] if latest else []
+        figure.add_bar(
+            x=[layer_label(unit.name) for unit in units],
+            y=[unit.dead_fraction for unit in units],
+            name=run_label(recorded[0], run),
+            marker_color=PALETTE[index % len(PALETTE)],
+            hovertemplate="%{x}: %{y:.0%} of its units never fire<extra></extra>",
+        )
+    figure.update_layout(
+        barmode="group",
+        title="Dead units at the end of each run: the share of a layer's ReLUs that output zero for every image",
+        yaxis={"tickformat": ".0%", "range": [0, 1]},
+        legend={"orientation": "h", "y": -0.25},
+        height=360,
+    )
+    return figure
+
+
+def outcome(run):
+    last = run.metrics().epochs[-1] if run.metrics().epochs else None
+    return f"{last.val_accuracy:.0%} of the validation images right" if last else "no epoch recorded"
+
+
+def explanation_ui(recorded, moment):
+    """The doctor's verdict on the blog run as it stood at this moment, its fix, and what each step of the fix did,
+    from the records."""
+    blog = recorded[0]
     diagnosis = diagnose_records(blog.config(), moment.diagnostics, moment.metrics)
     st.markdown(f"**The training doctor, {moment.seconds:.0f} s into the blog's run:** {diagnosis.sentence}")
     if diagnosis.fix_sentence:
+        steps = "; ".join(f"with {changes(blog, run)}: {outcome(run)}" for run in recorded[1:])
         st.markdown(
-            f"**Its fix:** {diagnosis.fix_sentence} The second run applies the doctor's advice in turn "
-            f"({changes(blog, fixed)}), recorded the same way."
+            f"**Its fix:** {diagnosis.fix_sentence} The runs below apply it one change at a time, recorded the "
+            f"same way ({outcome(blog)} for the blog's own recipe; {steps})."
         )
     if moment.diagnostics.probes:
         st.plotly_chart(diagnosis_figure(moment.diagnostics), key="replay_doctor")
+    if len(recorded) > 1:
+        st.plotly_chart(dead_units_figure(recorded), key="replay_dead_units")
+        st.caption(
+            "A dead unit outputs zero for every image, so no gradient reaches its weights and it never learns "
+            "again. Compare the Dense layers: batch norm alone leaves them dead; smaller steps keep them alive."
+        )
 
 
 def replay_body(recorded):
@@ -62,7 +113,7 @@ def replay_body(recorded):
         st.rerun(scope="app")  # Stop the fragment that plays it.
     st.progress(min(1.0, seconds / longest), text=f"{min(seconds, longest):.0f} s of {longest:.0f} s of training")
     st.plotly_chart(replay_figure(recorded, seconds), key="replay_chart")
-    explanation_ui(recorded[0], recorded[-1], at(recorded[0], seconds))
+    explanation_ui(recorded, at(recorded[0], seconds))
 
 
 def replay_ui(expanded):
@@ -79,7 +130,8 @@ def replay_ui(expanded):
             "The blog trained VGG16 from scratch **without batch normalization**, with Adam at 1e-3, "
             "pixels in [0, 1] and two Dense 4096 layers, and its loss sat at **ln 10 = 2.3026**: the loss of "
             "giving every class 1/10 whatever the image. Below, the same recipe on 3,000 CIFAR-10 images "
-            "(the **blog-short** preset) and the doctor's fix, recorded by this app's own trainer."
+            "(the **blog-short** preset) and the doctor's fix, one change at a time, recorded by this app's own "
+            "trainer."
         )
         columns = st.columns([2, 1], vertical_alignment="bottom")
         columns[0].segmented_control("Replay speed", list(SPEEDS), key="replay_speed", default="30x")

@@ -11,6 +11,7 @@ from app_pages import links
 from app_pages.caches import load_epoch_predictor, pinned_version_key, runs_dir
 from app_pages.filters_view import first_layer_ui
 from vgg.core.errors import UserError
+from vgg.explain.visualize import feature_map_grid, zero_channels
 from vgg.runs.record import available_models
 from vgg.runs.snapshots import epochs_of, file_epoch, logged_accuracies, why_none
 
@@ -67,6 +68,46 @@ def epoch_choice_ui(predictor, model_key):
     except UserError as error:
         st.error(str(error))
         return predictor, None
+
+
+def zero_text(activation):
+    zero, total = zero_channels(activation)
+    return f"{zero} of {total} channels are zero for this image"
+
+
+def has_start(model_key):
+    """Whether the model chosen under `model_key` kept a snapshot of its random start (epoch 0)."""
+    path = available_models(runs_dir()).get(st.session_state.get(model_key))
+    return path is not None and 0 in epochs_of(path)
+
+
+def start_predictor(model_key, epoch):
+    """The Predictor of the chosen model's epoch-0 snapshot (its random start), for a side-by-side picture; None
+    when it kept none or epoch 0 is what is shown already."""
+    if epoch == 0 or not has_start(model_key):
+        return None
+    path = available_models(runs_dir())[st.session_state[model_key]]
+    version = st.session_state.get(pinned_version_key(model_key, path), os.path.getmtime(path))
+    try:
+        return load_epoch_predictor(str(path), version, 0)
+    except UserError as error:
+        st.error(str(error))
+        return None
+
+
+def beside_start_ui(start, image, layer, activation, count, shared, epoch):
+    """The chosen layer's maps at epoch 0 (random weights) beside the shown model's, on the same channels."""
+    columns = st.columns(2)
+    before = start.feature_maps(image)[layer]
+    shown = "this model" if epoch is None else f"epoch {epoch}"
+    for column, maps, caption in (
+        (columns[0], before, "Epoch 0: random weights, before any training"),
+        (columns[1], activation, f"After training: {shown}"),
+    ):
+        column.image(
+            feature_map_grid(maps, count=count, shared_scale=shared, target_size=64),
+            caption=f"{caption} ({zero_text(maps)})",
+        )
 
 
 def epoch_caption(path, epoch):

@@ -119,6 +119,20 @@ def test_the_inside_page_shows_the_model_at_the_chosen_epoch(app_environment):
     assert pictures(app)[: len(random_filters)] != random_filters
 
 
+def test_the_feature_maps_of_epoch_0_stand_beside_the_trained_ones(app_environment):
+    app = page_test("inside_page").run()
+    app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
+    alone = pictures(app)
+    app.toggle(key="inside_beside_start").set_value(True).run()
+    assert not app.exception
+    captions = [image.proto.imgs[0].caption for image in app.get("image")]
+    before = next(index for index, caption in enumerate(captions) if caption.startswith("Epoch 0: random weights"))
+    assert captions[before + 1].startswith("After training: this model")
+    shown = pictures(app)
+    assert shown[before] != shown[before + 1], "the random start's maps differ from the trained model's"
+    assert len(shown) == len(alone) + 1, "the one grid of maps became two, side by side"
+
+
 def test_a_shipped_copy_keeps_the_earlier_snapshots_beside_a_float16_model(five_epochs, tmp_path):
     target = ship(five_epochs, tmp_path, "tiny")
     assert target == tmp_path / "tiny.keras" and snapshots_dir(target) == tmp_path / "tiny.snapshots"

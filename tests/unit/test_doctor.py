@@ -164,7 +164,18 @@ def test_overfitting_when_the_gap_is_wide_and_has_grown():
 @pytest.mark.parametrize(
     ("verdict", "records", "config", "changes"),
     [
-        (Verdict.STUCK, {"probes": two(loss=LN10, spread=1e-6)}, PRESETS["blog"], {"batch_norm": True}),
+        (
+            Verdict.STUCK,
+            {"probes": two(loss=LN10, spread=1e-6)},
+            PRESETS["blog"],
+            {"batch_norm": True, "learning_rate": 1e-4},
+        ),
+        (
+            Verdict.STUCK,
+            {"probes": two(loss=LN10, spread=1e-6)},
+            PRESETS["blog"].replace(head="small"),
+            {"batch_norm": True},
+        ),
         (
             Verdict.STUCK,
             {"probes": two(loss=LN10, spread=1e-6, update=1e-5), "losses": (2.3, 2.3)},
@@ -179,7 +190,12 @@ def test_overfitting_when_the_gap_is_wide_and_has_grown():
         ),
         (Verdict.DIVERGED, {"probes": two(), "losses": (2.3, 1e4)}, PRESETS["blog"], {"learning_rate": 1e-4}),
         (Verdict.TOO_SLOW, {"probes": two(update=1e-6), "losses": (2.3, 2.3)}, PRESETS["cpu"], {"learning_rate": 1.0}),
-        (Verdict.DEAD_RELUS, {"probes": two(dead={"block5": 0.9})}, PRESETS["blog"], {"batch_norm": True}),
+        (
+            Verdict.DEAD_RELUS,
+            {"probes": two(dead={"block5": 0.9})},
+            PRESETS["blog"],
+            {"batch_norm": True, "learning_rate": 1e-4},
+        ),
         (
             Verdict.DEAD_RELUS,
             {"probes": two(dead={"block5": 0.9})},
@@ -190,7 +206,7 @@ def test_overfitting_when_the_gap_is_wide_and_has_grown():
             Verdict.VANISHING,
             {"probes": two(relative_gradients={"block1": 1e-6})},
             PRESETS["blog"],
-            {"batch_norm": True},
+            {"batch_norm": True, "learning_rate": 1e-4},
         ),
         (
             Verdict.OVERFITTING,

@@ -4,6 +4,11 @@
 from vgg.classroom.symptoms import SLOW_UPDATE_RATIO, Verdict, peak_update_ratio
 from vgg.core.config import RANGES
 
+# Adam's learning rate above which batch norm alone leaves the blog's Dense 4096 layers dead within a short run
+# (blog-short with batch norm: fc1 98% dead, 10% accuracy; with 1e-4 too it learns: BENCHMARKS.md).
+DENSE_HEAD_ADAM_RATE = 1e-4
+
+
 # --- Fixes: (why, in one sentence; TrainConfig changes) --------------------------------------------------------
 
 
@@ -31,15 +36,26 @@ def fix_diverged(case):
     )
 
 
-def turn_batch_norm_on(why):
+def turn_batch_norm_on(config, why):
+    """Batch norm on, with smaller steps too where it is not enough alone: an adaptive optimizer's large steps
+    kill a Dense 4096 head that batch norm does not reach."""
+    if config.head == "paper" and config.optimizer != "sgd" and config.learning_rate > DENSE_HEAD_ADAM_RATE:
+        return (
+            f"Turn batch normalization on and lower the learning rate from {config.learning_rate:g} to "
+            f"{DENSE_HEAD_ADAM_RATE:g}: batch norm because {why[0].lower()}{why[1:-1]}, and the smaller steps "
+            "because the two Dense 4096 layers have no batch norm, and steps as large as these kill their ReLUs "
+            "within the first epoch (the replay shows batch norm alone stuck at chance).",
+            {"batch_norm": True, "learning_rate": DENSE_HEAD_ADAM_RATE},
+        )
     return f"Turn batch normalization on: {why}", {"batch_norm": True}
 
 
 def fix_stuck(case):
     if not case.config.batch_norm:
         return turn_batch_norm_on(
+            case.config,
             "it re-centres and re-scales every conv's output, so the signal keeps its size through all the layers "
-            "instead of fading until every image looks alike, and the ReLUs stay alive."
+            "instead of fading until every image looks alike, and the ReLUs stay alive.",
         )
     if (peak_update_ratio(case.diagnostics.probes) or 1) < SLOW_UPDATE_RATIO:
         return fix_too_slow(case)  # Batch norm is on and the weights barely move: the steps are too small.
@@ -59,8 +75,9 @@ def fix_too_slow(case):
 def fix_dead_relus(case):
     if not case.config.batch_norm:
         return turn_batch_norm_on(
+            case.config,
             "it keeps every ReLU's input centred on zero, so no channel is pushed below zero "
-            "for every image, where it would get no gradient to come back."
+            "for every image, where it would get no gradient to come back.",
         )
     return lower_learning_rate(
         case,
@@ -73,8 +90,9 @@ def fix_vanishing(case):
     config = case.config
     if not config.batch_norm:
         return turn_batch_norm_on(
+            config,
             "it rescales every layer's output to a standard size, so the gradient reaches the first blocks as "
-            "strong as the last (He initialization would help too, but is not a setting here)."
+            "strong as the last (He initialization would help too, but is not a setting here).",
         )
     if config.input_scaling == "unit":
         return (
