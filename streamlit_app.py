@@ -7,6 +7,7 @@ from streamlit.runtime.scriptrunner import script_runner
 
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
 from app_pages.caches import runs_dir, start_queue_pump
+from app_pages.follow_view import follow_ui, share_view
 from app_pages.pages import DATA, PAGES
 from app_pages.presenter import presenter_ui
 
@@ -38,6 +39,7 @@ def page(info):
 
 
 ROUTES = {info: page(info) for info in PAGES}
+BY_PATH = {info.path: route for info, route in ROUTES.items()}
 
 
 def open_data_page():
@@ -50,4 +52,7 @@ st.html(f"<style>{CRISP_IMAGES} {PROJECTOR_LAYOUT}</style>")
 presenter_ui()
 # Streamlit serves the default page only at "/": a hidden one takes "/" and sends it on, so /data answers too.
 home = st.Page(open_data_page, title=DATA.title, url_path="home", default=True, visibility="hidden")
-st.navigation([home, *ROUTES.values()]).run()
+navigation = st.navigation([home, *ROUTES.values()])
+follow_ui(BY_PATH, navigation.url_path)
+navigation.run()
+share_view(navigation.url_path)  # The teacher's view as this run left it, shared at once while the class follows.

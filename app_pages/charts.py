@@ -206,3 +206,43 @@ def cell_markers(names, counts, shares):
 def percent(share):
     """A share as the table shows it; a share of nothing (NaN) as a dash, not 'None'."""
     return "–" if np.isnan(share) else f"{share:.1%}"
+
+
+# A prediction's students: came true in green, did not in red, still waiting for their run in grey.
+OUTCOME_BARS = (
+    ("came true", "right", RIGHT_COLOUR),
+    ("did not", "wrong", "#e0393a"),
+    ("run not ended", "waiting", "#bdbdbd"),
+)
+
+
+def predictions_figure(tallies):
+    """Horizontal stacked bars, one per (experiment, prediction) of `tallies` ({(experiment title, prediction
+    text): Tally}), counting its students by what came of their prediction."""
+    keys = list(tallies)
+    # Two-level labels: each experiment's predictions gathered under its title.
+    y = [[title for title, _ in keys], [text or "no prediction" for _, text in keys]]
+    figure = go.Figure()
+    for name, attribute, colour in OUTCOME_BARS:
+        counts = [getattr(tallies[key], attribute) for key in keys]
+        figure.add_trace(
+            go.Bar(
+                x=counts,
+                y=y,
+                orientation="h",
+                name=name,
+                marker_color=colour,
+                text=[count or "" for count in counts],
+                textposition="inside",
+                hovertemplate=f"%{{y}}<br>{name}: %{{x}} student(s)<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        barmode="stack",
+        height=120 + 40 * len(keys),
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+        legend={"orientation": "h", "y": -0.25, "traceorder": "normal"},
+        xaxis={"title": {"text": "students"}, "dtick": 1},
+        yaxis={"autorange": "reversed"},
+    )
+    return figure

@@ -1,14 +1,15 @@
 """Experiments: guided runs that ask first. The student picks an experiment, predicts its outcome, starts it
 (the prediction is recorded with the run), watches it train, and then reads what happened beside what they
-predicted; a table shows the class's predictions and outcomes."""
+predicted; the teacher watches the class live (app_pages/class_dashboard.py)."""
 
 import streamlit as st
 
 from app_pages.caches import active_signature, after_start, runs_dir
+from app_pages.class_dashboard import class_dashboard_ui
 from app_pages.class_ui import current_user, identity_ui, is_teacher, start_run
 from app_pages.pages import EXPERIMENTS, page_header
 from app_pages.run_view import pause_key, run_view_ui
-from vgg.classroom.experiments import class_results, experiment_runs, load_experiments, outcome, tally
+from vgg.classroom.experiments import experiment_runs, load_experiments, outcome
 from vgg.classroom.policy import class_mode
 from vgg.core.config import REDRAW_SECONDS, changes_from_preset
 from vgg.core.errors import UserError
@@ -92,44 +93,6 @@ def result_ui(experiment, run, status):
     right.markdown(result.explanation)
 
 
-def class_table_ui(experiments, runs):
-    """How many predicted each choice, how many were right, and every run behind those numbers."""
-    results = class_results(experiments, runs)
-    st.subheader("How the class predicted")
-    if not results:
-        st.caption("No experiment has been started yet.")
-        return
-    st.dataframe(
-        [
-            {
-                "experiment": experiment,
-                "prediction": predicted,
-                "students": counts.students,
-                "right, of the runs that ended": f"{counts.right} of {counts.ended}",
-            }
-            for (experiment, predicted), counts in tally(results).items()
-        ],
-        hide_index=True,
-    )
-    rows = [
-        {
-            "student": result.owner or "",
-            "experiment": result.experiment.title,
-            "predicted": result.predicted.text if result.predicted else "",
-            "right": result.right,
-            "what happened": result.happened,
-        }
-        for result in results
-    ]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        column_config={
-            "right": st.column_config.CheckboxColumn(help="Whether the prediction came true; empty until the run ends.")
-        },
-    )
-
-
 def render():
     page_header(EXPERIMENTS)
     identity_ui()
@@ -164,4 +127,4 @@ def render():
             else:
                 run_view_ui(run.name, [])
     if is_teacher() or not class_mode():
-        class_table_ui(experiments, runs)
+        class_dashboard_ui(experiments)

@@ -132,6 +132,12 @@ def changed_by_user(page, params):
     return False
 
 
+def forget_written(page):
+    """Makes the next run of the page at path `page` follow its address whatever its controls hold: the address is
+    a view sent to this browser (the teacher's, app_pages/follow_view.py), never a stale one from a click."""
+    st.session_state.pop(f"links_values_{page}", None)
+
+
 def value(param):
     """The value the address gives `param` (checked), or None: for the values a page reads itself."""
     text = st.query_params.get(param.name)

@@ -77,6 +77,21 @@ def streamlit_server(environment, output=subprocess.DEVNULL):
             server.kill()
 
 
+def print_browser_bench(measure):
+    """Prints `measure()`'s JSON object, or why it was skipped (no Chromium, no Playwright); returns the exit code."""
+    import json
+
+    if CHROMIUM is None:
+        print(json.dumps({"skipped": "chromium not installed"}))
+        return 3
+    try:
+        result = measure()
+    except ImportError:
+        result = {"skipped": "playwright not installed"}
+    print(json.dumps(result))
+    return 0
+
+
 def launch_chromium(playwright):
     """Debian's chromium through Playwright, with the flags above."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGUMENTS)

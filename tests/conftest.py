@@ -227,3 +227,16 @@ def fresh_server(shared_server):
 def server(fresh_server, trained_runs_dir):
     """The shared app server over a copy of the runs folder holding one tiny model, with no run active."""
     return fresh_server(trained_runs_dir)
+
+
+@pytest.fixture
+def class_server(tmp_path, image_folder, trained_runs_dir, monkeypatch):
+    """A class-mode server of its own, since the teacher's password is a start-up setting; this process is in
+    class mode too, so that the test's own checks refuse what the server refuses."""
+    from vgg.classroom.policy import ClassLimits, save_limits
+
+    monkeypatch.setenv("VGG_TEACHER_PASSWORD", PASSWORD)
+    with app_server(tmp_path, image_folder, trained_runs_dir) as server:
+        # Long runs on the small test images pass the default cost cap's estimate, made for CIFAR-10, only so.
+        save_limits(server.runs_dir, ClassLimits(max_estimated_minutes=600))
+        yield server

@@ -9,21 +9,10 @@ import pytest
 from browser_helpers import app_server, choose_option, close_pages, new_page, no_exception, press_until, screenshot
 from helpers import PASSWORD, tiny_config
 from vgg.classroom.launch import stop_active_runs, training_runs, wait_for
-from vgg.classroom.policy import ClassLimits, ClassroomError, check_control, save_limits
+from vgg.classroom.policy import ClassroomError, check_control
 from vgg.runs.folder import create_run, list_runs, open_run
 from vgg.runs.queue import enqueue, queued_runs
 from vgg.runs.status import State
-
-
-@pytest.fixture
-def class_server(tmp_path, image_folder, trained_runs_dir, monkeypatch):
-    """A class-mode server of its own, since the teacher's password is a start-up setting; this process is in
-    class mode too, so that the test's own checks refuse what the server refuses."""
-    monkeypatch.setenv("VGG_TEACHER_PASSWORD", PASSWORD)
-    with app_server(tmp_path, image_folder, trained_runs_dir) as server:
-        # Long runs on the small test images pass the default cost cap's estimate, made for CIFAR-10, only so.
-        save_limits(server.runs_dir, ClassLimits(max_estimated_minutes=600))
-        yield server
 
 
 def start_long_run(page, label):

@@ -17,6 +17,7 @@ from vgg.core.config import TrainConfig, preset, validate
 from vgg.core.errors import UserError
 from vgg.core.files import write_text
 from vgg.core.paths import EXPERIMENTS_DIR
+from vgg.runs.status import State
 
 EXPERIMENTS_DIR_VARIABLE = "VGG_EXPERIMENTS_DIR"
 
@@ -204,7 +205,8 @@ def class_results(experiments, runs):
         experiment = by_id.get(status.experiment)
         if experiment is None:
             continue
-        happened, right = ("training" if status.active else str(status.state)), None
+        happened = "waiting in the queue" if status.state == State.QUEUED else "training" if status.active else None
+        happened, right = happened or str(status.state), None
         if status.state in ENDED_STATES:
             with contextlib.suppress(UserError):
                 result = outcome(experiment, run)
@@ -219,6 +221,15 @@ class Tally:
     students: int = 0  # Who predicted this choice.
     right: int = 0  # Of them, whose run ended and proved it right.
     ended: int = 0  # Of them, whose run ended with records that can say.
+
+    @property
+    def wrong(self):
+        return self.ended - self.right
+
+    @property
+    def waiting(self):
+        """Of them, whose run has not ended yet (or ended without records that can say)."""
+        return self.students - self.ended
 
 
 def tally(results):
