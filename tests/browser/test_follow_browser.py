@@ -8,7 +8,10 @@ from browser_helpers import close_pages, new_page, no_exception, screenshot, wai
 from helpers import PASSWORD
 from vgg.classroom.follow import read_follow
 
-FOLLOW_SECONDS = 5  # The issue's promise: a student's screen follows within this of the teacher's change.
+# How long a student's screen may take to follow before the test calls it broken. The promise itself, 5 s, is a
+# speed target: `python benchmarks/classroom.py --follow` measures it (BENCHMARKS.md), on a machine not also
+# running the rest of the suite.
+FOLLOW_SECONDS = 20
 
 
 def shared(runs_dir, wanted, timeout_seconds=120):
@@ -26,10 +29,12 @@ def follows(students, address):
     """Every student's address matches `address` within FOLLOW_SECONDS of the teacher's change being shared."""
     from playwright.sync_api import expect
 
-    deadline = time.monotonic() + FOLLOW_SECONDS
+    started = time.monotonic()
+    deadline = started + FOLLOW_SECONDS
     for student in students:
         left = max(deadline - time.monotonic(), 0.1)
         expect(student).to_have_url(address, timeout=left * 1000)
+    print(f"the students followed {address} in {time.monotonic() - started:.1f} s")
 
 
 def test_two_students_follow_the_teacher_until_released(browser, class_server, tmp_path):
