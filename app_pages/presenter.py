@@ -40,3 +40,17 @@ def folded(label):
     """A collapsed expander in the presenter view, so the chart or picture keeps the projector's first screen;
     elsewhere no container at all."""
     return st.expander(label, icon=":material/tune:") if presenting() else contextlib.nullcontext()
+
+
+# Plotly draws its text in pixels, deaf to the presenter view's larger rem: its charts grow their own text.
+PRESENTER_CHART_FONT = 18
+
+
+def plotly_chart(figure, container=st, **options):
+    """`container.plotly_chart(figure, **options)`, with the chart's text as large as the page's in the presenter
+    view: every page draws its Plotly charts through here."""
+    if presenting():
+        figure.update_layout(font={"size": PRESENTER_CHART_FONT})
+        figure.update_annotations(font_size=PRESENTER_CHART_FONT + 2)  # Subplot titles and labels set their own.
+        figure.update_traces(textfont_size=PRESENTER_CHART_FONT, selector={"type": "heatmap"})
+    return container.plotly_chart(figure, **options)

@@ -21,4 +21,6 @@ def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monk
     text = " ".join(markdown.value for markdown in app.markdown)
     assert re.search(r"The training doctor, \d+ s into the blog's run:\*\* The network is stuck at chance", text)
     assert "Turn batch normalization on" in text
-    assert len(app.get("plotly_chart")) == 2, "the replayed curves and the doctor's heatmaps"
+    assert "Turn batch normalization on and lower the learning rate from 0.001 to 0.0001" in text
+    assert "with batch norm on: 10%" in text, "the chain's middle step, batch norm alone, and its outcome"
+    assert len(app.get("plotly_chart")) == 3, "the replayed curves, the doctor's heatmaps, the dead units side by side"
