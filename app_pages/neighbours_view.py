@@ -20,6 +20,7 @@ from vgg.explain.neighbours import (
     INDEX_IMAGES,
     NEIGHBOURS,
     VOTING_BLOCK,
+    calibration_subset,
     data_id,
     image_features,
     index_key,
@@ -63,8 +64,9 @@ def index_ui(predictor, model_path, dataset, split):
     key = model_key_ui(lambda: index_key(model_path, data), model_path)
     if key is None:
         return None
+    calibrating = len(calibration_subset(dataset))
     return computed_ui(
-        f"the features of {len(indices):,} training images",
+        f"the features of {len(indices):,} training and {calibrating:,} validation images",
         lambda progress: index_of(key, dataset, indices, lambda: predictor.model, progress),
         lambda: read_back(str(key.file), key.model_sha256, key.detail, dataset, indices),
     )
@@ -114,15 +116,21 @@ def block_ui(block, dataset, answer, channels):
     )
 
 
-def neighbours_ui(predictor, pixels, model_path):
-    """For one 32x32 image, its nearest training images in each block's pooled features, one row per block,
-    and block 5's vote beside the softmax; draws one sentence instead when there are no training images."""
+def model_index_ui(predictor, model_path):
+    """(index, dataset) of a model's training images, or (None, None) after one sentence when there are none."""
     split = split_for(model_path)
     dataset, message = dataset_for(*split)
     if dataset is None:
         st.info(message)
-        return
+        return None, None
     index = index_ui(predictor, model_path, dataset, split)
+    return (index, dataset) if index is not None else (None, None)
+
+
+def neighbours_ui(predictor, pixels, model_path):
+    """For one 32x32 image, its nearest training images in each block's pooled features, one row per block,
+    and block 5's vote beside the softmax; draws one sentence instead when there are no training images."""
+    index, dataset = model_index_ui(predictor, model_path)
     if index is None:
         return
     try:

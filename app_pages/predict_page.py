@@ -10,11 +10,13 @@ from app_pages.attention_view import attention_ui, empty_sentence, grid_label, l
 from app_pages.caches import runs_dir
 from app_pages.charts import top_classes_figure
 from app_pages.choosers import model_choice_ui, read_upload
-from app_pages.neighbours_view import neighbours_ui
+from app_pages.neighbours_view import model_index_ui, neighbours_ui
 from app_pages.pages import PREDICT, page_header
 from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.explain.attention import DEFAULT_BLOCK, is_empty
+from vgg.explain.neighbours import image_features
+from vgg.explain.unfamiliar import familiarity
 from vgg.explain.visualize import enlarge, grid_overlay
 from vgg.runs.record import ModelRecord, available_models
 
@@ -30,6 +32,8 @@ LINK = (
         also=(("predict_compare_on", True),),
     ),
 )
+# Said of an upload farther from the training images than all but 5% of validation images (vgg.explain.unfamiliar).
+UNFAMILIAR = "This picture looks unlike the photos the network learned from, so its answer is only a guess."
 CAMERA_NOTE = (
     "On students' own devices the browser allows the camera only over https or on the machine "
     "itself; use upload otherwise."
@@ -111,6 +115,12 @@ def analyse(digest, source, _predictor, _pixels):
     return top, maps.grids[DEFAULT_BLOCK]
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def familiarity_of(digest, source, threshold, _predictor, _index, _pixels):
+    """How unlike the model's training photos one input is (vgg.explain.unfamiliar), cached as `analyse` is."""
+    return familiarity(_index.calibration, _index.features, image_features(_predictor.model, _pixels))
+
+
 def answer_map_ui(column, pixels, grid, class_name):
     """The answer's map at the default block with its legend, or the sentence saying it is empty."""
     label = grid_label(DEFAULT_BLOCK, grid)
@@ -123,19 +133,19 @@ def answer_map_ui(column, pixels, grid, class_name):
     legend_ui(column)
 
 
-def answer_caption_ui(probability, unsure_below, classes):
-    """Beside the answer: that the network is unsure when its top probability is below `unsure_below` (None: not
-    known, so nothing is said), and always that a name and a percentage come whatever the image."""
-    if unsure_below is not None and probability < unsure_below:
+def answer_caption_ui(probability, unsure_below, classes, known=None):
+    """Beside the answer: that it is a guess when the image is unlike the training photos (`known`, a Familiarity,
+    says so), else that the network is unsure when its top probability is below `unsure_below` (None: not known, so
+    nothing is said), and always that a name and a percentage come whatever the image."""
+    if known is not None and known.unfamiliar:
+        st.warning(UNFAMILIAR, icon=":material/help:")
+    elif unsure_below is not None and probability < unsure_below:
         st.warning(
             f"The network is unsure: {probability:.0%} is less than it gives its answer on 95% of its "
             f"validation images (at least {unsure_below:.0%}).",
             icon=":material/help:",
         )
-    st.caption(
-        f"It must name one of its {classes} classes whatever the image, so a high percentage is no proof: "
-        "the shipped model calls the word HELLO on white paper an airplane at about 90%."
-    )
+    st.caption(f"It must name one of its {classes} classes whatever the image, so a high percentage is no proof.")
 
 
 def unsure_threshold():
@@ -144,17 +154,22 @@ def unsure_threshold():
     return ModelRecord.of(path).unsure_below if path is not None else None
 
 
-def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_below=None):
+def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_below=None, index=None):
     """One upload's answer and where it looks from the main model, then, when comparing, `compared`: [(label,
     predictor)] of both models side by side. The maps of every block open for the `first` upload only; an answer
-    below `unsure_below` is called unsure."""
+    below `unsure_below` is called unsure, and one for an image unlike the training photos of the `index` (a
+    NeighbourIndex, or None) a guess."""
     decoded = read_upload(uploaded_file)
     if decoded is None:
         return
     preview, pixels, (width, height) = decoded
-    top, grid = analyse(hashlib.sha256(pixels.tobytes()).hexdigest(), predictor.source, predictor, pixels)
+    digest = hashlib.sha256(pixels.tobytes()).hexdigest()
+    top, grid = analyse(digest, predictor.source, predictor, pixels)
+    known = None
+    if index is not None and index.calibration is not None:
+        known = familiarity_of(digest, predictor.source, index.calibration.threshold, predictor, index, pixels)
     st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
-    answer_caption_ui(top[0].probability, unsure_below, len(predictor.class_names))
+    answer_caption_ui(top[0].probability, unsure_below, len(predictor.class_names), known)
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
@@ -217,7 +232,8 @@ def render():
             + "."
         )
         return
-    # Read once for all uploads: a run's record reads its metrics file.
+    # Read once for all uploads: a run's record reads its metrics file, and the index is built once per model.
     unsure_below = unsure_threshold()
-    for index, uploaded_file in enumerate(files):
-        prediction_ui(predictor, uploaded_file, compared, first=index == 0, unsure_below=unsure_below)
+    index, _ = model_index_ui(predictor, available_models(runs_dir())[st.session_state["predict_model"]])
+    for number, uploaded_file in enumerate(files):
+        prediction_ui(predictor, uploaded_file, compared, number == 0, unsure_below, index)

@@ -157,10 +157,46 @@ def command_evaluate(args):
     _print(args, result, "\n".join(lines))
 
 
+def _model_index(args, predictor, path):
+    """The model's index of its training images, calibrated on validation images, read back or built once and
+    saved where the app reads it (vgg.explain.neighbours); None, said on stderr, without training images."""
+    from vgg.data import cifar10 as data
+    from vgg.explain import neighbours
+    from vgg.explain.evaluation import split_for
+
+    split = split_for(path)
+    try:
+        dataset = data.load_cifar10(args.data_dir, *split)
+    except UserError as error:
+        # Predictions need no training images: only the unfamiliar flag is then left out.
+        print(f"{error} Unfamiliar images are not flagged.", file=sys.stderr)
+        return None
+    index, problem = neighbours.index_for(path, dataset, split, lambda: predictor.model)
+    if problem:
+        print(problem, file=sys.stderr)
+    return index
+
+
+def _familiarity_fields(index, predictor, pixels):
+    from vgg.explain.neighbours import image_features
+    from vgg.explain.unfamiliar import familiarity
+
+    known = index and familiarity(index.calibration, index.features, image_features(predictor.model, pixels))
+    if not known:
+        return {"unfamiliar_score": None, "unfamiliar_threshold": None, "unfamiliar": None}
+    return {"unfamiliar_score": known.score, "unfamiliar_threshold": known.threshold, "unfamiliar": known.unfamiliar}
+
+
+def _prediction_line(result):
+    line = f"{result['image']}: " + ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result["top"])
+    return line + (" (unlike the training photos, so a guess)" if result["unfamiliar"] else "")
+
+
 def command_predict(args):
     from vgg.data import uploads as images
 
     predictor, path = _predictor_from_args(args)
+    index = _model_index(args, predictor, path)
     results = []
     for file_name in args.images:
         try:
@@ -171,12 +207,9 @@ def command_predict(args):
         top = predictor.top_k(pixels, k=args.top_k)
         results.append(
             {"image": file_name, "top": [{"class": row.name, "probability": row.probability} for row in top]}
+            | _familiarity_fields(index, predictor, pixels)
         )
-    text = "\n".join(
-        f"{result['image']}: " + ", ".join(f"{row['class']} {row['probability']:.1%}" for row in result["top"])
-        for result in results
-    )
-    _print(args, {"model": path, "predictions": results}, text)
+    _print(args, {"model": path, "predictions": results}, "\n".join(map(_prediction_line, results)))
 
 
 def command_describe(args):
@@ -327,6 +360,11 @@ def build_parser():
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, WebP, GIF, BMP)")
     predict.add_argument("--top-k", type=int, default=5, choices=range(1, 11), metavar="K")
     add_model_options(predict)
+    predict.add_argument(
+        "--data-dir",
+        help="the image folder the model trained on, whose images say what is unfamiliar to it (default: "
+        "$VGG_DATA_DIR, else Keras' download); its index is built once per model",
+    )
 
     describe = add("describe", "layers, output shapes and parameters of a preset or a saved model", command_describe)
     describe.add_argument("--preset", choices=list(PRESETS))

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import PROJECT_ROOT, subprocess_environment, tiny_config, train_quietly
+from helpers import PROJECT_ROOT, png_bytes, subprocess_environment, tiny_config, train_quietly
 from vgg.classroom.launch import launch, wait_for
 from vgg.core.files import write_json
 from vgg.explain.predictor import evaluate, load_model
@@ -205,15 +205,25 @@ def test_cli_train_on_images_then_predict_evaluate_and_list(image_folder, tmp_pa
     assert np.array(result["confusion_matrix"]).sum() == 100
 
     image = next((image_folder / "train" / "ship").iterdir())
+    noise = tmp_path / "noise.png"
+    noise.write_bytes(png_bytes(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)))
     prediction = subprocess.run(
-        command + ["predict", str(image), "--run", "cli", "--runs-dir", str(runs_dir), "--top-k", "3", "--json"],
+        command
+        + ["predict", str(image), str(noise), "--run", "cli", "--runs-dir", str(runs_dir), "--top-k", "3"]
+        + ["--data-dir", str(image_folder), "--json"],
         capture_output=True,
         text=True,
         env=environment,
         timeout=120,
     )
-    top = json.loads(prediction.stdout)["predictions"][0]["top"]
-    assert len(top) == 3 and top[0]["class"] == "ship"
+    ship, noisy = json.loads(prediction.stdout)["predictions"]
+    assert len(ship["top"]) == 3 and ship["top"][0]["class"] == "ship"
+    # Beside its top classes, each image's unfamiliar score, the line past which it is flagged, and the flag.
+    for result in (ship, noisy):
+        assert 0 <= result["unfamiliar_score"] <= 1 and 0.5 < result["unfamiliar_threshold"] < 1
+        assert result["unfamiliar"] == (result["unfamiliar_score"] > result["unfamiliar_threshold"])
+    # A training image is nearer its model's training images than noise is.
+    assert not ship["unfamiliar"] and noisy["unfamiliar_score"] > ship["unfamiliar_score"]
 
 
 @pytest.mark.parametrize(

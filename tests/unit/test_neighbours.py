@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from helpers import SHARED_CIFAR10, assert_one_sentence, real_cifar10
-from vgg.explain import neighbours
+from vgg.explain import neighbours, unfamiliar
 from vgg.model.build import build_vgg
 
 
@@ -113,7 +113,27 @@ def test_two_sessions_asking_at_once_build_the_index_once(small_real_data, rando
     builder.join()
     assert answers["first"][1] is None and answers["second"][1] is None
     assert np.array_equal(answers["second"][0].features[4], answers["first"][0].features[4].astype(np.float16))
-    assert first_progress[-1] == 200 and all(done <= 200 for done in second_progress)  # Any it saw: the first's.
+    # The 200 training images and the 80 validation images the index is calibrated on, in one count.
+    assert first_progress[-1] == 280 and all(done <= 280 for done in second_progress)  # Any it saw: the first's.
+
+
+def test_the_index_read_back_flags_one_in_twenty_of_its_validation_images_as_the_built_one_did(
+    small_real_data, random_model
+):
+    dataset, (model, path) = small_real_data, random_model
+    key, indices, built = saved_index(dataset, model, path)
+    index, _ = neighbours.index_of(key, dataset, indices, no_model)
+    calibration = index.calibration
+    assert calibration.threshold == built.calibration.threshold
+    assert [len(block) for block in calibration.distances] == [80, 80]
+    # By construction, 4 of its 80 validation images are past the line: 5%.
+    scores = calibration.scores(
+        unfamiliar.block_distances(index.features, neighbours.pooled_features(model, dataset.x_val))
+    )
+    assert np.sum(scores > calibration.threshold) == 4
+    # One validation image asked alone, as Predict asks an upload, scores as in the batch.
+    one = unfamiliar.familiarity(calibration, index.features, neighbours.image_features(model, dataset.x_val[7]))
+    assert one.score == pytest.approx(scores[7], abs=1 / 80) and one.threshold == calibration.threshold
 
 
 @pytest.mark.parametrize("damage", ["random bytes", "cut short", "other image count"])

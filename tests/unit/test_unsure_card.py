@@ -38,6 +38,7 @@ def test_the_shipped_card_has_a_plausible_threshold_and_hello_is_an_airplane_abo
     assert 0.3 < record.unsure_below < 0.9
     predictor = Predictor.for_file(SHIPPED_MODEL, PROJECT_ROOT / "runs")
     answer = predictor.top_k(hello_pixels(), k=1)[0]
-    # What Predict's caption claims: a word, no class at all, is called an airplane at about 90%, and not unsure.
+    # Why the top probability cannot flag it (vgg/explain/unfamiliar.py can): a word, no class at all, is called an
+    # airplane at about 90%, and not unsure.
     assert answer.name == "airplane" and 0.85 <= answer.probability < 0.95
     assert answer.probability > record.unsure_below

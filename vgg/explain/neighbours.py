@@ -7,7 +7,8 @@ for a class-balanced subset of the model's own training images, so a query is on
 
 The index is computed once per model file and training split and saved (float16, only image positions and
 features: thumbnails and classes come from the dataset arrays), keyed by the model file's SHA-256 as
-vgg/explain/evaluation.py keys its evaluations and kept in the same folder.
+vgg/explain/evaluation.py keys its evaluations and kept in the same folder. The same pass ranks validation images
+by their distance to the indexed ones, which calibrates how unfamiliar an upload is (vgg/explain/unfamiliar.py).
 
 `python benchmarks/neighbours.py` times a build, the file's size and a query.
 """
@@ -23,8 +24,10 @@ from vgg.core.errors import UserError
 from vgg.core.layers import BLOCKS
 from vgg.data.cifar10 import balanced_subset
 from vgg.explain.cache import cache_key, computed_once, load_arrays, save_arrays, saved_seconds, split_digest
+from vgg.explain.unfamiliar import CALIBRATION_IMAGES, COMPARED_BLOCKS, Calibration, block_distances, calibrate
+from vgg.explain.unfamiliar import unit as unit_rows
 
-FORMAT = 1  # Bumped when the saved arrays change meaning; an older file is then built again.
+FORMAT = 2  # Bumped when the saved arrays change meaning; an older file is then built again.
 INDEX_IMAGES = 10_000  # Training images indexed: tens of MB in memory at width 0.5 (BENCHMARKS.md has the cost).
 NEIGHBOURS = 8
 BATCH_SIZE = 250
@@ -43,6 +46,7 @@ class NeighbourIndex:
     features: tuple  # Per block, (N, channels) float32 rows of length 1 (0 for an image the block is silent on).
     labels: np.ndarray  # (N,) their classes, from the dataset (not saved).
     seconds: float  # How long computing the features took.
+    calibration: Calibration | None = None  # How far validation images are: None without validation images.
 
     def __post_init__(self):
         for array in (self.indices, self.labels, *self.features):
@@ -70,13 +74,6 @@ class BlockNeighbours:
 class Neighbours:
     blocks: tuple  # BlockNeighbours for blocks 1 to 5.
     vote: np.ndarray  # (classes,) how many of the voting block's neighbours are of each class.
-
-
-def unit_rows(features):
-    """`features` (N, C) scaled so that each row has length 1; all-zero rows stay zero."""
-    features = np.asarray(features, dtype=np.float32)
-    norms = np.linalg.norm(features, axis=-1, keepdims=True)
-    return features / np.where(norms > 0, norms, 1)
 
 
 _extractors = weakref.WeakKeyDictionary()
@@ -127,15 +124,25 @@ def image_features(model, pixels):
     return [block[0] for block in pooled_features(model, np.asarray(pixels)[None])]
 
 
-def build_index(model, images, labels, indices=None, progress=None):
-    """The index of `images` (their positions in x_train are `indices`, default 0..N-1; their classes `labels`)."""
+def build_index(model, images, labels, indices=None, progress=None, validation=None):
+    """The index of `images` (their positions in x_train are `indices`, default 0..N-1; their classes `labels`),
+    calibrated on the `validation` images (None: not calibrated)."""
     if len(images) != len(labels):
         raise ValueError(f"images and labels must be as many. Received: images={len(images)}, labels={len(labels)}")
     started = time.perf_counter()
-    features = tuple(unit_rows(block) for block in pooled_features(model, images, progress))
+    validation = np.zeros((0, *np.shape(images)[1:]), np.uint8) if validation is None else np.asarray(validation)
+    # One pass over both, so that the progress bar counts them together.
+    both = pooled_features(model, np.concatenate([np.asarray(images), validation]), progress)
+    # Rounded as saved: an index read back from its file then ranks an upload exactly as the built one did.
+    features = tuple(unit_rows(block[: len(images)]).astype(np.float16).astype(np.float32) for block in both)
+    calibration = calibrate(block_distances(features, [block[len(images) :] for block in both]))
     indices = np.arange(len(images)) if indices is None else np.asarray(indices)
     return NeighbourIndex(
-        indices.astype(np.int64), features, np.asarray(labels, dtype=np.int64), time.perf_counter() - started
+        indices.astype(np.int64),
+        features,
+        np.asarray(labels, dtype=np.int64),
+        time.perf_counter() - started,
+        calibration,
     )
 
 
@@ -170,9 +177,18 @@ def training_subset(labels, size=INDEX_IMAGES, seed=0):
     return balanced_subset(np.asarray(labels), size, seed)
 
 
+def calibration_subset(dataset, seed=0):
+    """Positions of the validation images an index is calibrated on, the same number of every class."""
+    return balanced_subset(np.asarray(dataset.y_val), CALIBRATION_IMAGES, seed)
+
+
 def data_id(dataset, validation_size, seed, indices):
-    """A digest of the indexed images: the split's source, size and seed, and the very images and classes."""
-    return split_digest(dataset, validation_size, seed, dataset.x_train[indices], dataset.y_train[indices], indices)
+    """A digest of the indexed images and those it is calibrated on: the split's source, size and seed, and the
+    very images and classes."""
+    calibration = calibration_subset(dataset)
+    images = np.concatenate([dataset.x_train[indices], dataset.x_val[calibration]])
+    labels = np.concatenate([dataset.y_train[indices], dataset.y_val[calibration]])
+    return split_digest(dataset, validation_size, seed, images, labels, indices)
 
 
 def index_key(model_path, data):
@@ -189,16 +205,19 @@ def save(key, index):
         "data_id": key.detail,
         "channels": list(index.channels),
         "seconds": index.seconds,
+        "threshold": index.calibration and index.calibration.threshold,
     }
     blocks = {f"block{block}": features.astype(np.float16) for block, features in enumerate(index.features, 1)}
-    save_arrays(key, "neighbours", {"indices": index.indices, **blocks}, meta, "the saved neighbour index")
+    known = index.calibration.distances if index.calibration else [np.zeros(0, np.float32)] * len(COMPARED_BLOCKS)
+    ranked = {f"calibration{block}": distances for block, distances in zip(COMPARED_BLOCKS, known, strict=True)}
+    save_arrays(key, "neighbours", {"indices": index.indices, **blocks, **ranked}, meta, "the saved neighbour index")
 
 
 def load_saved(key, dataset, indices):
     """The index saved at key.file for the training images at `indices`, or None when there is none or it is not
     exactly that (damaged, cut short, of other images or another model, or of an older format)."""
     expected = {"format": FORMAT, "model_sha256": key.model_sha256, "data_id": key.detail}
-    names = ("indices", *(f"block{block}" for block in BLOCKS))
+    names = ("indices", *(f"block{block}" for block in BLOCKS), *(f"calibration{block}" for block in COMPARED_BLOCKS))
     saved = load_arrays(key.file, expected, names)
     if saved is None:
         return None
@@ -215,7 +234,24 @@ def load_saved(key, dataset, indices):
         tuple(block.astype(np.float32) for block in features),
         dataset.y_train[indices].astype(np.int64),
         saved_seconds(meta),
+        saved_calibration(meta, arrays),
     )
+
+
+def saved_calibration(meta, arrays):
+    """The Calibration saved with an index, or None when it was built without validation images."""
+    threshold = meta.get("threshold")
+    distances = tuple(arrays[f"calibration{block}"].astype(np.float32) for block in COMPARED_BLOCKS)
+    if not isinstance(threshold, float) or not all(len(block) for block in distances):
+        return None
+    return Calibration(distances, threshold)
+
+
+def index_for(model_path, dataset, split, get_model, progress=None):
+    """As index_of, for the model file at `model_path` and `dataset`'s training images of split `split` ((validation
+    size, seed)): what the command line and the benchmarks ask for."""
+    indices = training_subset(dataset.y_train)
+    return index_of(index_key(model_path, data_id(dataset, *split, indices)), dataset, indices, get_model, progress)
 
 
 def index_of(key, dataset, indices, get_model, progress=None):
@@ -225,7 +261,14 @@ def index_of(key, dataset, indices, get_model, progress=None):
     return computed_once(
         key.file,
         lambda: load_saved(key, dataset, indices),
-        lambda report: build_index(get_model(), dataset.x_train[indices], dataset.y_train[indices], indices, report),
+        lambda report: build_index(
+            get_model(),
+            dataset.x_train[indices],
+            dataset.y_train[indices],
+            indices,
+            report,
+            dataset.x_val[calibration_subset(dataset)],
+        ),
         lambda index: save(key, index),
         progress,
         again="built again next time",
