@@ -1,8 +1,10 @@
 """Predict: upload photos (or take one) and see what the network makes of them, and where it looks."""
 
+import dataclasses
 import hashlib
 import re
 
+import numpy as np
 import streamlit as st
 
 from app_pages import links
@@ -133,19 +135,26 @@ def answer_map_ui(column, pixels, grid, class_name):
     legend_ui(column)
 
 
-def answer_caption_ui(probability, unsure_below, classes, known=None):
-    """Beside the answer: that it is a guess when the image is unlike the training photos (`known`, a Familiarity,
-    says so), else that the network is unsure when its top probability is below `unsure_below` (None: not known, so
-    nothing is said), and always that a name and a percentage come whatever the image."""
-    if known is not None and known.unfamiliar:
-        st.warning(UNFAMILIAR, icon=":material/help:")
-    elif unsure_below is not None and probability < unsure_below:
-        st.warning(
+def answer_caption_ui(slot, probability, unsure_below, classes):
+    """Beside the answer, in `slot` (which the unfamiliar-image flag may later take): that the network is unsure
+    when its top probability is below `unsure_below` (None: not known, so nothing is said); and always that a name
+    and a percentage come whatever the image."""
+    if unsure_below is not None and probability < unsure_below:
+        slot.warning(
             f"The network is unsure: {probability:.0%} is less than it gives its answer on 95% of its "
             f"validation images (at least {unsure_below:.0%}).",
             icon=":material/help:",
         )
     st.caption(f"It must name one of its {classes} classes whatever the image, so a high percentage is no proof.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Shown:
+    """An upload whose answer is drawn, and the slot under its heading for the unfamiliar-image flag."""
+
+    digest: str
+    pixels: np.ndarray
+    flag: object
 
 
 def unsure_threshold():
@@ -154,22 +163,31 @@ def unsure_threshold():
     return ModelRecord.of(path).unsure_below if path is not None else None
 
 
-def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_below=None, index=None):
+def flag_unfamiliar_ui(predictor, shown, index):
+    """Flags each shown upload that is unlike the training photos of `index` (a NeighbourIndex), in its slot."""
+    if index is None or index.calibration is None:
+        return
+    for upload in shown:
+        known = familiarity_of(
+            upload.digest, predictor.source, index.calibration.threshold, predictor, index, upload.pixels
+        )
+        if known.unfamiliar:
+            upload.flag.warning(UNFAMILIAR, icon=":material/help:")
+
+
+def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_below=None):
     """One upload's answer and where it looks from the main model, then, when comparing, `compared`: [(label,
     predictor)] of both models side by side. The maps of every block open for the `first` upload only; an answer
-    below `unsure_below` is called unsure, and one for an image unlike the training photos of the `index` (a
-    NeighbourIndex, or None) a guess."""
+    below `unsure_below` is called unsure. Returns the upload as Shown, or None when it is no image."""
     decoded = read_upload(uploaded_file)
     if decoded is None:
-        return
+        return None
     preview, pixels, (width, height) = decoded
     digest = hashlib.sha256(pixels.tobytes()).hexdigest()
     top, grid = analyse(digest, predictor.source, predictor, pixels)
-    known = None
-    if index is not None and index.calibration is not None:
-        known = familiarity_of(digest, predictor.source, index.calibration.threshold, predictor, index, pixels)
     st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
-    answer_caption_ui(top[0].probability, unsure_below, len(predictor.class_names), known)
+    flag = st.empty()
+    answer_caption_ui(flag, top[0].probability, unsure_below, len(predictor.class_names))
     original, seen, cam, chart = st.columns([1, 1, 1, 2])
     original.image(preview, caption=f"Your image, {width}x{height}")
     original_size = 192
@@ -202,6 +220,7 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
     if near.open:
         with near:
             neighbours_ui(predictor, pixels, available_models(runs_dir())[st.session_state["predict_model"]])
+    return Shown(digest, pixels, flag)
 
 
 def render():
@@ -232,8 +251,13 @@ def render():
             + "."
         )
         return
-    # Read once for all uploads: a run's record reads its metrics file, and the index is built once per model.
+    # Read once for all uploads: a run's record reads its metrics file.
     unsure_below = unsure_threshold()
+    shown = [
+        prediction_ui(predictor, uploaded_file, compared, number == 0, unsure_below)
+        for number, uploaded_file in enumerate(files)
+    ]
+    # After the answers, so that a model's first index (built once per model, under a progress bar) never holds
+    # them back: the flags join the answers when it is ready.
     index, _ = model_index_ui(predictor, available_models(runs_dir())[st.session_state["predict_model"]])
-    for number, uploaded_file in enumerate(files):
-        prediction_ui(predictor, uploaded_file, compared, number == 0, unsure_below, index)
+    flag_unfamiliar_ui(predictor, [upload for upload in shown if upload is not None], index)
