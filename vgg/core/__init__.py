@@ -1,1 +1,2 @@
-"""Foundations: settings, one-sentence errors, atomic files, locks, project paths, cost estimates (no TensorFlow)."""
+"""Foundations: settings, one-sentence errors, atomic files, locks, project paths, cost estimates and a run's phases
+(no TensorFlow)."""
