@@ -135,7 +135,8 @@ def progress_ui(run, status, metrics, config):
     elif phase == PREPARING or (status.active and not now.epoch and phase is None):
         text = "Preparing data and model…"
     elif phase == SCORING and status.phase_total:
-        text, fraction = f"{epoch}scoring the final model: {counted} images", status.phase_done / status.phase_total
+        text = f"{epoch}scoring the final model: {counted} images"
+        fraction = (status.phase_done or 0) / status.phase_total
     elif phase == VALIDATING and status.phase_total:
         text = f"{epoch}checking on the validation images: {counted}"
     elif phase in WORDS and phase != TRAINING:
@@ -155,7 +156,8 @@ def time_left_text(run, status, metrics, config):
         guess = cached_run_estimate(str(run.path.parent), run.name)
     except UserError:
         return ""
-    return f" · about {format_duration(seconds_left(config, status, metrics, guess))} left"
+    seconds = seconds_left(config, status, metrics, guess)
+    return f" · about {format_duration(seconds)} left" if seconds >= 1 else " · almost done"
 
 
 def numbers_ui(status, metrics):

@@ -16,7 +16,7 @@ import time
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 from vgg.core.estimate import estimate  # noqa: E402
-from vgg.core.phases import SHORT_WORDS  # noqa: E402
+from vgg.core.phases import PHASES, SHORT_WORDS  # noqa: E402
 from vgg.runs.folder import list_runs, open_run  # noqa: E402
 from vgg.runs.status import images_per_epoch  # noqa: E402
 
@@ -32,7 +32,8 @@ def timed_run(runs_dir, name, preset, options):
 
 
 def phases_text(phases):
-    return ", ".join(f"{seconds:.0f} s {SHORT_WORDS[phase]}" for phase, seconds in phases.items())
+    """'31 s preparing, 12 s training, ...', in the phases' order."""
+    return ", ".join(f"{phases[phase]:.0f} s {SHORT_WORDS[phase]}" for phase in PHASES if phase in phases)
 
 
 def measure(runs_dir, preset, options):

@@ -1,2 +1,1 @@
-"""Foundations: settings, one-sentence errors, atomic files, locks, project paths, cost estimates and a run's phases
-(no TensorFlow)."""
+"""Foundations: settings, one-sentence errors, files, locks, paths, cost estimates, run phases (no TensorFlow)."""
