@@ -20,9 +20,9 @@ from vgg.core.phases import AVERAGING, PHASES, PREPARING, SAVING, SCORING, TRAIN
 DEFAULT_GFLOPS = 110.0
 SMALLEST_MEASURING_FLOPS = 0.1e9  # The cpu preset's 0.12 GFLOP per image and up measure the machine fairly.
 # Until a run here measures them: starting Python and TensorFlow, loading the images and tracing the first step
-# (BENCHMARKS.md, benchmarks/estimates.py), and writing a checkpoint (about 40 MB/s of float32 weights with the
-# optimizer's two copies beside them).
-DEFAULT_PREPARING_SECONDS = 20.0
+# (28-34 s for the cpu preset on machine D, busy: BENCHMARKS.md, "Estimate against actual"), and writing a
+# checkpoint (about 40 MB/s of float32 weights with the optimizer's two copies beside them).
+DEFAULT_PREPARING_SECONDS = 30.0
 DEFAULT_SAVING_SECONDS_PER_WEIGHT = 3 * 4 / 40e6
 
 
