@@ -15,10 +15,12 @@ from vgg.core.errors import UserError
 from vgg.core.paths import default_runs_dir
 from vgg.data.cifar10 import DataError, default_data_dir, load_cifar10
 from vgg.explain.evaluation import DEFAULT_SPLIT, split_id
-from vgg.runs.folder import list_runs
-from vgg.runs.queue import Pump, forecast
+from vgg.runs.folder import list_runs, open_run
+from vgg.runs.queue import Pump, forecast, run_estimate
 from vgg.runs.record import ModelRecord
 from vgg.runs.status import ACTIVE_STATES
+
+ESTIMATE_SECONDS = 30.0  # How long a run's estimate is reused: the finished runs it comes from rarely change.
 
 
 def runs_dir():
@@ -111,6 +113,13 @@ def newer_checkpoint(model_key, path):
 def queue_places(folder):
     """The queue with expected start times, computed once per redraw for every watching session."""
     return forecast(folder)
+
+
+@st.cache_data(ttl=ESTIMATE_SECONDS, show_spinner=False)
+def cached_run_estimate(folder, run_name):
+    """A run's estimate on this machine, for its time left: it reads every run's records, so the live view, which
+    redraws every 2 seconds for every watching session, reads them only every half minute."""
+    return run_estimate(open_run(folder, run_name), list_runs(folder))
 
 
 @st.cache_data(ttl=REDRAW_SECONDS / 2, show_spinner=False)

@@ -14,7 +14,7 @@ import pathlib
 import streamlit as st
 
 from app_pages import links
-from app_pages.caches import active_signature, runs_dir
+from app_pages.caches import active_signature, cached_run_estimate, runs_dir
 from app_pages.charts import Series, training_figure
 from app_pages.class_ui import current_user, is_teacher, start_run
 from app_pages.doctor_view import doctor_ui
@@ -22,10 +22,12 @@ from app_pages.pages import mistakes_link
 from vgg.classroom.policy import check_control, may_control
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
+from vgg.core.phases import PREPARING, SCORING, TRAINING, VALIDATING, WORDS
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import open_run
 from vgg.runs.metrics import format_duration, progress, read_metrics
-from vgg.runs.status import PRECISION_WORDS, RESUMABLE_STATES, State, images_per_epoch
+from vgg.runs.status import PRECISION_WORDS, PROCESS_STATES, RESUMABLE_STATES, State, images_per_epoch
+from vgg.runs.time_left import seconds_left
 
 STATE_ICONS = {
     State.RUNNING: ":material/play_circle:",
@@ -121,18 +123,41 @@ def apply(action, run, status):
         st.error(str(error))
 
 
-def progress_ui(status, metrics, config):
+def progress_ui(run, status, metrics, config):
+    """The bar and its line: what the run is doing now, phase by phase, with images done while it validates or
+    scores, and the time left for all of its remaining phases."""
     now = progress(metrics, config.epochs)
-    if not now.epoch:
-        text = "Preparing data and model…" if status.active else "No metrics yet."
-    elif status.state == State.RUNNING and status.phase:
-        text = f"Epoch {now.epoch:.2f} of {config.epochs} · {status.phase}…"
+    phase = status.phase if status.state in PROCESS_STATES else None
+    epoch = f"Epoch {now.epoch:.2f} of {config.epochs} · "
+    fraction, counted = now.fraction, f"{status.phase_done or 0:,} of {status.phase_total or 0:,}"
+    if status.state == State.QUEUED:
+        text = "Waiting for a training slot…"
+    elif phase == PREPARING or (status.active and not now.epoch and phase is None):
+        text = "Preparing data and model…"
+    elif phase == SCORING and status.phase_total:
+        text = f"{epoch}scoring the final model: {counted} images"
+        fraction = (status.phase_done or 0) / status.phase_total
+    elif phase == VALIDATING and status.phase_total:
+        text = f"{epoch}checking on the validation images: {counted}"
+    elif phase in WORDS and phase != TRAINING:
+        text = f"{epoch}{WORDS[phase]}…"
+    elif not now.epoch:
+        text = "No metrics yet."
     else:
-        left = ""
-        if now.seconds_left and status.state == State.RUNNING:
-            left = f", about {format_duration(now.seconds_left)} left"
-        text = f"Epoch {now.epoch:.2f} of {config.epochs} · {now.images_per_second:,.0f} images/s{left}"
-    st.progress(now.fraction, text=text)
+        text = f"{epoch}{now.images_per_second:,.0f} images/s"
+    if status.state in PROCESS_STATES:
+        text += time_left_text(run, status, metrics, config)
+    st.progress(min(1.0, fraction), text=text)
+
+
+def time_left_text(run, status, metrics, config):
+    """' · about 1 min 20 s left' for a run in its process, from what is left of each of its phases."""
+    try:
+        guess = cached_run_estimate(str(run.path.parent), run.name)
+    except UserError:
+        return ""
+    seconds = seconds_left(config, status, metrics, guess)
+    return f" · about {format_duration(seconds)} left" if seconds >= 1 else " · almost done"
 
 
 def numbers_ui(status, metrics):
@@ -199,7 +224,7 @@ def run_view_ui(run_name, compare_names, live=False):
         st.error(f"The run failed: {status.error}")
     elif status.state == State.STOPPED and status.error:
         st.info(status.error)  # Why it stopped when nobody pressed Stop: the class's time limit, the queue.
-    progress_ui(status, metrics, config)
+    progress_ui(run, status, metrics, config)
     chart_ui(run, config, status, compare_names)
     numbers_ui(status, metrics)
     fixed = doctor_ui(run, config, metrics)

@@ -6,6 +6,7 @@ import streamlit as st
 from app_pages.caches import runs_dir
 from vgg.core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, VARIANTS
 from vgg.core.estimate import estimate
+from vgg.core.phases import SHORT_WORDS
 from vgg.data.cifar10 import CUTOUT_SIZES
 from vgg.runs.folder import list_runs
 from vgg.runs.metrics import format_duration
@@ -116,14 +117,16 @@ def advanced_settings_ui(preset, key):
 
 
 def estimate_text(config):
-    """'about 1 h 40 min on this machine', with where the machine's speed came from."""
+    """'about 1 min 40 s on this machine (15 s preparing, 1 min training, ...)', with whose times it comes from."""
     guess = estimate(config, images_per_epoch(config), list_runs(runs_dir()))
-    source = (
-        f"from run {guess.measured_by}'s speed here"
-        if guess.measured_by
-        else "a guess until a first run measures this machine"
+    parts = ", ".join(
+        f"{format_duration(seconds)} {SHORT_WORDS[phase]}" for phase, seconds in guess.phases.items() if seconds >= 0.5
     )
-    return f"Estimated time: **about {format_duration(guess.seconds)}** on this machine ({source})."
+    if guess.measured_by:
+        source = f"timed by run “{guess.measured_title or guess.measured_by}” here"
+    else:
+        source = "a guess until a first run times this machine"
+    return f"Estimated time: **about {format_duration(guess.seconds)}** on this machine: {parts} ({source})."
 
 
 def settings_ui():

@@ -80,7 +80,10 @@ def command_train(args):
         os.nice(int(os.environ[NICENESS_VARIABLE]))  # Started by the app: below the web server's priority.
     progress = (lambda message: None) if args.json else (lambda message: print(message, flush=True))
     progress(f"Run folder: {run.path}")
-    status = train_run(run, data_dir=args.data_dir, progress=progress)
+    from vgg.training.phase_clock import process_start_time
+
+    # The user has waited since the command started (Python and TensorFlow's import): the run's `preparing` too.
+    status = train_run(run, data_dir=args.data_dir, progress=progress, started_at=process_start_time())
     if status.state == State.FAILED:
         raise runs.RunError(f"Run {run.name!r} failed: {status.error} (details in {run.status_path}).")
     summary = run.summary()

@@ -1,1 +1,1 @@
-"""Foundations: settings, one-sentence errors, atomic files, locks, project paths, cost estimates (no TensorFlow)."""
+"""Foundations: settings, one-sentence errors, files, locks, paths, cost estimates, run phases (no TensorFlow)."""

@@ -1,8 +1,9 @@
-"""How long a run will take here, before it starts: its compute per image, times its images, over this
-machine's speed as its own earlier runs measured it.
+"""How long a run will take here, before it starts: the sum of its phases (vgg/core/phases.py), each its amount
+of work times the seconds per unit of work that an earlier finished run measured on this machine.
 
-Work is counted in floating-point operations from the settings alone (no TensorFlow), so the Train
-page can say "about 1 h 40 min on this machine" while the user is still choosing.
+Work is counted from the settings alone (no TensorFlow), so the Train page can say "about 1 h 40 min on this
+machine" while the user is still choosing: floating-point operations for training, validating and scoring, weights
+for saving, and a fixed time for preparing.
 """
 
 import contextlib
@@ -12,11 +13,17 @@ import statistics
 from vgg.core.cifar10 import NUM_CLASSES
 from vgg.core.errors import UserError
 from vgg.core.layers import convs, hidden_sizes
+from vgg.core.phases import AVERAGING, PHASES, PREPARING, SAVING, SCORING, TRAINING, VALIDATING
 
 # What the slower of the 2-core CPUs this project runs on sustains on VGG training in float32 (the cpu preset
 # at about 110 GFLOP/s on the Intel Xeon, 240 on the AMD EPYC: BENCHMARKS.md), until a run here measures it.
 DEFAULT_GFLOPS = 110.0
 SMALLEST_MEASURING_FLOPS = 0.1e9  # The cpu preset's 0.12 GFLOP per image and up measure the machine fairly.
+# Until a run here measures them: starting Python and TensorFlow, loading the images and tracing the first step
+# (28-34 s for the cpu preset on machine D, busy: BENCHMARKS.md, "Estimate against actual"), and writing a
+# checkpoint (about 40 MB/s of float32 weights with the optimizer's two copies beside them).
+DEFAULT_PREPARING_SECONDS = 30.0
+DEFAULT_SAVING_SECONDS_PER_WEIGHT = 3 * 4 / 40e6
 
 
 def training_flops_per_image(config, num_classes=NUM_CLASSES):
@@ -34,8 +41,10 @@ def training_flops_per_image(config, num_classes=NUM_CLASSES):
 @dataclasses.dataclass(frozen=True)
 class Estimate:
     seconds: float
-    gflops: float  # The machine speed it assumed.
-    measured_by: str | None  # The run whose records gave that speed; None for the default.
+    gflops: float  # The training speed it assumed.
+    measured_by: str | None  # The run whose records gave the speeds; None for the defaults.
+    measured_title: str | None = None  # That run's title, when its starter gave it one.
+    phases: dict = dataclasses.field(default_factory=dict)  # {phase: seconds}, in the phases' order.
 
 
 def same_shape(config, other):
@@ -44,11 +53,69 @@ def same_shape(config, other):
     return all(getattr(config, name) == getattr(other, name) for name in fields)
 
 
+def phase_work(config, train_images, val_images):
+    """{phase: units of work} of a run: FLOPs for training, validating (forward only, a third of a training
+    step), averaging and scoring (both views of each image when it trains on flips, as the final score averages
+    them); weights for saving, a checkpoint per epoch and the final model; 1 for preparing, a fixed time."""
+    flops = training_flops_per_image(config)
+    work = {
+        PREPARING: 1.0,
+        TRAINING: config.epochs * train_images * flops,
+        VALIDATING: config.epochs * val_images * flops / 3,
+        SAVING: (config.epochs + 1) * parameter_count(config),
+        SCORING: val_images * (2 if config.augment else 1) * flops / 3,
+    }
+    if config.average_from_epoch:
+        work[AVERAGING] = train_images * flops / 3  # One forward pass over the training images.
+    return work
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    name: str
+    title: str | None
+    config: object
+    rates: dict  # {phase: seconds per unit of work}.
+
+
+def calibration_of(run):
+    """The seconds per unit of each phase a finished run measured, or None: a run that never recorded its phases,
+    or one resumed (its preparing counts twice, and the epoch it cut short is trained twice)."""
+    status = run.status()
+    if status.state != "finished" or status.resumed or not status.phase_seconds or not status.train_images:
+        return None
+    config = run.config()
+    work = phase_work(config, status.train_images, status.val_images or 0)
+    rates = {
+        phase: seconds / work[phase]
+        for phase, seconds in status.phase_seconds.items()
+        if work.get(phase) and isinstance(seconds, (int, float)) and seconds > 0
+    }
+    return Calibration(run.name, status.title, config, rates) if TRAINING in rates else None
+
+
+def calibration(config, runs):
+    """The newest finished run in `runs` (newest first) with phase records, of the same shape as `config`, else
+    of a model big enough to keep the cores busy; None when none has them."""
+    big_enough = None
+    for run in runs:
+        with contextlib.suppress(UserError, KeyError):
+            found = calibration_of(run)
+            if found is None:
+                continue
+            if same_shape(config, found.config):
+                return found
+            # Toy models (tests, tiny demos) leave the cores idle between small kernels: no guide to a real one.
+            if big_enough is None and training_flops_per_image(found.config) >= SMALLEST_MEASURING_FLOPS:
+                big_enough = found
+    return big_enough
+
+
 def machine_gflops(config, runs):
-    """(GFLOP/s, run name) this machine trains `config` at: measured by the newest run of the same shape,
-    else by the newest run of a model big enough to keep the cores busy, else (DEFAULT_GFLOPS, None).
-    Each epoch's images/s includes its validation pass, as a user waits for it; the first epoch is not
-    counted, since it also starts the process and traces the model (a short epoch's speed is mostly that)."""
+    """(GFLOP/s, run name) this machine trains `config` at, from epoch rows alone (runs without phase records):
+    measured by the newest run of the same shape, else by the newest run of a model big enough, else
+    (DEFAULT_GFLOPS, None). Each epoch's images/s includes its validation pass, as a user waits for it; the first
+    epoch is not counted, since it also starts the process and traces the model."""
     measured = []
     for run in runs:
         with contextlib.suppress(UserError, KeyError):
@@ -60,19 +127,39 @@ def machine_gflops(config, runs):
         if same_shape(config, other):
             return gflops, name
     for name, other, gflops in measured:
-        # Toy models (tests, tiny demos) leave the cores idle between small kernels: no guide to a real one.
         if training_flops_per_image(other) >= SMALLEST_MEASURING_FLOPS:
             return gflops, name
     return DEFAULT_GFLOPS, None
 
 
-def estimate(config, train_images, runs):
-    """The wall time of `config` on `train_images` images per epoch (vgg.runs.status.images_per_epoch) with
-    its validation passes, from the speed of the newest measured run in `runs` (newest first)."""
-    gflops, measured_by = machine_gflops(config, runs)
-    # A validation pass is forward only: a third of a training step's work per image.
-    work = config.epochs * (train_images + config.validation_size / 3) * training_flops_per_image(config)
-    return Estimate(work / (gflops * 1e9), gflops, measured_by)
+def default_rates(gflops):
+    """Seconds per unit of each phase at `gflops` GFLOP/s, with the defaults for preparing and saving."""
+    per_flop = 1 / (gflops * 1e9)
+    return {
+        PREPARING: DEFAULT_PREPARING_SECONDS,
+        TRAINING: per_flop,
+        VALIDATING: per_flop,
+        SAVING: DEFAULT_SAVING_SECONDS_PER_WEIGHT,
+        AVERAGING: per_flop,
+        SCORING: per_flop,
+    }
+
+
+def estimate(config, train_images, runs, val_images=None):
+    """The wall time of a run of `config` on `train_images` images per epoch (vgg.runs.status.images_per_epoch)
+    and `val_images` validation images (its settings' split when None), phase by phase, from the newest finished
+    run in `runs` (newest first) that measured its phases here, else from epoch rows' speed, else a guess."""
+    val_images = config.validation_size if val_images is None else val_images
+    work = phase_work(config, train_images, val_images)
+    found = calibration(config, runs)
+    if found is not None:
+        gflops, measured_by = 1 / (found.rates[TRAINING] * 1e9), found.name
+    else:
+        gflops, measured_by = machine_gflops(config, runs)
+    rates = default_rates(gflops) | (found.rates if found else {})
+    phases = {phase: work[phase] * rates[phase] for phase in PHASES if phase in work}
+    title = found.title if found else None
+    return Estimate(sum(phases.values()), gflops, measured_by, title, phases)
 
 
 def parameter_count(config, num_classes=NUM_CLASSES):

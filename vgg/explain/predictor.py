@@ -175,14 +175,15 @@ def score_views(model, images, flip_average, batch_size=SCORING_BATCH, progress=
     return original, (original + np.concatenate(mirrored)) / 2 if flip_average else original
 
 
-def evaluate(model, images, labels, num_classes=NUM_CLASSES, flip_average=True):
+def evaluate(model, images, labels, num_classes=NUM_CLASSES, flip_average=True, progress=None):
     """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted),
     scored as the app predicts: on the mean over each image and its mirror image, unless
     `flip_average` is off. `single_view_accuracy` is the accuracy on the images alone; `unsure_below` is the
-    top probability that 95% of the images exceed (its 5th percentile), below which Predict calls an answer unsure."""
+    top probability that 95% of the images exceed (its 5th percentile), below which Predict calls an answer unsure.
+    `progress(done, total)` hears of each batch of images scored."""
     if len(labels) == 0:
         raise DataError("There are no validation images to score the model on.")
-    original, probabilities = score_views(model, images, flip_average)
+    original, probabilities = score_views(model, images, flip_average, progress=progress)
     predictions = probabilities.argmax(axis=1)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (labels, predictions), 1)

@@ -128,12 +128,15 @@ def progress(metrics, epochs):
 
 
 def format_duration(seconds):
-    """'2 h 05 min', '12 min', '40 s': a time as a person says it."""
+    """'2 h 05 min', '12 min', '1 min 40 s', '40 s': a time as a person says it (to 10 s from 1 to 10 min)."""
     seconds = int(round(seconds))
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
+    if seconds >= 600:
         return f"{seconds // 60} min"
+    if seconds >= 60:
+        seconds = 10 * round(seconds / 10)
+        return f"{seconds // 60} min {seconds % 60} s" if seconds % 60 else f"{seconds // 60} min"
     return f"{seconds} s"
 
 

@@ -25,8 +25,8 @@ from vgg.core.errors import UserError
 from vgg.core.estimate import estimate
 from vgg.core.paths import PROJECT_ROOT
 from vgg.runs.folder import RunError, list_runs
-from vgg.runs.metrics import progress
-from vgg.runs.status import PROCESS_STATES, State, images_per_epoch
+from vgg.runs.status import State, images_per_epoch
+from vgg.runs.time_left import seconds_left
 
 SLOTS_VARIABLE = "VGG_TRAINING_SLOTS"  # Overrides the count: two slots on a CPU tests the scheduler.
 # The training process yields the cores to the web server: pages stay quick while a run trains, and the
@@ -209,15 +209,18 @@ class QueuePlace:
     starts_in_seconds: float | None  # None when some run ahead has no estimate.
 
 
-def seconds_left_of(run, runs):
-    """How long `run` will still hold a slot: its own pace when it trains, else the estimate on this machine's
-    `runs`, within its time limit."""
+def run_estimate(run, runs):
+    """The Estimate of `run`'s whole wall time on this machine's `runs`, on the images it recorded, if any."""
     config, status = run.config(), run.status()
-    seconds = None
-    if status.state in PROCESS_STATES:
-        seconds = progress(run.metrics(), config.epochs).seconds_left
-    if seconds is None:
-        seconds = estimate(config, images_per_epoch(config, status), runs).seconds
+    return estimate(config, images_per_epoch(config, status), runs, status.val_images)
+
+
+def seconds_left_of(run, runs):
+    """How long `run` will still hold a slot: what is left of each of its phases (vgg/runs/time_left.py), its
+    training at its own pace once it trains, the rest from the estimate on this machine's `runs`, within its
+    time limit."""
+    config, status = run.config(), run.status()
+    seconds = seconds_left(config, status, run.metrics(), run_estimate(run, runs))
     if status.time_limit_minutes is not None:
         seconds = min(seconds, status.time_limit_minutes * 60)
     return seconds

@@ -55,7 +55,11 @@ class RunStatus:
     replicas: int | None = None
     precision: str | None = None  # The Keras dtype policy (PRECISION_WORDS).
     jit_compile: bool | None = None
-    phase: str | None = None  # What a running run does besides training ("scoring the final model").
+    phase: str | None = None  # The phase it is in (vgg/core/phases.py), while its process lives.
+    phase_started: float | None = None  # When that phase began (seconds since 1970): readers count its time.
+    phase_done: int | None = None  # Images done of `phase_total` while validating or scoring.
+    phase_total: int | None = None
+    phase_seconds: dict | None = None  # {phase: seconds} of the phases it left, summed over its sessions.
     error: str | None = None  # One sentence for the user when it failed.
     traceback: str | None = None
     data_source: str | None = None

@@ -1,5 +1,6 @@
 """The Keras callbacks of a run: log metrics live, stop on request, checkpoint after every epoch."""
 
+import contextlib
 import math
 import signal
 import time
@@ -7,8 +8,14 @@ import time
 import keras
 
 from vgg.core.files import replacing
+from vgg.core.phases import SAVING
 from vgg.runs.folder import CheckpointState
 from vgg.runs.metrics import BatchRow, EpochRow, row_line
+
+
+def saving(clock):
+    """The block counted as the run's `saving` phase, when it has a phase clock."""
+    return clock.during(SAVING) if clock is not None else contextlib.nullcontext()
 
 
 def current_learning_rate(optimizer):
@@ -158,21 +165,23 @@ class StopOnRequest(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """Saves model and optimizer after every complete epoch and on a stop, replacing files atomically."""
 
-    def __init__(self, run, stopper, logger, epochs_done):
+    def __init__(self, run, stopper, logger, epochs_done, clock=None):
         super().__init__()
+        self.clock = clock  # The run's PhaseClock, which counts the saves as `saving`.
         self.run = run
         self.stopper = stopper
         self.logger = logger
         self.epochs_done = epochs_done
 
     def save(self):
-        with replacing(self.run.checkpoint_path, f"the checkpoint of run {self.run.name!r}") as temporary:
-            self.model.save(temporary)
-        # Written after the model: if a crash falls between the two, resuming reads the position
-        # from the checkpoint's own optimizer (vgg/training/trainer.py, checkpoint_position).
-        self.run.save_checkpoint_state(
-            CheckpointState(self.epochs_done, self.logger.global_step(), self.logger.elapsed())
-        )
+        with saving(self.clock):
+            with replacing(self.run.checkpoint_path, f"the checkpoint of run {self.run.name!r}") as temporary:
+                self.model.save(temporary)
+            # Written after the model: if a crash falls between the two, resuming reads the position
+            # from the checkpoint's own optimizer (vgg/training/trainer.py, checkpoint_position).
+            self.run.save_checkpoint_state(
+                CheckpointState(self.epochs_done, self.logger.global_step(), self.logger.elapsed())
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stopper.mid_epoch:

@@ -12,14 +12,16 @@ from vgg.runs.snapshots import (
     save,
     snapshot_bytes,
 )
+from vgg.training.callbacks import saving
 
 
 class SnapshotSaver(keras.callbacks.Callback):
     """Saves the run's snapshots at its planned epochs; epoch 0 only when the run starts from scratch, so a
     resumed run keeps the ones it saved before. A model over MAX_SNAPSHOT_BYTES keeps none and says why."""
 
-    def __init__(self, run, epochs, epochs_done, stopper):
+    def __init__(self, run, epochs, epochs_done, stopper, clock=None):
         super().__init__()
+        self.clock = clock
         self.stopper = stopper
         self.folder = run.path / "snapshots"
         self.planned = planned_epochs(epochs)
@@ -48,7 +50,8 @@ class SnapshotSaver(keras.callbacks.Callback):
         """Saves a snapshot; one that cannot be written (a full disk) ends the snapshots, never the training,
         since they are extras: the checkpoint's own write says what is wrong in the run's words."""
         try:
-            save(self.model, self.folder, epoch)
+            with saving(self.clock):
+                save(self.model, self.folder, epoch)
         except (WriteError, OSError) as error:  # OSError: the snapshots folder cannot be made.
             self.enabled = False
             with contextlib.suppress(WriteError, OSError):

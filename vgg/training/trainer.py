@@ -16,6 +16,7 @@ import tensorflow as tf
 from vgg.core import locks
 from vgg.core.config import validate
 from vgg.core.files import replacing
+from vgg.core.phases import AVERAGING, SAVING, SCORING
 from vgg.data import cifar10 as data_module
 from vgg.explain.predictor import evaluate, load_model
 from vgg.model.batch_norm import inference_config
@@ -31,8 +32,11 @@ from vgg.training.averaging import WeightAverager
 from vgg.training.callbacks import Checkpointer, RunLogger, StopOnRequest, StopRequest
 from vgg.training.lookahead import Lookahead
 from vgg.training.optimizer import compile_model
+from vgg.training.phase_clock import PhaseClock, process_start_time
 from vgg.training.probes import DiagnosticsRecorder
 from vgg.training.snapshots import SnapshotSaver
+
+VALIDATION_BATCH = 500  # Images per validation batch: the validation pass's progress moves by this many.
 
 
 class Reporter:
@@ -41,19 +45,26 @@ class Reporter:
     def __init__(self, run, progress):
         self.run = run
         self.progress = progress
+        self.clock = None  # The run's PhaseClock, once it holds a slot.
 
     def update(self, message=None, **changes):
         if message:
             self.progress(message)
         return self.run.update_status(**changes)
 
+    def out_of_phases(self):
+        """The status fields that end the run's phases, counting the last one."""
+        return self.clock.closed() if self.clock else {"phase": None}
+
     def stopped(self, message, error=None):
-        return self.update(message, state=State.STOPPED, pid=None, phase=None, error=error)
+        return self.update(message, state=State.STOPPED, pid=None, error=error, **self.out_of_phases())
 
     def failed(self, error):
         # One sentence for the app and the CLI; the traceback stays in status.json.
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return self.update(state=State.FAILED, pid=None, phase=None, error=message, traceback=traceback.format_exc())
+        return self.update(
+            state=State.FAILED, pid=None, error=message, traceback=traceback.format_exc(), **self.out_of_phases()
+        )
 
 
 @dataclasses.dataclass
@@ -80,14 +91,17 @@ def holding_run(run):
         os.close(descriptor)
 
 
-def train_run(run, data_dir=None, progress=print):
+def train_run(run, data_dir=None, progress=print, started_at=None):
     """Trains (or resumes) `run` to its configured number of epochs; returns the final RunStatus.
 
     Waits for a training slot (vgg/runs/queue.py) unless its launcher handed it one, so that runs queue
     rather than halve each other's speed; when it ends, starts the next queued run. Any error is recorded
-    as `failed` with its message.
+    as `failed` with its message. Its `preparing` phase counts from `started_at` (time.time() when its user
+    began to wait: the command line's process start), or this process's start when a launcher started it, or
+    now; never from before it held a slot.
     """
     reporter = Reporter(run, progress)
+    waited = []
     try:
         with holding_run(run) as launched:
             if not launched:
@@ -97,16 +111,29 @@ def train_run(run, data_dir=None, progress=print):
                 StopRequest(run) as stop_request,
                 holding_slot(
                     run.path.parent,
-                    on_wait=lambda: reporter.update(
-                        "Waiting for a training slot…", state=State.QUEUED, pid=os.getpid()
+                    on_wait=lambda: waited.append(
+                        reporter.update("Waiting for a training slot…", state=State.QUEUED, pid=os.getpid())
                     ),
                 ),
             ):
                 reporter.update(state=State.STARTING, pid=os.getpid())
+                started_at = process_start_time() if launched else started_at
+                reporter.clock = start_clock(run, reporter, None if waited else started_at)
                 return _train_in_slot(run, data_dir, reporter, stop_request)
     finally:
         with contextlib.suppress(Exception):  # The run's own outcome is recorded; the queue is the next one's.
             start_due_runs(run.path.parent)
+
+
+def start_clock(run, reporter, started_at):
+    """The run's phase clock, in `preparing` since `started_at` (now when None), adding up the phases of its earlier
+    sessions; a run with earlier sessions is marked `resumed`, as the estimates cannot use its records."""
+    earlier = run.recorded_status().phase_seconds
+    if earlier:
+        reporter.update(resumed=True)
+    now = time.time()
+    since = min(now, started_at) if started_at is not None else now
+    return PhaseClock(reporter.update, earlier, since, VALIDATION_BATCH)
 
 
 @contextlib.contextmanager
@@ -134,6 +161,7 @@ def _train_in_slot(run, data_dir, reporter, stop_request):
 def _train(run, data_dir, reporter, stop_request):
     config, strategy, on_gpu = set_up(run, reporter)
     data = prepare_data(run, config, data_dir or run.recorded_status().data_dir, reporter)
+    reporter.clock.validation_images = len(data.dataset.y_val)
     with strategy.scope():
         model, checkpoint = build_or_resume(run, config, data, on_gpu, reporter)
     if stop_request.requested:
@@ -144,7 +172,7 @@ def _train(run, data_dir, reporter, stop_request):
     stopper = StopOnRequest(stop_request, data.steps_per_epoch)
     averager = WeightAverager(run, stopper, config.average_from_epoch) if config.average_from_epoch else None
     if checkpoint.epochs_done < config.epochs:
-        fit(run, config, model, data, checkpoint, stopper, averager)
+        fit(run, config, model, data, checkpoint, stopper, averager, reporter.clock)
         if stopper.requested and stop_request.out_of_time:
             return reporter.stopped(
                 f"Stopped at the class's limit of {limit:g} min of training.",
@@ -174,7 +202,6 @@ def set_up(run, reporter):
         jit_compile=use_jit(config, on_gpu),
         error=None,
         traceback=None,
-        phase=None,
     )
     return config, strategy, on_gpu
 
@@ -185,7 +212,9 @@ def prepare_data(run, config, data_dir, reporter):
     x_train, y_train = dataset.x_train[subset], dataset.y_train[subset]
     reporter.update(data_source=dataset.source, train_images=len(y_train), val_images=len(dataset.y_val))
     train = data_module.training_dataset(config, x_train, y_train)
-    validation = data_module.make_tf_dataset(dataset.x_val, dataset.y_val, 500) if len(dataset.y_val) else None
+    validation = (
+        data_module.make_tf_dataset(dataset.x_val, dataset.y_val, VALIDATION_BATCH) if len(dataset.y_val) else None
+    )
     return TrainingData(dataset, train, validation, len(y_train), max(1, len(y_train) // config.batch_size))
 
 
@@ -214,17 +243,18 @@ def build_or_resume(run, config, data, on_gpu, reporter):
     return model, checkpoint
 
 
-def fit(run, config, model, data, checkpoint, stopper, averager):
+def fit(run, config, model, data, checkpoint, stopper, averager, clock):
     logger = RunLogger(run, config, data.train_images, data.steps_per_epoch, checkpoint.elapsed, stopper)
     callbacks = [
+        clock,
         stopper,
         logger,
         # After the logger: a probe's seconds fall in the next logged interval, so the speed shown is honest.
         DiagnosticsRecorder.for_run(run, config, data, checkpoint.epochs_done),
         *([averager] if averager else []),
         *([Lookahead(config.epochs * data.steps_per_epoch, checkpoint.step)] if config.lookahead else []),
-        Checkpointer(run, stopper, logger, checkpoint.epochs_done),
-        SnapshotSaver(run, config.epochs, checkpoint.epochs_done, stopper),
+        Checkpointer(run, stopper, logger, checkpoint.epochs_done, clock),
+        SnapshotSaver(run, config.epochs, checkpoint.epochs_done, stopper, clock),
         keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
     ]
     model.fit(
@@ -239,16 +269,17 @@ def fit(run, config, model, data, checkpoint, stopper, averager):
 
 
 def finish(run, config, model, data, averager, reporter):
+    clock = reporter.clock
     if averager and averager.count:
-        reporter.update(
-            f"Averaging the weights of {averager.count} epochs and recomputing batch-norm statistics…",
-            phase="averaging weights",
-        )
-        averager.apply(model, data.train)
+        reporter.progress(f"Averaging the weights of {averager.count} epochs and recomputing batch-norm statistics…")
+        with clock.during(AVERAGING):
+            averager.apply(model, data.train)
         reporter.update(averaged_epochs=averager.count)
     # Scored as saved (float32, Keras' own layers), so the run's last numbers are exactly what Predict computes.
-    saved = save_inference_model(model, run.model_path)
-    return reporter.update(state=State.FINISHED, pid=None, **final_score(saved, data.dataset, config, reporter))
+    with clock.during(SAVING):
+        saved = save_inference_model(model, run.model_path)
+    scores = final_score(saved, data.dataset, config, reporter)
+    return reporter.update(state=State.FINISHED, pid=None, **scores, **reporter.out_of_phases())
 
 
 def save_inference_model(model, path):
@@ -265,17 +296,23 @@ def final_score(model, dataset, config, reporter):
     """The finished model scored as the app predicts it (mirror images averaged when it trained on
     flips), so that the run's last number is the one its users will see. Status fields, or none."""
     if not len(dataset.y_val):
-        return {"phase": None}
-    reporter.update("Scoring the final model on the validation images…", phase="scoring the final model")
+        return {}
+    reporter.progress("Scoring the final model on the validation images…")
+    reporter.clock.switch(SCORING, len(dataset.y_val))
     try:
         result = evaluate(
-            model, dataset.x_val, dataset.y_val, num_classes=len(dataset.class_names), flip_average=config.augment
+            model,
+            dataset.x_val,
+            dataset.y_val,
+            num_classes=len(dataset.class_names),
+            flip_average=config.augment,
+            progress=reporter.clock.progress,
         )
     except Exception as error:  # noqa: BLE001  (the model is saved; a failed extra score must not fail the run)
         reporter.progress(
             f"The final score could not be computed ({type(error).__name__}: {error}); the model is saved."
         )
-        return {"phase": None, "final_score_error": traceback.format_exc()}
+        return {"final_score_error": traceback.format_exc()}
     if config.augment:
         reporter.progress(
             f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its "
@@ -284,7 +321,6 @@ def final_score(model, dataset, config, reporter):
     else:
         reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%}.")
     return {
-        "phase": None,
         "final_accuracy": result["accuracy"],
         "final_single_view_accuracy": result["single_view_accuracy"],
         "final_flip_average": config.augment,
