@@ -17,6 +17,7 @@ from vgg.classroom.policy import class_mode, pin
 from vgg.core.config import changes_from_preset
 from vgg.core.errors import UserError
 from vgg.runs.folder import list_runs, open_run
+from vgg.runs.naming import name_of
 
 # The settings a class varies most, as the chart's axes: (setting, axis title, drawn on a log scale).
 CHART_SETTINGS = (
@@ -43,7 +44,7 @@ def board_rows(runs):
         rows.append(
             {
                 "pinned": summary.pinned,
-                "name": summary.title or summary.name,
+                "name": name_of(run, with_owner=False),
                 "folder": summary.name,
                 "owner": summary.owner or "",
                 "preset": summary.preset or "",

@@ -14,6 +14,7 @@ from app_pages.doctor_view import diagnosis_figure
 from vgg.classroom.doctor import diagnose_records
 from vgg.classroom.replays import at, duration, replays
 from vgg.core.errors import UserError
+from vgg.runs.naming import run_title
 from vgg.runs.status import images_per_epoch
 
 SPEEDS = {"10x": 10.0, "30x": 30.0, "100x": 100.0}
@@ -28,7 +29,7 @@ def replay_figure(recorded, seconds):
     series = []
     for run, moment in moments(recorded, seconds):
         config, status = run.config(), run.status()
-        label = f"{run.name} ({'batch norm' if config.batch_norm else 'no batch norm'}), replayed"
+        label = f"{run_title(config, status)}, replayed"
         series.append(Series(run.name, label, moment.metrics, images_per_epoch(config, status)))
     return training_figure(series)
 

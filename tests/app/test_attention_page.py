@@ -19,7 +19,7 @@ def no_evidence_model(runs_dir):
             layer.kernel.assign(np.abs(layer.kernel.numpy()) + 0.01)
     last = model.get_layer("predictions")
     last.kernel.assign(-np.abs(last.kernel.numpy()) - 0.01)
-    run = create_run(runs_dir, config, name="no-evidence")
+    run = create_run(runs_dir, config, name="no-evidence", title="Empty maps", owner="Ada")
     model.save(run.model_path)
     return run
 
@@ -38,6 +38,8 @@ def test_predict_page_says_an_empty_map_is_empty_instead_of_darkening_the_photo(
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
     images, _ = generated_images(per_class=1, seed=3)
     app = page_test("predict_page").run()
+    # The picker names the run by its title and starter, not by its folder.
+    assert "Empty maps · Ada (final)" in app.selectbox(key="predict_model").options
     app.selectbox(key="predict_model").set_value("Run no-evidence (final)").run()
     app.get("file_uploader")[0].set_value([("photo.png", png_bytes(images[2]), "image/png")]).run()
     assert not app.exception, app.exception

@@ -57,6 +57,8 @@ def test_the_teachers_limits_are_saved_and_hold_students(classroom):
 def test_a_student_sees_no_teachers_controls(classroom):
     student = page_test("train_page", me="Cy").run()
     assert not student.exception
+    # The run shown is named by its title, never its folder.
+    assert any("**Ben's try** is **finished**" in markdown.value for markdown in student.markdown)
     assert not [expander for expander in student.expander if expander.label.startswith("Teacher's controls")]
 
 
