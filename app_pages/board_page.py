@@ -7,9 +7,11 @@ runs that ended meanwhile.
 
 import math
 
+import pandas
 import streamlit as st
 
 from app_pages.caches import runs_dir
+from app_pages.charts import run_colours
 from app_pages.class_ui import identity_ui, is_teacher
 from app_pages.pages import BOARD, page_header
 from app_pages.plots import go
@@ -61,8 +63,11 @@ def board_rows(runs):
 
 
 def table_ui(rows):
+    """The runs' table, each run's name in its colour on the charts."""
+    table = pandas.DataFrame([{key: value for key, value in row.items() if key != "settings"} for row in rows])
+    colours = run_colours(table["folder"])
     st.dataframe(
-        [{key: value for key, value in row.items() if key != "settings"} for row in rows],
+        table.style.apply(lambda _: [f"color: {colours[folder]}" for folder in table["folder"]], subset=["name"]),
         hide_index=True,
         column_config={
             "pinned": st.column_config.CheckboxColumn(
@@ -91,16 +96,13 @@ def settings_figure(rows):
         dimensions.append({"label": title, "values": values})
     accuracy = [row["best validation accuracy"] for row in plotted]
     dimensions.append({"label": "best validation accuracy", "values": accuracy, "range": [0, 1]})
+    # Parallel coordinates colour lines only through a scale: one stop per run, at its own index, in its colour.
+    colours = run_colours([row["folder"] for row in plotted])
+    last = max(len(plotted) - 1, 1)
+    scale = [[index / last, colours[row["folder"]]] for index, row in enumerate(plotted)]
     figure = go.Figure(
         go.Parcoords(
-            line={
-                "color": accuracy,
-                "colorscale": "Viridis",
-                "cmin": 0,
-                "cmax": 1,
-                "showscale": True,
-                "colorbar": {"title": {"text": "accuracy"}},
-            },
+            line={"color": list(range(len(plotted))), "colorscale": scale if len(scale) > 1 else scale * 2},
             dimensions=dimensions,
         )
     )
@@ -159,7 +161,8 @@ def render():
         st.subheader("Settings against accuracy")
         st.plotly_chart(settings_figure(rows), key="board_chart")
         st.caption(
-            "Each line is a run, through its settings to its best validation accuracy (yellow is high). "
+            "Each line is a run, through its settings to its best validation accuracy, in the run's colour on "
+            "every chart (its name in the table has it too). "
             "Drag along an axis to keep only the runs in that range."
         )
     else:

@@ -1,8 +1,11 @@
 """The teacher's controls without a browser: limits saved from the Train page and applied to students, reset for
 the next class and restoring it, the run board's table, pins and chart; and the controls without a password."""
 
+import json
+
 import pytest
 
+from app_pages.charts import run_colours
 from helpers import PASSWORD, page_test, tiny_config
 from vgg.classroom.policy import check_control, clean_name, delete_run, load_limits
 from vgg.core.config import PRESETS
@@ -99,7 +102,10 @@ def test_the_run_board_lists_changes_pins_and_plots(classroom):
     assert changed["Ben's try"] == "batch norm False"
     best = dict(zip(table["name"], table["best validation accuracy"], strict=True))
     assert best == {"Ada's try": 0.61, "Ben's try": 0.10}
-    assert teacher.get("plotly_chart"), "no chart of settings against accuracy"
+    [chart] = teacher.get("plotly_chart")
+    # Each run's line has the run's own colour, as on the Train page's charts.
+    line = json.loads(chart.proto.spec)["data"][0]["line"]
+    assert {colour for _, colour in line["colorscale"]} == set(run_colours(["adas", "bens"]).values())
 
     teacher.multiselect(key="board_pins").set_value(["bens"]).run()
     assert not teacher.exception

@@ -1,9 +1,11 @@
 """A fresh install's Train page shows the blog run's replay and the doctor's verdict, through AppTest."""
 
+import json
 import re
 
 import pytest
 
+from app_pages.charts import run_colours
 from helpers import PROJECT_ROOT, page_test
 from vgg.classroom.replays import REPLAYS_DIR
 
@@ -22,3 +24,7 @@ def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monk
     assert re.search(r"The training doctor, \d+ s into the blog's run:\*\* The network is stuck at chance", text)
     assert "Turn batch normalization on" in text
     assert len(app.get("plotly_chart")) == 2, "the replayed curves and the doctor's heatmaps"
+    # Each replayed run keeps its own colour, the one any other chart gives it.
+    curves = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    colours = {trace["meta"]: trace["line"]["color"] for trace in curves if "meta" in trace}
+    assert colours == run_colours(colours)
