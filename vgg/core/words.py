@@ -35,6 +35,10 @@ WORDS = {
 }
 
 
+# Settings that change how a run computes or logs, not what it learns from: said nowhere a student reads.
+UNSAID_SETTINGS = {"seed", "jit_compile", "mixed_precision", "log_every_seconds", "init_from"}
+
+
 def setting_words(name, value):
     """One setting in words: setting_words("width", 0.25) == "a quarter of the width"."""
     words = WORDS.get(name)
@@ -43,4 +47,4 @@ def setting_words(name, value):
 
 def settings_words(changes):
     """{setting: value} in words, joined: "a quarter of the width, 2,000 training images"."""
-    return ", ".join(setting_words(name, value) for name, value in changes.items())
+    return ", ".join(setting_words(name, value) for name, value in changes.items() if name not in UNSAID_SETTINGS)

@@ -6,10 +6,8 @@ import re
 
 from vgg.core.config import PRESET_DESCRIPTIONS, changes_from_preset
 from vgg.core.errors import UserError
-from vgg.core.words import settings_words
+from vgg.core.words import UNSAID_SETTINGS, settings_words
 
-# Settings that change how a run trains but not what it is: a name leaves them out.
-UNNAMED_SETTINGS = {"seed", "jit_compile", "mixed_precision", "log_every_seconds", "init_from"}
 MAX_NAMED_CHANGES = 3  # More would not fit a picker; the Run board lists them all.
 FIX_SUFFIX = re.compile(r"^(?P<base>.*?)(?:, fix (?P<number>\d+)|(?P<fixed>(?:, fixed)+))$")
 
@@ -25,9 +23,7 @@ def run_title(config, status):
     if status.title:
         return status.title
     changes = {
-        name: value
-        for name, value in changes_from_preset(config, status.preset).items()
-        if name not in UNNAMED_SETTINGS
+        name: value for name, value in changes_from_preset(config, status.preset).items() if name not in UNSAID_SETTINGS
     }
     words = settings_words(dict(list(changes.items())[:MAX_NAMED_CHANGES]))
     return f"{preset_title(status.preset)} ({words})" if words else preset_title(status.preset)
