@@ -5,7 +5,7 @@ predicted; a table shows the class's predictions and outcomes."""
 import streamlit as st
 
 from app_pages.caches import active_signature, after_start, queue_places, runs_dir
-from app_pages.class_ui import current_user, identity_ui, is_teacher, start_run
+from app_pages.class_ui import current_user, identity_ui, is_teacher, refusal_ui, start_run
 from app_pages.class_view import starts_text
 from app_pages.pages import EXPERIMENTS, page_header
 from app_pages.run_view import pause_key, run_view_ui
@@ -177,8 +177,7 @@ def render():
         help="Choose your prediction first." if prediction is None else None,
     ):
         start(experiment, prediction)
-    if st.session_state.get("experiment_refusal"):
-        st.error(st.session_state.experiment_refusal)
+    refusal_ui("experiment_refusal")
     if run is not None:
         st.session_state.drawn_signature = active_signature(str(runs_dir()))
         if status.state in ENDED_STATES:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from app_pages import links
 from app_pages.caches import active_signature, after_start, runs_dir
-from app_pages.class_ui import identity_ui, is_teacher, start_run
+from app_pages.class_ui import identity_ui, is_teacher, refusal_ui, start_run
 from app_pages.class_view import apply_queue_action, queue_ui, render_teacher_controls
 from app_pages.pages import TRAIN, page_header
 from app_pages.presenter import folded
@@ -64,8 +64,7 @@ def start_ui(training, column):
         )
     # A refusal stays on screen until the next start, and a place in the queue while the run waits there, not
     # only until the next redraw.
-    if st.session_state.get("start_refusal"):
-        st.error(st.session_state.start_refusal)
+    refusal_ui("start_refusal")
     queued = st.session_state.get("start_queued")
     if queued and queued in {name for name, state in active_signature(str(runs_dir())) if state == State.QUEUED}:
         name = name_of(open_run(runs_dir(), queued))

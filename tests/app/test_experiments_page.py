@@ -48,6 +48,9 @@ def test_in_class_a_student_without_a_name_is_refused_in_one_sentence_and_sees_n
     assert_one_sentence(refusal)
     assert refusal.startswith("Type your name in the sidebar first")
     assert "How the class predicted" not in " ".join(header.value for header in app.subheader)
+    # Once the name is typed, the stale refusal goes.
+    app.text_input(key="me_typed").set_value("Ada").run()
+    assert not app.exception and not app.error
 
 
 def test_a_queued_experiment_shows_its_place_and_a_finished_one_its_curve_beside_the_result(
