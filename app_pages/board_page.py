@@ -18,6 +18,7 @@ from app_pages.plots import go
 from vgg.classroom.policy import class_mode, pin
 from vgg.core.config import changes_from_preset
 from vgg.core.errors import UserError
+from vgg.core.words import settings_words
 from vgg.runs.folder import list_runs, open_run
 from vgg.runs.naming import name_of
 
@@ -50,8 +51,7 @@ def board_rows(runs):
                 "folder": summary.name,
                 "owner": summary.owner or "",
                 "preset": summary.preset or "",
-                "changed": ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changes.items())
-                or "nothing",
+                "changed": settings_words(changes) or "nothing",
                 "best validation accuracy": summary.best_val_accuracy,
                 "final score": summary.final_accuracy,
                 "minutes": round(summary.minutes, 1),
@@ -85,15 +85,36 @@ def table_ui(rows):
     )
 
 
+def axis(values, title, logarithmic):
+    """One axis of the chart: on/off for a yes-or-no setting, powers of ten labelled as numbers on a log scale."""
+    if all(isinstance(value, bool) for value in values):
+        return {
+            "label": title,
+            "values": [int(value) for value in values],
+            "range": [0, 1],
+            "tickvals": [0, 1],
+            "ticktext": ["off", "on"],
+        }
+    values = [float(value) for value in values]
+    if not (logarithmic and all(value > 0 for value in values)):
+        return {"label": title, "values": values}
+    logs = [math.log10(value) for value in values]
+    powers = list(range(math.floor(min(logs)), math.ceil(max(logs)) + 1))
+    return {
+        "label": title,
+        "values": logs,
+        "range": [powers[0], powers[-1]] if len(powers) > 1 else [powers[0] - 1, powers[0] + 1],
+        "tickvals": powers,
+        "ticktext": [f"{10.0**power:g}" for power in powers],
+    }
+
+
 def settings_figure(rows):
     """Parallel coordinates: one line per run through its settings, ending at its best validation accuracy."""
     plotted = [row for row in rows if row["settings"] and row["best validation accuracy"] is not None]
     dimensions = []
     for name, title, logarithmic in CHART_SETTINGS:
-        values = [float(row["settings"][name]) for row in plotted]
-        if logarithmic and all(value > 0 for value in values):
-            values, title = [math.log10(value) for value in values], f"{title} (log10)"
-        dimensions.append({"label": title, "values": values})
+        dimensions.append(axis([row["settings"][name] for row in plotted], title, logarithmic))
     accuracy = [row["best validation accuracy"] for row in plotted]
     dimensions.append({"label": "best validation accuracy", "values": accuracy, "range": [0, 1]})
     # Parallel coordinates colour lines only through a scale: one stop per run, at its own index, in its colour.
@@ -163,7 +184,8 @@ def render():
         st.caption(
             "Each line is a run, through its settings to its best validation accuracy, in the run's colour on "
             "every chart (its name in the table has it too). "
-            "Drag along an axis to keep only the runs in that range."
+            "Learning rate, batch size and weight decay are on a log scale, each labelled tick ten times the one "
+            "below; batch norm and flips are off or on. Drag along an axis to keep only the runs in that range."
         )
     else:
         st.caption("The chart of settings against accuracy appears once two runs have finished an epoch.")

@@ -10,7 +10,7 @@ import time
 import streamlit as st
 
 from app_pages.charts import Series, training_figure
-from app_pages.doctor_view import diagnosis_figure
+from app_pages.doctor_view import diagnosis_chart_ui
 from vgg.classroom.doctor import diagnose_records
 from vgg.classroom.replays import at, duration, replays
 from vgg.core.errors import UserError
@@ -50,7 +50,7 @@ def explanation_ui(blog, fixed, moment):
             f"({changes(blog, fixed)}), recorded the same way."
         )
     if moment.diagnostics.probes:
-        st.plotly_chart(diagnosis_figure(moment.diagnostics), key="replay_doctor")
+        diagnosis_chart_ui(moment.diagnostics, "replay_doctor")
 
 
 def replay_body(recorded):

@@ -98,14 +98,18 @@ def test_the_run_board_lists_changes_pins_and_plots(classroom):
     table = teacher.dataframe[0].value
     assert sorted(table["name"]) == ["Ada's try", "Ben's try"]
     changed = dict(zip(table["name"], table["changed"], strict=True))
-    assert changed["Ada's try"] == "learning rate 0.01, epochs 3"
-    assert changed["Ben's try"] == "batch norm False"
+    assert changed["Ada's try"] == "a learning rate of 0.01, 3 epochs"
+    assert changed["Ben's try"] == "no batch norm"
     best = dict(zip(table["name"], table["best validation accuracy"], strict=True))
     assert best == {"Ada's try": 0.61, "Ben's try": 0.10}
     [chart] = teacher.get("plotly_chart")
     # Each run's line has the run's own colour, as on the Train page's charts.
-    line = json.loads(chart.proto.spec)["data"][0]["line"]
-    assert {colour for _, colour in line["colorscale"]} == set(run_colours(["adas", "bens"]).values())
+    [lines] = json.loads(chart.proto.spec)["data"]
+    assert {colour for _, colour in lines["line"]["colorscale"]} == set(run_colours(["adas", "bens"]).values())
+    # Axes in plain values: a learning rate of 0.01, not -2; batch norm off or on, not 0 to 1.
+    axes = {dimension["label"]: dimension for dimension in lines["dimensions"]}
+    assert "0.01" in axes["learning rate"]["ticktext"] and "(log10)" not in " ".join(axes)
+    assert axes["batch norm"]["ticktext"] == ["off", "on"]
 
     teacher.multiselect(key="board_pins").set_value(["bens"]).run()
     assert not teacher.exception

@@ -28,3 +28,7 @@ def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monk
     curves = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
     colours = {trace["meta"]: trace["line"]["color"] for trace in curves if "meta" in trace}
     assert colours == run_colours(colours)
+    # The doctor's heatmaps name layers in words and say how to read them.
+    heatmaps = json.loads(app.get("plotly_chart")[1].proto.spec)["data"]
+    assert "Dense layer 1" in heatmaps[0]["y"] and "fc1" not in heatmaps[0]["y"]
+    assert "grey cells are exactly zero" in " ".join(caption.value for caption in app.caption)
