@@ -32,3 +32,21 @@ def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monk
     heatmaps = json.loads(app.get("plotly_chart")[1].proto.spec)["data"]
     assert "Dense layer 1" in heatmaps[0]["y"] and "fc1" not in heatmaps[0]["y"]
     assert "grey cells are exactly zero" in " ".join(caption.value for caption in app.caption)
+
+
+def test_the_doctors_heatmap_draws_an_exactly_zero_gradient_in_its_labelled_colour(tmp_path):
+    import shutil
+
+    from app_pages.doctor_view import ZERO_COLOUR, diagnosis_figure
+    from vgg.runs.diagnostics import read_diagnostics
+    from vgg.runs.folder import Run
+
+    shutil.copytree(REPLAYS_DIR / "blog-short", tmp_path / "blog")
+    lines = (tmp_path / "blog" / "diagnostics.jsonl").read_text().splitlines()
+    probe = json.loads(lines[-1])
+    probe["units"][-2]["gradient_norm"] = 0.0  # Dense layer 2 gets nothing back.
+    (tmp_path / "blog" / "diagnostics.jsonl").write_text("\n".join([*lines[:-1], json.dumps(probe)]) + "\n")
+    figure = diagnosis_figure(read_diagnostics(Run(tmp_path / "blog")))
+    [zeros] = [trace for trace in figure.data if trace.colorscale[0][1] == ZERO_COLOUR]
+    assert zeros.z[-2][-1] == 1 and zeros.z[0][0] is None
+    assert "exactly zero" in " ".join(annotation.text for annotation in figure.layout.annotations)
