@@ -101,7 +101,7 @@ def axis(values, title, logarithmic):
     logs = [math.log10(value) for value in values]
     powers = list(range(math.floor(min(logs)), math.ceil(max(logs)) + 1))
     return {
-        "label": title,
+        "label": f"{title} (log scale)",
         "values": logs,
         "range": [powers[0], powers[-1]] if len(powers) > 1 else [powers[0] - 1, powers[0] + 1],
         "tickvals": powers,
@@ -127,7 +127,7 @@ def settings_figure(rows):
             dimensions=dimensions,
         )
     )
-    figure.update_layout(height=360, margin={"l": 60, "r": 40, "t": 50, "b": 20})
+    figure.update_layout(height=360, margin={"l": 60, "r": 90, "t": 50, "b": 20})
     return figure
 
 
@@ -184,8 +184,8 @@ def render():
         st.caption(
             "Each line is a run, through its settings to its best validation accuracy, in the run's colour on "
             "every chart (its name in the table has it too). "
-            "Learning rate, batch size and weight decay are on a log scale, each labelled tick ten times the one "
-            "below; batch norm and flips are off or on. Drag along an axis to keep only the runs in that range."
+            "On an axis marked log scale each labelled tick is ten times the one below; batch norm and flips are "
+            "off or on. Drag along an axis to keep only the runs in that range."
         )
     else:
         st.caption("The chart of settings against accuracy appears once two runs have finished an epoch.")

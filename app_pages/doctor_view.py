@@ -23,8 +23,8 @@ ZERO_COLOUR = "#bdbdbd"  # A gradient of exactly zero: off the colour scale, whi
 DIAGNOSIS_CAPTION = (
     "Each row is a layer, input side at the top; each column a check of the network on the same probe images "
     "during training. Left: the share of the layer's units that output zero for every probe image; a dead unit "
-    "passes nothing on and stops learning. Right: how far one step moves the layer's weights, as the gradient's size "
-    "next to the weights' own (each colour step is ten times more); grey cells are exactly zero: nothing reaches "
+    "passes nothing on and stops learning. Right: the gradient's size, how hard the loss pushes the layer's weights "
+    "to change (each labelled colour is ten times the one before); grey cells are exactly zero: nothing reaches "
     "that layer to learn from."
 )
 
@@ -41,8 +41,8 @@ def gradient_ticks(logs):
 
 
 def diagnosis_figure(diagnostics):
-    """Two heatmaps, layers (input side at the top) by probe: the share of dead units, and the gradient's size
-    relative to the weights' on a log scale, with exactly zero drawn in its own labelled colour."""
+    """Two heatmaps, layers (input side at the top) by probe: the share of dead units, and the gradient's size on a
+    log scale, with exactly zero drawn in its own labelled colour."""
     dead, gradient = heatmap(diagnostics, "dead_fraction"), heatmap(diagnostics, "gradient_norm")
     labels = [layer_label(name) for name in dead.units]
     x = [f"{epoch:.2f}" for epoch in dead.epochs]
@@ -50,10 +50,10 @@ def diagnosis_figure(diagnostics):
         rows=1,
         cols=2,
         horizontal_spacing=0.2,
-        subplot_titles=("Dead units: share that never fire", "How far a step moves the weights"),
+        subplot_titles=("Dead units: share that never fire", "Gradient size: how hard each layer is pushed"),
     )
     # Colour bars lie under their maps: beside them, the left one would cover the right map's layer names.
-    below = {"orientation": "h", "y": -0.3, "len": 0.4, "thickness": 12}
+    below = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "len": 0.4, "thickness": 12}
     figure.add_trace(
         go.Heatmap(
             z=[list(row) for row in dead.values],
@@ -77,7 +77,7 @@ def diagnosis_figure(diagnostics):
             y=labels,
             colorscale="Viridis",
             colorbar=below | {"x": 0.8, "tickvals": ticks, "ticktext": words},
-            hovertemplate="%{y} at epoch %{x}: gradient %{customdata:.2g} of the weights<extra></extra>",
+            hovertemplate="%{y} at epoch %{x}: gradient size %{customdata:.2g}<extra></extra>",
             customdata=[list(row) for row in gradient.values],
         ),
         row=1,
@@ -109,7 +109,7 @@ def diagnosis_figure(diagnostics):
         )
     figure.update_yaxes(autorange="reversed")
     figure.update_xaxes(title_text="epoch", type="category", nticks=8)
-    figure.update_layout(height=150 + 22 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    figure.update_layout(height=170 + 22 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 80})
     return figure
 
 

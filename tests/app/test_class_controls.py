@@ -108,7 +108,7 @@ def test_the_run_board_lists_changes_pins_and_plots(classroom):
     assert {colour for _, colour in lines["line"]["colorscale"]} == set(run_colours(["adas", "bens"]).values())
     # Axes in plain values: a learning rate of 0.01, not -2; batch norm off or on, not 0 to 1.
     axes = {dimension["label"]: dimension for dimension in lines["dimensions"]}
-    assert "0.01" in axes["learning rate"]["ticktext"] and "(log10)" not in " ".join(axes)
+    assert "0.01" in axes["learning rate (log scale)"]["ticktext"] and "(log10)" not in " ".join(axes)
     assert axes["batch norm"]["ticktext"] == ["off", "on"]
 
     teacher.multiselect(key="board_pins").set_value(["bens"]).run()
