@@ -11,7 +11,7 @@ import pandas
 import streamlit as st
 
 from app_pages.caches import runs_dir
-from app_pages.charts import run_colours
+from app_pages.charts import power_ticks, run_colours
 from app_pages.class_ui import identity_ui, is_teacher
 from app_pages.pages import BOARD, page_header
 from app_pages.plots import go
@@ -99,13 +99,13 @@ def axis(values, title, logarithmic):
     if not (logarithmic and all(value > 0 for value in values)):
         return {"label": title, "values": values}
     logs = [math.log10(value) for value in values]
-    powers = list(range(math.floor(min(logs)), math.ceil(max(logs)) + 1))
+    ticks, words = power_ticks(logs)
     return {
         "label": f"{title} (log scale)",
         "values": logs,
-        "range": [powers[0], powers[-1]] if len(powers) > 1 else [powers[0] - 1, powers[0] + 1],
-        "tickvals": powers,
-        "ticktext": [f"{10.0**power:g}" for power in powers],
+        "range": [ticks[0], ticks[-1]],
+        "tickvals": ticks,
+        "ticktext": words,
     }
 
 

@@ -1,6 +1,7 @@
 """Plotly figures: training curves, a top-5 prediction, a confusion matrix."""
 
 import dataclasses
+import math
 import zlib
 
 import numpy as np
@@ -26,6 +27,16 @@ class Series:
     label: str  # What the legend says: what the run is, not its id.
     metrics: object  # vgg.runs.metrics.Metrics
     images_per_epoch: int  # Scales epochs to images seen.
+
+
+def power_ticks(logs, most=6):
+    """(tick positions, labels) for an axis of log10 values `logs`: whole powers of ten around them (at least two, at
+    most about `most`), labelled as the numbers they stand for: 0.001, not -3."""
+    low, high = math.floor(min(logs)), math.ceil(max(logs))
+    high = max(high, low + 1)
+    powers = list(range(low, high + 1))[:: max(1, math.ceil((high - low) / (most - 1)))]
+    powers += [high] if powers[-1] != high else []  # The top tick ends the axis: every value stays on it.
+    return powers, [f"{10.0**power:g}" for power in powers]
 
 
 def run_colour(name, taken=()):

@@ -10,6 +10,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from app_pages import links
+from app_pages.charts import power_ticks
 from app_pages.plots import go
 from vgg.classroom.doctor import Verdict, diagnose_records
 from vgg.core.errors import UserError
@@ -27,17 +28,6 @@ DIAGNOSIS_CAPTION = (
     "to change (each labelled colour is ten times the one before); grey cells are exactly zero: nothing reaches "
     "that layer to learn from."
 )
-
-
-def gradient_ticks(logs):
-    """(tick positions, labels) for a colour bar of log10 values: its whole powers of ten, as numbers."""
-    values = [value for row in logs for value in row if value is not None]
-    if not values:
-        return [], []
-    powers = list(range(math.floor(min(values)), math.ceil(max(values)) + 1))
-    step = max(1, len(powers) // 5)  # At most about six labels.
-    powers = powers[::step]
-    return powers, [f"{10.0**power:g}" for power in powers]
 
 
 def diagnosis_figure(diagnostics):
@@ -69,7 +59,8 @@ def diagnosis_figure(diagnostics):
         col=1,
     )
     logs = [[None if value is None or value <= 0 else math.log10(value) for value in row] for row in gradient.values]
-    ticks, words = gradient_ticks(logs)
+    known = [value for row in logs for value in row if value is not None]
+    ticks, words = power_ticks(known) if known else ([], [])
     figure.add_trace(
         go.Heatmap(
             z=logs,
