@@ -10,13 +10,24 @@ import streamlit as st
 from app_pages import links
 from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.explain.attention import BLOCKS, DEFAULT_BLOCK, SALIENCY_SAMPLES, is_empty
-from vgg.explain.visualize import color_bar, grid_overlay
+from vgg.explain.visualize import color_bar, grid_overlay, is_guessing
 
 SCALE = 5  # A 32x32 image drawn at 160 pixels: four maps fit beside each other at 1024 pixels wide.
 COARSE_BLOCK5 = (
     "Block 5's 2x2 grid is coarse because each of its four cells sums up a quarter of the image: it can "
     "only say which quarter holds the evidence."
 )
+
+
+def guessing_ui(container, top_probability, classes):
+    """A warning when the answer's probability is about one in `classes`: the model guesses, and neither its answer
+    nor its maps mean anything yet. Feature maps, Where it looks and Mistakes say it with this one sentence."""
+    if is_guessing(top_probability, classes):
+        container.warning(
+            f"≈ {1 / classes:.0%}: one in {classes}, the model is guessing. A model that has not learned "
+            "gives about the same answer for every image: try another one.",
+            icon=":material/casino:",
+        )
 
 
 def grid_label(block, grid):
@@ -102,6 +113,7 @@ def attention_ui(predictor, pixels, key):
     probabilities = probabilities_of(digest, source, predictor, pixels)
     names = predictor.class_names
     answer = int(np.argmax(probabilities))
+    guessing_ui(st, float(probabilities[answer]), len(names))
     other = comparison_choice_ui(names, probabilities, answer, f"{key}_compare")
     maps = class_maps(digest, source, (answer, other), predictor, pixels)
     class_row_ui(pixels, maps[0], f"Its answer, **{names[answer]}** ({probabilities[answer]:.0%})", names[answer])

@@ -7,16 +7,20 @@ runs that ended meanwhile.
 
 import math
 
+import pandas
 import streamlit as st
 
 from app_pages.caches import runs_dir
+from app_pages.charts import power_ticks, run_colours
 from app_pages.class_ui import identity_ui, is_teacher
 from app_pages.pages import BOARD, page_header
 from app_pages.plots import go
 from vgg.classroom.policy import class_mode, pin
 from vgg.core.config import changes_from_preset
 from vgg.core.errors import UserError
+from vgg.core.words import settings_words
 from vgg.runs.folder import list_runs, open_run
+from vgg.runs.naming import name_of
 
 # The settings a class varies most, as the chart's axes: (setting, axis title, drawn on a log scale).
 CHART_SETTINGS = (
@@ -43,12 +47,11 @@ def board_rows(runs):
         rows.append(
             {
                 "pinned": summary.pinned,
-                "name": summary.title or summary.name,
+                "name": name_of(run, with_owner=False),
                 "folder": summary.name,
                 "owner": summary.owner or "",
                 "preset": summary.preset or "",
-                "changed": ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changes.items())
-                or "nothing",
+                "changed": settings_words(changes) or "nothing",
                 "best validation accuracy": summary.best_val_accuracy,
                 "final score": summary.final_accuracy,
                 "minutes": round(summary.minutes, 1),
@@ -60,8 +63,11 @@ def board_rows(runs):
 
 
 def table_ui(rows):
+    """The runs' table, each run's name in its colour on the charts."""
+    table = pandas.DataFrame([{key: value for key, value in row.items() if key != "settings"} for row in rows])
+    colours = run_colours(table["folder"])
     st.dataframe(
-        [{key: value for key, value in row.items() if key != "settings"} for row in rows],
+        table.style.apply(lambda _: [f"color: {colours[folder]}" for folder in table["folder"]], subset=["name"]),
         hide_index=True,
         column_config={
             "pinned": st.column_config.CheckboxColumn(
@@ -79,31 +85,49 @@ def table_ui(rows):
     )
 
 
+def axis(values, title, logarithmic):
+    """One axis of the chart: on/off for a yes-or-no setting, powers of ten labelled as numbers on a log scale."""
+    if all(isinstance(value, bool) for value in values):
+        return {
+            "label": title,
+            "values": [int(value) for value in values],
+            "range": [0, 1],
+            "tickvals": [0, 1],
+            "ticktext": ["off", "on"],
+        }
+    values = [float(value) for value in values]
+    if not (logarithmic and all(value > 0 for value in values)):
+        return {"label": title, "values": values}
+    logs = [math.log10(value) for value in values]
+    ticks, words = power_ticks(logs)
+    return {
+        "label": f"{title} (log scale)",
+        "values": logs,
+        "range": [ticks[0], ticks[-1]],
+        "tickvals": ticks,
+        "ticktext": words,
+    }
+
+
 def settings_figure(rows):
     """Parallel coordinates: one line per run through its settings, ending at its best validation accuracy."""
     plotted = [row for row in rows if row["settings"] and row["best validation accuracy"] is not None]
     dimensions = []
     for name, title, logarithmic in CHART_SETTINGS:
-        values = [float(row["settings"][name]) for row in plotted]
-        if logarithmic and all(value > 0 for value in values):
-            values, title = [math.log10(value) for value in values], f"{title} (log10)"
-        dimensions.append({"label": title, "values": values})
+        dimensions.append(axis([row["settings"][name] for row in plotted], title, logarithmic))
     accuracy = [row["best validation accuracy"] for row in plotted]
     dimensions.append({"label": "best validation accuracy", "values": accuracy, "range": [0, 1]})
+    # Parallel coordinates colour lines only through a scale: one stop per run, at its own index, in its colour.
+    colours = run_colours([row["folder"] for row in plotted])
+    last = max(len(plotted) - 1, 1)
+    scale = [[index / last, colours[row["folder"]]] for index, row in enumerate(plotted)]
     figure = go.Figure(
         go.Parcoords(
-            line={
-                "color": accuracy,
-                "colorscale": "Viridis",
-                "cmin": 0,
-                "cmax": 1,
-                "showscale": True,
-                "colorbar": {"title": {"text": "accuracy"}},
-            },
+            line={"color": list(range(len(plotted))), "colorscale": scale if len(scale) > 1 else scale * 2},
             dimensions=dimensions,
         )
     )
-    figure.update_layout(height=360, margin={"l": 60, "r": 40, "t": 50, "b": 20})
+    figure.update_layout(height=360, margin={"l": 60, "r": 90, "t": 50, "b": 20})
     return figure
 
 
@@ -158,8 +182,10 @@ def render():
         st.subheader("Settings against accuracy")
         st.plotly_chart(settings_figure(rows), key="board_chart")
         st.caption(
-            "Each line is a run, through its settings to its best validation accuracy (yellow is high). "
-            "Drag along an axis to keep only the runs in that range."
+            "Each line is a run, through its settings to its best validation accuracy, in the run's colour on "
+            "every chart (its name in the table has it too). "
+            "On an axis marked log scale each labelled tick is ten times the one below; batch norm and flips are "
+            "off or on. Drag along an axis to keep only the runs in that range."
         )
     else:
         st.caption("The chart of settings against accuracy appears once two runs have finished an epoch.")

@@ -1,6 +1,8 @@
 """Plotly figures: training curves, a top-5 prediction, a confusion matrix."""
 
 import dataclasses
+import math
+import zlib
 
 import numpy as np
 from plotly.subplots import make_subplots
@@ -9,7 +11,8 @@ from app_pages.plots import go
 from vgg.core.cifar10 import CHANCE_ACCURACY, CHANCE_LOSS
 from vgg.runs.metrics import downsample
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+# Plotly's qualitative D3 colours, less its grey (the reference lines' colour).
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22")
 RIGHT_COLOUR = "#74c476"  # The diagonal (right answers) in green, apart from the mistakes' white-to-red scale.
 # White to a medium red, not to Plotly's near-black "Reds": the counts stay readable in black on every cell.
 MISTAKE_SCALE = [[0, "#fff5f0"], [0.5, "#fc9272"], [1, "#e0393a"]]
@@ -26,14 +29,45 @@ class Series:
     images_per_epoch: int  # Scales epochs to images seen.
 
 
+def power_ticks(logs, most=6):
+    """(tick positions, labels) for an axis of log10 values `logs`: whole powers of ten around them (at least two, at
+    most about `most`), labelled as the numbers they stand for: 0.001, not -3."""
+    low, high = math.floor(min(logs)), math.ceil(max(logs))
+    high = max(high, low + 1)
+    powers = list(range(low, high + 1))[:: max(1, math.ceil((high - low) / (most - 1)))]
+    powers += [high] if powers[-1] != high else []  # The top tick ends the axis: every value stays on it.
+    return powers, [f"{10.0**power:g}" for power in powers]
+
+
+def run_colour(name, taken=()):
+    """A run's colour on every chart (replay, live overlay, Run board), from a stable hash of its folder's name; the
+    next free colour when another run on the same chart has it already."""
+    start = zlib.crc32(name.encode())
+    for step in range(len(PALETTE)):
+        colour = PALETTE[(start + step) % len(PALETTE)]
+        if colour not in taken:
+            return colour
+    return PALETTE[start % len(PALETTE)]
+
+
+def run_colours(names):
+    """{name: colour} for the runs on one chart, each its own colour while the palette lasts; sorted, so a clash is
+    settled the same way on every chart that shows both runs."""
+    colours = {}
+    for name in sorted(names):
+        colours[name] = run_colour(name, colours.values())
+    return colours
+
+
 def training_figure(series, x_axis="epoch"):
     """Loss and accuracy for [Series]: training per logged interval (solid lines), validation per epoch
     (dashed, with markers), against epochs or images seen (`x_axis` "epoch" or "images")."""
     # Wide enough a gap for the loss plot's reference label, which stands in it.
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.16)
     highest_training_loss = 0.0
-    for index, run in enumerate(series):
-        color = PALETTE[index % len(PALETTE)]
+    colours = run_colours([run.name for run in series])
+    for run in series:
+        color = colours[run.name]
         scale = run.images_per_epoch if x_axis == "images" else 1
         batches, epochs = run.metrics.batches, [row for row in run.metrics.epochs if row.val_loss is not None]
         highest_training_loss = max([highest_training_loss] + [row.loss for row in batches])

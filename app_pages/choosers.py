@@ -12,24 +12,26 @@ from vgg.core.errors import UserError
 from vgg.data import uploads
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from vgg.runs.record import ModelRecord, available_models
+from vgg.runs.record import ModelRecord, available_models, model_names
 
 
 def model_choice_ui(key, show=True):
     """Lets the user pick a model; returns a Predictor, or None after saying why there is none. Unless `show`
     (a link hid the chooser), the model is the one session state names, and only its name is shown."""
-    models = available_models(runs_dir())
+    models, names = available_models(runs_dir()), model_names(runs_dir())
     if not models:
         st.info(
             "No trained model yet: train one on the Train page (even one epoch of the cpu preset), and it appears here."
         )
         return None
     if show:
-        label = st.selectbox("Model", list(models), key=key, help="The shipped model, or any run's saved model.")
+        label = st.selectbox(
+            "Model", list(models), key=key, format_func=names.get, help="The shipped model, or any run's saved model."
+        )
     else:
         label = st.session_state.get(key) if st.session_state.get(key) in models else next(iter(models))
         st.session_state[key] = label
-        st.markdown(f"**Model**: {label}")
+        st.markdown(f"**Model**: {names[label]}")
     path = models[label]
     summary = ModelRecord.of(path).summary()
     if summary:

@@ -45,12 +45,25 @@ def identity_ui():
             st.rerun()
 
 
+NAME_FIRST = "Type your name in the sidebar first: runs carry their starter's name in class."
+
+
+def refusal_ui(key):
+    """The refusal of the last start kept under `key` in session state, until the next start; a refusal for want of
+    a name goes as soon as the name is typed."""
+    refusal = st.session_state.get(key)
+    if refusal == NAME_FIRST and current_user() is not None:
+        st.session_state.pop(key)
+    elif refusal:
+        st.error(refusal)
+
+
 def start_run(**launch_arguments):
     """Queues a run from any page through `vgg.classroom.launch.launch`, as this session's user: within the class's
     limits for a student and the disk budget for everyone. Returns (run, process); a refusal raises UserError."""
     owner, teacher = current_user(), is_teacher()
     if class_mode() and owner is None and not teacher:
-        raise UserError("Type your name in the sidebar first: runs carry their starter's name in class.")
+        raise UserError(NAME_FIRST)
     return launch(
         runs_dir(),
         owner=owner,

@@ -18,6 +18,12 @@ from vgg.runs.metrics import format_duration
 from vgg.runs.queue import move_up, slot_count
 
 
+def starts_text(place):
+    """When a queued run is expected to start, in words: 'in about 2 min', 'next' or 'when a slot frees'."""
+    when = place.starts_in_seconds
+    return "when a slot frees" if when is None else "next" if when < 1 else f"in about {format_duration(when)}"
+
+
 def queue_ui(titles):
     """The queued runs, first in line first; returns ("cancel" or "up", run name) or None."""
     places = queue_places(str(runs_dir()))
@@ -30,9 +36,7 @@ def queue_ui(titles):
             run = open_run(runs_dir(), place.run_name)
             status = run.status()
             columns = st.columns([4, 1, 1], vertical_alignment="center")
-            when = place.starts_in_seconds
-            when = "when a slot frees" if when is None else "next" if when < 1 else f"in about {format_duration(when)}"
-            columns[0].markdown(f"**{place.position}.** {titles.get(run.name, run.name)} · starts {when}")
+            columns[0].markdown(f"**{place.position}.** {titles.get(run.name, run.name)} · starts {starts_text(place)}")
             if may_control(status, current_user(), is_teacher()) and columns[1].button(
                 "Cancel", key=f"cancel_{run.name}", help="Take it out of the queue; it can be resumed later."
             ):

@@ -10,6 +10,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from app_pages import links
+from app_pages.charts import power_ticks
 from app_pages.plots import go
 from vgg.classroom.doctor import Verdict, diagnose_records
 from vgg.core.errors import UserError
@@ -19,18 +20,30 @@ from vgg.runs.diagnostics import heatmap, read_diagnostics
 VERDICT_LOOK = {Verdict.HEALTHY: st.success, Verdict.WAITING: st.info}
 
 
+ZERO_COLOUR = "#bdbdbd"  # A gradient of exactly zero: off the colour scale, which has no zero on a log axis.
+DIAGNOSIS_CAPTION = (
+    "Each row is a layer, input side at the top; each column a check of the network on the same probe images "
+    "during training. Left: the share of the layer's units that output zero for every probe image; a dead unit "
+    "passes nothing on and stops learning. Right: the gradient's size, how hard the loss pushes the layer's weights "
+    "to change (each labelled colour is ten times the one before); grey cells are exactly zero: nothing reaches "
+    "that layer to learn from."
+)
+
+
 def diagnosis_figure(diagnostics):
-    """Two heatmaps, units (input side at the top) by probe: the share of dead units, and log10 of the gradient's
-    size relative to the weights'."""
+    """Two heatmaps, layers (input side at the top) by probe: the share of dead units, and the gradient's size on a
+    log scale, with exactly zero drawn in its own labelled colour."""
     dead, gradient = heatmap(diagnostics, "dead_fraction"), heatmap(diagnostics, "gradient_norm")
     labels = [layer_label(name) for name in dead.units]
     x = [f"{epoch:.2f}" for epoch in dead.epochs]
     figure = make_subplots(
         rows=1,
         cols=2,
-        horizontal_spacing=0.18,
-        subplot_titles=("Dead units (share that never fire)", "Gradient size (log10)"),
+        horizontal_spacing=0.2,
+        subplot_titles=("Dead units: share that never fire", "Gradient size: how hard each layer is pushed"),
     )
+    # Colour bars lie under their maps: beside them, the left one would cover the right map's layer names.
+    below = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "len": 0.4, "thickness": 12}
     figure.add_trace(
         go.Heatmap(
             z=[list(row) for row in dead.values],
@@ -39,29 +52,62 @@ def diagnosis_figure(diagnostics):
             zmin=0,
             zmax=1,
             colorscale="Reds",
-            colorbar={"x": 0.41, "len": 0.9, "tickformat": ".0%"},
+            colorbar=below | {"x": 0.2, "tickformat": ".0%"},
             hovertemplate="%{y} at epoch %{x}: %{z:.0%} dead<extra></extra>",
         ),
         row=1,
         col=1,
     )
     logs = [[None if value is None or value <= 0 else math.log10(value) for value in row] for row in gradient.values]
+    known = [value for row in logs for value in row if value is not None]
+    ticks, words = power_ticks(known) if known else ([], [])
     figure.add_trace(
         go.Heatmap(
             z=logs,
             x=x,
             y=labels,
             colorscale="Viridis",
-            colorbar={"x": 1.0, "len": 0.9},
-            hovertemplate="%{y} at epoch %{x}: 10^%{z:.1f}<extra></extra>",
+            colorbar=below | {"x": 0.8, "tickvals": ticks, "ticktext": words},
+            hovertemplate="%{y} at epoch %{x}: gradient size %{customdata:.2g}<extra></extra>",
+            customdata=[list(row) for row in gradient.values],
         ),
         row=1,
         col=2,
     )
+    zeros = [[1 if value == 0 else None for value in row] for row in gradient.values]
+    if any(value for row in zeros for value in row):
+        figure.add_trace(
+            go.Heatmap(
+                z=zeros,
+                x=x,
+                y=labels,
+                colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
+                showscale=False,
+                hovertemplate="%{y} at epoch %{x}: exactly zero, nothing to learn from<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+        figure.add_annotation(
+            text=f"<span style='color:{ZERO_COLOUR}'>■</span> grey: exactly zero",
+            xref="x2 domain",
+            yref="y2 domain",
+            x=1,
+            y=1.0,
+            yanchor="bottom",
+            showarrow=False,
+            font={"size": 11},
+        )
     figure.update_yaxes(autorange="reversed")
     figure.update_xaxes(title_text="epoch", type="category", nticks=8)
-    figure.update_layout(height=80 + 22 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    figure.update_layout(height=170 + 22 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 80})
     return figure
+
+
+def diagnosis_chart_ui(diagnostics, key):
+    """The two heatmaps and the sentence that reads them."""
+    st.plotly_chart(diagnosis_figure(diagnostics), key=key)
+    st.caption(DIAGNOSIS_CAPTION)
 
 
 def fix_ui(run, config, diagnosis):
@@ -94,7 +140,7 @@ def doctor_ui(run, config, metrics):
         st.markdown("**Diagnosis**")
         VERDICT_LOOK.get(diagnosis.verdict, st.warning)(diagnosis.sentence)
         if diagnostics.probes:
-            st.plotly_chart(diagnosis_figure(diagnostics), key=f"doctor_chart_{run.name}")
+            diagnosis_chart_ui(diagnostics, f"doctor_chart_{run.name}")
         if diagnosis.fix_sentence:
             return fix_ui(run, config, diagnosis)
     return None

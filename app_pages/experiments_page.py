@@ -4,18 +4,20 @@ predicted; the teacher watches the class live (app_pages/class_dashboard.py)."""
 
 import streamlit as st
 
-from app_pages.caches import active_signature, after_start, runs_dir
+from app_pages.caches import active_signature, after_start, queue_places, runs_dir
 from app_pages.class_dashboard import class_dashboard_ui
-from app_pages.class_ui import current_user, identity_ui, is_teacher, start_run
+from app_pages.class_ui import current_user, identity_ui, is_teacher, refusal_ui, start_run
+from app_pages.class_view import starts_text
 from app_pages.pages import EXPERIMENTS, page_header
 from app_pages.run_view import pause_key, run_view_ui
 from vgg.classroom.experiments import experiment_runs, load_experiments, outcome
 from vgg.classroom.policy import class_mode
 from vgg.core.config import REDRAW_SECONDS, changes_from_preset
 from vgg.core.errors import UserError
+from vgg.core.words import settings_words
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import list_runs
-from vgg.runs.status import ENDED_STATES
+from vgg.runs.status import ENDED_STATES, State
 
 
 def experiment_choice_ui(experiments):
@@ -29,8 +31,7 @@ def prediction_ui(experiment, disabled):
     """The question, the settings it fixes, and the student's prediction (None until one is chosen)."""
     st.markdown(f"**{experiment.question}**")
     changes = changes_from_preset(experiment.config(), experiment.preset)
-    fixed = ", ".join(f"{name} = {value}" for name, value in changes.items())
-    st.caption(f"Settings: the **{experiment.preset}** preset with {fixed or 'nothing changed'}.")
+    st.caption(f"Settings: the **{experiment.preset}** preset with {settings_words(changes) or 'nothing changed'}.")
     texts = {choice.id: choice.text for choice in experiment.choices}
     return st.radio(
         "Your prediction, before you start",
@@ -93,6 +94,30 @@ def result_ui(experiment, run, status):
     right.markdown(result.explanation)
 
 
+def queued_ui(run):
+    """A queued run's place in the queue and when it should start, redrawn with the queue's forecast."""
+    place = next((place for place in queue_places(str(runs_dir())) if place.run_name == run.name), None)
+    if place is None:  # It left the queue between two redraws: the page's next rerun shows it training.
+        st.info("Your run is leaving the queue to start.", icon=":material/schedule:")
+        return
+    ahead = "no run" if place.position == 1 else f"{place.position - 1} run(s)"
+    st.info(
+        f"Your run is number {place.position} in the queue ({ahead} ahead of it) and starts {starts_text(place)}; "
+        "it starts by itself, and its curves appear here.",
+        icon=":material/schedule:",
+    )
+
+
+def run_ui(run, status, busy):
+    """The run: its place while queued, then its curves, live while it trains and kept in view with the result."""
+    if status.state == State.QUEUED:
+        st.fragment(run_every=REDRAW_SECONDS)(queued_ui)(run)
+    elif busy and not st.session_state.get(pause_key(run.name)):
+        st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run.name, [], live=True)
+    else:
+        run_view_ui(run.name, [])
+
+
 def render():
     page_header(EXPERIMENTS)
     identity_ui()
@@ -115,16 +140,11 @@ def render():
         help="Choose your prediction first." if prediction is None else None,
     ):
         start(experiment, prediction)
-    if st.session_state.get("experiment_refusal"):
-        st.error(st.session_state.experiment_refusal)
+    refusal_ui("experiment_refusal")
     if run is not None:
         st.session_state.drawn_signature = active_signature(str(runs_dir()))
         if status.state in ENDED_STATES:
             result_ui(experiment, run, status)
-        with st.expander("The run", expanded=busy):
-            if busy and not st.session_state.get(pause_key(run.name)):
-                st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run.name, [], live=True)
-            else:
-                run_view_ui(run.name, [])
+        run_ui(run, status, busy)
     if is_teacher() or not class_mode():
         class_dashboard_ui(experiments)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import links
 from app_pages.architecture_view import architecture_ui
-from app_pages.attention_view import attention_ui
+from app_pages.attention_view import attention_ui, guessing_ui
 from app_pages.caches import dataset_or_message, newer_checkpoint, runs_dir
 from app_pages.choosers import image_choice_ui, model_choice_ui, sample_of
 from app_pages.filters_view import filters_ui
@@ -33,7 +33,6 @@ from vgg.data.cifar10 import CLASS_NAMES
 from vgg.explain.visualize import (
     enlarge,
     feature_map_grid,
-    is_guessing,
     outline,
     receptive_field_box,
     receptive_field_geometry,
@@ -250,13 +249,7 @@ def answer_ui(predictor, image, label, column_left, column_right):
     column_left.image(enlarge(image, 3), caption=label, width=96)
     top = predictor.top_k(image, k=1)[0]
     column_right.markdown(f"The model says **{top.name}** ({top.probability:.0%}).")
-    classes = len(predictor.class_names)
-    if is_guessing(top.probability, classes):
-        column_right.warning(
-            f"≈ {1 / classes:.0%}: one in {classes}, the model is guessing. A model that has not learned "
-            "gives about the same answer for every image: try another one.",
-            icon=":material/casino:",
-        )
+    guessing_ui(column_right, top.probability, len(predictor.class_names))
 
 
 OLD_LINK = ("image", "split")  # An older link's image (`val:<position>`) and split, from before `class` and `index`.

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages import links
+from app_pages.attention_view import guessing_ui
 from app_pages.caches import cached_split_id, dataset_for, newer_checkpoint, runs_dir
 from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.choosers import model_choice_ui, sample_of
@@ -26,7 +27,7 @@ from vgg.explain.evaluation import (
     load_saved,
     split_for,
 )
-from vgg.explain.visualize import enlarge, heatmap_is_empty, heatmap_overlay
+from vgg.explain.visualize import enlarge, heatmap_is_empty, heatmap_overlay, is_guessing
 from vgg.runs.record import available_models
 
 GALLERY_PAGE = 12  # Images per gallery page: two rows of six fit a 1024x768 projector.
@@ -226,11 +227,21 @@ def cell_gallery_ui(evaluation, dataset, cell):
     return gallery_ui(evaluation, dataset, indices, f"cell_{names[true]}_{names[called]}")
 
 
+def typical_confidence(evaluation):
+    """The probability the model gives its answer on a typical validation image (the median)."""
+    return float(np.median(evaluation.confidence))
+
+
 def confident_gallery_ui(evaluation, dataset):
     st.markdown("**The most confident mistakes**: the images the model gets wrong while most sure of itself.")
     mistakes = evaluation.confident_mistakes()
     if not len(mistakes):
         st.info("The model gets every validation image right.")
+        return None
+    if is_guessing(typical_confidence(evaluation), len(evaluation.class_names)):
+        # Every answer is a guess: the "most confident" of them are sure of nothing, so none is worth a look.
+        top = float(evaluation.confidence[mistakes[0]])
+        st.caption(f"None to show: this model guesses, and even its surest mistake is at {top:.0%}.")
         return None
     return gallery_ui(evaluation, dataset, mistakes, "confident")
 
@@ -334,6 +345,7 @@ def render():
         return
     with summary:
         summary_ui(evaluation)
+        guessing_ui(st, typical_confidence(evaluation), len(evaluation.class_names))
     matrix_ui(evaluation)
     cell = cell_choice_ui(evaluation)
     links.write(MISTAKES.path, LINK, {"model": label, "cell": [evaluation.class_names[index] for index in cell]})

@@ -20,7 +20,7 @@ from vgg.explain.attention import DEFAULT_BLOCK, is_empty
 from vgg.explain.neighbours import image_features
 from vgg.explain.unfamiliar import familiarity
 from vgg.explain.visualize import enlarge, grid_overlay
-from vgg.runs.record import ModelRecord, available_models
+from vgg.runs.record import ModelRecord, available_models, model_names
 
 MAX_FILES = 20  # Per upload: each photo costs a decode and a Grad-CAM on the server that 30 students share.
 # What a link to this page names (app_pages/links.py): ?model=<label>&compare=<label of the compared model>.
@@ -242,7 +242,11 @@ def render():
     )
     compared = ()
     if other is not None:
-        compared = [(st.session_state["predict_model"], predictor), (st.session_state["predict_compare_model"], other)]
+        names = model_names(runs_dir())
+        compared = [
+            (names[st.session_state[key]], model)
+            for key, model in (("predict_model", predictor), ("predict_compare_model", other))
+        ]
     files = uploads_ui()
     if not files:
         st.info(

@@ -9,8 +9,8 @@ import time
 
 import streamlit as st
 
-from app_pages.charts import PALETTE, Series, training_figure
-from app_pages.doctor_view import diagnosis_figure
+from app_pages.charts import Series, run_colours, training_figure
+from app_pages.doctor_view import diagnosis_chart_ui
 from app_pages.plots import go
 from vgg.classroom.doctor import diagnose_records
 from vgg.classroom.replays import at, duration, replays
@@ -56,14 +56,15 @@ def run_label(blog, run):
 def dead_units_figure(recorded):
     """Side by side, for each recorded run at its end: the share of each layer's ReLUs that never fire."""
     figure = go.Figure()
-    for index, run in enumerate(recorded):
+    colours = run_colours([run.name for run in recorded])
+    for run in recorded:
         latest = read_diagnostics(run).latest
         units = [unit for unit in latest.units if unit.dead_fraction is not None] if latest else []
         figure.add_bar(
             x=[layer_label(unit.name) for unit in units],
             y=[unit.dead_fraction for unit in units],
             name=run_label(recorded[0], run),
-            marker_color=PALETTE[index % len(PALETTE)],
+            marker_color=colours[run.name],
             hovertemplate="%{x}: %{y:.0%} of its units never fire<extra></extra>",
         )
     figure.update_layout(
@@ -94,7 +95,7 @@ def explanation_ui(recorded, moment):
             f"same way ({outcome(blog)} for the blog's own recipe; {steps})."
         )
     if moment.diagnostics.probes:
-        st.plotly_chart(diagnosis_figure(moment.diagnostics), key="replay_doctor")
+        diagnosis_chart_ui(moment.diagnostics, "replay_doctor")
     if len(recorded) > 1:
         st.plotly_chart(dead_units_figure(recorded), key="replay_dead_units")
         st.caption(

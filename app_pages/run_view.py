@@ -26,6 +26,7 @@ from vgg.core.phases import PREPARING, SCORING, TRAINING, VALIDATING, WORDS
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import open_run
 from vgg.runs.metrics import format_duration, progress, read_metrics
+from vgg.runs.naming import display_name, fix_title, name_of, run_title
 from vgg.runs.status import PRECISION_WORDS, PROCESS_STATES, RESUMABLE_STATES, State, images_per_epoch
 from vgg.runs.time_left import seconds_left
 
@@ -51,7 +52,7 @@ def controls_ui(run, status, live):
     owner = f" · started by {status.owner}" if status.owner else ""
     precision = f" · {PRECISION_WORDS[status.precision]}" if status.precision in PRECISION_WORDS else ""
     columns[0].markdown(
-        f"{STATE_ICONS.get(status.state, '')} **{run.name}** is **{status.state}** · "
+        f"{STATE_ICONS.get(status.state, '')} **{name_of(run, with_owner=False)}** is **{status.state}** · "
         f"device: {status.device or 'not yet known'}{precision}{owner}"
     )
     # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
@@ -242,7 +243,7 @@ def start_fix(run, status, fixed):
             config=fixed,
             preset=status.preset,
             data_dir=status.data_dir or default_data_dir(),
-            title=f"{status.title or run.name}, fixed",
+            title=fix_title(run_title(run.config(), status)),
         )
     except UserError as error:
         st.error(str(error))
@@ -259,7 +260,7 @@ def series_key(run, config, status):
         version = (stat.st_size, stat.st_mtime_ns)
     except OSError:
         version = (0, 0)
-    return (str(run.path), run_label(run.name, config, status), images_per_epoch(config, status), *version)
+    return (str(run.path), display_name(config, status), images_per_epoch(config, status), *version)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -303,17 +304,3 @@ def chart_ui(run, config, status, compare_names):
         "guesses evenly among the 10 classes; 10% is the accuracy of guessing. "
         f"Updated {datetime.datetime.now():%H:%M:%S}."
     )
-
-
-def run_label(name, config, status):
-    """What a run is, for a legend: its title, or 'blog (no batch norm, 3k images) · 09:18', and who started it."""
-    if status.title:
-        return f"{status.title} · {status.owner}" if status.owner else status.title
-    parts = [
-        "batch norm" if config.batch_norm else "no batch norm",
-        f"{images_per_epoch(config, status) / 1000:.3g}k images",
-    ]
-    started = ""
-    if status.created:
-        started = f" · {datetime.datetime.fromisoformat(status.created):%H:%M}"
-    return f"{status.preset or name} ({', '.join(parts)}){started}"

@@ -11,19 +11,20 @@ import streamlit as st
 
 from app_pages import links
 from app_pages.caches import active_signature, after_start, runs_dir
-from app_pages.class_ui import identity_ui, is_teacher, start_run
+from app_pages.class_ui import identity_ui, is_teacher, refusal_ui, start_run
 from app_pages.class_view import apply_queue_action, queue_ui, render_teacher_controls
 from app_pages.pages import TRAIN, page_header
 from app_pages.presenter import folded
 from app_pages.replay_view import replay_ui
-from app_pages.run_view import pause_key, run_label, run_view_ui
+from app_pages.run_view import pause_key, run_view_ui
 from app_pages.train_settings import settings_ui
 from vgg.classroom.launch import training_runs
 from vgg.classroom.policy import class_mode, clean_name, delete_run
 from vgg.core.config import REDRAW_SECONDS, validate
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
-from vgg.runs.folder import list_runs
+from vgg.runs.folder import list_runs, open_run
+from vgg.runs.naming import name_of
 from vgg.runs.queue import slot_count
 from vgg.runs.status import State
 
@@ -56,18 +57,18 @@ def start_ui(training, column):
         help="Every training slot is busy: the run waits in the queue and starts by itself." if full else None,
     )
     if full:
-        names = ", ".join(f"**{run.name}**" for run in training)
+        names = ", ".join(f"**{name_of(run)}**" for run in training)
         st.info(
             f"{names} {'is' if len(training) == 1 else 'are'} training; a new run waits in the queue below and "
             "starts by itself when a slot frees."
         )
     # A refusal stays on screen until the next start, and a place in the queue while the run waits there, not
     # only until the next redraw.
-    if st.session_state.get("start_refusal"):
-        st.error(st.session_state.start_refusal)
+    refusal_ui("start_refusal")
     queued = st.session_state.get("start_queued")
     if queued and queued in {name for name, state in active_signature(str(runs_dir())) if state == State.QUEUED}:
-        st.success(f"Run **{queued}** is in the queue; it starts by itself when a training slot frees.")
+        name = name_of(open_run(runs_dir(), queued))
+        st.success(f"Run **{name}** is in the queue; it starts by itself when a training slot frees.")
     return pressed
 
 
@@ -161,15 +162,8 @@ def runs_table_ui(runs, titles):
 
 
 def run_titles(runs):
-    """{folder name: what lists call the run}: the chart legend's name for it (run_view.run_label), or the folder
-    name of a run whose files cannot say."""
-    titles = {}
-    for run in runs:
-        try:
-            titles[run.name] = run_label(run.name, run.config(), run.status())
-        except UserError:
-            titles[run.name] = run.name
-    return titles
+    """{folder name: what lists call the run} (vgg/runs/naming.py)."""
+    return {run.name: name_of(run) for run in runs}
 
 
 def run_choice_ui(titles, default_name):

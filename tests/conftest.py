@@ -131,7 +131,7 @@ def trained_runs_dir(tmp_path_factory, image_folder):
     from vgg.runs.folder import create_run
 
     runs_dir = tmp_path_factory.mktemp("runs")
-    run = create_run(runs_dir, tiny_config(epochs=3), name="tiny", data_dir=str(image_folder))
+    run = create_run(runs_dir, tiny_config(epochs=3), name="tiny", data_dir=str(image_folder), title="tiny")
     status = train_quietly(run, image_folder)
     assert status.state == "finished", status.traceback
     return runs_dir

@@ -1,4 +1,5 @@
-"""The Predict page says a map with no evidence is empty, instead of darkening the photo."""
+"""The Predict page says a map with no evidence is empty, instead of darkening the photo; Where it looks and
+Mistakes say when the model is guessing."""
 
 import numpy as np
 
@@ -19,7 +20,7 @@ def no_evidence_model(runs_dir):
             layer.kernel.assign(np.abs(layer.kernel.numpy()) + 0.01)
     last = model.get_layer("predictions")
     last.kernel.assign(-np.abs(last.kernel.numpy()) - 0.01)
-    run = create_run(runs_dir, config, name="no-evidence")
+    run = create_run(runs_dir, config, name="no-evidence", title="Empty maps", owner="Ada")
     model.save(run.model_path)
     return run
 
@@ -38,6 +39,8 @@ def test_predict_page_says_an_empty_map_is_empty_instead_of_darkening_the_photo(
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
     images, _ = generated_images(per_class=1, seed=3)
     app = page_test("predict_page").run()
+    # The picker names the run by its title and starter, not by its folder.
+    assert "Empty maps · Ada (final)" in app.selectbox(key="predict_model").options
     app.selectbox(key="predict_model").set_value("Run no-evidence (final)").run()
     app.get("file_uploader")[0].set_value([("photo.png", png_bytes(images[2]), "image/png")]).run()
     assert not app.exception, app.exception
@@ -48,3 +51,39 @@ def test_predict_page_says_an_empty_map_is_empty_instead_of_darkening_the_photo(
     assert words.count("Empty at block 3 · 8x8 grid") == 3
     # Pictures: the upload, what the network sees, and per class only the pixels map; then the legend.
     assert len(images_shown(app)) == 2 + 2 + 1
+
+
+def guessing_model(runs_dir):
+    """A tiny run whose output layer is all zeros: one in ten for every class of every image, a model at chance."""
+    from vgg.model.build import build_from_config
+    from vgg.runs.folder import create_run
+
+    config = tiny_config(head="small")
+    model = build_from_config(config)
+    for weight in model.get_layer("predictions").weights:
+        weight.assign(np.zeros(weight.shape))
+    run = create_run(runs_dir, config, name="guessing", title="At chance")
+    model.save(run.model_path)
+    return run
+
+
+def test_where_it_looks_and_mistakes_say_a_model_at_chance_is_guessing(data_environment, monkeypatch, tmp_path):
+    from helpers import page_test
+
+    runs_dir = tmp_path / "runs"
+    guessing_model(runs_dir)
+    monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
+    images, _ = generated_images(per_class=1, seed=3)
+    predict = page_test("predict_page").run()
+    predict.selectbox(key="predict_model").set_value("Run guessing (final)").run()
+    predict.get("file_uploader")[0].set_value([("photo.png", png_bytes(images[2]), "image/png")]).run()
+    assert not predict.exception, predict.exception
+    # Where it looks (open for the first photo) warns above its maps.
+    assert any("the model is guessing" in warning.value for warning in predict.warning)
+    mistakes = page_test("mistakes_page").run()
+    mistakes.selectbox(key="mistakes_model").set_value("Run guessing (final)").run()
+    assert not mistakes.exception, mistakes.exception
+    assert any("the model is guessing" in warning.value for warning in mistakes.warning)
+    # Mistakes at one in ten are no surer than any answer: none is presented as the model's most confident.
+    assert "None to show: this model guesses, and even its surest mistake is at 10%." in texts(mistakes)
+    assert not [button for button in mistakes.button if button.key and button.key.startswith("confident_inspect")]

@@ -1,8 +1,11 @@
 """The teacher's controls without a browser: limits saved from the Train page and applied to students, reset for
 the next class and restoring it, the run board's table, pins and chart; and the controls without a password."""
 
+import json
+
 import pytest
 
+from app_pages.charts import run_colours
 from helpers import PASSWORD, page_test, tiny_config
 from vgg.classroom.policy import check_control, clean_name, delete_run, load_limits
 from vgg.core.config import PRESETS
@@ -57,6 +60,8 @@ def test_the_teachers_limits_are_saved_and_hold_students(classroom):
 def test_a_student_sees_no_teachers_controls(classroom):
     student = page_test("train_page", me="Cy").run()
     assert not student.exception
+    # The run shown is named by its title, never its folder.
+    assert any("**Ben's try** is **finished**" in markdown.value for markdown in student.markdown)
     assert not [expander for expander in student.expander if expander.label.startswith("Teacher's controls")]
 
 
@@ -93,11 +98,18 @@ def test_the_run_board_lists_changes_pins_and_plots(classroom):
     table = teacher.dataframe[0].value
     assert sorted(table["name"]) == ["Ada's try", "Ben's try"]
     changed = dict(zip(table["name"], table["changed"], strict=True))
-    assert changed["Ada's try"] == "learning rate 0.01, epochs 3"
-    assert changed["Ben's try"] == "batch norm False"
+    assert changed["Ada's try"] == "a learning rate of 0.01, 3 epochs"
+    assert changed["Ben's try"] == "no batch norm"
     best = dict(zip(table["name"], table["best validation accuracy"], strict=True))
     assert best == {"Ada's try": 0.61, "Ben's try": 0.10}
-    assert teacher.get("plotly_chart"), "no chart of settings against accuracy"
+    [chart] = teacher.get("plotly_chart")
+    # Each run's line has the run's own colour, as on the Train page's charts.
+    [lines] = json.loads(chart.proto.spec)["data"]
+    assert {colour for _, colour in lines["line"]["colorscale"]} == set(run_colours(["adas", "bens"]).values())
+    # Axes in plain values: a learning rate of 0.01, not -2; batch norm off or on, not 0 to 1.
+    axes = {dimension["label"]: dimension for dimension in lines["dimensions"]}
+    assert "0.01" in axes["learning rate (log scale)"]["ticktext"] and "(log10)" not in " ".join(axes)
+    assert axes["batch norm"]["ticktext"] == ["off", "on"]
 
     teacher.multiselect(key="board_pins").set_value(["bens"]).run()
     assert not teacher.exception

@@ -18,5 +18,6 @@ def test_a_damaged_run_is_one_sentence_on_the_train_page(tmp_path, monkeypatch, 
     assert [error.value for error in app.error] == [expected]
     app.selectbox(key="show_run_damaged").set_value("kept").run()
     assert not app.exception and not app.error
-    assert any("**kept** is **finished**" in markdown.value for markdown in app.markdown)
+    # Named by its preset and settings in words, not by its folder.
+    assert any("**cpu preset (an eighth of the width" in markdown.value for markdown in app.markdown)
     assert sorted(app.dataframe[0].value["state"]) == ["damaged", "finished"]

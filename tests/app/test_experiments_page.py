@@ -3,13 +3,15 @@ student without a name is refused."""
 
 import pytest
 
-from helpers import assert_one_sentence, page_test
+from helpers import assert_one_sentence, page_test, texts
 from vgg.classroom.experiments import (
     ExperimentError,
     save_try_this,
     try_this,
 )
 from vgg.runs.folder import list_runs
+from vgg.runs.metrics import EpochRow, row_line
+from vgg.runs.status import State
 
 
 def test_the_teacher_rewrites_a_pages_task_on_the_page_and_a_student_cannot(experiments_environment, monkeypatch):
@@ -46,3 +48,32 @@ def test_in_class_a_student_without_a_name_is_refused_in_one_sentence_and_sees_n
     assert_one_sentence(refusal)
     assert refusal.startswith("Type your name in the sidebar first")
     assert "How the class predicted" not in " ".join(header.value for header in app.subheader)
+    # Once the name is typed, the stale refusal goes.
+    app.text_input(key="me_typed").set_value("Ada").run()
+    assert not app.exception and not app.error
+
+
+def test_a_queued_experiment_shows_its_place_and_a_finished_one_its_curve_beside_the_result(
+    experiments_environment, busy_slot, monkeypatch
+):
+    monkeypatch.delenv("VGG_TRAINING_SLOTS", raising=False)
+    app = page_test("experiments_page").run()
+    # The settings line is in words, not config names.
+    assert "an eighth of the width, a learning rate of 0.05, no warm-up, batches of 32 images, 4 epochs" in texts(app)
+    assert "jit" not in texts(app)
+    app.radio(key="prediction_tiny").set_value("learns").run()
+    app.button(key="start_experiment").click().run()
+    assert not app.exception, app.exception
+    [run] = list_runs(experiments_environment)
+    assert run.status().state == State.QUEUED
+    words = texts(app)
+    assert "Your run is number 1 in the queue (no run ahead of it) and starts" in words
+    assert "Preparing data and model" not in words and "Too early to tell" not in words
+
+    run.request_stop()  # Out of the queue; then written as a run that ended after one epoch.
+    run.update_status(state=State.FINISHED, error=None)
+    run.metrics_path.write_text(row_line(EpochRow(10, 1, 2.0, 0.3, 1.9, 0.7, 0.05, 100.0, 5.0)))
+    app.run()
+    assert not app.exception, app.exception
+    assert not [expander for expander in app.expander if expander.label == "The run"]
+    assert app.get("plotly_chart"), "the loss curve is in view with the result, not folded away"

@@ -1,9 +1,11 @@
 """A fresh install's Train page shows the blog run's replay and the doctor's verdict, through AppTest."""
 
+import json
 import re
 
 import pytest
 
+from app_pages.charts import run_colours
 from helpers import PROJECT_ROOT, page_test
 from vgg.classroom.replays import REPLAYS_DIR
 
@@ -24,3 +26,38 @@ def test_a_fresh_install_shows_the_replay_and_the_doctors_verdict(tmp_path, monk
     assert "Turn batch normalization on and lower the learning rate from 0.001 to 0.0001" in text
     assert re.search(r"with batch norm on: 1\d% of the validation images right", text), "batch norm alone, at chance"
     assert len(app.get("plotly_chart")) == 3, "the replayed curves, the doctor's heatmaps, the dead units side by side"
+    # Each replayed run keeps its own colour, the one any other chart gives it.
+    curves = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    colours = {trace["meta"]: trace["line"]["color"] for trace in curves if "meta" in trace}
+    assert colours == run_colours(colours)
+    # The doctor's heatmaps name layers in words and say how to read them.
+    heatmaps = json.loads(app.get("plotly_chart")[1].proto.spec)["data"]
+    assert "Dense layer 1" in heatmaps[0]["y"] and "fc1" not in heatmaps[0]["y"]
+    assert "grey cells are exactly zero" in " ".join(caption.value for caption in app.caption)
+    # The dead units of the three runs side by side, each bar in its run's colour.
+    bars = json.loads(app.get("plotly_chart")[2].proto.spec)["data"]
+    names = ["blog-short", "blog-short-batch-norm", "blog-short-fixed"]
+    assert [bar["name"] for bar in bars] == [
+        "the blog's recipe",
+        "+ batch norm on",
+        "+ batch norm on, learning rate 0.0001",
+    ]
+    assert [bar["marker"]["color"] for bar in bars] == [colours[name] for name in names]
+
+
+def test_the_doctors_heatmap_draws_an_exactly_zero_gradient_in_its_labelled_colour(tmp_path):
+    import shutil
+
+    from app_pages.doctor_view import ZERO_COLOUR, diagnosis_figure
+    from vgg.runs.diagnostics import read_diagnostics
+    from vgg.runs.folder import Run
+
+    shutil.copytree(REPLAYS_DIR / "blog-short", tmp_path / "blog")
+    lines = (tmp_path / "blog" / "diagnostics.jsonl").read_text().splitlines()
+    probe = json.loads(lines[-1])
+    probe["units"][-2]["gradient_norm"] = 0.0  # Dense layer 2 gets nothing back.
+    (tmp_path / "blog" / "diagnostics.jsonl").write_text("\n".join([*lines[:-1], json.dumps(probe)]) + "\n")
+    figure = diagnosis_figure(read_diagnostics(Run(tmp_path / "blog")))
+    [zeros] = [trace for trace in figure.data if trace.colorscale[0][1] == ZERO_COLOUR]
+    assert zeros.z[-2][-1] == 1 and zeros.z[0][0] is None
+    assert "exactly zero" in " ".join(annotation.text for annotation in figure.layout.annotations)

@@ -49,7 +49,7 @@ def test_every_page_renders_in_chromium(page, server):
 def test_inside_page_draws_feature_maps_of_a_sample(page, server):
     open_page(page, f"{server.url}/inside")
     expect(page.get_by_text("Block 1:").first).to_be_visible(timeout=90_000)
-    choose_model(page, "Run tiny (final)")
+    choose_model(page, "tiny (final)")
     page.get_by_role("tab", name="Feature maps").click()
     expect(page.get_by_text("The model says")).to_be_visible(timeout=90_000)
     expect(page.get_by_text(re.compile(r"Block 1, conv 1 \(32x32\)")).first).to_be_visible()
@@ -70,7 +70,7 @@ def test_upload_an_image_and_see_a_prediction(page, server, tmp_path):
     not_an_image.write_text("This is my homework, not a photo.")
     open_page(page, f"{server.url}/predict")
     expect(page.get_by_role("heading", name="What does VGG16 see?")).to_be_visible(timeout=90_000)
-    choose_model(page, "Run tiny (final)")
+    choose_model(page, "tiny (final)")
     page.locator("input[type=file]").first.set_input_files([str(ship), str(not_an_image)])
     expect(page.get_by_text(re.compile(r"my-ship\.png: ship"))).to_be_visible(timeout=90_000)
     expect(page.locator(".js-plotly-plot")).to_have_count(1, timeout=90_000)

@@ -52,5 +52,5 @@ def test_the_fix_button_starts_the_fixed_run_overlaid_on_the_stuck_one(browser, 
     expect(page.get_by_text(re.compile(r"is (queued|starting|running|finished) ·"))).to_be_visible(timeout=60_000)
     overlay = page.get_by_test_id("stMultiSelect").filter(has_text="Overlay other runs")
     expect(overlay).to_contain_text("blog", timeout=60_000)
-    expect(page.get_by_text(re.compile(r"blog, fixed")).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"blog, fix 1")).first).to_be_visible(timeout=60_000)
     page.context.close()

@@ -40,7 +40,7 @@ def test_a_copied_link_opens_the_same_view_in_another_browser(browser, server):
     teacher.context.close()
 
     student = new_page(browser, link)
-    expect(student.get_by_text(f"Model: {TINY}")).to_be_visible(timeout=120_000)
+    expect(student.get_by_text("Model: tiny (final)")).to_be_visible(timeout=120_000)
     wait_until_idle(student)
     expect(student.get_by_role("combobox", name="True class")).to_have_value("cat")
     expect(student.get_by_role("combobox", name="Called")).to_have_value("bird")

@@ -49,7 +49,9 @@ def test_five_sessions_at_once_while_a_run_trains(browser, server, image_folder,
         uploads[name] = tmp_path / name
         uploads[name].write_bytes(png_bytes(images[list(labels).index(label)].repeat(8, axis=0).repeat(8, axis=1)))
 
-    run, process = launch(server.runs_dir, "bg", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
+    run, process = launch(
+        server.runs_dir, "bg", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder, title="bg"
+    )
     # The machine's two cores are shared with another long training: a nicer run keeps pages answering.
     os.setpriority(os.PRIO_PROCESS, process.pid, 10)
     pages = []
@@ -106,7 +108,11 @@ def test_an_idle_train_page_follows_a_run_started_elsewhere(browser, server, ima
         expect(start).to_be_enabled(timeout=120_000)
         # Started as `python -m vgg train` would be from a terminal: this page is not told.
         run, process = launch(
-            server.runs_dir, "from-terminal", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder
+            server.runs_dir,
+            "from-terminal",
+            config=tiny_config(epochs=200, batch_size=8),
+            data_dir=image_folder,
+            title="from-terminal",
         )
         os.setpriority(os.PRIO_PROCESS, process.pid, 10)
         shown = page.get_by_text(re.compile(r"\bfrom-terminal is (queued|starting|running) ·"))

@@ -33,7 +33,7 @@ def classroom(class_environment, image_folder):
 def test_a_student_cannot_stop_anothers_run_and_the_teacher_can(classroom):
     ben = page_test("train_page", me="Ben").run()
     assert not ben.exception
-    assert "**adas** is **running**" in " ".join(markdown.value for markdown in ben.markdown)
+    assert "**Ada, lr 0.05** is **running**" in " ".join(markdown.value for markdown in ben.markdown)
     assert "started by Ada" in " ".join(markdown.value for markdown in ben.markdown)
     assert not [button for button in ben.button if button.key == "stop_adas"], "Ben sees a Stop button on Ada's run"
     # Forced past the page (a crafted request), the same check refuses it in one sentence.

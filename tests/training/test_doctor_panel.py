@@ -26,7 +26,7 @@ def test_a_stuck_run_shows_its_diagnosis_and_its_fix_starts_overlaid(image_folde
         fixed = [other for other in list_runs(tmp_path) if other.name != "blog"]
         assert len(fixed) == 1
         assert fixed[0].config().batch_norm and not run.config().batch_norm
-        assert fixed[0].status().title == "blog, fixed"
+        assert fixed[0].status().title == "blog, fix 1"
         assert app.multiselect(key="compare").value == ["blog"]
     finally:
         stop_active_runs(tmp_path)

@@ -70,7 +70,7 @@ def test_the_page_starts_only_after_a_prediction_and_shows_it_beside_what_happen
     app = page_test("experiments_page").run()
     assert not app.exception, app.exception
     assert "Predict first, then start." in texts(app)
-    assert "Will a tiny VGG16 learn" in texts(app) and "width = 0.125" in texts(app)
+    assert "Will a tiny VGG16 learn" in texts(app) and "an eighth of the width" in texts(app)
     assert app.button(key="start_experiment").disabled, "no prediction yet"
     assert list_runs(runs_dir) == []
     app.radio(key="prediction_tiny").set_value("chance").run()

@@ -7,6 +7,7 @@ import pytest
 from helpers import generated_images, notices, page_test, png_bytes, texts, train_quietly
 from vgg.classroom.launch import stop_active_runs, wait_for
 from vgg.runs.folder import list_runs, open_run
+from vgg.runs.naming import name_of
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
     status = wait_for(run, ("finished", "failed", "interrupted"), 240)
     assert status.state == "finished", status
     app.run()
-    assert f"**{run.name}** is **finished**" in texts(app)
+    assert f"**{name_of(run, with_owner=False)}** is **finished**" in texts(app)
     assert len(run.metrics().rows()) > 2
     assert app.get("plotly_chart")
 

@@ -125,7 +125,7 @@ def test_stuck_at_chance_needs_ln10_and_the_same_answer_on_two_probes_in_a_row()
     stuck = verdict_of(two(loss=LN10 + 0.015, spread=5e-4, dead={"block4": 0.3, "block5": 0.9, "fc1": 1.0}))
     assert stuck.verdict == Verdict.STUCK
     assert stuck.evidence["dead_units"] == {"block5": 0.9, "fc1": 1.0}
-    assert "block 5" in stuck.sentence and "fc1" in stuck.sentence
+    assert "block 5" in stuck.sentence and "dense layer 1" in stuck.sentence and "fc1" not in stuck.sentence
     assert verdict_of(two(loss=LN10 + 0.03, spread=5e-4)).verdict != Verdict.STUCK  # Not at ln 10.
     assert verdict_of(two(loss=LN10, spread=2e-3)).verdict != Verdict.STUCK  # Answers differ by image.
     assert verdict_of([probe(20), probe(40, loss=LN10, spread=1e-6)]).verdict != Verdict.STUCK  # Once only.

@@ -5,6 +5,7 @@ import dataclasses
 import enum
 import math
 
+from vgg.model.names import layer_label
 from vgg.runs.diagnostics import LN10
 
 CHANCE_TOLERANCE = 0.02  # |probe loss - ln 10| below this is guessing.
@@ -98,14 +99,15 @@ def listing(parts, limit=4):
 
 
 def unit_label(name):
-    """How a sentence names a unit: 'block 5', 'fc1', 'the output layer'."""
+    """How a sentence names a unit: 'block 5', 'dense layer 1', 'the output layer'."""
     if name == "predictions":
         return "the output layer"
-    return f"block {name[len('block') :]}" if name.startswith("block") else name
+    label = layer_label(name)
+    return label[0].lower() + label[1:]
 
 
 def dead_shares(dead):
-    """'71% of block 5's channels, 84% of fc1's units and 73% of fc2's units'."""
+    """'71% of block 5's channels, 84% of dense layer 1's units and 73% of dense layer 2's units'."""
     return listing(
         [
             f"{share:.0%} of {unit_label(name)}'s {'channels' if name.startswith('block') else 'units'}"

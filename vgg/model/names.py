@@ -15,9 +15,18 @@ def block_of(layer_name):
 LAYER_WORDS = {"conv": "conv", "relu": "ReLU", "bn": "batch norm", "pool": "pooled"}
 
 
+# The head's layers, as the doctor's probes and the architecture name them.
+HEAD_WORDS = {"fc1": "Dense layer 1", "fc2": "Dense layer 2", "predictions": "Output layer"}
+
+
 def layer_label(layer_name):
-    """A block layer's name for people: `block3_conv2` -> "Block 3, conv 2", `block3_pool` -> "Block 3, pooled";
-    names outside the blocks (`fc1`, `flatten`) are returned as they are."""
+    """A layer's name for people: `block3_conv2` -> "Block 3, conv 2", `block3_pool` -> "Block 3, pooled", a probed
+    block `block3` -> "Block 3", `fc1` -> "Dense layer 1"; other names (`flatten`) are returned as they are."""
+    if layer_name in HEAD_WORDS:
+        return HEAD_WORDS[layer_name]
+    number = layer_name.removeprefix("block")
+    if number != layer_name and number.isdigit():
+        return f"Block {number}"
     block = block_of(layer_name)
     if block is None:
         return layer_name

@@ -14,6 +14,7 @@ from vgg.core.paths import ASSETS_DIR
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.runs.card import Card
 from vgg.runs.folder import Run, list_runs
+from vgg.runs.naming import name_of
 
 SNAPSHOT_MODEL = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
 SNAPSHOT_LABEL = "cpu run over 8 epochs, with snapshots (assets/)"
@@ -161,13 +162,25 @@ def default_model_path():
 
 
 def available_models(runs_dir):
-    """{label: path} of the shipped model and every run's final model or else its last checkpoint, newest run first."""
-    models = {SHIPPED_LABEL: SHIPPED_MODEL} if SHIPPED_MODEL.exists() else {}
+    """{label: path} of the shipped model and every run's final model or else its last checkpoint, newest run first.
+    A label names the run's folder, so links and session state keep naming the same model; `model_names` says it
+    for people."""
+    return {label: path for label, (path, _) in _models(runs_dir).items()}
+
+
+def model_names(runs_dir):
+    """{label: what people call the model}: 'blog recipe (demo) · Ada (final)', not the run's folder."""
+    return {label: name for label, (_, name) in _models(runs_dir).items()}
+
+
+def _models(runs_dir):
+    """{label: (path, name for people)} of every model a page can open."""
+    models = {SHIPPED_LABEL: (SHIPPED_MODEL, SHIPPED_LABEL)} if SHIPPED_MODEL.exists() else {}
     if SNAPSHOT_MODEL.exists():  # A small run shipped with its weights over time, for the Epoch slider.
-        models[SNAPSHOT_LABEL] = SNAPSHOT_MODEL
+        models[SNAPSHOT_LABEL] = (SNAPSHOT_MODEL, SNAPSHOT_LABEL)
     for run in list_runs(runs_dir):
         if run.model_path.exists():
-            models[f"Run {run.name} (final)"] = run.model_path
+            models[f"Run {run.name} (final)"] = (run.model_path, f"{name_of(run)} (final)")
         elif run.checkpoint_path.exists():
-            models[f"Run {run.name} (last checkpoint)"] = run.checkpoint_path
+            models[f"Run {run.name} (last checkpoint)"] = (run.checkpoint_path, f"{name_of(run)} (last checkpoint)")
     return models

@@ -1,0 +1,54 @@
+"""What people call a run, everywhere the app names one (status lines, legends, model pickers): its title, or its
+preset's description and settings in words, and who started it; never its folder's timestamp."""
+
+import datetime
+import re
+
+from vgg.core.config import PRESET_DESCRIPTIONS, changes_from_preset
+from vgg.core.errors import UserError
+from vgg.core.words import UNSAID_SETTINGS, settings_words
+
+MAX_NAMED_CHANGES = 3  # More would not fit a picker; the Run board lists them all.
+FIX_SUFFIX = re.compile(r"^(?P<base>.*?)(?:, fix (?P<number>\d+)|(?P<fixed>(?:, fixed)+))$")
+
+
+def preset_title(preset):
+    """A preset's description up to its colon ("The blog's recipe on 3,000 images for one epoch")."""
+    description = PRESET_DESCRIPTIONS.get(preset)
+    return description.split(":")[0].rstrip(".") if description else f"{preset or 'cpu'} preset"
+
+
+def run_title(config, status):
+    """The run's title, or its preset's with the settings it changed in words: what a person calls it."""
+    if status.title:
+        return status.title
+    changes = {
+        name: value for name, value in changes_from_preset(config, status.preset).items() if name not in UNSAID_SETTINGS
+    }
+    words = settings_words(dict(list(changes.items())[:MAX_NAMED_CHANGES]))
+    return f"{preset_title(status.preset)} ({words})" if words else preset_title(status.preset)
+
+
+def display_name(config, status, with_owner=True):
+    """'blog recipe (demo) · Ada': the title and who started it; an untitled run also says when it started."""
+    name = run_title(config, status)
+    if not status.title and status.created:
+        name += f" · {datetime.datetime.fromisoformat(status.created):%H:%M}"
+    return f"{name} · {status.owner}" if status.owner and with_owner else name
+
+
+def name_of(run, with_owner=True):
+    """What people call `run`, or its folder's name when its files cannot say (a damaged run)."""
+    try:
+        return display_name(run.config(), run.status(), with_owner)
+    except UserError:
+        return run.name
+
+
+def fix_title(title):
+    """The title of a run that fixes run `title`: 'blog, fix 1', then 'blog, fix 2', never 'blog, fixed, fixed'."""
+    match = FIX_SUFFIX.match(title)
+    if match is None:
+        return f"{title}, fix 1"
+    done = int(match["number"]) if match["number"] else match["fixed"].count(", fixed")
+    return f"{match['base']}, fix {done + 1}"
