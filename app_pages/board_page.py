@@ -15,6 +15,7 @@ from app_pages.charts import power_ticks, run_colours
 from app_pages.class_ui import identity_ui, is_teacher
 from app_pages.pages import BOARD, page_header
 from app_pages.plots import go
+from app_pages.presenter import plotly_chart
 from vgg.classroom.policy import class_mode, pin
 from vgg.core.config import changes_from_preset
 from vgg.core.errors import UserError
@@ -180,7 +181,7 @@ def render():
     )
     if sum(row["best validation accuracy"] is not None for row in rows) >= 2:
         st.subheader("Settings against accuracy")
-        st.plotly_chart(settings_figure(rows), key="board_chart")
+        plotly_chart(settings_figure(rows), key="board_chart")
         st.caption(
             "Each line is a run, through its settings to its best validation accuracy, in the run's colour on "
             "every chart (its name in the table has it too). "

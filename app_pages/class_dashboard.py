@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.caches import runs_dir
 from app_pages.charts import predictions_figure
+from app_pages.presenter import plotly_chart
 from vgg.classroom.experiments import class_results, tally
 from vgg.classroom.roster import GROUPS, class_roster
 from vgg.runs.folder import list_runs
@@ -47,7 +48,7 @@ def class_table_ui(experiments):
         st.caption("No experiment has been started yet.")
         return
     counts = tally(results)
-    st.plotly_chart(predictions_figure(counts), key="class_predictions_chart")
+    plotly_chart(predictions_figure(counts), key="class_predictions_chart")
     st.dataframe(
         [
             {

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from app_pages import links
 from app_pages.charts import power_ticks
 from app_pages.plots import go
+from app_pages.presenter import plotly_chart
 from vgg.classroom.doctor import Verdict, diagnose_records
 from vgg.core.errors import UserError
 from vgg.model.names import layer_label
@@ -106,7 +107,7 @@ def diagnosis_figure(diagnostics):
 
 def diagnosis_chart_ui(diagnostics, key):
     """The two heatmaps and the sentence that reads them."""
-    st.plotly_chart(diagnosis_figure(diagnostics), key=key)
+    plotly_chart(diagnosis_figure(diagnostics), key=key)
     st.caption(DIAGNOSIS_CAPTION)
 
 

@@ -16,7 +16,7 @@ from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
 from app_pages.pages import INSIDE, page_header
 from app_pages.plots import go
-from app_pages.presenter import folded
+from app_pages.presenter import folded, plotly_chart
 from app_pages.snapshot_view import (
     FINAL_EPOCH,
     beside_start_ui,
@@ -204,7 +204,7 @@ def field_ui(model, image, layer, activation):
         unit = np.unravel_index(int(activation[..., channel].argmax()), (height, width))
     y, x = (int(value) for value in unit)
     with chart:
-        st.plotly_chart(
+        plotly_chart(
             field_figure(activation[..., channel], (y, x)),
             key=field_key(),
             on_select=follow_field_click,

@@ -18,6 +18,7 @@ from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.choosers import model_choice_ui, sample_of
 from app_pages.computed import computed_ui, model_key_ui, saved
 from app_pages.pages import INSIDE, MISTAKES, page_header
+from app_pages.presenter import plotly_chart
 from vgg.data.cifar10 import CLASS_NAMES, default_data_dir
 from vgg.explain.cache import CacheKey
 from vgg.explain.evaluation import (
@@ -143,7 +144,7 @@ def matrix_ui(evaluation):
             "**Confusion matrix**: rows are the true classes, columns the model's answers. "
             "Click a square to see its images."
         )
-        st.plotly_chart(
+        plotly_chart(
             confusion_figure(evaluation, chosen),
             key=matrix_key(),
             on_select=lambda: follow_click(names),
@@ -295,7 +296,9 @@ def inspection_ui(predictor, evaluation, dataset, index, model_label, split):
     )
     chart, words = st.columns([3, 2], vertical_alignment="center")
     top = [(names[label], probability) for label, probability in evaluation.top(index, 5)]
-    chart.plotly_chart(top_classes_figure(top), key=f"inspect_top5_{index}", config={"displayModeBar": False})
+    plotly_chart(
+        top_classes_figure(top), container=chart, key=f"inspect_top5_{index}", config={"displayModeBar": False}
+    )
     words.markdown(
         f"The model says **{names[called]}** ({evaluation.probabilities[index, called]:.0%})."
         + (

@@ -14,6 +14,7 @@ from app_pages.charts import top_classes_figure
 from app_pages.choosers import model_choice_ui, read_upload
 from app_pages.neighbours_view import model_index_ui, neighbours_ui
 from app_pages.pages import PREDICT, page_header
+from app_pages.presenter import plotly_chart
 from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from vgg.explain.attention import DEFAULT_BLOCK, is_empty
@@ -195,8 +196,9 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
         enlarge(pixels, original_size // IMAGE_SIZE), caption=f"What the network sees: {IMAGE_SIZE}x{IMAGE_SIZE}"
     )
     answer_map_ui(cam, pixels, grid, top[0].name)
-    chart.plotly_chart(
+    plotly_chart(
         top_classes_figure([(row.name, row.probability) for row in top]),
+        container=chart,
         key=f"top5_{uploaded_file.name}_{id(uploaded_file)}",
     )
     if compared:

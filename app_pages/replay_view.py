@@ -12,6 +12,7 @@ import streamlit as st
 from app_pages.charts import Series, run_colours, training_figure
 from app_pages.doctor_view import diagnosis_chart_ui
 from app_pages.plots import go
+from app_pages.presenter import plotly_chart
 from vgg.classroom.doctor import diagnose_records
 from vgg.classroom.replays import at, duration, replays
 from vgg.core.errors import UserError
@@ -97,7 +98,7 @@ def explanation_ui(recorded, moment):
     if moment.diagnostics.probes:
         diagnosis_chart_ui(moment.diagnostics, "replay_doctor")
     if len(recorded) > 1:
-        st.plotly_chart(dead_units_figure(recorded), key="replay_dead_units")
+        plotly_chart(dead_units_figure(recorded), key="replay_dead_units")
         st.caption(
             "A dead unit outputs zero for every image, so no gradient reaches its weights and it never learns "
             "again. Compare the Dense layers: batch norm alone leaves them dead; smaller steps keep them alive."
@@ -113,7 +114,7 @@ def replay_body(recorded):
         st.session_state.pop(START_KEY, None)
         st.rerun(scope="app")  # Stop the fragment that plays it.
     st.progress(min(1.0, seconds / longest), text=f"{min(seconds, longest):.0f} s of {longest:.0f} s of training")
-    st.plotly_chart(replay_figure(recorded, seconds), key="replay_chart")
+    plotly_chart(replay_figure(recorded, seconds), key="replay_chart")
     explanation_ui(recorded, at(recorded[0], seconds))
 
 

@@ -19,6 +19,7 @@ from app_pages.charts import Series, training_figure
 from app_pages.class_ui import current_user, is_teacher, start_run
 from app_pages.doctor_view import doctor_ui
 from app_pages.pages import mistakes_link
+from app_pages.presenter import plotly_chart
 from vgg.classroom.policy import check_control, may_control
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
@@ -297,7 +298,7 @@ def chart_ui(run, config, status, compare_names):
     except UserError as error:
         st.error(str(error))
         return
-    st.plotly_chart(figure, key=f"chart_{run.name}")
+    plotly_chart(figure, key=f"chart_{run.name}")
     st.caption(
         "Solid lines: on the training images, as it learns. Dashed: on the validation images, which it "
         "never trains on: how well it does on new photos. ln 10 = 2.30 is the loss of a model that "

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from app_pages.charts import run_colours
+from app_pages.presenter import PRESENTER_CHART_FONT
 from helpers import PROJECT_ROOT, page_test
 from vgg.classroom.replays import REPLAYS_DIR
 
@@ -61,3 +62,19 @@ def test_the_doctors_heatmap_draws_an_exactly_zero_gradient_in_its_labelled_colo
     [zeros] = [trace for trace in figure.data if trace.colorscale[0][1] == ZERO_COLOUR]
     assert zeros.z[-2][-1] == 1 and zeros.z[0][0] is None
     assert "exactly zero" in " ".join(annotation.text for annotation in figure.layout.annotations)
+
+
+def test_in_the_presenter_view_the_charts_text_grows_with_the_page(tmp_path, monkeypatch, image_folder):
+    monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.chdir(PROJECT_ROOT)
+    sizes = {}
+    for presenting in (False, True):
+        app = page_test("train_page")
+        app.session_state["presenter"] = presenting
+        app.run()
+        assert not app.exception
+        layouts = [json.loads(chart.proto.spec)["layout"] for chart in app.get("plotly_chart")]
+        sizes[presenting] = [layout.get("font", {}).get("size") for layout in layouts]
+    assert all(size is None or size < PRESENTER_CHART_FONT for size in sizes[False])
+    assert sizes[True] == [PRESENTER_CHART_FONT] * len(sizes[True]), "every chart, the doctor's heatmaps included"
