@@ -144,7 +144,7 @@ PRESET_DESCRIPTIONS = {
     "blog": (
         "The blog post's recipe: VGG16 without batch norm, Dense 4096-4096, Adam 1e-3, batch 32. It does not learn."
     ),
-    "blog-short": "The blog's recipe on 3,000 images for one epoch: its failure, shown in a couple of minutes.",
+    "blog-short": "The blog's recipe on 3,000 images for one epoch: its failure, shown in under two minutes.",
 }
 
 
