@@ -62,8 +62,9 @@ def run_colours(names):
 def training_figure(series, x_axis="epoch"):
     """Loss and accuracy for [Series]: training per logged interval (solid lines), validation per epoch
     (dashed, with markers), against epochs or images seen (`x_axis` "epoch" or "images")."""
-    # Wide enough a gap for the loss plot's reference label, which stands in it.
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.16)
+    # The reference lines' labels stand inside their plots, so the gap needs room for the axis labels only, even at
+    # the presenter view's larger text.
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
     highest_training_loss = 0.0
     colours = run_colours([run.name for run in series])
     for run in series:
@@ -112,16 +113,16 @@ def training_figure(series, x_axis="epoch"):
         line={"color": "grey", "dash": "dot"},
         row=1,
         col=1,
-        annotation_text="ln 10:<br>guessing",
-        annotation_position="right",
+        annotation_text="ln 10: guessing",
+        annotation_position="top right",
     )
     figure.add_hline(
         y=CHANCE_ACCURACY,
         line={"color": "grey", "dash": "dot"},
         row=1,
         col=2,
-        annotation_text="10%:<br>chance",
-        annotation_position="right",
+        annotation_text="10%: chance",
+        annotation_position="top right",
     )
     figure.update_xaxes(title_text="images seen" if x_axis == "images" else "epoch", rangemode="tozero")
     # An early validation loss of 30 (batch norm statistics not yet settled) would flatten every

@@ -72,7 +72,7 @@ def layer_choice_ui(predictor, maps):
     if st.session_state.get("feature_layer") not in stops:
         st.session_state.feature_layer = next(iter(stops))
     if links.shows("layer"):
-        # The layer slider gets the page's full width: its 18 to 23 stops and end labels crowd a narrow column.
+        # The layer slider gets four fifths of the page's width: its 18 to 23 stops crowd a narrower column.
         st.select_slider("Layer", list(stops), key="feature_layer", format_func=labels.get)
     return stops[st.session_state.feature_layer]
 
@@ -108,9 +108,11 @@ def display_choice_ui(column):
 def feature_maps_ui(predictor, image, label, epoch=None):
     left, right = st.columns([1, 4])
     answer_ui(predictor, image, label, left, right)
-    count, shared = display_choice_ui(right)
     maps = predictor.feature_maps(image)
-    layer = layer_choice_ui(predictor, maps)
+    # Every choice beside the image, so that the maps start in a projector's first screen.
+    with right:
+        layer = layer_choice_ui(predictor, maps)
+    count, shared = display_choice_ui(right)
     block = block_of(layer)
     activation = maps[layer]
     st.caption(

@@ -15,12 +15,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.browser import DOCS_SCREENSHOTS, launch_chromium, streamlit_server, wait_until_idle  # noqa: E402
 
-# Each page, the heading that says it is drawn, and the element that is its key picture.
+# Each page with the query that opens its lesson view, the heading that says it is drawn, and its key picture (the
+# element's selector and which of them): the training chart, the feature maps, the confusion matrix, the board's chart.
 PAGES = {
-    "train": ("Train VGG16", ".js-plotly-plot"),
-    "inside": ("Inside VGG16", "[data-testid='stImage']"),
-    "mistakes": ("Mistakes", ".js-plotly-plot"),
-    "board": ("Run board", ".js-plotly-plot"),
+    "train": ("", "Train VGG16", ".js-plotly-plot", 0),
+    "inside": ("tab=Feature+maps", "Inside VGG16", "[data-testid='stImage']", 1),
+    "mistakes": ("", "Mistakes", ".js-plotly-plot", 0),
+    "board": ("", "Run board", ".js-plotly-plot", 0),
 }
 VIEWS = {"1280x720": (1280, 720, ""), "1024x768-presenter": (1024, 768, "present=1")}
 
@@ -28,12 +29,13 @@ VIEWS = {"1280x720": (1280, 720, ""), "1024x768-presenter": (1024, 768, "present
 def shoot(browser, url, page_name, view, out):
     from playwright.sync_api import expect
 
-    width, height, query = VIEWS[view]
-    heading, key_picture = PAGES[page_name]
+    width, height, view_query = VIEWS[view]
+    page_query, heading, key_picture, nth = PAGES[page_name]
     page = browser.new_page(viewport={"width": width, "height": height})
+    query = "&".join(part for part in (page_query, view_query) if part)
     page.goto(f"{url}/{page_name}" + (f"?{query}" if query else ""))
     expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=180_000)
-    picture = page.locator(key_picture).first
+    picture = page.locator(key_picture).nth(nth)
     try:
         expect(picture).to_be_visible(timeout=180_000)
     except AssertionError:
@@ -58,6 +60,7 @@ def main():
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--runs-dir", required=True)
     parser.add_argument("--out", default=str(DOCS_SCREENSHOTS))
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES))
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,7 @@ def main():
 
     with streamlit_server(environment) as (_, url), sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        for page_name in PAGES:
+        for page_name in args.pages:
             for view in VIEWS:
                 print(json.dumps(shoot(browser, url, page_name, view, out)), flush=True)
         browser.close()
