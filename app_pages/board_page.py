@@ -70,13 +70,26 @@ def table_ui(rows):
     st.dataframe(
         table.style.apply(lambda _: [f"color: {colours[folder]}" for folder in table["folder"]], subset=["name"]),
         hide_index=True,
+        # The scores right after the name: on a projector's narrow screen they must not scroll out of sight.
+        column_order=(
+            "pinned",
+            "name",
+            "best validation accuracy",
+            "final score",
+            "owner",
+            "changed",
+            "preset",
+            "minutes",
+            "state",
+        ),
         column_config={
+            "name": st.column_config.TextColumn("name", width="medium"),
             "pinned": st.column_config.CheckboxColumn(
                 "pinned", width="small", help="Pinned by the teacher for discussion."
             ),
             "folder": None,
             "best validation accuracy": st.column_config.NumberColumn(
-                format="percent", help="The best epoch, on the validation images alone."
+                "best accuracy", format="percent", help="The best epoch, on the validation images alone."
             ),
             "final score": st.column_config.NumberColumn(
                 format="percent", help="The finished model as Predict scores it."
@@ -126,9 +139,12 @@ def settings_figure(rows):
         go.Parcoords(
             line={"color": list(range(len(plotted))), "colorscale": scale if len(scale) > 1 else scale * 2},
             dimensions=dimensions,
+            # Tilted, the axes' titles stay apart at the presenter view's larger text too.
+            labelangle=-20,
+            labelside="top",
         )
     )
-    figure.update_layout(height=360, margin={"l": 60, "r": 90, "t": 50, "b": 20})
+    figure.update_layout(height=380, margin={"l": 120, "r": 90, "t": 90, "b": 20})
     return figure
 
 

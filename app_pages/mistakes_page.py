@@ -18,7 +18,7 @@ from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.choosers import model_choice_ui, sample_of
 from app_pages.computed import computed_ui, model_key_ui, saved
 from app_pages.pages import INSIDE, MISTAKES, page_header
-from app_pages.presenter import plotly_chart
+from app_pages.presenter import plotly_chart, presenting
 from vgg.data.cifar10 import CLASS_NAMES, default_data_dir
 from vgg.explain.cache import CacheKey
 from vgg.explain.evaluation import (
@@ -138,7 +138,8 @@ def matrix_ui(evaluation):
         true, called = evaluation.most_frequent_mistake()
         st.session_state[TRUE_KEY], st.session_state[CALLED_KEY] = names[true], names[called]
     chosen = (names.index(st.session_state[TRUE_KEY]), names.index(st.session_state[CALLED_KEY]))
-    matrix, table = st.columns([1, 1])
+    # In the presenter view the matrix takes two thirds of the width: its cells' numbers grow with the page's text.
+    matrix, table = st.columns([2, 1] if presenting() else [1, 1])
     with matrix:
         st.markdown(
             "**Confusion matrix**: rows are the true classes, columns the model's answers. "
