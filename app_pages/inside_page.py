@@ -191,13 +191,18 @@ def field_ui(model, image, layer, activation):
     height, width, channels = activation.shape
     st.markdown("**Where a square looks**: click a square of a map to frame the pixels of the image it depends on.")
     chart, picture, words = st.columns([2, 2, 3])
-    channel = words.number_input(
-        "Channel",
-        0,
-        channels - 1,
-        int(strongest_channels(activation, 1)[0]),
-        key="field_channel",
-        help="The map to click on; it opens on the strongest one.",
+    strongest = int(strongest_channels(activation, 1)[0])
+    channel = (
+        words.number_input(
+            "Channel",
+            0,
+            channels - 1,
+            strongest,
+            key="field_channel",
+            help="The map to click on; it opens on the strongest one.",
+        )
+        if not links.view_only()
+        else strongest
     )
     # A click chooses a square of the map it was on; any other map opens on its strongest square.
     st.session_state[FIELD_KEY + "_shown"] = (layer, channel)

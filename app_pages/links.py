@@ -75,14 +75,22 @@ def hidden_names():
     return {name for name in st.query_params.get(HIDE, "").split(",") if name}
 
 
+# Kept in the session once a view-only link opened it: the sidebar's page links carry no address parameters, and a
+# student who clicks one must not leave view-only for a fully controllable page.
+VIEW_ONLY_KEY = "links_view_only_session"
+# What a view-only reader may still change: the tabs only show other parts of the same view.
+BROWSABLE = ("tab",)
+
+
 def is_hidden(name):
-    hidden = hidden_names()
-    return name in hidden or ALL in hidden
+    return name in hidden_names() or (view_only() and name not in BROWSABLE)
 
 
 def view_only():
-    """Whether this is a view-only link: the page draws none of its controls, only what they chose."""
-    return ALL in hidden_names()
+    """Whether this session opened a view-only link: its pages draw none of their controls, only what they chose."""
+    if ALL in hidden_names():
+        st.session_state[VIEW_ONLY_KEY] = True
+    return bool(st.session_state.get(VIEW_ONLY_KEY))
 
 
 def follow(page, params):
@@ -199,6 +207,8 @@ def share_link(url_path, hide=()):
 def share_ui(page, params):
     """The "Copy link for students" popover in the sidebar for the page at path `page`: controls to hide, and the
     link in a copyable box."""
+    if view_only():
+        return  # A student's view-only copy has no link of its own to give.
     labels = {param.name: param.label for param in params if param.label}
     with st.sidebar.popover("Copy link for students", icon=":material/link:", width="stretch"):
         st.caption(

@@ -25,6 +25,8 @@ from helpers import (  # noqa: E402
 TIER_MARKERS = {"training": ("slow",), "browser": ("browser", "slow")}
 
 
+# First, so that pytest-xdist's own hook, which reads the groups, finds them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Marks each test by its folder, so that no test can be marked other than what it costs. The browser tests
     form one group that pytest-xdist runs on one worker, one at a time: two servers and their Chromiums side by

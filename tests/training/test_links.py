@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from helpers import PROJECT_ROOT, assert_one_sentence, notices, opened, query, tiny_config, widget_keys
+from app_pages.links import VIEW_ONLY_KEY
+from helpers import PROJECT_ROOT, assert_one_sentence, notices, opened, page_test, query, tiny_config, widget_keys
 
 TINY = "Run tiny (final)"
 SHIPPED = "Shipped VGG16 (assets/)"
@@ -172,14 +173,23 @@ def test_a_view_only_link_draws_no_control_of_the_view(app_environment):
     app = opened("inside_page", **link)
     assert "The model says" in " ".join(element.value for element in app.markdown)
     assert not widget_keys(app, "selectbox") and not widget_keys(app, "select_slider")
-    # Only the map to click squares on is left: exploring it changes nothing the link names.
-    assert not widget_keys(app, "slider") and widget_keys(app, "number_input") == ["field_channel"]
+    assert not widget_keys(app, "slider") and not widget_keys(app, "number_input")
     assert "Block 2, conv 1" in " ".join(element.value for element in app.caption)
+    # The tabs still work: each shows another part of the same view, drawn, not blank.
+    app.session_state["inside_tab"] = "Where it looks"
+    app.run()
+    assert not app.exception and app.get("image"), "the Where it looks tab draws its maps for a view-only reader"
+    assert not widget_keys(app, "selectbox") and not widget_keys(app, "select_slider")
 
     train = opened("train_page", run="tiny", hide="all")
     assert not [button for button in train.button if button.label in ("Start training", "Queue run", "Resume")]
     assert not widget_keys(train, "selectbox") and not widget_keys(train, "multiselect")
     assert "tiny" in " ".join(element.value for element in train.markdown)
+    # A sidebar click opens another page without the link's address: the session stays view-only.
+    board = page_test("train_page")
+    board.session_state[VIEW_ONLY_KEY] = True
+    board.run()
+    assert not [button for button in board.button if button.label in ("Start training", "Queue run")]
 
 
 def test_an_inside_link_past_the_classs_last_image_opens_its_last(app_environment, image_folder):
