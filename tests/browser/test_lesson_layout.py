@@ -58,7 +58,9 @@ def chart_x(page):
 
 
 def test_a_run_stopped_mid_epoch_and_resumed_draws_forwards(browser, server, image_folder):
-    run, process = launch(server.runs_dir, "resumed", config=tiny_config(epochs=6, batch_size=8), data_dir=image_folder)
+    run, process = launch(
+        server.runs_dir, "resumed", config=tiny_config(epochs=6, batch_size=8), data_dir=image_folder, title="resumed"
+    )
     try:
         assert wait_for(run, (State.RUNNING,), 120).state == State.RUNNING
         deadline = time.monotonic() + 120

@@ -5,6 +5,7 @@ from helpers import PROJECT_ROOT, page_test, train_quietly
 from vgg.classroom.launch import stop_active_runs
 from vgg.core.config import PRESETS
 from vgg.runs.folder import create_run, list_runs
+from vgg.runs.naming import run_title
 
 
 def test_a_stuck_run_shows_its_diagnosis_and_its_fix_starts_overlaid(image_folder, tmp_path, monkeypatch):
@@ -26,7 +27,8 @@ def test_a_stuck_run_shows_its_diagnosis_and_its_fix_starts_overlaid(image_folde
         fixed = [other for other in list_runs(tmp_path) if other.name != "blog"]
         assert len(fixed) == 1
         assert fixed[0].config().batch_norm and not run.config().batch_norm
-        assert fixed[0].status().title == "blog, fix 1"
+        # An untitled run is called by its preset and changes; its fix by that name and its number.
+        assert fixed[0].status().title == f"{run_title(run.config(), run.status())}, fix 1"
         assert app.multiselect(key="compare").value == ["blog"]
     finally:
         stop_active_runs(tmp_path)

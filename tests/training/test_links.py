@@ -38,7 +38,7 @@ def test_a_mistakes_link_opens_its_model_and_cell_and_can_hide_them(app_environm
     hidden = opened("mistakes_page", model=TINY, cell="cat,dog", hide="model,cell")
     assert "mistakes_model" not in widget_keys(hidden, "selectbox")
     assert "mistakes_true" not in widget_keys(hidden, "selectbox")
-    assert f"**Model**: {TINY}" in [text.value for text in hidden.markdown]
+    assert "**Model**: tiny (final)" in [text.value for text in hidden.markdown], "named by the run's title"
     said = [text.value for text in hidden.markdown] + notices(hidden)
     assert any(
         "**cat** image" in text and "calls **dog**" in text or text == "No cat image is called dog." for text in said

@@ -96,7 +96,9 @@ def test_train_page_queues_a_second_start_cancels_it_and_stops_the_run(
 
     runs_dir = tmp_path / "runs"
     monkeypatch.setenv("VGG_RUNS_DIR", str(runs_dir))
-    run, process = launch(runs_dir, "long", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder)
+    run, process = launch(
+        runs_dir, "long", config=tiny_config(epochs=200, batch_size=8), data_dir=image_folder, title="long"
+    )
     request.addfinalizer(lambda: stop_active_runs(runs_dir))
     assert wait_for(run, ("running",), 120).state == "running"
     app = page_test("train_page").run()
