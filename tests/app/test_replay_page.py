@@ -78,3 +78,17 @@ def test_in_the_presenter_view_the_charts_text_grows_with_the_page(tmp_path, mon
         sizes[presenting] = [layout.get("font", {}).get("size") for layout in layouts]
     assert all(size is None or size < PRESENTER_CHART_FONT for size in sizes[False])
     assert sizes[True] == [PRESENTER_CHART_FONT] * len(sizes[True]), "every chart, the doctor's heatmaps included"
+
+
+def test_the_presenter_view_leaves_a_shared_figure_as_every_other_session_sees_it():
+    from streamlit.testing.v1 import AppTest
+
+    script = (
+        "import streamlit as st\nfrom app_pages.plots import go\nfrom app_pages.presenter import plotly_chart\n"
+        "st.session_state.presenter = True\nfigure = go.Figure(go.Bar(y=[1, 2]))\nplotly_chart(figure)\n"
+        "st.text(f'shared font: {figure.layout.font.size}')\n"
+    )
+    app = AppTest.from_string(script).run()
+    assert not app.exception
+    assert json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]["font"]["size"] == PRESENTER_CHART_FONT
+    assert app.text[0].value == "shared font: None", "the cached figure other sessions draw must not change"

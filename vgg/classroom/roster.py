@@ -6,6 +6,7 @@ import dataclasses
 
 from vgg.core.errors import UserError
 from vgg.runs.folder import list_runs
+from vgg.runs.naming import name_of
 from vgg.runs.queue import queued_runs
 from vgg.runs.status import State
 
@@ -21,7 +22,7 @@ GROUPS = {
 @dataclasses.dataclass(frozen=True)
 class RosterEntry:
     owner: str  # Who started it; "" for a run without a name (the teacher's, or one from before class mode).
-    title: str  # Its title, else its folder's name.
+    title: str  # What people call it (vgg/runs/naming.py), without its owner.
     state: State
     place: int | None = None  # Its place in the queue, 1 for the next to start; None when it does not wait.
 
@@ -34,7 +35,7 @@ def class_roster(runs_dir):
     for run in list_runs(runs_dir):
         with contextlib.suppress(UserError):
             status = run.status()
-            entry = RosterEntry(status.owner or "", status.title or run.name, status.state, places.get(run.name))
+            entry = RosterEntry(status.owner or "", name_of(run, with_owner=False), status.state, places.get(run.name))
             entries.append((status.created or "", entry))
     entries.sort(key=lambda item: item[0], reverse=True)
     roster = {group: [] for group in GROUPS}
