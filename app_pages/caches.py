@@ -12,6 +12,7 @@ import streamlit as st
 
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
+from vgg.core.files import file_version
 from vgg.core.paths import default_runs_dir
 from vgg.data.cifar10 import DataError, default_data_dir, load_cifar10
 from vgg.explain.evaluation import DEFAULT_SPLIT, split_id
@@ -106,7 +107,7 @@ def newer_checkpoint(model_key, path):
     """Whether the file changed since this session loaded its model (a training run's checkpoint): what is saved
     for the new file must not be computed with the old model."""
     pinned = st.session_state.get(pinned_version_key(model_key, path))
-    return pinned is not None and pinned != os.path.getmtime(path)
+    return pinned is not None and pinned != file_version(path)
 
 
 @st.cache_data(ttl=REDRAW_SECONDS, show_spinner=False)

@@ -2,13 +2,14 @@
 by class and number, and an uploaded photo."""
 
 import hashlib
-import os
+import pathlib
 
 import numpy as np
 import streamlit as st
 
 from app_pages.caches import dataset_or_message, load_predictor, pinned_version_key, runs_dir
 from vgg.core.errors import UserError
+from vgg.core.files import file_version
 from vgg.data import uploads
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
@@ -47,7 +48,9 @@ def pinned_version(key, path):
     """The version (modification time) of `path` this session looks at. A training run's checkpoint changes
     every epoch: each session keeps the one it opened until it asks for the newer one, so the server loads
     a model when someone wants it, not 30 sessions' worth at every epoch."""
-    current = os.path.getmtime(path)
+    current = file_version(path)
+    if current is None:
+        raise UserError(f"{pathlib.Path(path).name} is gone: its run was deleted or archived; choose another model.")
     pinned_key = pinned_version_key(key, path)
     pinned = st.session_state.setdefault(pinned_key, current)
     if pinned != current and st.button(

@@ -70,7 +70,7 @@ def apply_queue_action(action):
 def limits_ui(limits):
     """The teacher's limits as a form; returns the new ClassLimits when saved, else None."""
     with st.form("class_limits"):
-        columns = st.columns(4)
+        columns = st.columns(5)
         values = {
             "runs_per_student": columns[0].number_input(
                 "Runs per student",
@@ -97,6 +97,13 @@ def limits_ui(limits):
                 value=float(limits.disk_budget_gb),
                 help="For the whole runs folder, archive included: old checkpoints are pruned first, then starts are "
                 "refused.",
+            ),
+            "class_size": columns[4].number_input(
+                "Students",
+                *ClassLimits.RANGES["class_size"],
+                value=limits.class_size,
+                help="Each student's share of the disk budget is the budget over this many: past it, their own "
+                "stopped runs' checkpoints are pruned, then their starts refused.",
             ),
         }
         if st.form_submit_button("Save limits"):
@@ -142,7 +149,8 @@ def render_teacher_controls():
         st.caption(
             f"The runs folder holds {used:.2f} GB of its {limits.disk_budget_gb:g} GB budget. "
             + (
-                "Limits hold students in class mode."
+                "Limits hold students in class mode, each with a share of "
+                f"{limits.disk_budget_gb / limits.class_size * 1000:,.0f} MB of the disk."
                 if class_mode()
                 else "Class mode is off (no teacher password), so only the disk budget applies."
             )

@@ -2,7 +2,6 @@
 shown as it was after 0, 1, 2, 4, ... epochs. Each epoch's Predictor is cached per server (app_pages/caches.py), so
 moving back to an epoch seen before costs nothing."""
 
-import os
 import pathlib
 
 import streamlit as st
@@ -11,6 +10,7 @@ from app_pages import links
 from app_pages.caches import load_epoch_predictor, pinned_version_key, runs_dir
 from app_pages.filters_view import first_layer_ui
 from vgg.core.errors import UserError
+from vgg.core.files import file_version
 from vgg.explain.visualize import feature_map_grid, zero_channels
 from vgg.runs.record import available_models
 from vgg.runs.snapshots import epochs_of, file_epoch, logged_accuracies, why_none
@@ -62,7 +62,7 @@ def epoch_choice_ui(predictor, model_key):
     epoch_caption(path, epoch)
     if epoch is None:
         return predictor, None
-    version = st.session_state.get(pinned_version_key(model_key, path), os.path.getmtime(path))
+    version = st.session_state.get(pinned_version_key(model_key, path)) or file_version(path)
     try:
         return load_epoch_predictor(str(path), version, epoch), epoch
     except UserError as error:
@@ -87,7 +87,7 @@ def start_predictor(model_key, epoch):
     if epoch == 0 or not has_start(model_key):
         return None
     path = available_models(runs_dir())[st.session_state[model_key]]
-    version = st.session_state.get(pinned_version_key(model_key, path), os.path.getmtime(path))
+    version = st.session_state.get(pinned_version_key(model_key, path)) or file_version(path)
     try:
         return load_epoch_predictor(str(path), version, 0)
     except UserError as error:

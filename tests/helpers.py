@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import pathlib
+import subprocess
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -163,6 +164,13 @@ def subprocess_environment(**extra):
     environment["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + environment.get("PYTHONPATH", "")
     environment.update({key: str(value) for key, value in extra.items()})
     return environment
+
+
+def dead_pid():
+    """The process id of a process that has ended, as a writer killed mid-save leaves in its temporary's name."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
 
 
 def stop_and_wait(run, process=None):

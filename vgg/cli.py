@@ -94,26 +94,29 @@ def command_train(args):
 
 
 def _model_path_from_args(args):
+    """(the model file the arguments name, the runs folder that may hold it). --run opens a run's own model file in
+    --runs-dir; a --model path is trusted only inside the app's runs folder ($VGG_RUNS_DIR, else ./runs) or
+    assets/, never inside --runs-dir: the same command line would both name a file and declare it trusted."""
     from vgg.explain import predictor as inference
     from vgg.runs import folder as runs
     from vgg.runs import record as model_record
 
     if args.run:
         run = runs.open_run(runs_dir_of(args), args.run)
-        return run.model_path if run.model_path.exists() else run.checkpoint_path
+        return (run.model_path if run.model_path.exists() else run.checkpoint_path), runs_dir_of(args)
     if args.model:
-        return pathlib.Path(args.model)
+        return pathlib.Path(args.model), None
     path = model_record.default_model_path()
     if path is None:
         raise inference.ModelError("No model given and none ships in assets/; pass --model or --run.")
-    return path
+    return path, None
 
 
 def _predictor_from_args(args):
     from vgg.explain import predictor as inference
 
-    path = _model_path_from_args(args)
-    return inference.Predictor.for_file(path, runs_dir_of(args)), str(path)
+    path, runs_dir = _model_path_from_args(args)
+    return inference.Predictor.for_file(path, runs_dir), str(path)
 
 
 def command_evaluate(args):
@@ -225,8 +228,9 @@ def command_describe(args):
     else:
         from vgg.explain import predictor as inference
 
-        source = str(_model_path_from_args(args))
-        model = inference.load_model(source, runs_dir_of(args))
+        path, runs_dir = _model_path_from_args(args)
+        source = str(path)
+        model = inference.load_model(path, runs_dir)
     description = model_module.describe(model)
     description["source"] = source
     lines = [f"{description['name']} ({source})", f"{'layer':<16}{'kind':<20}{'output shape':<20}{'params':>12}"]

@@ -45,9 +45,10 @@ def test_the_teachers_limits_are_saved_and_hold_students(classroom):
     form = {widget.label: widget for widget in teacher.number_input}
     form["Runs per student"].set_value(1)
     form["Longest estimated run (min)"].set_value(2.0)
+    form["Students"].set_value(12)  # Each student's share of the disk is the budget over 12.
     teacher.button(key="FormSubmitter:class_limits-Save limits").click().run()
     assert not teacher.exception
-    assert load_limits(classroom).max_estimated_minutes == 2.0
+    assert load_limits(classroom).max_estimated_minutes == 2.0 and load_limits(classroom).class_size == 12
     assert "Limits saved." in [element.value for element in teacher.success]
 
     student = page_test("train_page", me="Cy").run()

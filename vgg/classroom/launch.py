@@ -77,6 +77,8 @@ def launch(
             run.update_status(data_dir=data_dir)
         if experiment is not None:
             run.update_status(experiment=experiment, prediction=prediction)
+        if limits is not None and student:
+            run.update_status(student=True)
         enqueue(run, resume, time_limit_minutes=limits.max_training_minutes if limits and student else None)
     return run, start_due_runs(runs_dir).get(run.name)
 
@@ -96,7 +98,7 @@ def _check_limits(runs_dir, existing, config, owner, limits, student):
         )
     # A resumed run has its checkpoint on disk already and grows by little.
     needed = bytes_needed(config) if existing is None else 0
-    make_room(runs_dir, needed, limits.disk_budget_gb * 1e9)
+    make_room(runs_dir, needed, limits.disk_budget_gb * 1e9, owner, limits.class_size if student else None)
 
 
 def wait_for(run, states, timeout_seconds):

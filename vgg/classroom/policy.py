@@ -5,6 +5,7 @@ one (VGG_TEACHER_PASSWORD, set when the server starts), it is in class mode: stu
 runs only, and whoever unlocks the teacher's controls may stop, resume and delete any run.
 """
 
+import contextlib
 import dataclasses
 import hmac
 import math
@@ -12,6 +13,7 @@ import os
 import pathlib
 import shutil
 
+from vgg.core import locks
 from vgg.core.errors import UserError
 from vgg.core.estimate import estimate, training_flops_per_image
 from vgg.core.files import DamagedFileError, read_json_object, write_json
@@ -36,12 +38,14 @@ class ClassLimits:
     max_estimated_minutes: float = 15.0  # One run's estimated training time here (epochs x images x model cost).
     max_training_minutes: float = 20.0  # A student's run is stopped cleanly after this much training in all.
     disk_budget_gb: float = 5.0  # The runs folder's size; old checkpoints are pruned, then starts refused.
+    class_size: int = 30  # Each student's share of the disk budget is the budget over this many students.
 
     RANGES = {
         "runs_per_student": (1, 20),
         "max_estimated_minutes": (1.0, 600.0),
         "max_training_minutes": (1.0, 600.0),
         "disk_budget_gb": (0.1, 1000.0),
+        "class_size": (1, 200),
     }
 
     def checked(self):
@@ -109,12 +113,20 @@ def check_control(run, status, user, teacher):
 
 
 def delete_run(run, teacher):
-    """Deletes a run's folder: the teacher's action (anyone's outside class mode), never a run that trains."""
+    """Deletes a run's folder: the teacher's action (anyone's outside class mode), never a run that is queued or
+    training. Under the launch lock, so no start takes the run between the check and the deletion."""
     if class_mode() and not teacher:
         raise ClassroomError("Only the teacher can delete runs.")
-    if run.alive():
-        raise UserError(f"Run {run.name!r} is training; stop it before deleting it.")
-    shutil.rmtree(run.path)
+    with locks.file_lock(run.path.parent / locks.LAUNCH_LOCK):
+        active = False
+        with contextlib.suppress(UserError):  # A damaged run is deleted too: it cannot be training.
+            active = run.status().active
+        if active or run.alive():
+            raise UserError(f"Run {run.name!r} is queued or training; stop or cancel it before deleting it.")
+        try:
+            shutil.rmtree(run.path)
+        except OSError as error:
+            raise UserError(f"Run {run.name!r} could not be deleted ({error.strerror or error}); try again.") from None
 
 
 def pin(run, pinned, teacher):

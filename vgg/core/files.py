@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import threading
 
 from vgg.core.errors import UserError
@@ -27,6 +28,35 @@ def temporary_path(path):
     unique to this process and thread so that concurrent writers never share one."""
     path = pathlib.Path(path)
     return path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
+
+
+# temporary_path's names: the writer's process id is how an orphan (its writer killed mid-write) is told apart.
+TEMPORARY_NAME = re.compile(r"^\..+\.(\d+)-\d+\.tmp(\.[^.]*)?$")
+
+
+def remove_orphaned_temporaries(folder):
+    """Removes the temporaries in `folder` whose writing process is gone (killed mid-save, as by SIGKILL or the
+    out-of-memory killer); returns the bytes freed. A live writer's temporary stays."""
+    freed = 0
+    with contextlib.suppress(OSError):
+        for path in pathlib.Path(folder).iterdir():
+            match = TEMPORARY_NAME.match(path.name)
+            if match and not _process_lives(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    size = path.lstat().st_size
+                    path.unlink()
+                    freed += size
+    return freed
+
+
+def _process_lives(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # Another user's process (PermissionError) is alive.
+    return True
 
 
 @contextlib.contextmanager
@@ -63,6 +93,14 @@ def write_text(path, text, what=None):
 
 def write_json(path, value, what=None):
     write_text(path, json.dumps(value, indent=2) + "\n", what)
+
+
+def file_version(path):
+    """The modification time of `path`, or None when it is gone (its run deleted or archived while a page draws)."""
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return None
 
 
 def read_json(path, default=None):

@@ -8,7 +8,6 @@ reuses, a lock can never make a dead run look alive.
 import contextlib
 import fcntl
 import os
-import pathlib
 
 RUN_LOCK = ".training.lock"  # In a run's folder: held by its training process for its whole life.
 SLOT_LOCK = ".slot-{}.lock"  # In the runs folder, one per training slot: held by the process that trains in it.
@@ -20,9 +19,8 @@ INHERITED_SLOT_VARIABLE = "VGG_SLOT_LOCK_FD"  # and the slot's lock as this one.
 @contextlib.contextmanager
 def file_lock(path, blocking=True):
     """Holds an exclusive lock on `path` for the block; yields False at once when `blocking` is off and
-    someone else holds it."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    someone else holds it. Its folder must exist (FileNotFoundError otherwise): a lock never re-creates a run
+    folder that was deleted or archived."""
     with open(path, "a") as file:
         try:
             fcntl.flock(file, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -51,9 +49,8 @@ def is_held(path):
 
 
 def acquire(path):
-    """Opens and locks `path` without waiting; returns the descriptor to keep, or None when it is held."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Opens and locks `path` without waiting; returns the descriptor to keep, or None when it is held. Its folder
+    must exist, as for file_lock."""
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -3,6 +3,7 @@ probabilities, feature maps of every block, Grad-CAM."""
 
 import collections
 import pathlib
+import zipfile
 
 import keras
 import numpy as np
@@ -33,9 +34,10 @@ def trusted_model_path(path, runs_dir=None):
     Only files this project saved itself are opened, since a model file can carry code.
     """
     path = pathlib.Path(path)
-    if path.suffix != ".keras":
-        raise ModelError(f"Only .keras model files are loaded. Received: {path.name}")
+    # The suffix of the file itself, not of a link to it: Keras picks its loader (HDF5 for .h5) by the target.
     resolved = path.resolve()
+    if path.suffix != ".keras" or resolved.suffix != ".keras":
+        raise ModelError(f"Only .keras model files are loaded. Received: {path.name}")
     roots = [pathlib.Path(runs_dir or default_runs_dir()).resolve(), ASSETS_DIR.resolve()]
     if not any(resolved.is_relative_to(root) for root in roots):
         raise ModelError(f"{path} is outside the runs folder and assets/; only the project's own models are loaded.")
@@ -43,6 +45,8 @@ def trusted_model_path(path, runs_dir=None):
         raise ModelError(f"There is no model file at {path}.")
     if resolved.stat().st_size > MAX_MODEL_BYTES:
         raise ModelError(f"{path.name} is larger than {MAX_MODEL_BYTES // 2**20} MB.")
+    if not zipfile.is_zipfile(resolved):
+        raise ModelError(f"{path.name} is not a readable Keras model (a .keras file is a zip archive).")
     return resolved
 
 

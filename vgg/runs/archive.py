@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import pathlib
 
+from vgg.core import locks
 from vgg.core.errors import UserError
 from vgg.runs.folder import list_runs, run_folders
 
@@ -17,12 +18,20 @@ class ArchiveError(UserError):
 
 
 def archive_runs(runs_dir):
-    """Moves every run that is not active into a new archive; returns (archive name, runs moved, runs kept)."""
+    """Moves every run that is not active into a new archive; returns (archive name, runs moved, runs kept). Under
+    the launch lock, so no run starts between its check and its move."""
     runs_dir = pathlib.Path(runs_dir)
     name = datetime.datetime.now().strftime("%Y-%m-%d %H.%M.%S")
-    target = runs_dir / ARCHIVE_DIR / name
+    if not runs_dir.is_dir():
+        return name, [], []
+    with locks.file_lock(runs_dir / locks.LAUNCH_LOCK):
+        moved, kept = _archive(list_runs(runs_dir), runs_dir / ARCHIVE_DIR / name)
+    return name, moved, kept
+
+
+def _archive(runs, target):
     moved, kept = [], []
-    for run in list_runs(runs_dir):
+    for run in runs:
         active = False
         with contextlib.suppress(UserError):  # A damaged run is put away too: it cannot be training.
             active = run.status().active or run.alive()
@@ -35,7 +44,7 @@ def archive_runs(runs_dir):
         except OSError as error:
             raise ArchiveError(f"Run {run.name!r} could not be archived ({error.strerror}); the others are.") from None
         moved.append(run.name)
-    return name, moved, kept
+    return moved, kept
 
 
 def archives(runs_dir):
@@ -55,12 +64,18 @@ def restore(runs_dir, name):
         raise ArchiveError(f"There is no archive named {name!r}.")
     folder = runs_dir / ARCHIVE_DIR / name
     restored, clashes = [], []
-    for path in sorted(run_folders(folder)):
-        if (runs_dir / path.name).exists():
-            clashes.append(path.name)
-            continue
-        path.rename(runs_dir / path.name)
-        restored.append(path.name)
+    with locks.file_lock(runs_dir / locks.LAUNCH_LOCK):
+        for path in sorted(run_folders(folder)):
+            if (runs_dir / path.name).exists():
+                clashes.append(path.name)
+                continue
+            try:
+                path.rename(runs_dir / path.name)
+            except OSError as error:
+                raise ArchiveError(
+                    f"Run {path.name!r} could not be restored ({error.strerror}); {len(restored)} run(s) were."
+                ) from None
+            restored.append(path.name)
     if clashes:
         raise ArchiveError(
             f"Restored {len(restored)} run(s); {', '.join(clashes)} stayed archived, as runs of the "

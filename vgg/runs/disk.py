@@ -1,22 +1,27 @@
-"""The runs folder's disk budget: what a new run will need, pruning old checkpoints to make room, and a
-refusal in one sentence when pruning is not enough.
+"""The runs folder's disk budget and each student's share of it: what a new run will need, pruning old
+checkpoints to make room, and a refusal in one sentence when pruning is not enough.
 
-Pruning takes only what no one needs to look at a run: the checkpoint and weight average of finished runs,
-oldest first (their final model, metrics and records stay, so every chart and Predict still work). A stopped
-run's checkpoint is what resuming needs, so it is never pruned; the teacher deletes or archives such runs.
+Pruning goes oldest run first and never touches a run that is queued, training or pinned. It takes what no one
+needs to look at a run: a finished run's checkpoint (its final model, metrics and records stay, so every chart and
+Predict still work), and a student's stopped, failed or interrupted run's checkpoint, so that one student's runs
+cannot fill the disk for the class (resuming such a run starts it over; the teacher's own stopped runs keep theirs
+for resuming). The analyses saved for a checkpoint go with it, and temporaries a killed writer left behind go
+whenever the pruner passes a run that is not training.
 """
 
 import contextlib
+import glob
 import math
 import os
 import pathlib
 
 from vgg.core.errors import UserError
 from vgg.core.estimate import parameter_count
+from vgg.core.files import remove_orphaned_temporaries
 from vgg.runs.archive import ARCHIVE_DIR
-from vgg.runs.folder import Run, run_folders
+from vgg.runs.folder import Run, by_age, run_folders
 from vgg.runs.snapshots import MAX_SNAPSHOT_BYTES
-from vgg.runs.status import State
+from vgg.runs.status import RESUMABLE_STATES, State
 
 # A checkpoint holds the weights and up to two optimizer slots per weight (Adam); the final model and the
 # weight average hold one copy each: about five float32 copies of the weights in all.
@@ -51,25 +56,83 @@ def all_runs(runs_dir):
     """Every run folder under `runs_dir`, archived ones included, oldest first."""
     runs_dir = pathlib.Path(runs_dir)
     archives = [path for path in (runs_dir / ARCHIVE_DIR).glob("*") if path.is_dir()]
-    runs = [Run(path) for parent in (runs_dir, *archives) for path in run_folders(parent)]
-    return sorted(runs, key=lambda run: run.config_path.stat().st_mtime)
+    return by_age(Run(path) for parent in (runs_dir, *archives) for path in run_folders(parent))
+
+
+def analyses_of(model_path):
+    """The analyses saved beside a run's model file, which vgg/explain/cache.py names
+    `<stem>.<kind>-<sha256>-<detail>.npz` (evaluation, top images, pictures, the neighbour index)."""
+    model_path = pathlib.Path(model_path)
+    return list(model_path.parent.glob(f"{glob.escape(model_path.stem)}.*-*.npz"))
+
+
+def checkpoint_files(run):
+    """A run's checkpoint and what goes with it: its record, the weight average a resume continues, its analyses."""
+    return [run.checkpoint_path, run.checkpoint_state_path, run.weight_average_path, *analyses_of(run.checkpoint_path)]
 
 
 def prunable_files(run):
-    """A finished run's files that only resuming would read; none for any other run."""
-    with contextlib.suppress(UserError):
-        if run.status().state == State.FINISHED and run.model_path.exists():
-            return [path for path in (run.checkpoint_path, run.weight_average_path) if path.exists()]
-    return []
+    """The checkpoint files (checkpoint_files) pruning may take from `run`: a finished run's once its final model
+    is saved, a student's run's once it stopped, failed or was interrupted; none from a run that is queued,
+    training or pinned."""
+    try:
+        status = run.status()
+    except UserError:
+        return []
+    if status.active or status.pinned or run.alive():
+        return []
+    finished = status.state == State.FINISHED and run.model_path.exists()
+    if not (finished or (status.student and status.state in RESUMABLE_STATES)):
+        return []
+    return [path for path in checkpoint_files(run) if path.exists()]
 
 
-def make_room(runs_dir, needed, budget_bytes):
-    """Prunes finished runs' checkpoints, oldest first, until `needed` more bytes fit in `budget_bytes`;
-    returns the names of the runs pruned. Raises DiskBudgetError when even that is not enough."""
-    used = folder_bytes(runs_dir)
+def owned_runs(runs, owner):
+    """The runs in `runs` that `owner` started as a student."""
+    mine = []
+    for run in runs:
+        with contextlib.suppress(UserError):
+            status = run.recorded_status()
+            if status.student and status.owner == owner:
+                mine.append(run)
+    return mine
+
+
+def make_room(runs_dir, needed, budget_bytes, owner=None, class_size=None):
+    """Makes room for a start that needs `needed` more bytes: for a student's (`class_size` given), within
+    `owner`'s share of the budget first (the budget over the class's size), pruning their own runs; then within
+    `budget_bytes`, pruning anyone's. Returns the names of the runs pruned; raises DiskBudgetError in one sentence
+    when even that is not enough."""
+    runs_dir = pathlib.Path(runs_dir)
+    runs = all_runs(runs_dir)
+    for run in runs:
+        if not run.alive():
+            remove_orphaned_temporaries(run.path)
     pruned = []
-    for run in all_runs(runs_dir):
-        if used + needed <= budget_bytes:
+    if class_size is not None:
+        share = budget_bytes / class_size
+        mine = [run for run in owned_runs(runs, owner) if run.path.parent == runs_dir]  # Archived: another class's.
+        used = _prune(mine, sum(folder_bytes(run.path) for run in mine), needed, share, pruned)
+        if used + needed > share:
+            raise DiskBudgetError(
+                f"Your runs hold {used / 1e6:,.0f} MB of your {share / 1e6:,.0f} MB share of the disk (the class's "
+                f"{budget_bytes / 1e9:g} GB budget over {class_size} students) and this run needs about "
+                f"{needed / 1e6:,.0f} MB more; ask the teacher to delete or archive some of your runs."
+            )
+    used = _prune(runs, folder_bytes(runs_dir), needed, budget_bytes, pruned)
+    if used + needed > budget_bytes:
+        raise DiskBudgetError(
+            f"The runs folder holds {used / 1e9:.2f} GB of its {budget_bytes / 1e9:.2f} GB budget and this run needs "
+            f"about {needed / 1e6:,.0f} MB more; the teacher can delete or archive runs, or raise the budget."
+        )
+    return pruned
+
+
+def _prune(runs, used, needed, limit, pruned):
+    """Prunes `runs` in their order until `needed` more bytes fit in `limit` with `used` taken; appends the names
+    of the runs pruned to `pruned` and returns the bytes used then."""
+    for run in runs:
+        if used + needed <= limit:
             break
         files = prunable_files(run)
         for path in files:
@@ -79,9 +142,9 @@ def make_room(runs_dir, needed, budget_bytes):
                 used -= size
         if files:
             pruned.append(run.name)
-    if used + needed > budget_bytes:
-        raise DiskBudgetError(
-            f"The runs folder holds {used / 1e9:.2f} GB of its {budget_bytes / 1e9:.2f} GB budget and this run needs "
-            f"about {needed / 1e6:,.0f} MB more; the teacher can delete or archive runs, or raise the budget."
-        )
-    return pruned
+            with contextlib.suppress(UserError):  # Said on the run, as its Resume now starts it over.
+                run.update_status(
+                    condition=lambda now: now.state not in (State.FINISHED, State.QUEUED),
+                    error="Its checkpoint was removed to make room on the disk; resuming starts it over.",
+                )
+    return used

@@ -138,15 +138,21 @@ class Run:
     def update_status(self, condition=None, **changes):
         """Applies `changes` to status.json (only if `condition(status)` holds, when given); returns the status.
 
-        The launcher and the training process both write it, so the read-modify-write holds a lock.
+        The launcher and the training process both write it, so the read-modify-write holds a lock. A run whose
+        folder or settings are gone (deleted, archived) raises RunError rather than coming back as a ghost folder.
         """
-        with locks.file_lock(self.path / ".status.lock"):
-            status = self.recorded_status()
-            if condition is not None and not condition(status):
+        try:
+            with locks.file_lock(self.path / ".status.lock"):
+                if not self.exists():
+                    raise FileNotFoundError(self.config_path)
+                status = self.recorded_status()
+                if condition is not None and not condition(status):
+                    return status
+                status = status.changed(**changes, updated=now_iso())
+                write_json(self.status_path, status.to_dict())
                 return status
-            status = status.changed(**changes, updated=now_iso())
-            write_json(self.status_path, status.to_dict())
-            return status
+        except FileNotFoundError:
+            raise RunError(f"Run {self.name!r} no longer exists: it was deleted or archived.") from None
 
     def metrics(self):
         """The run's typed batch and epoch rows (vgg/runs/metrics.py)."""
@@ -277,8 +283,16 @@ def list_runs(runs_dir):
     runs_dir = pathlib.Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    runs = [Run(path) for path in run_folders(runs_dir)]
-    return sorted(runs, key=lambda run: run.config_path.stat().st_mtime, reverse=True)
+    return by_age(Run(path) for path in run_folders(runs_dir))[::-1]
+
+
+def by_age(runs):
+    """`runs` oldest first, by when their settings were written; a run deleted or archived meanwhile is left out."""
+    dated = []
+    for run in runs:
+        with contextlib.suppress(OSError):
+            dated.append((run.config_path.stat().st_mtime, run.name, run))
+    return [run for _, _, run in sorted(dated, key=lambda entry: entry[:2])]
 
 
 def new_run_name(runs_dir, prefix="run"):

@@ -124,6 +124,8 @@ def start_due_runs(runs_dir):
     """Starts queued runs, first in line first, while slots are free; returns {run name: process} started."""
     runs_dir = pathlib.Path(runs_dir)
     started = {}
+    if not runs_dir.is_dir():
+        return started
     with locks.file_lock(runs_dir / locks.LAUNCH_LOCK):
         queue = queued_runs(runs_dir)
         for index in range(slot_count()):
@@ -142,15 +144,20 @@ def start_due_runs(runs_dir):
 
 def _start(run, runs_dir, slot_index, slot):
     """Starts the training process of queued `run` in slot `slot_index`, handing it the run's lock and the slot's."""
-    descriptor = locks.acquire(run.lock_path)
+    try:
+        descriptor = locks.acquire(run.lock_path)
+    except FileNotFoundError:
+        return None  # Deleted or archived since the queue was read.
     if descriptor is None:
         return None  # A process holds it already (a run trained from the command line that waits for a slot).
     try:
-        status = run.recorded_status()
+        # Only while it is still queued: a cancel since the queue was read wins, and nothing starts.
+        status = run.update_status(condition=lambda now: now.state == State.QUEUED, state=State.STARTING, pid=None)
+        if status.state != State.STARTING:
+            return None
         command = [sys.executable, "-m", "vgg", "train", "--runs-dir", str(runs_dir), "--resume", run.name]
         if status.data_dir:
             command += ["--data-dir", status.data_dir]
-        run.update_status(state=State.STARTING, pid=None)
         python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
         environment = dict(
             os.environ,

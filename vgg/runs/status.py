@@ -43,6 +43,7 @@ class RunStatus:
     preset: str | None = None  # The preset the settings started from.
     title: str | None = None  # What its starter called it ("group 3, lr 0.01"): lists show it, not the folder name.
     owner: str | None = None  # Who started it (the name a browser gave); only they and the teacher control it.
+    student: bool = False  # Started by a student in class mode: once it ends, its checkpoint may be pruned for room.
     experiment: str | None = None  # The guided experiment (experiments/<id>.toml) it runs, if any.
     prediction: str | None = None  # The outcome its starter predicted before starting the experiment.
     data_dir: str | None = None  # The image folder it trains on; None for Keras' download.

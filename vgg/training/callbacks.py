@@ -163,7 +163,8 @@ class StopOnRequest(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Saves model and optimizer after every complete epoch and on a stop, replacing files atomically."""
+    """Saves model and optimizer after every complete epoch and on a stop (a student's run's after its first
+    epoch only), replacing files atomically."""
 
     def __init__(self, run, stopper, logger, epochs_done, clock=None):
         super().__init__()
@@ -172,6 +173,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.stopper = stopper
         self.logger = logger
         self.epochs_done = epochs_done
+        self.student = run.recorded_status().student
 
     def save(self):
         with saving(self.clock):
@@ -190,5 +192,11 @@ class Checkpointer(keras.callbacks.Callback):
         self.save()
 
     def on_train_end(self, logs=None):
-        if self.stopper.mid_epoch:
+        if self.stopper.mid_epoch and self.keeps_stop_checkpoint():
             self.save()
+
+    def keeps_stop_checkpoint(self):
+        """Whether a stop mid-epoch saves a checkpoint: a student's run's only once an epoch has finished, as a
+        stop after a few batches of the first would keep a checkpoint as large as any (up to 400 MB) for almost
+        no training, and a class's disk fills with them; anyone else's always, to resume a long first epoch."""
+        return self.epochs_done > 0 or not self.student

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from vgg.core import locks
 from vgg.core.config import validate
-from vgg.core.files import replacing
+from vgg.core.files import remove_orphaned_temporaries, replacing
 from vgg.core.phases import AVERAGING, SAVING, SCORING
 from vgg.data import cifar10 as data_module
 from vgg.explain.predictor import evaluate, load_model
@@ -85,6 +85,7 @@ def holding_run(run):
     descriptor = descriptor if launched else locks.acquire(run.lock_path)
     if descriptor is None:
         raise RunError(f"Run {run.name!r} is training already.")
+    remove_orphaned_temporaries(run.path)  # A save of an earlier session, killed mid-write, would count on disk.
     try:
         yield launched
     finally:
