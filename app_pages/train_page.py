@@ -19,7 +19,7 @@ from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_view_ui
 from app_pages.train_settings import settings_ui
 from vgg.classroom.launch import training_runs
-from vgg.classroom.policy import class_mode, clean_name, delete_run
+from vgg.classroom.policy import class_mode, clean_name, delete_run, may_delete
 from vgg.core.config import REDRAW_SECONDS, validate
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
@@ -110,9 +110,9 @@ def delete_ui(runs, titles):
     if class_mode() and not is_teacher():
         return
     with st.expander("Delete a run"):
-        deletable = {run.name: run for run in runs if not run.alive()}
+        deletable = {run.name: run for run in runs if may_delete(run)}
         if not deletable:
-            st.caption("Every run is training.")
+            st.caption("Every run is queued or training.")
             return
         name = st.selectbox("Run to delete", list(deletable), key="delete_choice", format_func=lambda n: titles[n])
         sure = st.checkbox(f"Yes, delete run {titles[name]!r} and its files for good", key="delete_sure")

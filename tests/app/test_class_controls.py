@@ -2,17 +2,21 @@
 the next class and restoring it, the run board's table, pins and chart; and the controls without a password."""
 
 import json
+import os
 
 import pytest
 
 from app_pages.charts import run_colours
 from helpers import PASSWORD, page_test, tiny_config
+from vgg.classroom.launch import stop_active_runs
 from vgg.classroom.policy import check_control, clean_name, delete_run, load_limits
+from vgg.core import locks
 from vgg.core.config import PRESETS
 from vgg.core.errors import UserError
 from vgg.runs.archive import archive_runs, archives, restore
 from vgg.runs.disk import ARCHIVE_DIR
 from vgg.runs.folder import create_run, list_runs, open_run
+from vgg.runs.queue import enqueue, slot_path
 from vgg.runs.status import State
 
 
@@ -144,6 +148,18 @@ def test_a_student_cannot_resume_past_the_time_limit_from_the_page(classroom):
     refusal = " ".join(element.value for element in ada.error)
     assert "the class's limit of 20 min; only the teacher can resume it" in refusal, refusal
     assert run.status().state == State.STOPPED
+
+
+def test_the_teacher_is_offered_no_queued_run_to_delete(classroom):
+    slot = locks.acquire(slot_path(classroom, 0))  # Held, as by a run that trains: Ben's run stays queued.
+    try:
+        enqueue(open_run(classroom, "bens"))
+        teacher = as_teacher(page_test("train_page"))
+        choices = next(box for box in teacher.selectbox if box.label == "Run to delete").options
+        assert len(choices) == 1 and "Ben" not in choices[0], choices
+    finally:
+        os.close(slot)
+        stop_active_runs(classroom)
 
 
 def test_without_a_password_every_control_is_open(tmp_path, monkeypatch):

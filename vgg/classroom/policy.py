@@ -118,15 +118,20 @@ def delete_run(run, teacher):
     if class_mode() and not teacher:
         raise ClassroomError("Only the teacher can delete runs.")
     with locks.file_lock(run.path.parent / locks.LAUNCH_LOCK):
-        active = False
-        with contextlib.suppress(UserError):  # A damaged run is deleted too: it cannot be training.
-            active = run.status().active
-        if active or run.alive():
+        if not may_delete(run):
             raise UserError(f"Run {run.name!r} is queued or training; stop or cancel it before deleting it.")
         try:
             shutil.rmtree(run.path)
         except OSError as error:
             raise UserError(f"Run {run.name!r} could not be deleted ({error.strerror or error}); try again.") from None
+
+
+def may_delete(run):
+    """Whether `run` may be deleted: it is neither queued nor training (a damaged run may, as it cannot train)."""
+    active = False
+    with contextlib.suppress(UserError):
+        active = run.status().active
+    return not (active or run.alive())
 
 
 def pin(run, pinned, teacher):
