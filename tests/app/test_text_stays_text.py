@@ -165,3 +165,14 @@ def test_an_older_inside_link_to_no_image_is_one_sentence_not_a_traceback(hostil
     [notice] = app.info
     assert_one_sentence(notice.value)
     assert "is not among this server's validation images" in notice.value
+
+
+def test_a_hostile_uploaded_file_name_is_echoed_as_text(hostile_class):
+    """A file that is no image is refused in a sentence naming it (the image chooser of Inside VGG16)."""
+    script = "import vgg\nfrom app_pages.choosers import image_choice_ui\nimage_choice_ui('upload_test')\n"
+    app = AppTest.from_string(script, default_timeout=60).run()
+    app.radio(key="upload_test_source").set_value("Upload").run()
+    name = "Zq6 [x](http://x.example) <b>b</b> $y$ :red[r].png"
+    app.get("file_uploader")[0].set_value((name, b"not an image at all", "image/png")).run()
+    assert app.error, "a file that is no image is refused"
+    assert_drawn_as_text(app, "Zq6")
