@@ -14,6 +14,7 @@ from app_pages.caches import runs_dir
 from app_pages.charts import power_ticks, run_colours
 from app_pages.class_ui import identity_ui, is_teacher
 from app_pages.pages import BOARD, page_header
+from app_pages.plain import plain
 from app_pages.plots import go
 from app_pages.presenter import plotly_chart
 from vgg.classroom.policy import class_mode, pin
@@ -173,7 +174,7 @@ def save_pins(rows, chosen):
             try:
                 pin(open_run(runs_dir(), row["folder"]), wanted, is_teacher())
             except UserError as error:
-                st.error(str(error))
+                st.error(plain(error))
                 return
     st.rerun()
 

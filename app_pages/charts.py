@@ -7,6 +7,7 @@ import zlib
 import numpy as np
 from plotly.subplots import make_subplots
 
+from app_pages.plain import plain_html
 from app_pages.plots import go
 from vgg.core.cifar10 import CHANCE_ACCURACY, CHANCE_LOSS
 from vgg.runs.metrics import downsample
@@ -68,7 +69,7 @@ def training_figure(series, x_axis="epoch"):
     highest_training_loss = 0.0
     colours = run_colours([run.name for run in series])
     for run in series:
-        color = colours[run.name]
+        color, label = colours[run.name], plain_html(run.label)
         scale = run.images_per_epoch if x_axis == "images" else 1
         batches, epochs = run.metrics.batches, [row for row in run.metrics.epochs if row.val_loss is not None]
         highest_training_loss = max([highest_training_loss] + [row.loss for row in batches])
@@ -81,12 +82,12 @@ def training_figure(series, x_axis="epoch"):
                     x=x,
                     y=y,
                     mode="lines",
-                    name=run.label,
+                    name=label,
                     legendgroup=run.name,
                     showlegend=column == 1,
                     meta=run.name,
                     line={"color": color, "width": 2},
-                    hovertemplate=f"{run.label}<br>training {key}: %{{y:.3f}}<extra></extra>",
+                    hovertemplate=f"{label}<br>training {key}: %{{y:.3f}}<extra></extra>",
                 ),
                 row=1,
                 col=column,
@@ -96,13 +97,13 @@ def training_figure(series, x_axis="epoch"):
                     x=[row.epoch * scale for row in epochs],
                     y=[getattr(row, f"val_{key}") for row in epochs],
                     mode="lines+markers",
-                    name=f"{run.label} (validation)",
+                    name=f"{label} (validation)",
                     legendgroup=run.name,
                     showlegend=False,
                     meta=run.name,
                     line={"color": color, "dash": "dash", "width": 2},
                     marker={"size": 9},
-                    hovertemplate=f"{run.label}<br>validation {key}: %{{y:.3f}}<extra></extra>",
+                    hovertemplate=f"{label}<br>validation {key}: %{{y:.3f}}<extra></extra>",
                 ),
                 row=1,
                 col=column,
@@ -256,7 +257,7 @@ def predictions_figure(tallies):
     text): Tally}), counting its students by what came of their prediction."""
     keys = list(tallies)
     # Two-level labels: each experiment's predictions gathered under its title.
-    y = [[title for title, _ in keys], [text or "no prediction" for _, text in keys]]
+    y = [[plain_html(title) for title, _ in keys], [plain_html(text or "no prediction") for _, text in keys]]
     figure = go.Figure()
     for name, attribute, colour in OUTCOME_BARS:
         counts = [getattr(tallies[key], attribute) for key in keys]

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.caches import dataset_or_message, load_predictor, pinned_version_key, runs_dir
+from app_pages.plain import plain
 from vgg.core.errors import UserError
 from vgg.core.files import file_version
 from vgg.data import uploads
@@ -32,15 +33,15 @@ def model_choice_ui(key, show=True):
     else:
         label = st.session_state.get(key) if st.session_state.get(key) in models else next(iter(models))
         st.session_state[key] = label
-        st.markdown(f"**Model**: {names[label]}")
+        st.markdown(f"**Model**: {plain(names[label])}")
     path = models[label]
     summary = ModelRecord.of(path).summary()
     if summary:
-        st.caption(summary)
+        st.caption(plain(summary))
     try:
         return load_predictor(str(path), pinned_version(key, path))
     except (UserError, OSError) as error:
-        st.error(str(error))
+        st.error(plain(error))
         return None
 
 
@@ -80,7 +81,7 @@ def read_upload(uploaded_file):
     content = uploaded_file.getvalue()
     decoded = decode_upload(hashlib.sha256(content).hexdigest(), content, uploaded_file.name)
     if isinstance(decoded, str):
-        st.error(decoded)
+        st.error(plain(decoded))
         return None
     return decoded
 

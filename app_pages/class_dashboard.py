@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.caches import runs_dir
 from app_pages.charts import predictions_figure
+from app_pages.plain import plain
 from app_pages.presenter import plotly_chart
 from vgg.classroom.experiments import class_results, tally
 from vgg.classroom.roster import GROUPS, class_roster
@@ -34,7 +35,9 @@ def roster_ui(roster):
         if not entries:
             column.caption("none")
         lines = [
-            (f"{entry.place}. " if entry.place else "- ") + (f"{entry.owner} · " if entry.owner else "") + entry.title
+            (f"{entry.place}. " if entry.place else "- ")
+            + (f"{plain(entry.owner)} · " if entry.owner else "")
+            + plain(entry.title)
             for entry in entries
         ]
         column.markdown("\n".join(lines))

@@ -4,6 +4,7 @@ them."""
 import streamlit as st
 
 from app_pages.caches import runs_dir
+from app_pages.plain import plain
 from vgg.classroom.launch import launch
 from vgg.classroom.policy import class_mode, clean_name, is_teacher_password, load_limits
 from vgg.core.errors import UserError
@@ -33,7 +34,7 @@ def identity_ui():
         try:
             name = clean_name(typed, "Your name")
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))
             name = None
         st.session_state.me = name
         if name and st.query_params.get("me") != name:
@@ -55,7 +56,7 @@ def refusal_ui(key):
     if refusal == NAME_FIRST and current_user() is not None:
         st.session_state.pop(key)
     elif refusal:
-        st.error(refusal)
+        st.error(plain(refusal))
 
 
 def start_run(**launch_arguments):

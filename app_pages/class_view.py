@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages.caches import after_start, queue_places, runs_dir
 from app_pages.class_ui import current_user, is_teacher
+from app_pages.plain import plain
 from vgg.classroom.policy import ClassLimits, class_mode, load_limits, may_control, save_limits
 from vgg.core.errors import UserError
 from vgg.runs.archive import archive_runs, archives, restore
@@ -36,7 +37,9 @@ def queue_ui(titles):
             run = open_run(runs_dir(), place.run_name)
             status = run.status()
             columns = st.columns([4, 1, 1], vertical_alignment="center")
-            columns[0].markdown(f"**{place.position}.** {titles.get(run.name, run.name)} · starts {starts_text(place)}")
+            columns[0].markdown(
+                f"**{place.position}.** {plain(titles.get(run.name, run.name))} · starts {starts_text(place)}"
+            )
             if may_control(status, current_user(), is_teacher()) and columns[1].button(
                 "Cancel", key=f"cancel_{run.name}", help="Take it out of the queue; it can be resumed later."
             ):
@@ -61,7 +64,7 @@ def apply_queue_action(action):
             raise UserError(f"Only its starter or the teacher can change run {status.title or name!r} in the queue.")
         run.request_stop() if kind == "cancel" else move_up(runs_dir(), run)
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     after_start()
     st.rerun(scope="app")
@@ -143,7 +146,7 @@ def render_teacher_controls():
         "Teacher's controls: limits, disk, next class", icon=":material/school:", expanded=message is not None
     ):
         if message:
-            st.success(message)
+            st.success(plain(message))
         limits = load_limits(runs_dir())
         used = folder_bytes(runs_dir()) / 1e9
         st.caption(
@@ -175,7 +178,7 @@ def _act(action, message=None):
     try:
         said = action()
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     st.session_state.class_message = message or said
     after_start()

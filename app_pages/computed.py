@@ -5,6 +5,7 @@ import pathlib
 
 import streamlit as st
 
+from app_pages.plain import plain
 from vgg.core.errors import UserError
 
 
@@ -58,7 +59,7 @@ def computed_ui(what, compute, read_back=None):
     try:
         result, problem = compute(progress)
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return None
     finally:
         done()

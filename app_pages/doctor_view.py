@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from app_pages import links
 from app_pages.charts import power_ticks
+from app_pages.plain import plain
 from app_pages.plots import go
 from app_pages.presenter import plotly_chart
 from vgg.classroom.doctor import Verdict, diagnose_records
@@ -135,7 +136,7 @@ def doctor_ui(run, config, metrics):
         diagnostics = read_diagnostics(run)
         diagnosis = diagnose_records(config, diagnostics, metrics)
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return None
     with st.container(border=True):
         st.markdown("**Diagnosis**")

@@ -9,6 +9,7 @@ from app_pages.class_dashboard import class_dashboard_ui
 from app_pages.class_ui import current_user, identity_ui, is_teacher, refusal_ui, start_run
 from app_pages.class_view import starts_text
 from app_pages.pages import EXPERIMENTS, page_header
+from app_pages.plain import plain
 from app_pages.run_view import pause_key, run_view_ui
 from vgg.classroom.experiments import experiment_runs, load_experiments, outcome
 from vgg.classroom.policy import class_mode
@@ -78,7 +79,7 @@ def result_ui(experiment, run, status):
     try:
         result = outcome(experiment, run)
     except UserError as error:
-        st.warning(str(error))
+        st.warning(plain(error))
         return
     choice = experiment.choice(status.prediction)
     left, right = st.columns(2, border=True)
@@ -123,7 +124,7 @@ def render():
     identity_ui()
     experiments, errors = load_experiments()
     for error in errors:
-        st.warning(error)
+        st.warning(plain(error))
     if not experiments:
         st.info("No experiments yet: a teacher adds them as .toml files in the experiments folder.")
         return

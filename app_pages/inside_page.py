@@ -11,10 +11,12 @@ from app_pages import links
 from app_pages.architecture_view import architecture_ui
 from app_pages.attention_view import attention_ui, guessing_ui
 from app_pages.caches import dataset_or_message, newer_checkpoint, runs_dir
-from app_pages.choosers import image_choice_ui, model_choice_ui, sample_of
+from app_pages.choosers import image_choice_ui, model_choice_ui
 from app_pages.filters_view import filters_ui
 from app_pages.neighbours_view import neighbours_ui
+from app_pages.old_links import follow_old_link
 from app_pages.pages import INSIDE, page_header
+from app_pages.plain import plain
 from app_pages.plots import go
 from app_pages.presenter import folded, plotly_chart
 from app_pages.snapshot_view import (
@@ -253,44 +255,10 @@ def glance_ui(predictor, maps):
 
 def answer_ui(predictor, image, label, column_left, column_right):
     """The image beside the model's answer, with a word when that answer is a guess."""
-    column_left.image(enlarge(image, 3), caption=label, width=96)
+    column_left.image(enlarge(image, 3), caption=plain(label), width=96)
     top = predictor.top_k(image, k=1)[0]
     column_right.markdown(f"The model says **{top.name}** ({top.probability:.0%}).")
     guessing_ui(column_right, top.probability, len(predictor.class_names))
-
-
-OLD_LINK = ("image", "split")  # An older link's image (`val:<position>`) and split, from before `class` and `index`.
-
-
-def translated_old_link(query, labels):
-    """An older link's address `query` ({name: text}: `?model=<label>&image=val:<position>`) in this page's own
-    parameters (`class` and `index`), or None when its image is not among the validation images `labels`."""
-    image = query.get("image", "")
-    position = image.removeprefix("val:")
-    if not image.startswith("val:") or not position.isdigit() or int(position) >= len(labels) or "split" in query:
-        return None
-    class_name, number = sample_of(labels, int(position))
-    return {name: text for name, text in query.items() if name not in OLD_LINK} | {
-        "class": class_name,
-        "index": str(number),
-    }
-
-
-def follow_old_link():
-    """Rewrites an older link's address in this page's own parameters, which `links.follow` then opens; says in
-    one sentence when its image is not here."""
-    query = st.query_params.to_dict()
-    if "image" not in query:
-        return
-    dataset, _ = dataset_or_message()
-    translated = None if dataset is None else translated_old_link(query, dataset.y_val)
-    if translated is None:
-        if dataset is not None:
-            st.info(
-                f"The link's image ({query['image']}) is not among this server's validation images; choose one below."
-            )
-        translated = {name: text for name, text in query.items() if name not in OLD_LINK}
-    st.query_params.from_dict(translated)
 
 
 def filters_tab_ui(predictor):

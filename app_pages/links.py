@@ -13,12 +13,16 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from app_pages.plain import plain, whole_number
+
 # Parameters no page owns stay as they are: the student's name (app_pages/class_ui.py identity_ui) and the presenter
 # view (app_pages/presenter.py).
 KEPT = ("me", "present")
 HIDE = "hide"
 # `hide=all`: a view-only copy of the view, every control hidden; students look, they do not change it.
 ALL = "all"
+# A link's value echoed in a message is cut to this many characters: a link can be as long as a browser allows.
+LINK_TEXT_SHOWN = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,11 +46,12 @@ class Param:
     def parse(self, text):
         """The value `text` names, or raises ValueError when it names nothing valid here."""
         if self.number:
-            if not text.isdigit() or not self.low <= int(text) <= (self.high if self.high is not None else int(text)):
+            number = whole_number(text) if self.high is None else whole_number(text, self.high)
+            if number is None or number < self.low:
                 raise ValueError(
                     f"A link's {self.name} must be a whole number from {self.low} to {self.high}. Received: {text=}"
                 )
-            return int(text)
+            return number
         values = [value for value in text.split(",") if value] if self.many else [text]
         choices = None if self.choices is None else list(self.choices())
         allowed = None if choices is None else [str(choice) for choice in choices]
@@ -111,7 +116,7 @@ def follow(page, params):
         try:
             value = param.parse(text)
         except ValueError:
-            broken.append(f"{param.name}={text}")
+            broken.append(f"{param.name}={plain(text, most=LINK_TEXT_SHOWN)}")
             continue
         keys = param.key if isinstance(param.key, tuple) else (param.key,)
         values = value if isinstance(param.key, tuple) else (value,)

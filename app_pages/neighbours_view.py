@@ -12,6 +12,7 @@ import streamlit as st
 
 from app_pages.caches import dataset_for
 from app_pages.computed import computed_ui, model_key_ui, saved
+from app_pages.plain import plain
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
 from vgg.explain.cache import CacheKey
@@ -136,7 +137,7 @@ def neighbours_ui(predictor, pixels, model_path):
     try:
         neighbours = query(index, image_features(predictor.model, pixels))
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     st.markdown(f"**Its {NEIGHBOURS} nearest of {len(index.indices):,} training images, block by block**")
     answer = answers_ui(predictor, pixels, neighbours)

@@ -2,7 +2,6 @@
 
 import dataclasses
 import hashlib
-import re
 
 import numpy as np
 import streamlit as st
@@ -14,6 +13,7 @@ from app_pages.charts import top_classes_figure
 from app_pages.choosers import model_choice_ui, read_upload
 from app_pages.neighbours_view import model_index_ui, neighbours_ui
 from app_pages.pages import PREDICT, page_header
+from app_pages.plain import plain
 from app_pages.presenter import plotly_chart
 from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.data.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
@@ -41,11 +41,6 @@ CAMERA_NOTE = (
     "On students' own devices the browser allows the camera only over https or on the machine "
     "itself; use upload otherwise."
 )
-
-
-def plain(text):
-    """`text` with Markdown's special characters escaped, since run names may hold underscores."""
-    return re.sub(r"([\\`*_{}\[\]<>()#+.!|~$-])", r"\\\1", text)
 
 
 def uploads_ui():
@@ -186,7 +181,7 @@ def prediction_ui(predictor, uploaded_file, compared=(), first=False, unsure_bel
     preview, pixels, (width, height) = decoded
     digest = hashlib.sha256(pixels.tobytes()).hexdigest()
     top, grid = analyse(digest, predictor.source, predictor, pixels)
-    st.markdown(f"#### {uploaded_file.name}: **{top[0].name}** ({top[0].probability:.0%})")
+    st.markdown(f"#### {plain(uploaded_file.name)}: **{top[0].name}** ({top[0].probability:.0%})")
     flag = st.empty()
     answer_caption_ui(flag, top[0].probability, unsure_below, len(predictor.class_names))
     original, seen, cam, chart = st.columns([1, 1, 1, 2])

@@ -11,6 +11,7 @@ import streamlit as st
 
 from app_pages.charts import Series, run_colours, training_figure
 from app_pages.doctor_view import diagnosis_chart_ui
+from app_pages.plain import plain
 from app_pages.plots import go
 from app_pages.presenter import plotly_chart
 from vgg.classroom.doctor import diagnose_records
@@ -123,7 +124,7 @@ def replay_ui(expanded):
     try:
         recorded = replays()
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     if len(recorded) < 1:
         return
@@ -145,4 +146,4 @@ def replay_ui(expanded):
             else:
                 replay_body(recorded)
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))

@@ -19,6 +19,7 @@ from app_pages.charts import Series, training_figure
 from app_pages.class_ui import current_user, is_teacher, start_run
 from app_pages.doctor_view import doctor_ui
 from app_pages.pages import mistakes_link
+from app_pages.plain import plain
 from app_pages.presenter import plotly_chart
 from vgg.classroom.policy import check_control, may_control
 from vgg.core.config import REDRAW_SECONDS
@@ -50,11 +51,11 @@ def pause_key(run_name):
 def controls_ui(run, status, live):
     """The run's state line and its buttons (only for those who may use them); returns "stop", "resume" or None."""
     columns = st.columns([3, 1, 1])
-    owner = f" · started by {status.owner}" if status.owner else ""
+    owner = f" · started by {plain(status.owner)}" if status.owner else ""
     precision = f" · {PRECISION_WORDS[status.precision]}" if status.precision in PRECISION_WORDS else ""
     columns[0].markdown(
-        f"{STATE_ICONS.get(status.state, '')} **{name_of(run, with_owner=False)}** is **{status.state}** · "
-        f"device: {status.device or 'not yet known'}{precision}{owner}"
+        f"{STATE_ICONS.get(status.state, '')} **{plain(name_of(run, with_owner=False))}** is **{status.state}** · "
+        f"device: {plain(status.device or 'not yet known')}{precision}{owner}"
     )
     # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
     allowed = may_control(status, current_user(), is_teacher()) and not links.view_only()
@@ -122,7 +123,7 @@ def apply(action, run, status):
             start_run(run_name=run.name, data_dir=status.data_dir or default_data_dir(), resume=True)
             st.rerun(scope="app")
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
 
 
 def progress_ui(run, status, metrics, config):
@@ -216,16 +217,16 @@ def run_view_ui(run_name, compare_names, live=False):
         run = open_run(runs_dir(), run_name)
         config, status, metrics = run.config(), run.status(), run.metrics()
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     follow_state(run, status, live)
     action = controls_ui(run, status, live)
     if action:
         apply(action, run, status)
     if status.state == State.FAILED:
-        st.error(f"The run failed: {status.error}")
+        st.error(f"The run failed: {plain(status.error)}")
     elif status.state == State.STOPPED and status.error:
-        st.info(status.error)  # Why it stopped when nobody pressed Stop: the class's time limit, the queue.
+        st.info(plain(status.error))  # Why it stopped when nobody pressed Stop: the class's time limit, the queue.
     progress_ui(run, status, metrics, config)
     chart_ui(run, config, status, compare_names)
     numbers_ui(status, metrics)
@@ -247,7 +248,7 @@ def start_fix(run, status, fixed):
             title=fix_title(run_title(run.config(), status)),
         )
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     st.session_state.started_run = new.name
     st.session_state.overlay_next = [run.name]  # The page sets the overlay before drawing its chooser.
@@ -296,7 +297,7 @@ def chart_ui(run, config, status, compare_names):
     try:
         figure = shared_figure(tuple(keys), "images" if x_axis == "images" else "epoch")
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     plotly_chart(figure, key=f"chart_{run.name}")
     st.caption(

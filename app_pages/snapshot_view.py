@@ -9,6 +9,7 @@ import streamlit as st
 from app_pages import links
 from app_pages.caches import load_epoch_predictor, pinned_version_key, runs_dir
 from app_pages.filters_view import first_layer_ui
+from app_pages.plain import plain
 from vgg.core.errors import UserError
 from vgg.core.files import file_version
 from vgg.explain.visualize import feature_map_grid, zero_channels
@@ -66,7 +67,7 @@ def epoch_choice_ui(predictor, model_key):
     try:
         return load_epoch_predictor(str(path), version, epoch), epoch
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return predictor, None
 
 
@@ -91,7 +92,7 @@ def start_predictor(model_key, epoch):
     try:
         return load_epoch_predictor(str(path), version, 0)
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return None
 
 

@@ -14,6 +14,7 @@ from app_pages.caches import active_signature, after_start, runs_dir
 from app_pages.class_ui import identity_ui, is_teacher, refusal_ui, start_run
 from app_pages.class_view import apply_queue_action, queue_ui, render_teacher_controls
 from app_pages.pages import TRAIN, page_header
+from app_pages.plain import plain
 from app_pages.presenter import folded
 from app_pages.replay_view import replay_ui
 from app_pages.run_view import pause_key, run_view_ui
@@ -57,7 +58,7 @@ def start_ui(training, column):
         help="Every training slot is busy: the run waits in the queue and starts by itself." if full else None,
     )
     if full:
-        names = ", ".join(f"**{name_of(run)}**" for run in training)
+        names = ", ".join(f"**{plain(name_of(run))}**" for run in training)
         st.info(
             f"{names} {'is' if len(training) == 1 else 'are'} training; a new run waits in the queue below and "
             "starts by itself when a slot frees."
@@ -67,7 +68,7 @@ def start_ui(training, column):
     refusal_ui("start_refusal")
     queued = st.session_state.get("start_queued")
     if queued and queued in {name for name, state in active_signature(str(runs_dir())) if state == State.QUEUED}:
-        name = name_of(open_run(runs_dir(), queued))
+        name = plain(name_of(open_run(runs_dir(), queued)))
         st.success(f"Run **{name}** is in the queue; it starts by itself when a training slot frees.")
     return pressed
 
@@ -94,7 +95,7 @@ def start(preset_name, config, title):
         )
     except UserError as error:
         st.session_state.start_refusal = str(error)
-        st.error(str(error))
+        st.error(plain(error))
         return
     st.session_state.pop("start_refusal", None)
     after_start()
@@ -115,12 +116,15 @@ def delete_ui(runs, titles):
             st.caption("Every run is queued or training.")
             return
         name = st.selectbox("Run to delete", list(deletable), key="delete_choice", format_func=lambda n: titles[n])
-        sure = st.checkbox(f"Yes, delete run {titles[name]!r} and its files for good", key="delete_sure")
+        # Keyed by the run: a tick given for one run must not carry over to the next one chosen.
+        sure = st.checkbox(
+            f"Yes, delete run {plain(repr(titles[name]))} and its files for good", key=f"delete_sure_{name}"
+        )
         if st.button("Delete", disabled=not sure, key="delete_run"):
             try:
                 delete_run(deletable[name], is_teacher())
             except UserError as error:
-                st.error(str(error))
+                st.error(plain(error))
                 return
             st.session_state.pop("delete_sure", None)
             st.rerun()

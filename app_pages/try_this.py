@@ -3,8 +3,9 @@
 import streamlit as st
 
 from app_pages.class_ui import is_teacher
-from vgg.classroom.experiments import save_try_this, try_this
+from app_pages.plain import plain
 from vgg.classroom.policy import class_mode
+from vgg.classroom.tasks import BROKEN_COPY, save_try_this, try_this
 from vgg.core.errors import UserError
 
 
@@ -14,10 +15,13 @@ def try_this_ui(page_name):
     try:
         task = try_this(page_name)
     except UserError as error:
-        st.sidebar.warning(str(error))
-        return
+        task = None
+        broken = (
+            f" Saving a task below starts it afresh and keeps its text as {BROKEN_COPY}." if may_edit_tasks() else ""
+        )
+        st.sidebar.warning(plain(f"{error}{broken}"))
     if task:
-        st.sidebar.info(f"**Try this:** {task}", icon=":material/lightbulb:")
+        st.sidebar.info(f"**Try this:** {plain(task)}", icon=":material/lightbulb:")
     if may_edit_tasks():
         edit_task_ui(page_name, task or "")
 
@@ -46,6 +50,6 @@ def edit_task_ui(page_name, task):
             try:
                 save_try_this(page_name, text)
             except UserError as error:
-                st.error(str(error))
+                st.error(plain(error))
                 return
             st.rerun()

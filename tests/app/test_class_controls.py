@@ -177,3 +177,20 @@ def test_names_are_trimmed_and_bounded():
         clean_name("x" * 41)
     with pytest.raises(UserError, match="printable"):
         clean_name("Ada\x00")
+
+
+def test_the_delete_confirmation_belongs_to_the_run_it_named(classroom):
+    """Ticking "Yes, delete run A" and then choosing run B leaves Delete off until B's own box is ticked."""
+    teacher = as_teacher(page_test("train_page"))
+
+    def confirmation():
+        [box] = [box for box in teacher.checkbox if box.label.startswith("Yes, delete run")]
+        return box
+
+    teacher.selectbox(key="delete_choice").set_value("adas").run()
+    confirmation().check().run()
+    assert "Ada's try" in confirmation().label and not teacher.button(key="delete_run").disabled
+    teacher.selectbox(key="delete_choice").set_value("bens").run()
+    assert "Ben's try" in confirmation().label and not confirmation().value
+    assert teacher.button(key="delete_run").disabled
+    assert {run.name for run in list_runs(classroom)} == {"adas", "bens"}

@@ -4,11 +4,7 @@ student without a name is refused."""
 import pytest
 
 from helpers import assert_one_sentence, page_test, texts
-from vgg.classroom.experiments import (
-    ExperimentError,
-    save_try_this,
-    try_this,
-)
+from vgg.classroom.tasks import TaskError, save_try_this, try_this
 from vgg.runs.folder import list_runs
 from vgg.runs.metrics import EpochRow, row_line
 from vgg.runs.status import State
@@ -25,12 +21,27 @@ def test_the_teacher_rewrites_a_pages_task_on_the_page_and_a_student_cannot(expe
     app.text_area(key="try_this_text_Experiments").set_value("")
     next(button for button in app.button if button.label == "Save the task").click().run()
     assert not [notice for notice in app.sidebar.info if notice.value.startswith("**Try this:**")]
-    with pytest.raises(ExperimentError, match="must fit in 400 characters"):
+    with pytest.raises(TaskError, match="must fit in 400 characters"):
         save_try_this("Data", "word " * 100, folder)
 
     monkeypatch.setenv("VGG_TEACHER_PASSWORD", "a class secret")
     student = page_test("experiments_page").run()
     assert not student.text_area
+
+
+def test_a_broken_tasks_file_still_shows_the_editor_and_saving_repairs_it(experiments_environment):
+    """A hand edit (or an old save) left the file invalid: every page says so, and the editor saves a fresh one."""
+    folder = experiments_environment.parent / "experiments"
+    (folder / "try-this.toml").write_text('[pages]\n"Data" = "look\x7fhere"\n')
+    app = page_test("experiments_page").run()
+    assert not app.exception
+    [warning] = [warning.value for warning in app.sidebar.warning]
+    assert "not valid TOML" in warning and "try-this.toml.broken" in warning
+    app.text_area(key="try_this_text_Experiments").set_value("Predict first.")
+    next(button for button in app.button if button.label == "Save the task").click().run()
+    assert not app.exception and not app.sidebar.warning
+    assert "**Try this:** Predict first." in [notice.value for notice in app.sidebar.info]
+    assert try_this("Experiments", folder) == "Predict first."
 
 
 def test_in_class_a_student_without_a_name_is_refused_in_one_sentence_and_sees_no_class_table(

@@ -141,7 +141,7 @@ def test_train_page_says_a_finished_model_is_an_average_of_epochs(app_environmen
 
 
 def test_an_older_inside_link_is_translated_into_the_pages_class_and_index():
-    from app_pages.inside_page import translated_old_link
+    from app_pages.old_links import translated_old_link
 
     labels = np.array([3, 5, 3, 3, 0])
     old = {"model": "Run tiny (final)", "image": "val:3", "me": "Ann"}

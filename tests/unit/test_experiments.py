@@ -10,8 +10,8 @@ from vgg.classroom.experiments import (
     load_experiment,
     load_experiments,
     outcome,
-    try_this,
 )
+from vgg.classroom.tasks import try_this
 from vgg.core.files import write_text
 from vgg.runs.folder import create_run
 from vgg.runs.metrics import EpochRow, row_line

@@ -5,7 +5,6 @@ page's "Try this" task (experiments/try-this.toml). experiments/README.md descri
 import contextlib
 import dataclasses
 import functools
-import json
 import math
 import os
 import pathlib
@@ -15,18 +14,12 @@ from vgg.classroom.doctor import Verdict, diagnose
 from vgg.classroom.launch import ENDED_STATES
 from vgg.core.config import TrainConfig, preset, validate
 from vgg.core.errors import UserError
-from vgg.core.files import write_text
 from vgg.core.paths import EXPERIMENTS_DIR
 from vgg.runs.status import State
 
 EXPERIMENTS_DIR_VARIABLE = "VGG_EXPERIMENTS_DIR"
 
-TRY_THIS_FILE = "try-this.toml"
-TRY_THIS_HEADER = (
-    "# One short task per page, shown at the top of that page; a teacher may edit these (here or on the\n"
-    "# page itself) or add pages. Keys are the page names as the sidebar shows them."
-)
-MAX_TASK_CHARACTERS = 400
+TRY_THIS_FILE = "try-this.toml"  # Each page's task, not an experiment (vgg/classroom/tasks.py).
 RULES = ("doctor_verdict", "gap_above", "accuracy_above", "accuracy_below")
 SETTINGS = {field.name for field in dataclasses.fields(TrainConfig)}
 
@@ -279,41 +272,3 @@ class _Records:
             return gap > value, f"{measured}: a gap of {100 * gap:.0f} points."
         held = last.val_accuracy < value if rule == "accuracy_below" else last.val_accuracy > value
         return held, measured + "."
-
-
-def try_this_tasks(folder=None):
-    """{page name: task} from the tasks file, empty when there is none; a broken file raises ExperimentError."""
-    path = pathlib.Path(folder or experiments_dir()) / TRY_THIS_FILE
-    if not path.exists():
-        return {}
-    try:
-        pages = tomllib.loads(path.read_text(encoding="utf-8")).get("pages", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        raise ExperimentError(f"The tasks file {TRY_THIS_FILE!r} is not valid TOML.") from None
-    if not isinstance(pages, dict):
-        return {}
-    return {name: task.strip() for name, task in pages.items() if isinstance(task, str) and task.strip()}
-
-
-def try_this(page_name, folder=None):
-    """The "Try this" task of the page called `page_name`, or None when it has none; a broken file raises
-    ExperimentError naming it."""
-    return try_this_tasks(folder).get(page_name)
-
-
-def save_try_this(page_name, task, folder=None):
-    """Sets the page's task (an empty one removes it) in the tasks file, keeping the other pages' tasks."""
-    task = " ".join(task.split())  # One paragraph: the sidebar shows it as one.
-    if len(task) > MAX_TASK_CHARACTERS:
-        raise ExperimentError(f"A task must fit in {MAX_TASK_CHARACTERS} characters. Received: {len(task)} characters")
-    tasks = try_this_tasks(folder) | {page_name: task}
-    lines = [TRY_THIS_HEADER, "[pages]"]
-    # JSON strings without ASCII escapes are valid TOML basic strings.
-    lines += [
-        f"{json.dumps(name, ensure_ascii=False)} = {json.dumps(text, ensure_ascii=False)}"
-        for name, text in tasks.items()
-        if text
-    ]
-    write_text(
-        pathlib.Path(folder or experiments_dir()) / TRY_THIS_FILE, "\n".join(lines) + "\n", what="the Try this tasks"
-    )
