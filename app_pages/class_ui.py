@@ -1,6 +1,7 @@
 """Who is using this browser in class mode (the student's name, the teacher's password) and starting a run as
 them."""
 
+import ipaddress
 import logging
 
 import streamlit as st
@@ -113,8 +114,14 @@ def _browser():
 
 def _address():
     """The browser's network address; None on the server's own machine, where every browser shares one."""
-    address = st.context.ip_address
-    return address if isinstance(address, str) else None  # Tests' simulated sessions have no real one.
+    text = st.context.ip_address
+    try:
+        address = ipaddress.ip_address(text) if isinstance(text, str) else None  # Simulated sessions have none.
+    except ValueError:
+        return None
+    # Streamlit knows "127.0.0.1" and "::1" only; a dual-stack server sees IPv4 browsers as "::ffff:a.b.c.d".
+    address = getattr(address, "ipv4_mapped", None) or address
+    return None if address is None or address.is_loopback else str(address)
 
 
 def _password_ui():
@@ -140,7 +147,7 @@ def _release_ui():
         if not taken:
             st.caption("No student has typed a name yet.")
             return
-        name = st.selectbox("Name", taken, key="release_choice")
+        name = st.selectbox("Name to release", taken, key="release_choice")
         if st.button("Release", key="release_name", help="The next browser that types it takes it."):
             names.release(runs_dir(), name)
             st.session_state.release_said = f"Released {name!r}: the next browser that types it takes it."
