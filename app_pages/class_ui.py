@@ -2,7 +2,6 @@
 them."""
 
 import ipaddress
-import logging
 
 import streamlit as st
 
@@ -31,7 +30,6 @@ def refuse_weak_password():
     """Stops every page, with one sentence, while the server's teacher password is too short to use."""
     refusal = password.password_refusal()
     if refusal:
-        logging.getLogger(__name__).error(refusal)
         st.error(refusal)
         st.stop()
 

@@ -7,6 +7,7 @@ The price is that a student typing wrong passwords also holds the teacher back f
 """
 
 import collections
+import functools
 import logging
 import threading
 import time
@@ -26,10 +27,18 @@ def password_refusal():
     password = teacher_password()
     if password is None or len(password) >= MIN_LENGTH:
         return None
-    return (
+    refusal = (
         f"{PASSWORD_VARIABLE} has {len(password)} characters and class mode needs at least {MIN_LENGTH}: "
         "restart the server with a longer password."
     )
+    _log_once(refusal)
+    return refusal
+
+
+@functools.cache
+def _log_once(message):
+    """Every page asks at every run; the server's log says it once."""
+    log.error(message)
 
 
 class Guesses:
