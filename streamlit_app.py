@@ -7,6 +7,7 @@ from streamlit.runtime.scriptrunner import script_runner
 
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
 from app_pages.caches import runs_dir, start_queue_pump
+from app_pages.class_ui import keep_name_in_address, refuse_weak_password
 from app_pages.follow_view import follow_ui, share_view
 from app_pages.pages import DATA, PAGES
 from app_pages.presenter import presenter_ui
@@ -47,6 +48,8 @@ def open_data_page():
 
 
 st.set_page_config(page_title="VGG16 Lab", page_icon=":material/neurology:", layout="wide")
+refuse_weak_password()
+keep_name_in_address()
 start_queue_pump(str(runs_dir()))
 st.html(f"<style>{CRISP_IMAGES} {PROJECTOR_LAYOUT}</style>")
 presenter_ui()

@@ -10,6 +10,7 @@ import streamlit as st
 from app_pages.caches import after_start, queue_places, runs_dir
 from app_pages.class_ui import current_user, is_teacher
 from app_pages.plain import plain
+from vgg.classroom import names
 from vgg.classroom.policy import ClassLimits, class_mode, load_limits, may_control, save_limits
 from vgg.core.errors import UserError
 from vgg.runs.archive import archive_runs, archives, restore
@@ -123,7 +124,7 @@ def reset_ui():
             "Reset for the next class",
             disabled=not sure,
             icon=":material/inventory_2:",
-            help="Runs leave every list (kept on disk, restorable below).",
+            help="Runs leave every list (kept on disk, restorable below) and every student's name is freed.",
         ):
             return "reset", None
     found = archives(runs_dir())
@@ -170,8 +171,9 @@ def render_teacher_controls():
 
 def _reset_message(name, moved, kept):
     st.session_state.pop("reset_sure", None)
+    names.release_all(runs_dir())  # The next class types its own names.
     extra = f"; {len(kept)} queued or training stayed" if kept else ""
-    return f"Archived {len(moved)} run(s) as {name!r}{extra}."
+    return f"Archived {len(moved)} run(s) as {name!r}{extra}; every name is free again."
 
 
 def _act(action, message=None):

@@ -12,7 +12,7 @@ from app_pages.pages import EXPERIMENTS, page_header
 from app_pages.plain import plain
 from app_pages.run_view import pause_key, run_view_ui
 from vgg.classroom.experiments import experiment_runs, load_experiments, outcome
-from vgg.classroom.policy import class_mode
+from vgg.classroom.policy import class_mode, may_control
 from vgg.core.config import REDRAW_SECONDS, changes_from_preset
 from vgg.core.errors import UserError
 from vgg.core.words import settings_words
@@ -69,7 +69,7 @@ def shown_run(experiment, runs):
     mine = experiment_runs(runs, experiment.id)
     started = st.session_state.get(f"experiment_run_{experiment.id}")
     for run, status in mine.items():
-        if run.name == started or started is None and status.owner == current_user():
+        if run.name == started or started is None and may_control(status, current_user(), teacher=False):
             return run, status
     return None, None
 

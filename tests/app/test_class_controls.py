@@ -8,6 +8,7 @@ import pytest
 
 from app_pages.charts import run_colours
 from helpers import PASSWORD, page_test, tiny_config
+from vgg.classroom import names
 from vgg.classroom.launch import stop_active_runs
 from vgg.classroom.policy import check_control, clean_name, delete_run, load_limits
 from vgg.core import locks
@@ -80,7 +81,7 @@ def test_reset_for_the_next_class_archives_and_restore_brings_back(classroom):
     assert len(list((classroom / ARCHIVE_DIR).glob("*/*/config.json"))) == 2
     [name] = archives(classroom)
     assert archives(classroom)[name] == 2
-    assert f"Archived 2 run(s) as {name!r}." in [element.value for element in teacher.success]
+    assert f"Archived 2 run(s) as {name!r}; every name is free again." in [element.value for element in teacher.success]
 
     [button] = [button for button in teacher.button if button.label == "Restore"]
     button.click().run()
@@ -138,10 +139,11 @@ def test_a_student_cannot_pin_a_run_past_the_page(classroom):
 def test_a_student_cannot_resume_past_the_time_limit_from_the_page(classroom):
     from vgg.runs.folder import CheckpointState
 
+    secret = names.claim(classroom, "Ada")
     run = create_run(classroom, tiny_config(), name="adas-long", title="Ada's long one", owner="Ada")
-    run.update_status(state=State.STOPPED)
+    run.update_status(state=State.STOPPED, owner_key=names.secret_hash(secret))
     run.save_checkpoint_state(CheckpointState(3, 30, 21 * 60.0))  # Past the default 20 minutes.
-    ada = page_test("train_page", me="Ada").run()
+    ada = page_test("train_page", me=names.address_text("Ada", secret)).run()
     next(box for box in ada.selectbox if box.label == "Show run").set_value("adas-long").run()
     ada.button(key="resume_adas-long").click().run()
     assert not ada.exception

@@ -9,6 +9,7 @@ import pytest
 from browser_helpers import app_server, choose_option, close_pages, new_page, no_exception, press_until, screenshot
 from helpers import PASSWORD, tiny_config
 from vgg.classroom.launch import stop_active_runs, training_runs, wait_for
+from vgg.classroom.names import Student
 from vgg.classroom.policy import ClassroomError, check_control
 from vgg.runs.folder import create_run, list_runs, open_run
 from vgg.runs.queue import enqueue, queued_runs
@@ -54,7 +55,7 @@ def test_two_students_and_the_teacher_share_the_queue(browser, class_server, tmp
         expect(ada.get_by_text(re.compile(r"started by Ben"))).to_be_visible(timeout=60_000)
         expect(ada.get_by_role("button", name="Stop")).to_have_count(0)
         with pytest.raises(ClassroomError, match="belongs to Ben"):
-            check_control(bens, bens.status(), "Ada", teacher=False)
+            check_control(bens, bens.status(), Student("Ada"), teacher=False)
 
         # Ada's run waits behind Ben's, then starts by itself when Ben stops his.
         start_long_run(ada, "Ada, no flips")

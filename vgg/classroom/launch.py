@@ -5,10 +5,12 @@ free, else by itself when one frees.
 """
 
 import contextlib
+import functools
 import pathlib
 import time
 
-from vgg.classroom.policy import check_student_start
+from vgg.classroom.names import Student
+from vgg.classroom.policy import check_student_start, same_person
 from vgg.core import locks
 from vgg.core.errors import UserError
 from vgg.runs.disk import bytes_needed, make_room
@@ -57,6 +59,7 @@ def launch(
     `experiment` and `prediction` (a guided experiment's id and its starter's prediction) are recorded before the
     run is queued, so no reader sees it train without them.
 
+    `owner` is who starts it: a vgg.classroom.names.Student from the app, a bare name from the CLI and tests.
     `limits` (a ClassLimits), given for starts from the app, holds the runs folder to its disk budget and, when
     `student` is set, the student's run to the class's limits; the CLI is trusted and passes none. Checks and
     queueing hold one lock, so two sessions pressing Start together cannot both pass a limit.
@@ -64,6 +67,7 @@ def launch(
     runs_dir = make_runs_dir(pathlib.Path(runs_dir).resolve())
     # Absolute paths: the training process runs from the project folder, wherever the server started.
     data_dir = str(pathlib.Path(data_dir).resolve()) if data_dir else None
+    owner = Student(owner) if isinstance(owner, str) else owner
     with locks.file_lock(runs_dir / locks.LAUNCH_LOCK):
         existing = None if config is not None else open_run(runs_dir, run_name)
         if existing is not None and existing.status().active:
@@ -71,8 +75,10 @@ def launch(
         if limits is not None:
             _check_limits(runs_dir, existing, config, owner, limits, student)
         run = existing or create_run(
-            runs_dir, config, name=run_name, preset=preset, data_dir=data_dir, title=title, owner=owner
+            runs_dir, config, name=run_name, preset=preset, data_dir=data_dir, title=title, owner=owner and owner.name
         )
+        if existing is None and owner is not None:
+            run.update_status(owner_key=owner.key, owner_browser=owner.browser, owner_address=owner.address)
         if data_dir and existing is not None:
             run.update_status(data_dir=data_dir)
         if experiment is not None:
@@ -98,7 +104,8 @@ def _check_limits(runs_dir, existing, config, owner, limits, student):
         )
     # A resumed run has its checkpoint on disk already and grows by little.
     needed = bytes_needed(config) if existing is None else 0
-    make_room(runs_dir, needed, limits.disk_budget_gb * 1e9, owner, limits.class_size if student else None)
+    is_mine = functools.partial(same_person, student=owner)
+    make_room(runs_dir, needed, limits.disk_budget_gb * 1e9, is_mine, limits.class_size if student else None)
 
 
 def wait_for(run, states, timeout_seconds):

@@ -17,9 +17,9 @@ from vgg.core import locks
 from vgg.core.errors import UserError
 from vgg.core.estimate import estimate, training_flops_per_image
 from vgg.core.files import DamagedFileError, read_json_object, write_json
+from vgg.core.paths import PASSWORD_VARIABLE
 from vgg.runs.status import images_per_epoch
 
-PASSWORD_VARIABLE = "VGG_TEACHER_PASSWORD"
 MAX_NAME_LENGTH = 40
 
 
@@ -97,9 +97,30 @@ def clean_name(text, what="A name"):
 
 
 def may_control(status, user, teacher):
-    """Whether `user` (a name, or None) may stop or resume a run with `status`: anyone outside class mode, the
-    teacher always, a student only their own run."""
-    return not class_mode() or teacher or (user is not None and status.owner == user)
+    """Whether `user` (a vgg.classroom.names.Student, or None) may stop or resume a run with `status`: anyone
+    outside class mode, the teacher always, a student only a run started with their name's secret."""
+    return not class_mode() or teacher or is_theirs(status, user)
+
+
+def is_theirs(status, student):
+    """Whether the run with `status` was started with `student`'s secret (a name alone never is)."""
+    return (
+        student is not None
+        and student.key is not None
+        and status.owner_key is not None
+        and hmac.compare_digest(status.owner_key, student.key)
+    )
+
+
+def same_person(status, student):
+    """Whether a run's starter may be `student`: the same secret, name, browser or network address."""
+    pairs = (
+        (status.owner_key, student.key),
+        (status.owner, student.name),
+        (status.owner_browser, student.browser),
+        (status.owner_address, student.address),
+    )
+    return any(mine is not None and mine == theirs for mine, theirs in pairs)
 
 
 def check_control(run, status, user, teacher):
@@ -143,9 +164,9 @@ def pin(run, pinned, teacher):
 
 
 def check_student_start(runs, config, owner, limits, trained_seconds=0.0, status=None):
-    """Refuses, in one sentence, a student's start past the class's `limits`: too many runs of theirs queued or
-    training in `runs`, an estimated cost over the cap (on the images a resumed run's `status` recorded, else its
-    settings'), or a run that has used its training time already."""
+    """Refuses, in one sentence, a student's start past the class's `limits`: too many runs of `owner`'s (a
+    Student, counted by `same_person`) queued or training in `runs`, an estimated cost over the cap (on the images
+    a resumed run's `status` recorded, else its settings'), or a run that has used its training time already."""
     mine = [run for run in runs if _is_active_run_of(run, owner)]
     if len(mine) >= limits.runs_per_student:
         raise ClassroomError(
@@ -173,4 +194,4 @@ def _is_active_run_of(run, owner):
         status = run.status()
     except UserError:
         return False
-    return status.active and status.owner == owner
+    return status.active and same_person(status, owner)

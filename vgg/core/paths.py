@@ -9,6 +9,8 @@ ASSETS_DIR = PROJECT_ROOT / "assets"
 EXPERIMENTS_DIR = PROJECT_ROOT / "experiments"
 BENCHMARKS_DIR = PROJECT_ROOT / "benchmarks"
 RUNS_DIR_VARIABLE = "VGG_RUNS_DIR"
+# The teacher's password, which switches class mode on (vgg/classroom/policy.py); no training process gets it.
+PASSWORD_VARIABLE = "VGG_TEACHER_PASSWORD"
 
 
 def default_runs_dir():

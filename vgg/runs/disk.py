@@ -87,20 +87,21 @@ def prunable_files(run):
     return [path for path in checkpoint_files(run) if path.exists()]
 
 
-def owned_runs(runs, owner):
-    """The runs in `runs` that `owner` started as a student."""
+def owned_runs(runs, is_mine):
+    """The runs in `runs` that a student started and `is_mine(status)` says are this student's (the classroom
+    knows who is who: a name's secret, its browser, its address)."""
     mine = []
     for run in runs:
         with contextlib.suppress(UserError):
             status = run.recorded_status()
-            if status.student and status.owner == owner:
+            if status.student and is_mine(status):
                 mine.append(run)
     return mine
 
 
-def make_room(runs_dir, needed, budget_bytes, owner=None, class_size=None):
-    """Makes room for a start that needs `needed` more bytes: for a student's (`class_size` given), within
-    `owner`'s share of the budget first (the budget over the class's size), pruning their own runs; then within
+def make_room(runs_dir, needed, budget_bytes, is_mine=None, class_size=None):
+    """Makes room for a start that needs `needed` more bytes: for a student's (`class_size` and `is_mine` given),
+    within their share of the budget first (the budget over the class's size), pruning their own runs; then within
     `budget_bytes`, pruning anyone's. Returns the names of the runs pruned; raises DiskBudgetError in one sentence
     when even that is not enough."""
     runs_dir = pathlib.Path(runs_dir)
@@ -111,7 +112,7 @@ def make_room(runs_dir, needed, budget_bytes, owner=None, class_size=None):
     pruned = []
     if class_size is not None:
         share = budget_bytes / class_size
-        mine = [run for run in owned_runs(runs, owner) if run.path.parent == runs_dir]  # Archived: another class's.
+        mine = [run for run in owned_runs(runs, is_mine) if run.path.parent == runs_dir]  # Archived: another class's.
         used = _prune(mine, sum(folder_bytes(run.path) for run in mine), needed, share, pruned)
         if used + needed > share:
             raise DiskBudgetError(

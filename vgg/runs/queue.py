@@ -23,7 +23,7 @@ from vgg.core import locks
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
 from vgg.core.estimate import estimate
-from vgg.core.paths import PROJECT_ROOT
+from vgg.core.paths import PASSWORD_VARIABLE, PROJECT_ROOT
 from vgg.runs.folder import RunError, list_runs
 from vgg.runs.status import State, images_per_epoch
 from vgg.runs.time_left import seconds_left
@@ -168,6 +168,8 @@ def _start(run, runs_dir, slot_index, slot):
                 NICENESS_VARIABLE: str(TRAINING_NICENESS),
             },
         )
+        # The teacher's password has no use in training, and a child's environment is readable in /proc.
+        environment.pop(PASSWORD_VARIABLE, None)
         if _gpu_count() and SLOTS_VARIABLE not in os.environ:
             environment["CUDA_VISIBLE_DEVICES"] = str(slot_index)  # Each run on its own GPU.
         try:

@@ -42,7 +42,12 @@ class RunStatus:
     updated: str | None = None  # ISO time of the last change, in whole seconds.
     preset: str | None = None  # The preset the settings started from.
     title: str | None = None  # What its starter called it ("group 3, lr 0.01"): lists show it, not the folder name.
-    owner: str | None = None  # Who started it (the name a browser gave); only they and the teacher control it.
+    owner: str | None = None  # Who started it (the name a browser gave).
+    # The SHA-256 of that name's secret (vgg/classroom/names.py), never the secret: only its holder and the teacher
+    # control the run; the browser's and the network address's traces count a student's runs however they sign.
+    owner_key: str | None = None
+    owner_browser: str | None = None
+    owner_address: str | None = None
     student: bool = False  # Started by a student in class mode: once it ends, its checkpoint may be pruned for room.
     experiment: str | None = None  # The guided experiment (experiments/<id>.toml) it runs, if any.
     prediction: str | None = None  # The outcome its starter predicted before starting the experiment.
