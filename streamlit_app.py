@@ -3,7 +3,6 @@
 import importlib
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import script_runner
 
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
 from app_pages.caches import runs_dir, start_queue_pump
@@ -11,13 +10,9 @@ from app_pages.class_ui import keep_name_in_address, refuse_weak_password
 from app_pages.follow_view import follow_ui, share_view
 from app_pages.pages import DATA, PAGES
 from app_pages.presenter import presenter_ui
+from app_pages.streamlit_patches import patch_streamlit
 
-# After every script run, a live view's 2-second redraw included, Streamlit resets Keras for scripts that build
-# their models anew each run: a full garbage collection and TensorFlow's kernel cache, about 130 ms with a model
-# loaded, for every watching session (BENCHMARKS.md, the classroom row). This app's models live in caches across
-# runs, so the reset only costs time; it is skipped.
-if hasattr(script_runner, "_clean_problem_modules"):
-    script_runner._clean_problem_modules = lambda: None
+patch_streamlit()  # No Keras reset after each run, and uploads capped per browser (app_pages/streamlit_patches.py).
 
 # CIFAR-10 images are 32x32: browsers blur them when enlarging, so every image keeps crisp pixels.
 CRISP_IMAGES = "[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img {image-rendering: pixelated;}"

@@ -12,12 +12,13 @@ import streamlit as st
 
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
+from vgg.core.estimate import models_kept
 from vgg.core.files import file_version
 from vgg.core.paths import default_runs_dir
 from vgg.data.cifar10 import DataError, default_data_dir, load_cifar10
 from vgg.explain.evaluation import DEFAULT_SPLIT, split_id
 from vgg.runs.folder import list_runs, open_run
-from vgg.runs.queue import Pump, forecast, run_estimate
+from vgg.runs.queue import ensure_pump, forecast, run_estimate
 from vgg.runs.record import ModelRecord
 from vgg.runs.status import ACTIVE_STATES
 
@@ -28,13 +29,10 @@ def runs_dir():
     return default_runs_dir()
 
 
-@st.cache_resource
 def start_queue_pump(folder):
     """One thread per server that starts queued runs when a slot frees (vgg/runs/queue.py): a run killed hard,
     or a queue left by a restart, moves on without anyone pressing a button."""
-    pump = Pump(folder)
-    pump.start()
-    return pump
+    return ensure_pump(folder)
 
 
 @st.cache_resource(show_spinner="Loading CIFAR-10…")
@@ -69,9 +67,10 @@ def cached_split_id(data_dir, validation_size, seed, _dataset):
     return split_id(_dataset, validation_size, seed)
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+@st.cache_resource(show_spinner="Loading the model…", max_entries=models_kept())
 def load_predictor(path, modified_time):
-    """A Predictor for a model file; `modified_time` makes a re-saved checkpoint load anew."""
+    """A Predictor for a model file; `modified_time` makes a re-saved checkpoint load anew. As many are kept as
+    fit the machine's memory (vgg/core/estimate.py): students spread over many runs' models reload none."""
     from vgg.explain.predictor import Predictor
     from vgg.model.device import limit_serving_threads
 

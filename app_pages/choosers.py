@@ -1,14 +1,15 @@
 """The choosers several pages share: a model (with the checkpoint version this session pinned), a validation image
 by class and number, and an uploaded photo."""
 
-import hashlib
 import pathlib
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_pages.caches import dataset_or_message, load_predictor, pinned_version_key, runs_dir
 from app_pages.plain import plain
+from app_pages.streamlit_patches import refusal_for
 from vgg.core.errors import UserError
 from vgg.core.files import file_version
 from vgg.data import uploads
@@ -64,9 +65,10 @@ def pinned_version(key, path):
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def decode_upload(digest, _content, name):
+def decode_upload(file_id, _content, name):
     """(preview at most 256 px, 32x32 input, original (width, height)) of an upload, or the sentence saying why
-    not; cached by the file's SHA-256, so a rerun, another session or the same photo twice decodes it once."""
+    not; cached by the upload's id (new for each file a browser sends), so a rerun neither decodes nor hashes
+    its 20 MB again."""
     try:
         image, pixels = uploads.load_upload(_content, name)
     except UserError as error:
@@ -78,12 +80,19 @@ def decode_upload(digest, _content, name):
 
 def read_upload(uploaded_file):
     """(preview, 32x32 input, original size) for an uploaded file, or None after showing one sentence."""
-    content = uploaded_file.getvalue()
-    decoded = decode_upload(hashlib.sha256(content).hexdigest(), content, uploaded_file.name)
+    decoded = decode_upload(uploaded_file.file_id, uploaded_file.getvalue(), uploaded_file.name)
     if isinstance(decoded, str):
         st.error(plain(decoded))
         return None
     return decoded
+
+
+def upload_refusal_ui():
+    """The sentence refusing this browser's last upload (its share of the server's memory is full), if any."""
+    context = get_script_run_ctx()
+    refusal = context and refusal_for(context.session_id)
+    if refusal:
+        st.warning(refusal)
 
 
 def sample_position(labels, class_name, number):
@@ -112,6 +121,7 @@ def image_choice_ui(key, show=True):
             key=f"{key}_upload",
             max_upload_size=MAX_UPLOAD_BYTES // 2**20,
         )
+        upload_refusal_ui()
         if uploaded is None:
             return None
         decoded = read_upload(uploaded)

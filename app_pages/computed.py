@@ -7,6 +7,12 @@ import streamlit as st
 
 from app_pages.plain import plain
 from vgg.core.errors import UserError
+from vgg.runs.record import still_training
+
+# Why a first-time analysis may wait: said beside the count of jobs ahead.
+ONE_AT_A_TIME = "the server computes one analysis at a time"
+# Why a training run's checkpoint gets none: it changes every epoch, and each would be computed again.
+STILL_TRAINING = "This run is still training: {what} come when it finishes, since its checkpoint changes every epoch."
 
 
 class NotSaved(Exception):
@@ -21,6 +27,15 @@ def saved(result):
     return result
 
 
+def still_training_ui(model_path, what):
+    """Whether `model_path` is the checkpoint of a run still queued or training, after one sentence saying that
+    `what` comes when it finishes."""
+    if not still_training(model_path):
+        return False
+    st.info(STILL_TRAINING.format(what=what))
+    return True
+
+
 def model_key_ui(make_key, model_path):
     """`make_key()` (what is saved for a model file is named by its SHA-256), or None after one sentence when the
     file cannot be read."""
@@ -31,17 +46,26 @@ def model_key_ui(make_key, model_path):
         return None
 
 
-def progress_bar(text, shown_now=False):
-    """(a progress callback that shows a bar with `text`, a function that removes the bar). The bar shows on the
-    callback's first call unless `shown_now`: results that turn out to be read back then never show one."""
+def progress_bar(what, shown_now=False):
+    """(a progress callback that shows a bar saying `what` is computed, a function that removes the bar). The bar
+    shows on the callback's first call unless `shown_now`: results that turn out to be read back then never show
+    one. While the job waits in the server's line, the bar says how many jobs are ahead of it."""
+    text = f"Computing {what}, once for this model (later visits read it back):"
     shown = {"bar": st.progress(0.0, text=text)} if shown_now else {}
 
-    def progress(done, total):
+    def progress(done, total, ahead=0):
         if "bar" not in shown:
             shown["bar"] = st.progress(0.0, text=text)
-        shown["bar"].progress(done / total, text=f"{text} {done:,} of {total:,}")
+        if ahead:
+            shown["bar"].progress(0.0, text=f"Waiting to compute {what}: {jobs_ahead(ahead)} ({ONE_AT_A_TIME}).")
+        else:
+            shown["bar"].progress(done / total, text=f"{text} {done:,} of {total:,}")
 
     return progress, lambda: shown.get("bar") and shown["bar"].empty()
+
+
+def jobs_ahead(count):
+    return "1 job ahead of yours" if count == 1 else f"{count} jobs ahead of yours"
 
 
 def computed_ui(what, compute, read_back=None):
@@ -53,9 +77,7 @@ def computed_ui(what, compute, read_back=None):
             return read_back()
         except NotSaved:
             pass
-    progress, done = progress_bar(
-        f"Computing {what}, once for this model (later visits read it back):", shown_now=read_back is not None
-    )
+    progress, done = progress_bar(what, shown_now=read_back is not None)
     try:
         result, problem = compute(progress)
     except UserError as error:

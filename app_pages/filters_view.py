@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.caches import cached_split_id, dataset_for
-from app_pages.computed import computed_ui
+from app_pages.computed import computed_ui, still_training_ui
 from vgg.core.layers import conv_of
 from vgg.data.cifar10 import default_data_dir
 from vgg.explain.evaluation import evaluation_key, split_for
@@ -151,5 +151,7 @@ def classes_ui(model, path, class_names):
 def filters_ui(predictor, path):
     """The whole tab for the model `predictor` loaded from `path`."""
     first_layer_ui(predictor.model)
+    if still_training_ui(path, "the pictures of what its channels and classes want"):
+        return
     channels_ui(predictor.model, pathlib.Path(path), split_for(path))
     classes_ui(predictor.model, pathlib.Path(path), predictor.class_names)

@@ -16,7 +16,7 @@ from app_pages.attention_view import guessing_ui
 from app_pages.caches import cached_split_id, dataset_for, newer_checkpoint, runs_dir
 from app_pages.charts import confusion_figure, percent, top_classes_figure
 from app_pages.choosers import model_choice_ui, sample_of
-from app_pages.computed import computed_ui, model_key_ui, saved
+from app_pages.computed import computed_ui, model_key_ui, saved, still_training_ui
 from app_pages.pages import INSIDE, MISTAKES, page_header
 from app_pages.presenter import plotly_chart, presenting
 from vgg.data.cifar10 import CLASS_NAMES, default_data_dir
@@ -334,7 +334,7 @@ def render():
     label = st.session_state.get("mistakes_model")
     links.write(MISTAKES.path, LINK, {"model": label})
     path = available_models(runs_dir()).get(label)
-    if predictor is None or path is None:
+    if predictor is None or path is None or still_training_ui(path, "its mistakes"):
         return
     if newer_checkpoint("mistakes_model", path):
         st.info("The run has saved a newer checkpoint since you chose it: load it (button above) to see its mistakes.")

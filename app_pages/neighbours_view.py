@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.caches import dataset_for
-from app_pages.computed import computed_ui, model_key_ui, saved
+from app_pages.computed import computed_ui, model_key_ui, saved, still_training_ui
 from app_pages.plain import plain
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
@@ -119,6 +119,8 @@ def block_ui(block, dataset, answer, channels):
 
 def model_index_ui(predictor, model_path):
     """(index, dataset) of a model's training images, or (None, None) after one sentence when there are none."""
+    if still_training_ui(model_path, "its nearest training images"):
+        return None, None
     split = split_for(model_path)
     dataset, message = dataset_for(*split)
     if dataset is None:

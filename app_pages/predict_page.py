@@ -10,7 +10,7 @@ from app_pages import links
 from app_pages.attention_view import attention_ui, empty_sentence, grid_label, legend_ui
 from app_pages.caches import runs_dir
 from app_pages.charts import top_classes_figure
-from app_pages.choosers import model_choice_ui, read_upload
+from app_pages.choosers import model_choice_ui, read_upload, upload_refusal_ui
 from app_pages.neighbours_view import model_index_ui, neighbours_ui
 from app_pages.pages import PREDICT, page_header
 from app_pages.plain import plain
@@ -53,6 +53,7 @@ def uploads_ui():
         max_upload_size=MAX_UPLOAD_BYTES // 2**20,
     )
     st.caption("Works best with one object filling the frame.")
+    upload_refusal_ui()
     files = list(files or [])
     if len(files) > MAX_FILES:
         st.warning(

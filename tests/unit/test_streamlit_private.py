@@ -1,6 +1,6 @@
-"""The private Streamlit parts the app relies on: the function streamlit_app.py replaces (if a release removes or
-renames it, the app's `hasattr` check would silently stop skipping the reset after every script run) and the
-browser cookie class mode counts runs by; these tests say so instead."""
+"""The private Streamlit parts the app relies on: the function app_pages/streamlit_patches.py replaces (if a
+release removes or renames it, the app's `hasattr` check would silently stop skipping the reset after every script
+run) and the browser cookie class mode counts runs by; these tests say so instead."""
 
 import inspect
 
@@ -9,7 +9,8 @@ from streamlit.runtime.scriptrunner import script_runner
 
 def test_the_reset_that_streamlit_app_skips_is_still_streamlits_clean_problem_modules():
     assert callable(getattr(script_runner, "_clean_problem_modules", None)), (
-        "streamlit.runtime.scriptrunner.script_runner._clean_problem_modules is gone: update streamlit_app.py"
+        "streamlit.runtime.scriptrunner.script_runner._clean_problem_modules is gone: "
+        "update app_pages/streamlit_patches.py"
     )
     # Called through the module's global, so replacing the module attribute replaces the call.
     source = inspect.getsource(script_runner)

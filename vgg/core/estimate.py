@@ -8,6 +8,7 @@ for saving, and a fixed time for preparing.
 
 import contextlib
 import dataclasses
+import os
 import statistics
 
 from vgg.core.cifar10 import NUM_CLASSES
@@ -18,6 +19,11 @@ from vgg.core.phases import AVERAGING, PHASES, PREPARING, SAVING, SCORING, TRAIN
 # What the slower of the 2-core CPUs this project runs on sustains on VGG training in float32 (the cpu preset
 # at about 110 GFLOP/s on the Intel Xeon, 240 on the AMD EPYC: BENCHMARKS.md), until a run here measures it.
 DEFAULT_GFLOPS = 110.0
+# The blog preset's model (33.6 million weights, the largest a class trains) as the server holds it, loaded and
+# traced: 300 MB (BENCHMARKS.md). Loaded models may fill a quarter of the machine's memory; the rest is the data,
+# the uploads, the sessions and a training run.
+MODEL_MEMORY_BYTES = 300 * 2**20
+MODELS_MEMORY_SHARE = 0.25
 SMALLEST_MEASURING_FLOPS = 0.1e9  # The cpu preset's 0.12 GFLOP per image and up measure the machine fairly.
 # Until a run here measures them: starting Python and TensorFlow, loading the images and tracing the first step
 # (28-34 s for the cpu preset on machine D, busy: BENCHMARKS.md, "Estimate against actual"), and writing a
@@ -173,3 +179,11 @@ def parameter_count(config, num_classes=NUM_CLASSES):
         count += features * units + units
         features = units
     return count
+
+
+def models_kept(memory_bytes=None):
+    """How many loaded models the server keeps (at least 2, to compare two): its share of the machine's memory
+    (`memory_bytes`, this machine's when None) over the largest model's."""
+    if memory_bytes is None:
+        memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(2, int(memory_bytes * MODELS_MEMORY_SHARE // MODEL_MEMORY_BYTES))

@@ -3,6 +3,7 @@
 import io
 import math
 import re
+import threading
 import warnings
 
 import numpy as np
@@ -12,6 +13,12 @@ from vgg.core.cifar10 import IMAGE_SIZE
 from vgg.core.errors import UserError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # Phone photos are 2-12 MB; more is not a photo.
+# What one browser session's uploads may hold in the server's memory at once: Predict shows 20 photos, and 30
+# students at the cap hold 1.8 GB.
+SESSION_FILES = 24
+SESSION_BYTES = 60 * 2**20
+DECODES = 2  # Decodes at once in the server (up to MAX_DECODE_BYTES and 1-3 s of a core each).
+_decoding = threading.BoundedSemaphore(DECODES)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]  # What the upload widgets offer; decoding accepts more.
 MAX_PIXELS = 50_000_000  # 200 MB decoded, as Pillow keeps 4 bytes a pixel (RGB too); larger files are refused unread.
 MAX_DECODE_BYTES = 200 * 2**20  # What one upload may take while decoding, with 30 students sharing one server.
@@ -240,6 +247,19 @@ def to_network_input(image, size=IMAGE_SIZE):
 
 
 def load_upload(data, filename="the file"):
-    """Bytes of an upload -> (the decoded RGB image, the 32x32 uint8 network input)."""
-    image = decode_image(data, filename)
-    return image, to_network_input(image)
+    """Bytes of an upload -> (the decoded RGB image, the 32x32 uint8 network input), at most DECODES at a time
+    in the process, whatever the sessions asking."""
+    with _decoding:
+        image = decode_image(data, filename)
+        return image, to_network_input(image)
+
+
+def session_refusal(held_files, held_bytes, size):
+    """The one sentence refusing an upload of `size` bytes to a browser session that holds `held_files` files of
+    `held_bytes` on the server, or None when it fits SESSION_FILES and SESSION_BYTES."""
+    if held_files + 1 <= SESSION_FILES and held_bytes + size <= SESSION_BYTES:
+        return None
+    return (
+        f"The server keeps at most {SESSION_FILES} files ({SESSION_BYTES // 2**20} MB) from each browser, so the "
+        "files past that were refused (marked in red): remove some uploads (their x) to add others."
+    )

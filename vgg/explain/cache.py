@@ -7,6 +7,7 @@ sessions at the same moment is done once per process: the first computes it, the
 and read what it saved.
 """
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -20,6 +21,7 @@ from vgg.core.errors import UserError
 from vgg.core.files import replacing
 from vgg.core.paths import ASSETS_DIR
 from vgg.data.cifar10 import cache_dir
+from vgg.explain.turns import ANALYSES, WAIT_SECONDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,25 +33,29 @@ class CacheKey:
     file: pathlib.Path
 
 
-_hashes = {}
-_hashes_lock = threading.Lock()
+_hashes = {}  # {resolved path: ((size, modification time), SHA-256)}: the file's last version only.
+_hash_locks = collections.defaultdict(threading.Lock)
+_hash_locks_lock = threading.Lock()
 
 
 def file_sha256(path):
-    """The SHA-256 of a file, remembered per (path, size, modification time): a 400 MB model hashes once."""
+    """The SHA-256 of a file, remembered per (path, size, modification time), and computed under the path's own
+    lock: thirty sessions opening a new 400 MB checkpoint at once hash it once, and other files meanwhile."""
     path = pathlib.Path(path).resolve()
-    stat = path.stat()
-    version = (str(path), stat.st_size, stat.st_mtime_ns)
-    with _hashes_lock:
-        if version in _hashes:
-            return _hashes[version]
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(2**20), b""):
-            digest.update(block)
-    with _hashes_lock:
-        _hashes[version] = digest.hexdigest()
-    return _hashes[version]
+    with _hash_locks_lock:
+        lock = _hash_locks[str(path)]
+    with lock:
+        stat = path.stat()
+        version = (stat.st_size, stat.st_mtime_ns)
+        remembered = _hashes.get(str(path))
+        if remembered is not None and remembered[0] == version:
+            return remembered[1]
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(2**20), b""):
+                digest.update(block)
+        _hashes[str(path)] = (version, digest.hexdigest())
+        return digest.hexdigest()
 
 
 def cache_key(model_path, kind, detail):
@@ -110,6 +116,14 @@ class _Job:
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     done: int = 0
     total: int = 0
+    ahead: int = 0  # Jobs ahead of it in the server's line (vgg/explain/turns.py) while it waits there.
+
+    def show(self, progress):
+        """Tells a session waiting for this job where it stands: its place in the line, or how far it got."""
+        if progress and self.ahead:
+            progress(0, 0, ahead=self.ahead)
+        elif progress and self.total:
+            progress(self.done, self.total)
 
 
 _jobs = {}
@@ -119,12 +133,12 @@ _jobs_lock = threading.Lock()
 def computed_once(file, load, compute, save, progress=None, again="computed again next time"):
     """(value, None): `load()` when it returns one, else `compute(report)` saved by `save(value)`; (value, one
     sentence) when it could not be saved. While one session computes the value for `file`, the others wait and
-    see its progress through `progress(done, total)`."""
+    see its progress through `progress(done, total)`. Computing waits its turn in the server's line of analyses,
+    one at a time, meanwhile calling `progress(0, 0, ahead=jobs ahead of it)`."""
     with _jobs_lock:
         job = _jobs.setdefault(str(file), _Job())
-    while not job.lock.acquire(timeout=0.25):
-        if progress and job.total:
-            progress(job.done, job.total)
+    while not job.lock.acquire(timeout=WAIT_SECONDS):
+        job.show(progress)
     try:
         saved = load()
         if saved is not None:
@@ -135,12 +149,18 @@ def computed_once(file, load, compute, save, progress=None, again="computed agai
             if progress:
                 progress(done, total)
 
-        value = compute(report)
+        def waiting(ahead):
+            job.ahead = ahead
+            job.show(progress)
+
+        with ANALYSES.turn(waiting):
+            job.ahead = 0
+            value = compute(report)
         try:
             save(value)
         except UserError as error:
             return value, f"{error} It is {again}."
         return value, None
     finally:
-        job.done = job.total = 0
+        job.done = job.total = job.ahead = 0
         job.lock.release()

@@ -283,3 +283,19 @@ class Pump(threading.Thread):
 
     def stop(self):
         self.stopping.set()
+
+
+_pumps = {}
+_pumps_lock = threading.Lock()
+
+
+def ensure_pump(runs_dir):
+    """The one live Pump of `runs_dir` in this process, started on first call: kept here rather than in a page
+    cache, since any client may clear those and a second pump would start runs beside the first."""
+    key = str(pathlib.Path(runs_dir).resolve())
+    with _pumps_lock:
+        pump = _pumps.get(key)
+        if pump is None or not pump.is_alive():
+            pump = _pumps[key] = Pump(runs_dir)
+            pump.start()
+        return pump

@@ -15,6 +15,7 @@ from vgg.data.cifar10 import CLASS_NAMES
 from vgg.runs.card import Card
 from vgg.runs.folder import Run, list_runs
 from vgg.runs.naming import name_of
+from vgg.runs.status import ACTIVE_STATES
 
 SNAPSHOT_MODEL = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
 SNAPSHOT_LABEL = "cpu run over 8 epochs, with snapshots (assets/)"
@@ -166,6 +167,19 @@ def available_models(runs_dir):
     A label names the run's folder, so links and session state keep naming the same model; `model_names` says it
     for people."""
     return {label: path for label, (path, _) in _models(runs_dir).items()}
+
+
+def still_training(path):
+    """Whether `path` is the checkpoint of a run that is queued or training: it changes every epoch, so what is
+    computed once per model file (its evaluation, pictures, index) waits for the run's final model."""
+    path = pathlib.Path(path)
+    run = Run(path.parent)
+    if path.name != run.checkpoint_path.name or not run.exists():
+        return False
+    try:
+        return run.status().state in ACTIVE_STATES
+    except UserError:
+        return False  # A damaged status says nothing about training: the checkpoint is only what it is.
 
 
 def model_names(runs_dir):
