@@ -1,0 +1,115 @@
+"""A run given minutes (TrainConfig.minutes): its learning rate follows the clock, and its training stops early
+enough that what follows the last step (the last validation pass, the saves, the final score) ends on the budget.
+
+The budget counts the run's time past `preparing` (vgg/training/phase_clock.py), over all its sessions. What its
+end takes is measured from the run itself: its validation passes (the first one traces the model, as the final
+score does again on the saved model) and the seconds its epoch ends spend beyond their validation pass (saves).
+Until it has measured them, they are predicted from its training speed.
+"""
+
+import dataclasses
+import time
+
+import keras
+
+from vgg.core.estimate import DEFAULT_SAVING_SECONDS_PER_WEIGHT
+from vgg.training.optimizer import budget_learning_rate
+
+# Until the run has timed them: a forward pass costs a third of a training step per image (as vgg/core/estimate.py
+# counts), tracing a model's forward pass takes a few seconds on a 2-core CPU, and a save has a fixed cost beside
+# its bytes.
+FORWARD_SHARE = 1 / 3
+TRACE_GUESS_SECONDS = 2.0
+SAVE_GUESS_SECONDS = 0.3
+# The latest step's weight in the step time: about the last ten steps count, as a shared machine's load changes.
+RECENT = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class EndCosts:
+    """What a run has measured of the work that follows its last step."""
+
+    step_seconds: float | None  # One training step, between two steps of an epoch.
+    batch_size: int
+    validation_passes: tuple = ()  # Seconds of each validation pass of this session, the first one tracing.
+    epoch_end_saves: float | None = None  # Seconds an epoch's end spends beyond its validation pass.
+    weights: int = 0  # The model's weights, for a save's cost until one is measured.
+
+
+def end_seconds(costs, val_images, score_views):
+    """Seconds from the last step to the end of the final score: a validation pass, the epoch end's saves and
+    the final model's, and the score (`score_views` passes over the validation images on a model traced anew)."""
+    passes = costs.validation_passes
+    forward = val_images * (costs.step_seconds or 0.0) / costs.batch_size * FORWARD_SHARE
+    if len(passes) > 1:  # The latest pass, at the machine's load now; the first one's excess was its tracing.
+        steady, trace = passes[-1], max(0.0, passes[0] - min(passes[1:]))
+    elif passes:  # A small model's first pass is mostly tracing: its images take a forward pass's time at most.
+        steady = min(forward, passes[0])
+        trace = passes[0] - steady
+    else:
+        steady, trace = forward, TRACE_GUESS_SECONDS
+    validation = steady if passes else steady + trace  # The first validation pass traces fit's own.
+    if not val_images:
+        validation = steady = trace = 0.0
+    if costs.epoch_end_saves is not None:
+        saves = costs.epoch_end_saves
+    else:
+        saves = SAVE_GUESS_SECONDS + costs.weights * DEFAULT_SAVING_SECONDS_PER_WEIGHT
+    # The score traces the saved model's forward pass anew, as fit's first validation pass traced the model's.
+    return validation + 2 * saves + trace + score_views * steady
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Sets the learning rate at every step from the share of the training time used, and stops the training
+    when what is left of the budget is what the run's end takes (`reached` then)."""
+
+    def __init__(self, config, steps_per_epoch, clock, val_images, initial_step=0):
+        super().__init__()
+        self.config, self.steps_per_epoch, self.clock = config, steps_per_epoch, clock
+        self.val_images, self.score_views = val_images, 2 if config.augment else 1
+        self.budget = config.minutes * 60
+        self.step = initial_step
+        self.reached = False
+        self.step_seconds = None
+        self.last_step_at = self.epoch_ended_at = self.test_started = None
+        self.passes, self.epoch_end_saves = [], None
+
+    def costs(self):
+        weights = self.model.count_params() if self.model is not None else 0
+        return EndCosts(self.step_seconds, self.config.batch_size, tuple(self.passes), self.epoch_end_saves, weights)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.last_step_at = None  # The first step of an epoch follows the last epoch's end, not a step.
+
+    def on_test_begin(self, logs=None):
+        self.test_started = time.monotonic()
+
+    def on_test_end(self, logs=None):
+        self.passes.append(time.monotonic() - self.test_started)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_ended_at = self.last_step_at
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        self.step += 1
+        if self.last_step_at is not None:
+            interval = now - self.last_step_at
+            self.step_seconds = (
+                interval if self.step_seconds is None else self.step_seconds * (1 - RECENT) + interval * RECENT
+            )
+        elif self.epoch_ended_at is not None and self.step_seconds is not None:
+            gap = now - self.epoch_ended_at - self.step_seconds
+            self.epoch_end_saves = max(0.0, gap - (self.passes[-1] if self.passes else 0.0))
+        self.last_step_at = now
+        costs = self.costs()
+        training_ends = self.budget - end_seconds(costs, self.val_images, self.score_views)
+        used = self.clock.past_preparing()
+        fraction = used / max(training_ends, 1e-9)
+        self.model.optimizer.learning_rate = budget_learning_rate(
+            self.config, self.step, self.steps_per_epoch, fraction
+        )
+        # Half a step early: the step that follows ends as far past the budget as this one ends before it.
+        if used + (costs.step_seconds or 0.0) / 2 >= training_ends:
+            self.reached = True
+            self.model.stop_training = True
