@@ -135,7 +135,7 @@ def progress_ui(run, status, metrics, config):
     if config.minutes:  # Its length is its budget's time, however many epochs fit in it.
         used = past_preparing(status)
         epoch = f"Epoch {now.epoch:.2f} · {format_duration(used)} of {format_duration(config.minutes * 60)} · "
-        fraction = used / (config.minutes * 60)
+        fraction = 1.0 if status.state == State.FINISHED else used / (config.minutes * 60)
     if status.state == State.QUEUED:
         text = "Waiting for a training slot…"
     elif phase == PREPARING or (status.active and not now.epoch and phase is None):

@@ -5,7 +5,8 @@
 Each budget trains one run through `python -m vgg train --preset cpu --minutes M`, one after the other. Prints the
 machine, then per budget: the end of its final score after preparing, by the run's own phase clock (what the budget
 counts, vgg/training/time_budget.py), its distance from the budget, the preparing before it and the whole command's
-seconds, the epochs it fitted, and its last validation accuracy (images alone) and final score (as Predict scores).
+seconds, the epochs it fitted, and its last validation accuracy (images alone) and final score (as Predict scores);
+then the run's own line saying when it stopped training and what it reserved for its end.
 """
 
 import argparse
@@ -27,7 +28,7 @@ def budgeted_run(data_dir, minutes, options=()):
     with tempfile.TemporaryDirectory(prefix="vgg-bench-budget-") as runs_dir:
         command = [
             *(sys.executable, "-m", "vgg", "train", "--preset", "cpu", "--minutes", str(minutes)),
-            *("--data-dir", str(data_dir), "--runs-dir", runs_dir, "--name", "budget", "--json", *options),
+            *("--data-dir", str(data_dir), "--runs-dir", runs_dir, "--name", "budget", *options),
         ]
         log_path = pathlib.Path(runs_dir, "train.log")
         started = time.perf_counter()
@@ -38,6 +39,7 @@ def budgeted_run(data_dir, minutes, options=()):
             raise RuntimeError(f"The {minutes} min run failed: {log_path.read_text().strip()[-2000:]}")
         run = open_run(runs_dir, "budget")
         status, epochs = run.status(), run.metrics().validated_epochs
+        stop = [line for line in log_path.read_text().splitlines() if line.startswith("Training stops at")]
     seconds = status.phase_seconds or {}
     ended = sum(value for phase, value in seconds.items() if phase != PREPARING)
     return {
@@ -48,6 +50,7 @@ def budgeted_run(data_dir, minutes, options=()):
         "epochs": epochs[-1].epoch if epochs else 0,
         "val_accuracy": epochs[-1].val_accuracy if epochs else float("nan"),
         "final": status.final_accuracy if status.final_accuracy is not None else float("nan"),
+        "stop": stop[-1] if stop else "(no stop line)",
     }
 
 
@@ -67,6 +70,7 @@ def main():
             f"last validation {row['val_accuracy']:.1%}, final {row['final']:.1%} as Predict scores",
             flush=True,
         )
+        print(f"  {row['stop']}", flush=True)
     return 0
 
 

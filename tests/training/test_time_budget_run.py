@@ -2,10 +2,11 @@
 
 import pytest
 
-from helpers import SHARED_CIFAR10, real_cifar10, tiny_config, train_quietly
+from helpers import SHARED_CIFAR10, real_cifar10, tiny_config
 from vgg.core.phases import PREPARING
 from vgg.runs.folder import create_run
 from vgg.runs.status import State
+from vgg.training.trainer import train_run
 
 BUDGET_MINUTES = 1.0
 # The product's promise: the final score ends within 5% of the budget (vgg/training/time_budget.py).
@@ -21,13 +22,15 @@ def test_a_one_minute_run_ends_scored_within_five_percent_of_its_budget(tmp_path
     )
     run = create_run(tmp_path / "runs", config)
 
-    status = train_quietly(run, tmp_path / "data")
+    said = []
+    status = train_run(run, data_dir=tmp_path / "data", progress=said.append)
 
     assert status.state == State.FINISHED, status.traceback
     # The budget counts what follows preparing, as the run's own phase clock recorded it: its training, validation
     # passes, saves and final score.
     ended = sum(seconds for phase, seconds in status.phase_seconds.items() if phase != PREPARING)
-    print(f"ended {ended:.1f} s after preparing, budget {BUDGET_MINUTES * 60:.0f} s: {status.phase_seconds}")
+    stop = [line for line in said if line.startswith("Training stops at")]
+    print(f"ended {ended:.1f} s after preparing, budget {BUDGET_MINUTES * 60:.0f} s: {status.phase_seconds}; {stop}")
     assert abs(ended - BUDGET_MINUTES * 60) <= TOLERANCE * BUDGET_MINUTES * 60, status.phase_seconds
     # Scored like any finished run: a model file, a final accuracy, and the last epoch's validation in the metrics,
     # well past the one epoch its settings name, which a budget ignores.

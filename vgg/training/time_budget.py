@@ -7,7 +7,9 @@ score does again on the saved model) and the seconds its epoch ends spend beyond
 Until it has measured them, they are predicted from its training speed.
 """
 
+import collections
 import dataclasses
+import statistics
 import time
 
 import keras
@@ -21,8 +23,12 @@ from vgg.training.optimizer import budget_learning_rate
 FORWARD_SHARE = 1 / 3
 TRACE_GUESS_SECONDS = 2.0
 SAVE_GUESS_SECONDS = 0.3
-# The latest step's weight in the step time: about the last ten steps count, as a shared machine's load changes.
-RECENT = 0.1
+SCORE_TRACE_SHARE = 0.5
+# The step time is the median of the latest steps: recent, as a shared machine's load changes, and deaf to the few
+# steps that trace the doctor's probes. Fewer than MEASURED_STEPS say nothing yet: the first steps after tracing run
+# several times slower than the rest, so the run trains on (at most to its budget) until it has timed enough.
+RECENT_STEPS = 15
+MEASURED_STEPS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +38,9 @@ class EndCosts:
     step_seconds: float | None  # One training step, between two steps of an epoch.
     batch_size: int
     validation_passes: tuple = ()  # Seconds of each validation pass of this session, the first one tracing.
-    epoch_end_saves: float | None = None  # Seconds an epoch's end spends beyond its validation pass.
+    # Seconds an epoch's end spends beyond its validation pass: the median of those measured, as the epochs that
+    # also keep a snapshot (vgg/runs/snapshots.py) take longer than the rest.
+    epoch_end_saves: float | None = None
     weights: int = 0  # The model's weights, for a save's cost until one is measured.
 
 
@@ -55,8 +63,9 @@ def end_seconds(costs, val_images, score_views):
         saves = costs.epoch_end_saves
     else:
         saves = SAVE_GUESS_SECONDS + costs.weights * DEFAULT_SAVING_SECONDS_PER_WEIGHT
-    # The score traces the saved model's forward pass anew, as fit's first validation pass traced the model's.
-    return validation + 2 * saves + trace + score_views * steady
+    # The score traces the saved model's forward pass anew: about half of what fit's first validation pass added,
+    # which also built its test step and metrics (as the tiny runs of tests/training/test_time_budget_run.py showed).
+    return validation + 2 * saves + SCORE_TRACE_SHARE * trace + score_views * steady
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -70,13 +79,15 @@ class TimeBudget(keras.callbacks.Callback):
         self.budget = config.minutes * 60
         self.step = initial_step
         self.reached = False
-        self.step_seconds = None
+        self.intervals = collections.deque(maxlen=RECENT_STEPS)
         self.last_step_at = self.epoch_ended_at = self.test_started = None
-        self.passes, self.epoch_end_saves = [], None
+        self.passes, self.epoch_end_saves = [], []
 
     def costs(self):
+        step_seconds = statistics.median(self.intervals) if len(self.intervals) >= MEASURED_STEPS else None
         weights = self.model.count_params() if self.model is not None else 0
-        return EndCosts(self.step_seconds, self.config.batch_size, tuple(self.passes), self.epoch_end_saves, weights)
+        saves = statistics.median(self.epoch_end_saves) if self.epoch_end_saves else None
+        return EndCosts(step_seconds, self.config.batch_size, tuple(self.passes), saves, weights)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.last_step_at = None  # The first step of an epoch follows the last epoch's end, not a step.
@@ -94,16 +105,14 @@ class TimeBudget(keras.callbacks.Callback):
         now = time.monotonic()
         self.step += 1
         if self.last_step_at is not None:
-            interval = now - self.last_step_at
-            self.step_seconds = (
-                interval if self.step_seconds is None else self.step_seconds * (1 - RECENT) + interval * RECENT
-            )
-        elif self.epoch_ended_at is not None and self.step_seconds is not None:
-            gap = now - self.epoch_ended_at - self.step_seconds
-            self.epoch_end_saves = max(0.0, gap - (self.passes[-1] if self.passes else 0.0))
+            self.intervals.append(now - self.last_step_at)
+        elif self.epoch_ended_at is not None and self.intervals:
+            gap = now - self.epoch_ended_at - statistics.median(self.intervals)
+            self.epoch_end_saves.append(max(0.0, gap - (self.passes[-1] if self.passes else 0.0)))
         self.last_step_at = now
         costs = self.costs()
-        training_ends = self.budget - end_seconds(costs, self.val_images, self.score_views)
+        timed = costs.step_seconds is not None
+        training_ends = self.budget - end_seconds(costs, self.val_images, self.score_views) if timed else self.budget
         used = self.clock.past_preparing()
         fraction = used / max(training_ends, 1e-9)
         self.model.optimizer.learning_rate = budget_learning_rate(
@@ -113,3 +122,7 @@ class TimeBudget(keras.callbacks.Callback):
         if used + (costs.step_seconds or 0.0) / 2 >= training_ends:
             self.reached = True
             self.model.stop_training = True
+            self.clock.update(
+                f"Training stops at {used:.0f} s of its {self.budget:.0f} s budget: its last check, saves and final "
+                f"score should take the other {self.budget - training_ends:.0f} s."
+            )
