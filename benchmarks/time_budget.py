@@ -6,7 +6,7 @@ Each budget trains one run through `python -m vgg train --preset cpu --minutes M
 machine, then per budget: the end of its final score after preparing, by the run's own phase clock (what the budget
 counts, vgg/training/time_budget.py), its distance from the budget, the preparing before it and the whole command's
 seconds, the epochs it fitted, and its last validation accuracy (images alone) and final score (as Predict scores);
-then the run's own line saying when it stopped training and what it reserved for its end.
+then the run's own line saying when it stopped training and what it reserved for its end, and its phases' seconds.
 """
 
 import argparse
@@ -51,6 +51,7 @@ def budgeted_run(data_dir, minutes, options=()):
         "val_accuracy": epochs[-1].val_accuracy if epochs else float("nan"),
         "final": status.final_accuracy if status.final_accuracy is not None else float("nan"),
         "stop": stop[-1] if stop else "(no stop line)",
+        "phases": seconds,
     }
 
 
@@ -70,7 +71,8 @@ def main():
             f"last validation {row['val_accuracy']:.1%}, final {row['final']:.1%} as Predict scores",
             flush=True,
         )
-        print(f"  {row['stop']}", flush=True)
+        phases = ", ".join(f"{seconds:.1f} s {phase}" for phase, seconds in row["phases"].items())
+        print(f"  {row['stop']} Phases: {phases}.", flush=True)
     return 0
 
 

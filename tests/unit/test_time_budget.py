@@ -72,6 +72,9 @@ def test_the_end_is_reserved_from_the_run_s_own_times():
     assert reserve == pytest.approx(3 * 3000 * 0.001 / 3 + 2.0 + 2.0 / 2 + 2 * 0.3)
     # One pass, mostly tracing: its images count as a forward pass at the training speed.
     assert end_seconds(EndCosts(0.064, 64, (4.0,), 0.5), 3000, 2) == pytest.approx(1.0 + 2 * 0.5 + 3.0 / 2 + 2 * 1.0)
+    # Its forward pass timed before any validation pass: 1 ms an image, 1.5 s of tracing.
+    timed = EndCosts(0.064, 64, (), None, weights=0, forward=(0.001, 1.5))
+    assert end_seconds(timed, 3000, 2) == pytest.approx(3.0 + 1.5 + 2 * 0.3 + 1.5 / 2 + 2 * 3.0)
     # No validation images: only the saves.
     assert end_seconds(measured, 0, 2) == pytest.approx(1.0)
 

@@ -4,7 +4,7 @@ enough that what follows the last step (the last validation pass, the saves, the
 The budget counts the run's time past `preparing` (vgg/training/phase_clock.py), over all its sessions. What its
 end takes is measured from the run itself: its validation passes (the first one traces the model, as the final
 score does again on the saved model) and the seconds its epoch ends spend beyond their validation pass (saves).
-Until it has measured them, they are predicted from its training speed.
+Before its first validation pass, it times its model's forward pass on a batch of validation images instead.
 """
 
 import collections
@@ -42,20 +42,26 @@ class EndCosts:
     # also keep a snapshot (vgg/runs/snapshots.py) take longer than the rest.
     epoch_end_saves: float | None = None
     weights: int = 0  # The model's weights, for a save's cost until one is measured.
+    # (Seconds per image, seconds of tracing) of the model's forward pass, timed before any validation pass.
+    forward: tuple | None = None
 
 
 def end_seconds(costs, val_images, score_views):
     """Seconds from the last step to the end of the final score: a validation pass, the epoch end's saves and
     the final model's, and the score (`score_views` passes over the validation images on a model traced anew)."""
     passes = costs.validation_passes
-    forward = val_images * (costs.step_seconds or 0.0) / costs.batch_size * FORWARD_SHARE
+    if costs.forward is not None:
+        forward, first_trace = val_images * costs.forward[0], costs.forward[1]
+    else:
+        forward = val_images * (costs.step_seconds or 0.0) / costs.batch_size * FORWARD_SHARE
+        first_trace = TRACE_GUESS_SECONDS
     if len(passes) > 1:  # The latest pass, at the machine's load now; the first one's excess was its tracing.
         steady, trace = passes[-1], max(0.0, passes[0] - min(passes[1:]))
     elif passes:  # A small model's first pass is mostly tracing: its images take a forward pass's time at most.
         steady = min(forward, passes[0])
         trace = passes[0] - steady
     else:
-        steady, trace = forward, TRACE_GUESS_SECONDS
+        steady, trace = forward, first_trace
     validation = steady if passes else steady + trace  # The first validation pass traces fit's own.
     if not val_images:
         validation = steady = trace = 0.0
@@ -72,8 +78,9 @@ class TimeBudget(keras.callbacks.Callback):
     """Sets the learning rate at every step from the share of the training time used, and stops the training
     when what is left of the budget is what the run's end takes (`reached` then)."""
 
-    def __init__(self, config, steps_per_epoch, clock, val_images, initial_step=0):
+    def __init__(self, config, steps_per_epoch, clock, val_images, initial_step=0, probe_images=None):
         super().__init__()
+        self.probe_images, self.forward = probe_images, None  # A batch of validation images, float32 0-255.
         self.config, self.steps_per_epoch, self.clock = config, steps_per_epoch, clock
         self.val_images, self.score_views = val_images, 2 if config.augment else 1
         self.budget = config.minutes * 60
@@ -87,7 +94,17 @@ class TimeBudget(keras.callbacks.Callback):
         step_seconds = statistics.median(self.intervals) if len(self.intervals) >= MEASURED_STEPS else None
         weights = self.model.count_params() if self.model is not None else 0
         saves = statistics.median(self.epoch_end_saves) if self.epoch_end_saves else None
-        return EndCosts(step_seconds, self.config.batch_size, tuple(self.passes), saves, weights)
+        return EndCosts(step_seconds, self.config.batch_size, tuple(self.passes), saves, weights, self.forward)
+
+    def time_forward(self):
+        """(Seconds per image, seconds of tracing) of the model's forward pass on a batch of validation images, run
+        twice: until its first validation pass, the run's end would otherwise be a guess from its training speed."""
+        seconds = []
+        for _ in range(2):
+            started = time.monotonic()
+            self.model.predict_on_batch(self.probe_images)
+            seconds.append(time.monotonic() - started)
+        return seconds[1] / len(self.probe_images), max(0.0, seconds[0] - seconds[1])
 
     def on_epoch_begin(self, epoch, logs=None):
         self.last_step_at = None  # The first step of an epoch follows the last epoch's end, not a step.
@@ -109,7 +126,10 @@ class TimeBudget(keras.callbacks.Callback):
         elif self.epoch_ended_at is not None and self.intervals:
             gap = now - self.epoch_ended_at - statistics.median(self.intervals)
             self.epoch_end_saves.append(max(0.0, gap - (self.passes[-1] if self.passes else 0.0)))
-        self.last_step_at = now
+        untimed = self.forward is None and not self.passes and self.probe_images is not None
+        if untimed and len(self.intervals) >= MEASURED_STEPS:
+            self.forward = self.time_forward()
+        self.last_step_at = time.monotonic()  # After any timing, which is no step.
         costs = self.costs()
         timed = costs.step_seconds is not None
         training_ends = self.budget - end_seconds(costs, self.val_images, self.score_views) if timed else self.budget

@@ -246,8 +246,9 @@ def build_or_resume(run, config, data, on_gpu, reporter):
 
 def fit(run, config, model, data, checkpoint, stopper, averager, clock):
     logger = RunLogger(run, config, data.train_images, data.steps_per_epoch, checkpoint.elapsed, stopper)
-    val_images = len(data.dataset.y_val)
-    budget = [TimeBudget(config, data.steps_per_epoch, clock, val_images, checkpoint.step)] if config.minutes else []
+    probe = data.dataset.x_val[:VALIDATION_BATCH].astype("float32") if len(data.dataset.y_val) else None
+    budget = TimeBudget(config, data.steps_per_epoch, clock, len(data.dataset.y_val), checkpoint.step, probe)
+    budget = [budget] if config.minutes else []
     callbacks = [
         clock,
         *budget,  # After the clock, which ends `preparing` at the first step: the budget counts from there.
