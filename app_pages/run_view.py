@@ -24,7 +24,7 @@ from app_pages.presenter import plotly_chart
 from vgg.classroom.policy import check_control, may_control
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
-from vgg.core.phases import PREPARING, SCORING, TRAINING, VALIDATING, WORDS
+from vgg.core.phases import PREPARING, SCORING, TRAINING, VALIDATING, WORDS, past_preparing
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import open_run
 from vgg.runs.metrics import format_duration, progress, read_metrics
@@ -133,6 +133,10 @@ def progress_ui(run, status, metrics, config):
     phase = status.phase if status.state in PROCESS_STATES else None
     epoch = f"Epoch {now.epoch:.2f} of {config.epochs} · "
     fraction, counted = now.fraction, f"{status.phase_done or 0:,} of {status.phase_total or 0:,}"
+    if config.minutes:  # Its length is its budget's time, however many epochs fit in it.
+        used = past_preparing(status)
+        epoch = f"Epoch {now.epoch:.2f} · {format_duration(used)} of {format_duration(config.minutes * 60)} · "
+        fraction = 1.0 if status.state == State.FINISHED else used / (config.minutes * 60)
     if status.state == State.QUEUED:
         text = "Waiting for a training slot…"
     elif phase == PREPARING or (status.active and not now.epoch and phase is None):

@@ -4,7 +4,7 @@ under "Advanced", and what the run will cost on this machine before anyone press
 import streamlit as st
 
 from app_pages.caches import runs_dir
-from vgg.core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, VARIANTS
+from vgg.core.config import OPTIMIZERS, PRESET_DESCRIPTIONS, PRESETS, RANGES, SHORTEST_MINUTES, VARIANTS
 from vgg.core.estimate import estimate
 from vgg.core.phases import SHORT_WORDS
 from vgg.data.cifar10 import CUTOUT_SIZES
@@ -26,9 +26,34 @@ def preset_ui():
     )
 
 
-def main_settings_ui(preset, key, columns):
-    """The settings a lesson changes first: (epochs, training images)."""
-    epochs = columns[0].number_input(
+LENGTHS = ("epochs", "minutes")
+DEFAULT_MINUTES = 2.0
+
+
+def length_ui(preset, key, columns):
+    """The run's length, in epochs or in minutes as the user chooses: (epochs, minutes), minutes 0 for epochs."""
+    # A select box, not a segmented control: as tall as the number inputs beside it, so the row's labels line up.
+    unit = columns[0].selectbox(
+        "Length in",
+        LENGTHS,
+        key=key + "length",
+        help="Epochs: passes over the training images. Minutes: the run trains until its final score ends this "
+        "many minutes after its first step, as many epochs as fit, the last one cut short.",
+    )
+    if unit == "minutes":
+        minutes = columns[1].number_input(
+            "Minutes",
+            max(SHORTEST_MINUTES, RANGES["minutes"][0]),
+            RANGES["minutes"][1],
+            DEFAULT_MINUTES,
+            step=0.5,
+            format="%.1f",
+            key=key + "minutes",
+            help="Training time after the data and model are ready (about half a minute): the learning rate falls "
+            "to 0 as the time runs out, and the final score ends on the minute.",
+        )
+        return preset.epochs, float(minutes)
+    epochs = columns[1].number_input(
         "Epochs",
         *RANGES["epochs"],
         preset.epochs,
@@ -36,7 +61,13 @@ def main_settings_ui(preset, key, columns):
         help="Passes over the training images. The learning rate falls to 0 at the last one, on purpose: "
         "small final steps settle the weights.",
     )
-    train_subset = columns[1].number_input(
+    return int(epochs), 0.0
+
+
+def main_settings_ui(preset, key, columns):
+    """The settings a lesson changes first: (epochs, minutes, training images)."""
+    epochs, minutes = length_ui(preset, key, columns[:2])
+    train_subset = columns[2].number_input(
         "Images (0 = all)",
         *RANGES["train_subset"],
         preset.train_subset,
@@ -44,7 +75,7 @@ def main_settings_ui(preset, key, columns):
         key=key + "train_subset",
         help="Training images: a class-balanced subset of them when above 0; smaller runs finish sooner.",
     )
-    return int(epochs), int(train_subset)
+    return epochs, minutes, int(train_subset)
 
 
 def advanced_settings_ui(preset, key):
@@ -132,15 +163,15 @@ def estimate_text(config):
 def settings_ui():
     """Returns (preset name, TrainConfig, the column where the caller draws Start) as the user set them;
     widgets reset when the preset changes."""
-    top = st.columns([3, 1, 1.4, 1.3], vertical_alignment="bottom")
+    top = st.columns([2.6, 1.3, 1, 1.3, 1.3], vertical_alignment="bottom")
     with top[0]:
         preset_name = preset_ui()
     preset = PRESETS[preset_name]
     # Keys carry the preset's name, so choosing another preset shows its values, not stale ones.
     key = f"{preset_name}_"
-    epochs, train_subset = main_settings_ui(preset, key, top[1:3])
+    epochs, minutes, train_subset = main_settings_ui(preset, key, top[1:4])
     cost = st.empty()  # Above the folded settings, filled once they are read.
     advanced = advanced_settings_ui(preset, key)
-    config = preset.replace(epochs=epochs, train_subset=train_subset, **advanced)
+    config = preset.replace(epochs=epochs, minutes=minutes, train_subset=train_subset, **advanced)
     cost.caption(f"{PRESET_DESCRIPTIONS[preset_name]} {estimate_text(config)}")
-    return preset_name, config, top[3]
+    return preset_name, config, top[4]

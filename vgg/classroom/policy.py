@@ -175,7 +175,12 @@ def check_student_start(runs, config, owner, limits, trained_seconds=0.0, status
         )
     images = images_per_epoch(config, status)
     guess = estimate(config, images, runs)
-    if guess.seconds > limits.max_estimated_minutes * 60:
+    if config.minutes > limits.max_estimated_minutes:
+        raise ClassroomError(
+            f"This run would train for {config.minutes:g} min and the class's limit is "
+            f"{limits.max_estimated_minutes:g} min: choose fewer minutes."
+        )
+    if not config.minutes and guess.seconds > limits.max_estimated_minutes * 60:
         minutes, gflops = math.ceil(guess.seconds / 60), training_flops_per_image(config) / 1e9
         raise ClassroomError(
             f"This run would train for about {minutes:,} min here ({config.epochs} epochs x {images:,} images x "

@@ -52,6 +52,10 @@ class TrainConfig:
     label_smoothing: float = 0.1  # Share of each target spread over the other classes.
     batch_size: int = 256  # Images per step; larger batches run faster per image on a CPU.
     epochs: int = 3  # Passes over the training set.
+    # A length in minutes instead, when above 0: the run trains, epoch after epoch (the last one cut short), until
+    # its final score ends this many minutes after its first step, its learning rate following the clock; `epochs`
+    # is then ignored, since a run told to stop at an epoch count would end early and not at its budget.
+    minutes: float = 0.0
     # From this epoch on, the final model averages the weights of every epoch's end (stochastic weight
     # averaging, Izmailov et al., 2018); 0 turns it off.
     average_from_epoch: int = 0
@@ -204,6 +208,7 @@ RANGES = {
     "label_smoothing": (0.0, 0.5),
     "batch_size": (1, 4096),
     "epochs": (1, 1000),
+    "minutes": (0.0, 6000.0),
     "average_from_epoch": (0, 1000),
     "train_subset": (0, 10_000_000),
     "cutout_size": (0, 32),
@@ -220,6 +225,29 @@ CHOICES = {
     "jit_compile": AUTO_CHOICES,
     "mixed_precision": PRECISIONS,
 }
+
+
+SHORTEST_MINUTES = 0.1  # A budget shorter than this is spent on the final score alone.
+
+
+def _check_budget(config):
+    """A length in minutes: long enough to train at all, and without the settings that count epochs ahead."""
+    if 0 < config.minutes < SHORTEST_MINUTES:
+        raise SettingError(
+            f"minutes must be 0 (a length in epochs) or at least {SHORTEST_MINUTES}. "
+            f"Received: minutes={config.minutes!r}"
+        )
+    for name, off in (("average_from_epoch", 0), ("lookahead", False)):
+        if config.minutes and getattr(config, name) != off:
+            raise SettingError(
+                f"{name} counts the run's epochs ahead, which a run given minutes cannot: give it epochs or set "
+                f"{name} to {str(off).lower()}. Received: {name}={getattr(config, name)!r}, minutes={config.minutes!r}"
+            )
+
+
+def epoch_cap(config):
+    """The epochs a run may train: its `epochs`, or as many as any run may when its length is in minutes."""
+    return RANGES["epochs"][1] if config.minutes else config.epochs
 
 
 def validate(config):
@@ -243,6 +271,7 @@ def validate(config):
     for name in ("batch_norm", "batch_norm_scale", "augment", "alternate_flips", "lookahead", "whiten"):
         if not isinstance(getattr(config, name), bool):
             raise SettingError(f"{name} must be true or false. Received: {name}={getattr(config, name)!r}")
+    _check_budget(config)
     for name, off in (("cutout_size", 0), ("alternate_flips", False)):
         if getattr(config, name) != off and not config.augment:
             raise SettingError(

@@ -91,6 +91,11 @@ def calibration_of(run):
     if status.state != "finished" or status.resumed or not status.phase_seconds or not status.train_images:
         return None
     config = run.config()
+    if config.minutes:  # Its work was the epochs it fitted into its budget, the last one maybe cut short.
+        rows = run.metrics().epochs
+        if not rows:
+            return None
+        config = config.replace(epochs=rows[-1].epoch)
     work = phase_work(config, status.train_images, status.val_images or 0)
     rates = {
         phase: seconds / work[phase]
@@ -164,6 +169,8 @@ def estimate(config, train_images, runs, val_images=None):
         gflops, measured_by = machine_gflops(config, runs)
     rates = default_rates(gflops) | (found.rates if found else {})
     phases = {phase: work[phase] * rates[phase] for phase in PHASES if phase in work}
+    if config.minutes:  # Its budget holds every phase after preparing (vgg/training/time_budget.py).
+        phases = {PREPARING: phases[PREPARING], TRAINING: config.minutes * 60}
     title = found.title if found else None
     return Estimate(sum(phases.values()), gflops, measured_by, title, phases)
 

@@ -43,3 +43,8 @@ def spent(status, now=None):
         now = time.time() if now is None else now
         seconds[status.phase] = seconds.get(status.phase, 0.0) + max(0.0, now - status.phase_started)
     return seconds
+
+
+def past_preparing(status, now=None):
+    """Seconds a run has spent past `preparing` up to `now`: what a run given minutes counts against its budget."""
+    return sum(seconds for phase, seconds in spent(status, now).items() if phase != PREPARING)

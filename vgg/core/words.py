@@ -24,6 +24,7 @@ WORDS = {
     "learning_rate": lambda value: f"a learning rate of {value:g}",
     "schedule": lambda value: SCHEDULES.get(value, f"schedule {value}"),
     "epochs": lambda value: _count(value, "epoch", "epochs"),
+    "minutes": lambda value: f"{value:g} min of training" if value else "a length in epochs",
     "batch_size": lambda value: f"batches of {_count(value, 'image', 'images')}",
     "train_subset": lambda value: _count(value, "training image", "training images") if value else "every image",
     "validation_size": lambda value: _count(value, "validation image", "validation images"),

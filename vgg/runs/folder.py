@@ -230,7 +230,7 @@ class Run:
             device=status and status.device,
             error=status and status.error,
             epochs_done=last.epoch if last else 0,
-            epochs=config and config.epochs,
+            epochs=config and (None if config.minutes else config.epochs),  # A run given minutes plans none.
             val_accuracy=last.val_accuracy if last else None,
             final_accuracy=status and status.final_accuracy,
             best_val_accuracy=max((row.val_accuracy for row in validated), default=None),

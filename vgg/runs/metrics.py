@@ -27,7 +27,7 @@ class BatchRow:
 @dataclasses.dataclass(frozen=True, slots=True)
 class EpochRow:
     step: int
-    epoch: int  # Epochs done: 1 after the first.
+    epoch: int | float  # Epochs done: 1 after the first; a fraction at a time budget's end (vgg/core/config.py).
     loss: float  # Keras' mean training loss over the epoch.
     accuracy: float
     val_loss: float | None  # None when the run holds out no validation images.

@@ -143,7 +143,7 @@ def _from_run(path):
         config=config,
         run=run.name,
         epochs=last.epoch if last else 0,
-        planned_epochs=config.epochs,
+        planned_epochs=None if config.minutes else config.epochs,  # A run given minutes planned none.
         wall_time_seconds=last.elapsed if last else None,
         val_accuracy=accuracy,
         command=reproduce_command(config, status.preset, status.data_dir, status.started_from),

@@ -3,7 +3,7 @@ has measured one and from the estimate before it started (vgg/core/estimate.py) 
 
 import time
 
-from vgg.core.phases import AVERAGING, PREPARING, SAVING, SCORING, TRAINING, VALIDATING, spent
+from vgg.core.phases import AVERAGING, PREPARING, SAVING, SCORING, TRAINING, VALIDATING, past_preparing, spent
 from vgg.runs.status import PROCESS_STATES
 
 
@@ -20,6 +20,8 @@ def seconds_left(config, status, metrics, guess, now=None):
     left = {PREPARING: 0.0}
     if status.phase == PREPARING or (status.phase is None and not metrics.batches):
         left[PREPARING] = max(0.0, phases[PREPARING] - seconds.get(PREPARING, 0.0))
+    if config.minutes:  # Its end is its budget past preparing, whatever its pace (vgg/training/time_budget.py).
+        return left[PREPARING] + max(0.0, config.minutes * 60 - past_preparing(status, now))
     training_pace = seconds.get(TRAINING, 0.0) / epochs_done if epochs_done and seconds.get(TRAINING) else None
     left[TRAINING] = (config.epochs - epochs_done) * (training_pace or phases[TRAINING] / config.epochs)
     validations = config.epochs - validated

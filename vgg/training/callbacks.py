@@ -53,6 +53,7 @@ class RunLogger(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.batches_in_epoch = 0
         self.epoch_started = self.elapsed()
         # Keras reports running means that restart every epoch; the logger turns them into the
         # mean over each logging interval, so curves do not jump at epoch boundaries.
@@ -69,6 +70,7 @@ class RunLogger(keras.callbacks.Callback):
         return means
 
     def on_train_batch_end(self, batch, logs=None):
+        self.batches_in_epoch = batch + 1
         now = time.monotonic()
         is_last = batch + 1 == self.steps_per_epoch
         if now - self.last_time < self.config.log_every_seconds and not is_last:
@@ -93,17 +95,21 @@ class RunLogger(keras.callbacks.Callback):
         if self.stopper.mid_epoch:
             return  # Not an epoch: its numbers would describe a fraction of one.
         logs = logs or {}
+        # Below 1 when a time budget ended the epoch early: the run's last row, with its validation pass.
+        share = min(1.0, self.batches_in_epoch / self.steps_per_epoch)
         self.write(
             EpochRow(
                 step=self.global_step(),
-                epoch=epoch + 1,
+                epoch=epoch + 1 if share == 1.0 else round(epoch + share, 4),
                 loss=float(logs.get("loss", math.nan)),
                 accuracy=float(logs.get("accuracy", math.nan)),
                 val_loss=float(logs["val_loss"]) if "val_loss" in logs else None,
                 val_accuracy=float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
                 learning_rate=current_learning_rate(self.model.optimizer),
                 # Includes the validation pass: the rate a user waits at, not the kernel's peak.
-                images_per_second=round(self.images_per_epoch / max(self.elapsed() - self.epoch_started, 1e-9), 1),
+                images_per_second=round(
+                    share * self.images_per_epoch / max(self.elapsed() - self.epoch_started, 1e-9), 1
+                ),
                 elapsed=round(self.elapsed(), 2),
             )
         )

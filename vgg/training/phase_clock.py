@@ -74,6 +74,11 @@ class PhaseClock(keras.callbacks.Callback):
             )
             self.last_write = time.monotonic()
 
+    def past_preparing(self):
+        """Seconds the run has spent past `preparing`, over all its sessions, up to now: what its time budget counts."""
+        seconds = sum(value for phase, value in self.seconds.items() if phase != PREPARING)
+        return seconds + (time.time() - self.since if self.phase != PREPARING else 0.0)
+
     def closed(self):
         """The status fields of a run no longer in any phase, its last phase counted."""
         now = time.time()

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from vgg.core import locks
-from vgg.core.config import validate
+from vgg.core.config import epoch_cap, validate
 from vgg.core.files import remove_orphaned_temporaries, replacing
 from vgg.core.phases import AVERAGING, SAVING, SCORING
 from vgg.data import cifar10 as data_module
@@ -35,6 +35,7 @@ from vgg.training.optimizer import compile_model
 from vgg.training.phase_clock import PhaseClock, process_start_time
 from vgg.training.probes import DiagnosticsRecorder
 from vgg.training.snapshots import SnapshotSaver
+from vgg.training.time_budget import TimeBudget
 
 VALIDATION_BATCH = 500  # Images per validation batch: the validation pass's progress moves by this many.
 
@@ -172,7 +173,7 @@ def _train(run, data_dir, reporter, stop_request):
         stop_request.deadline = time.monotonic() + limit * 60 - checkpoint.elapsed
     stopper = StopOnRequest(stop_request, data.steps_per_epoch)
     averager = WeightAverager(run, stopper, config.average_from_epoch) if config.average_from_epoch else None
-    if checkpoint.epochs_done < config.epochs:
+    if checkpoint.epochs_done < epoch_cap(config):
         fit(run, config, model, data, checkpoint, stopper, averager, reporter.clock)
         if stopper.requested and stop_request.out_of_time:
             return reporter.stopped(
@@ -246,8 +247,12 @@ def build_or_resume(run, config, data, on_gpu, reporter):
 
 def fit(run, config, model, data, checkpoint, stopper, averager, clock):
     logger = RunLogger(run, config, data.train_images, data.steps_per_epoch, checkpoint.elapsed, stopper)
+    probe = data.dataset.x_val[:VALIDATION_BATCH].astype("float32") if len(data.dataset.y_val) else None
+    budget = TimeBudget(config, data.steps_per_epoch, clock, len(data.dataset.y_val), checkpoint.step, probe)
+    budget = [budget] if config.minutes else []
     callbacks = [
         clock,
+        *budget,  # After the clock, which ends `preparing` at the first step: the budget counts from there.
         stopper,
         logger,
         # After the logger: a probe's seconds fall in the next logged interval, so the speed shown is honest.
@@ -255,12 +260,12 @@ def fit(run, config, model, data, checkpoint, stopper, averager, clock):
         *([averager] if averager else []),
         *([Lookahead(config.epochs * data.steps_per_epoch, checkpoint.step)] if config.lookahead else []),
         Checkpointer(run, stopper, logger, checkpoint.epochs_done, clock),
-        SnapshotSaver(run, config.epochs, checkpoint.epochs_done, stopper, clock),
+        SnapshotSaver(run, epoch_cap(config), checkpoint.epochs_done, stopper, clock),
         keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False),
     ]
     model.fit(
         data.train,
-        epochs=config.epochs,
+        epochs=epoch_cap(config),
         initial_epoch=checkpoint.epochs_done,
         validation_data=data.validation,
         callbacks=callbacks,
