@@ -2,6 +2,7 @@
 once per change of the teacher's view (through the app's router), the opt-out and the release; and the dashboard's
 roster and chart of predictions against outcomes."""
 
+import html
 import json
 
 import pytest
@@ -116,10 +117,14 @@ def finish(run, val_accuracy):
 
 
 def bar_counts(app):
-    """{bar name: {prediction: count}} of the dashboard's chart of predictions against outcomes."""
+    """{bar name: {prediction: count}} of the dashboard's chart of predictions against outcomes, its labels read as
+    Plotly draws them (their entities as characters)."""
     [chart] = [chart for chart in app.get("plotly_chart") if "class_predictions_chart" in chart.proto.id]
     figure = json.loads(chart.proto.spec)
-    return {trace["name"]: dict(zip(trace["y"][1], trace["x"], strict=True)) for trace in figure["data"]}
+    return {
+        html.unescape(trace["name"]): dict(zip(map(html.unescape, trace["y"][1]), trace["x"], strict=True))
+        for trace in figure["data"]
+    }
 
 
 def test_the_teachers_dashboard_shows_who_waits_trains_and_how_predictions_came_out(

@@ -18,6 +18,7 @@ import secrets
 from vgg.classroom.policy import ClassroomError, clean_name
 from vgg.core import locks
 from vgg.core.files import DamagedFileError, read_json_object, write_json
+from vgg.runs.folder import make_runs_dir
 
 NAMES_FILE = "class_names.json"
 NAMES_LOCK = ".class_names.lock"
@@ -59,7 +60,7 @@ def address_text(name, secret):
 
 def claim(runs_dir, name):
     """Gives `name` to the caller and returns its new secret; NameTakenError when another browser holds it."""
-    with locks.file_lock(pathlib.Path(runs_dir) / NAMES_LOCK):
+    with _names_lock(runs_dir):
         claims = _claims(runs_dir)
         if name in claims:
             raise NameTakenError(f"The name {name!r} is in use in this class: choose another or ask the teacher.")
@@ -81,15 +82,21 @@ def claimed_names(runs_dir):
 
 def release(runs_dir, name):
     """Frees `name` for the next browser that types it: the teacher's action, when a student lost the address."""
-    with locks.file_lock(pathlib.Path(runs_dir) / NAMES_LOCK):
+    with _names_lock(runs_dir):
         claims = _claims(runs_dir)
         claims.pop(name, None)
         _write(runs_dir, claims)
 
 
 def release_all(runs_dir):
-    with locks.file_lock(pathlib.Path(runs_dir) / NAMES_LOCK):
+    with _names_lock(runs_dir):
         _write(runs_dir, {})
+
+
+def _names_lock(runs_dir):
+    """The lock every change of the claims holds; the runs folder is made first, since a name can be typed before
+    any run exists."""
+    return locks.file_lock(make_runs_dir(runs_dir) / NAMES_LOCK)
 
 
 def _claims(runs_dir):
