@@ -1,6 +1,7 @@
 """The choosers several pages share: a model (with the checkpoint version this session pinned), a validation image
 by class and number, and an uploaded photo."""
 
+import hashlib
 import pathlib
 
 import numpy as np
@@ -64,11 +65,17 @@ def pinned_version(key, path):
     return pinned
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def decode_upload(file_id, _content, name):
-    """(preview at most 256 px, 32x32 input, original (width, height)) of an upload, or the sentence saying why
-    not; cached by the upload's id (new for each file a browser sends), so a rerun neither decodes nor hashes
+@st.cache_data(max_entries=1024, show_spinner=False)
+def content_hash(file_id, _content):
+    """The SHA-256 of an upload, once per upload's id (new for each file a browser sends): a rerun does not hash
     its 20 MB again."""
+    return hashlib.sha256(_content).hexdigest()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def decode_upload(content_sha, _content, name):
+    """(preview at most 256 px, 32x32 input, original (width, height)) of an upload, or the sentence saying why
+    not; cached by content, so 30 students uploading the class's photo decode it once."""
     try:
         image, pixels = uploads.load_upload(_content, name)
     except UserError as error:
@@ -80,7 +87,8 @@ def decode_upload(file_id, _content, name):
 
 def read_upload(uploaded_file):
     """(preview, 32x32 input, original size) for an uploaded file, or None after showing one sentence."""
-    decoded = decode_upload(uploaded_file.file_id, uploaded_file.getvalue(), uploaded_file.name)
+    content = uploaded_file.getvalue()
+    decoded = decode_upload(content_hash(uploaded_file.file_id, content), content, uploaded_file.name)
     if isinstance(decoded, str):
         st.error(plain(decoded))
         return None

@@ -126,7 +126,7 @@ def delete_ui(runs, titles):
             except UserError as error:
                 st.error(plain(error))
                 return
-            st.session_state.pop("delete_sure", None)
+            st.session_state.pop(f"delete_sure_{name}", None)
             st.rerun()
 
 

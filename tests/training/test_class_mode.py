@@ -65,7 +65,7 @@ def test_a_student_cannot_stop_anothers_run_and_the_teacher_can(classroom):
     # The teacher deletes Ben's finished run, after confirming.
     teacher.selectbox(key="delete_choice").set_value("bens").run()
     assert teacher.button(key="delete_run").disabled
-    teacher.checkbox(key="delete_sure").check().run()
+    teacher.checkbox(key="delete_sure_bens").check().run()
     teacher.button(key="delete_run").click().run()
     assert not teacher.exception and not (classroom / "bens").exists()
 
