@@ -4,6 +4,7 @@ and they do their job."""
 import numpy as np
 import pytest
 
+from app_pages.plain import plain
 from helpers import generated_images, notices, page_test, png_bytes, texts, train_quietly
 from vgg.classroom.launch import stop_active_runs, wait_for
 from vgg.runs.folder import list_runs, open_run
@@ -83,7 +84,7 @@ def test_train_page_runs_a_tiny_training_to_the_end(app_environment, tmp_path, m
     status = wait_for(run, ("finished", "failed", "interrupted"), 240)
     assert status.state == "finished", status
     app.run()
-    assert f"**{name_of(run, with_owner=False)}** is **finished**" in texts(app)
+    assert f"**{plain(name_of(run, with_owner=False))}** is **finished**" in texts(app)
     assert len(run.metrics().rows()) > 2
     assert app.get("plotly_chart")
 
@@ -172,5 +173,5 @@ def test_a_link_opens_an_image_on_the_inside_page_and_a_broken_one_says_so(app_e
     broken.run()
     assert not broken.exception
     assert notices(broken) == [
-        "The link's image (val:99999) is not among this server's validation images; choose one below."
+        f"The link's image ({plain('val:99999')}) is not among this server's validation images; choose one below."
     ]
