@@ -10,6 +10,7 @@ import os
 
 import streamlit as st
 
+from vgg.cluster.connect import use_configured_cluster
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
 from vgg.core.paths import default_runs_dir
@@ -30,7 +31,9 @@ def runs_dir():
 @st.cache_resource
 def start_queue_pump(folder):
     """One thread per server that starts queued runs when a slot frees (vgg/runs/queue.py): a run killed hard,
-    or a queue left by a restart, moves on without anyone pressing a button."""
+    or a queue left by a restart, moves on without anyone pressing a button. With VGG_CLUSTER it starts them on the
+    cluster (vgg/cluster/)."""
+    use_configured_cluster(folder)
     pump = Pump(folder)
     pump.start()
     return pump

@@ -52,8 +52,9 @@ def controls_ui(run, status, live):
     columns = st.columns([3, 1, 1])
     owner = f" · started by {status.owner}" if status.owner else ""
     precision = f" · {PRECISION_WORDS[status.precision]}" if status.precision in PRECISION_WORDS else ""
+    machine = f" on **{status.node}**" if status.node else ""  # A cluster machine (vgg/cluster/), by name.
     columns[0].markdown(
-        f"{STATE_ICONS.get(status.state, '')} **{name_of(run, with_owner=False)}** is **{status.state}** · "
+        f"{STATE_ICONS.get(status.state, '')} **{name_of(run, with_owner=False)}** is **{status.state}**{machine} · "
         f"device: {status.device or 'not yet known'}{precision}{owner}"
     )
     # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
