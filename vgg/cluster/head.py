@@ -13,6 +13,7 @@ import hashlib
 import os
 import pathlib
 import threading
+import time
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -21,6 +22,8 @@ from vgg.cluster import sync
 from vgg.cluster.relay import Relay
 from vgg.cluster.worker import RemoteRunTrainer
 from vgg.core import locks
+from vgg.core.config import REDRAW_SECONDS
+from vgg.core.errors import UserError
 from vgg.data.cifar10 import load_cifar10
 from vgg.runs.folder import list_runs
 from vgg.runs.queue import queued_runs
@@ -76,11 +79,17 @@ class ClusterBackend:
         self.lost_nodes = set()
         self.datasets = {}  # (data folder, validation size, seed) -> the images in the object store.
         self.lock = threading.Lock()
+        self.capacity_at = (-float("inf"), 1)  # (time.monotonic() when asked, the answer)
         self._follow_surviving_runs()
 
     def capacity(self):
-        """How many runs train at once on the cluster as it is now."""
-        return max(1, sum(int(machine.gpus / SMALL_RUN_GPU) if machine.gpus else 1 for machine in machines()))
+        """How many runs train at once on the cluster as it is now (asked of Ray at most once per redraw: every
+        watching page's forecast asks)."""
+        now = time.monotonic()
+        if now - self.capacity_at[0] > REDRAW_SECONDS:
+            room = sum(int(machine.gpus / SMALL_RUN_GPU) if machine.gpus else 1 for machine in machines())
+            self.capacity_at = (now, max(1, room))
+        return self.capacity_at[1]
 
     def start_due_runs(self, runs_dir):
         """Starts queued runs, first in line first, on machines with room; returns {run name: its relay}."""
@@ -90,7 +99,13 @@ class ClusterBackend:
                 placed = self._place(run.config())
                 if placed is None:
                     break  # The queue's order holds: no later run jumps a run that waits for room.
-                relay = self._start(run, *placed)
+                try:
+                    relay = self._start(run, *placed)
+                except UserError as error:  # Its images cannot be read: no retry would help.
+                    run.update_status(state=State.FAILED, error=str(error), queued_at=None)
+                    continue
+                except Exception:  # noqa: BLE001  (Ray refused for now: the run keeps its place, the pump tries again)
+                    break
                 if relay is not None:
                     started[run.name] = relay
         return started
