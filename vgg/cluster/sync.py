@@ -45,19 +45,21 @@ def changes(folder, known):
         inode, size, mtime = known.get(relative, (-1, -1, -1))
         if (inode, size, mtime) == (stat.st_ino, stat.st_size, stat.st_mtime_ns):
             continue
-        grows = relative.endswith(GROWING_SUFFIXES) and inode in (stat.st_ino, None) and 0 <= size <= stat.st_size
+        growing = relative.endswith(GROWING_SUFFIXES)
+        appends = growing and inode in (stat.st_ino, None) and 0 <= size <= stat.st_size
+        start = size if appends else 0
         try:
             with open(folder / relative, "rb") as file:
-                file.seek(size if grows else 0)
+                file.seek(start)
                 data = file.read()
         except FileNotFoundError:
             continue
-        if grows:
+        if growing:
             data = data[: data.rfind(b"\n") + 1]  # Complete lines only; the rest travels with the next look.
-            if not data:
+            if appends and not data:
                 continue
-        found.append((relative, size if grows else None, data))
-        end = size + len(data) if grows else stat.st_size
+        found.append((relative, start if appends else None, data))
+        end = start + len(data) if growing else stat.st_size
         known[relative] = (stat.st_ino, end, stat.st_mtime_ns if end == stat.st_size else -1)
     records = [change for change in found if change[0].rpartition("/")[2] in LAST_NAMES]
     return [change for change in found if change not in records] + records, known
