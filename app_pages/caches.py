@@ -33,7 +33,11 @@ def start_queue_pump(folder):
     """One thread per server that starts queued runs when a slot frees (vgg/runs/queue.py): a run killed hard,
     or a queue left by a restart, moves on without anyone pressing a button. With VGG_CLUSTER it starts them on the
     cluster (vgg/cluster/)."""
-    use_configured_cluster(folder)
+    try:
+        use_configured_cluster(folder)
+    except (UserError, ValueError) as error:
+        st.error(str(error))
+        st.stop()
     pump = Pump(folder)
     pump.start()
     return pump

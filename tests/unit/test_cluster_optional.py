@@ -1,13 +1,14 @@
 """Ray is optional: without VGG_CLUSTER the server's queue never imports it, and a wrong VGG_CLUSTER is one sentence."""
 
 import os
+import socket
 import subprocess
 import sys
 
 import pytest
 
-from helpers import PROJECT_ROOT, assert_one_sentence
-from vgg.cluster.connect import CLUSTER_VARIABLE, cluster_address
+from helpers import PROJECT_ROOT, assert_one_sentence, assert_user_error
+from vgg.cluster.connect import CLUSTER_VARIABLE, ClusterError, cluster_address, use_configured_cluster
 
 # What the server does at start and on every redraw of the queue: its modules, joining no cluster, starting runs.
 SERVER_START = """
@@ -45,3 +46,13 @@ def test_a_wrong_vgg_cluster_is_refused_in_one_sentence(monkeypatch):
     with pytest.raises(ValueError, match="VGG_CLUSTER") as refused:
         cluster_address()
     assert_one_sentence(str(refused.value), naming="'lab head'")
+
+
+def test_a_cluster_that_does_not_answer_is_said_in_one_sentence_without_waiting_for_ray(monkeypatch, tmp_path):
+    with socket.socket() as closed:  # A port nothing listens on.
+        closed.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv(CLUSTER_VARIABLE, address)
+    with pytest.raises(ClusterError) as refused:
+        use_configured_cluster(tmp_path)
+    assert_user_error(refused.value, naming=address)

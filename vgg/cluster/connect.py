@@ -6,8 +6,12 @@ its client port, `host:6379` one through its head's address.
 
 import os
 import re
+import socket
+
+from vgg.core.errors import UserError
 
 CLUSTER_VARIABLE = "VGG_CLUSTER"
+REACH_SECONDS = 5  # Ray itself waits minutes for a head that does not answer, and the page with it.
 ADDRESS_PATTERN = re.compile(r"^(auto|ray://[A-Za-z0-9.\-\[\]:]+:\d+|[A-Za-z0-9.\-\[\]:]+:\d+)$")
 
 
@@ -29,9 +33,34 @@ def use_configured_cluster(runs_dir):
     address = cluster_address()
     if address is None:
         return None
+    refusal = (
+        f"Could not reach the Ray cluster at {address}; start it there with `ray start --head`, "
+        f"or unset {CLUSTER_VARIABLE} to train on this machine."
+    )
+    if not _answers(address):
+        raise ClusterError(refusal)
     from vgg.cluster.head import ClusterBackend
     from vgg.runs.queue import use_cluster
 
-    backend = ClusterBackend(address, runs_dir)
+    try:
+        backend = ClusterBackend(address, runs_dir)
+    except ConnectionError:  # `auto` with no Ray started on this machine.
+        raise ClusterError(refusal) from None
     use_cluster(backend)
     return backend
+
+
+class ClusterError(UserError):
+    """A cluster that cannot be joined; its message is one sentence."""
+
+
+def _answers(address):
+    """Whether the head's port takes a connection (`auto` is looked up by Ray itself, on this machine)."""
+    if address == "auto":
+        return True
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_SECONDS).close()
+    except OSError:
+        return False
+    return True
