@@ -144,6 +144,8 @@ class ClusterBackend:
             run.update_status(state=State.STARTING, pid=None, node=machine.name, node_id=machine.node_id, error=None)
             actor.start.remote()
         except BaseException:
+            # Back in its place in the queue, for the pump's next try; its lock is no longer this server's.
+            run.update_status(condition=lambda now: now.state == State.STARTING, state=State.QUEUED)
             os.close(descriptor)
             raise
         return self._follow(run, actor, descriptor, machine.node_id, share)

@@ -33,6 +33,7 @@ class Relay(threading.Thread):
         self.known = known
         self.seen_status = read_json_object(run.status_path, "status.json", {})
         self.stop_relayed = False
+        self.held_state = None  # The worker's ended state, until its last files have arrived.
         self.on_lost = on_lost  # Called when the run's machine stops answering, before anyone may see the run end.
         self.ending = threading.Event()  # Set by a server that shuts down: the run goes on training without it.
 
@@ -65,26 +66,29 @@ class Relay(threading.Thread):
             self.on_end(self)
 
     def _apply(self, found, final):
-        """Writes the files; the status's changes are merged, and an ended state waits for the run's last files."""
-        status = None
+        """Writes the files; the status's changes are merged, and an ended state waits for the run's last files (it
+        may arrive in an earlier look than the last, and is then held until the last)."""
+        name = self.head_run.status_path.name
+        sync.apply(self.head_run.path, [change for change in found if change[0] != name])
+        changed = {}
         for relative, _, data in found:
-            if relative == self.head_run.status_path.name:
-                status = data
-        sync.apply(self.head_run.path, [change for change in found if change[0] != self.head_run.status_path.name])
-        if status is None:
-            return
-        remote = json.loads(status)
+            if relative == name:
+                changed = self._status_changes(json.loads(data))
+        if not final and changed.get("state") in ENDED_STATES:
+            self.held_state = changed.pop("state")
+        elif final and self.held_state is not None:
+            changed.setdefault("state", self.held_state)
+        if changed:
+            self.head_run.update_status(**changed)
+
+    def _status_changes(self, remote):
         changed = {
             name: value
             for name, value in remote.items()
             if self.seen_status.get(name) != value and name not in HEAD_FIELDS
         }
-        if not final and changed.get("state") in ENDED_STATES:
-            changed.pop("state")
-            remote["state"] = self.seen_status.get("state")
         self.seen_status = remote
-        if changed:
-            self.head_run.update_status(**changed)
+        return changed
 
     def _relay_stop(self):
         if not self.stop_relayed and self.head_run.stop_path.exists():

@@ -32,10 +32,7 @@ class RunTrainer:
         self.thread = threading.Thread(target=self._train, name=f"vgg-train-{run_name}", daemon=True)
 
     def start(self):
-        """Starts training; returns the machine's name and Ray node id for the run's status."""
         self.thread.start()
-        context = ray.get_runtime_context()
-        return os.uname().nodename, context.get_node_id()
 
     def known(self):
         return self.arrived
