@@ -3,7 +3,9 @@ each limited to one CPU), started, followed and stopped from the app's queue, wi
 truth: two runs at once on two nodes from images no machine has on disk, through a server restart; a node killed
 mid-run."""
 
+import pathlib
 import shutil
+import tempfile
 import time
 import types
 
@@ -22,6 +24,7 @@ from vgg.runs.queue import use_cluster  # noqa: E402
 from vgg.runs.status import ENDED_STATES, State  # noqa: E402
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+SCRATCH = pathlib.Path(tempfile.gettempdir()) / "vgg-cluster-*"  # The workers' run folders (vgg/cluster/worker.py).
 # Long enough to still be training when the test acts on it, short enough that a finishing run ends soon.
 LONG_EPOCHS, SHORT_EPOCHS = 40, 3
 
@@ -35,6 +38,7 @@ def cluster(tmp_path_factory):
     runs_dir.mkdir()
     state = types.SimpleNamespace(lab=lab, worker=worker, runs_dir=runs_dir, backend=None)
     state.backend = start_server(state)
+    scratch_before = set(SCRATCH.parent.glob(SCRATCH.name))
     try:
         yield state
     finally:
@@ -42,6 +46,9 @@ def cluster(tmp_path_factory):
         state.backend.close()
         ray.shutdown()
         lab.shutdown()
+        # A killed node leaves its scratch run folder behind, as a switched-off machine would.
+        for folder in set(SCRATCH.parent.glob(SCRATCH.name)) - scratch_before:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_server(state):
