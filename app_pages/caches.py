@@ -10,6 +10,8 @@ import os
 
 import streamlit as st
 
+from app_pages.plain import plain
+from vgg.cluster.connect import use_configured_cluster
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
 from vgg.core.estimate import models_kept
@@ -31,7 +33,13 @@ def runs_dir():
 
 def start_queue_pump(folder):
     """One thread per server that starts queued runs when a slot frees (vgg/runs/queue.py): a run killed hard,
-    or a queue left by a restart, moves on without anyone pressing a button."""
+    or a queue left by a restart, moves on without anyone pressing a button. With VGG_CLUSTER it starts them on the
+    cluster (vgg/cluster/)."""
+    try:
+        use_configured_cluster(folder)
+    except (UserError, ValueError) as error:
+        st.error(plain(error))
+        st.stop()
     return ensure_pump(folder)
 
 

@@ -53,9 +53,10 @@ def controls_ui(run, status, live):
     columns = st.columns([3, 1, 1])
     owner = f" · started by {plain(status.owner)}" if status.owner else ""
     precision = f" · {PRECISION_WORDS[status.precision]}" if status.precision in PRECISION_WORDS else ""
+    machine = f" on **{plain(status.node)}**" if status.node else ""  # A cluster machine (vgg/cluster/), by name.
     columns[0].markdown(
-        f"{STATE_ICONS.get(status.state, '')} **{plain(name_of(run, with_owner=False))}** is **{status.state}** · "
-        f"device: {plain(status.device or 'not yet known')}{precision}{owner}"
+        f"{STATE_ICONS.get(status.state, '')} **{plain(name_of(run, with_owner=False))}** is "
+        f"**{status.state}**{machine} · device: {plain(status.device or 'not yet known')}{precision}{owner}"
     )
     # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
     allowed = may_control(status, current_user(), is_teacher()) and not links.view_only()

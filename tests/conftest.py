@@ -1,5 +1,5 @@
 """The tests' fixtures (their helpers are in helpers.py and browser_helpers.py), and the markers each tier's
-folder gives its tests: tests/training is `slow`, tests/browser is `browser` and `slow`."""
+folder gives its tests: tests/training and tests/cluster are `slow`, tests/browser is `browser` and `slow`."""
 
 import pathlib
 import shutil
@@ -22,7 +22,7 @@ from helpers import (  # noqa: E402
     write_image_folder,
 )
 
-TIER_MARKERS = {"training": ("slow",), "browser": ("browser", "slow")}
+TIER_MARKERS = {"training": ("slow",), "browser": ("browser", "slow"), "cluster": ("slow",)}
 
 
 # First, so that pytest-xdist's own hook, which reads the groups, finds them.
@@ -30,13 +30,14 @@ TIER_MARKERS = {"training": ("slow",), "browser": ("browser", "slow")}
 def pytest_collection_modifyitems(items):
     """Marks each test by its folder, so that no test can be marked other than what it costs. The browser tests
     form one group that pytest-xdist runs on one worker, one at a time: two servers and their Chromiums side by
-    side on two cores would slow each other past their waits."""
+    side on two cores would slow each other past their waits. The cluster tests form another: never two Ray
+    clusters at once."""
     for item in items:
         tier = pathlib.Path(item.path).relative_to(TESTS).parts[0]
         for marker in TIER_MARKERS.get(tier, ()):
             item.add_marker(marker)
-        if tier == "browser":
-            item.add_marker(pytest.mark.xdist_group("browser"))
+        if tier in ("browser", "cluster"):
+            item.add_marker(pytest.mark.xdist_group(tier))
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ Packages by job, each importing only from those listed after it (tests/unit/test
 
     cli        `python -m vgg`: the command line over everything below
     classroom  teaching a class: class mode's limits, starting runs, the doctor, experiments, replays
+    cluster    training the queue's runs on a Ray cluster (VGG_CLUSTER; nothing imports Ray without it)
     training   making a model: the trainer, optimizer, callbacks, probes, snapshots, export
     explain    inside a trained model: predictions, attention, maps, filters, top and nearest images, evaluations
     model      the VGG family in Keras: builder, layer names, batch norm, whitening, widening, device
@@ -28,6 +29,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # Each package may import only from the packages after it; a module of a package imports its own freely.
-LAYERS = ("cli", "classroom", "training", "explain", "model", "runs", "data", "core")
+LAYERS = ("cli", "classroom", "cluster", "training", "explain", "model", "runs", "data", "core")
 # Packages that never import TensorFlow or Keras, not even inside a function.
 WITHOUT_TENSORFLOW = ("core", "runs", "classroom")

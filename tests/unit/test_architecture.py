@@ -101,6 +101,11 @@ def test_every_package_is_a_layer_and_says_what_it_owns():
         ),
         ("runs/status.py", "import vgg.runs.folder", "vgg.runs.status -> vgg.runs.folder"),
         ("runs/queue.py", "def f():\n    import tensorflow", "vgg.runs.queue imports tensorflow"),
+        (
+            "runs/queue.py",
+            "def f():\n    import vgg.cluster.head",
+            "vgg.runs.queue (runs) imports vgg.cluster.head (cluster), against the direction",
+        ),
         ("data/cifar10.py", "import keras", "vgg.data.cifar10 imports keras"),
         ("explain/attention.py", "import streamlit", "vgg.explain.attention imports streamlit"),
     ],

@@ -34,6 +34,14 @@ SLOTS_VARIABLE = "VGG_TRAINING_SLOTS"  # Overrides the count: two slots on a CPU
 TRAINING_NICENESS = 10
 NICENESS_VARIABLE = "VGG_TRAINING_NICENESS"
 PUMP_SECONDS = REDRAW_SECONDS  # A run queued behind a freed slot starts within one redraw.
+# The cluster backend (vgg/cluster/head.py) when the server trains on a Ray cluster: it starts the queue's runs and
+# counts its slots; empty on one machine, where nothing here imports Ray.
+_cluster = []
+
+
+def use_cluster(backend):
+    """Hands starting queued runs and counting slots to `backend` (None gives them back to this machine)."""
+    _cluster[:] = [backend] if backend is not None else []
 
 
 @functools.cache
@@ -49,7 +57,10 @@ def _gpu_count():
 
 
 def slot_count():
-    """How many runs train at once: VGG_TRAINING_SLOTS if set, else one per GPU, else one."""
+    """How many runs train at once: the cluster's room when the server trains on one, else VGG_TRAINING_SLOTS if
+    set, else one per GPU, else one."""
+    if _cluster:
+        return _cluster[0].capacity()
     value = os.environ.get(SLOTS_VARIABLE, "")
     if value:
         if not value.isdigit() or not 1 <= int(value) <= 64:
@@ -122,6 +133,8 @@ def enqueue(run, resume=False, time_limit_minutes=None):
 
 def start_due_runs(runs_dir):
     """Starts queued runs, first in line first, while slots are free; returns {run name: process} started."""
+    if _cluster:
+        return _cluster[0].start_due_runs(runs_dir)
     runs_dir = pathlib.Path(runs_dir)
     started = {}
     if not runs_dir.is_dir():

@@ -58,6 +58,8 @@ class RunStatus:
     time_limit_minutes: float | None = None  # The class's cap on its training time; None when it has none.
     pinned: bool = False  # Pinned by the teacher on the run board, for discussion.
     device: str | None = None  # "CPU (model, 2 cores)" or "GPU (...)".
+    node: str | None = None  # The cluster machine it trains or trained on (vgg/cluster/), None on the server's own.
+    node_id: str | None = None  # That machine's Ray node id: two nodes may share a name.
     replicas: int | None = None
     precision: str | None = None  # The Keras dtype policy (PRECISION_WORDS).
     jit_compile: bool | None = None

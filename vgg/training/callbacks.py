@@ -3,6 +3,7 @@
 import contextlib
 import math
 import signal
+import threading
 import time
 
 import keras
@@ -133,11 +134,15 @@ class StopRequest:
         self.deadline = None  # time.monotonic() when the class's time limit ends the training.
 
     def __enter__(self):
-        self.previous_handler = signal.signal(signal.SIGTERM, self._on_signal)
+        # Only a main thread may take signals: a trainer in a thread (a cluster worker's) stops by the file alone.
+        self.in_main_thread = threading.current_thread() is threading.main_thread()
+        if self.in_main_thread:
+            self.previous_handler = signal.signal(signal.SIGTERM, self._on_signal)
         return self
 
     def __exit__(self, *exception):
-        signal.signal(signal.SIGTERM, self.previous_handler)
+        if self.in_main_thread:
+            signal.signal(signal.SIGTERM, self.previous_handler)
 
     def _on_signal(self, signum, frame):
         self.signalled = True

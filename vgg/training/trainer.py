@@ -93,14 +93,15 @@ def holding_run(run):
         os.close(descriptor)
 
 
-def train_run(run, data_dir=None, progress=print, started_at=None):
+def train_run(run, data_dir=None, progress=print, started_at=None, dataset=None):
     """Trains (or resumes) `run` to its configured number of epochs; returns the final RunStatus.
 
     Waits for a training slot (vgg/runs/queue.py) unless its launcher handed it one, so that runs queue
     rather than halve each other's speed; when it ends, starts the next queued run. Any error is recorded
     as `failed` with its message. Its `preparing` phase counts from `started_at` (time.time() when its user
     began to wait: the command line's process start), or this process's start when a launcher started it, or
-    now; never from before it held a slot.
+    now; never from before it held a slot. A loaded `dataset` (a cluster worker's, from the head) stands in for
+    the images on disk.
     """
     reporter = Reporter(run, progress)
     waited = []
@@ -121,7 +122,7 @@ def train_run(run, data_dir=None, progress=print, started_at=None):
                 reporter.update(state=State.STARTING, pid=os.getpid())
                 started_at = process_start_time() if launched else started_at
                 reporter.clock = start_clock(run, reporter, None if waited else started_at)
-                return _train_in_slot(run, data_dir, reporter, stop_request)
+                return _train_in_slot(run, data_dir, reporter, stop_request, dataset)
     finally:
         with contextlib.suppress(Exception):  # The run's own outcome is recorded; the queue is the next one's.
             start_due_runs(run.path.parent)
@@ -149,10 +150,10 @@ def restoring_precision():
         keras.mixed_precision.set_global_policy(policy)
 
 
-def _train_in_slot(run, data_dir, reporter, stop_request):
+def _train_in_slot(run, data_dir, reporter, stop_request, dataset):
     try:
         with restoring_precision():
-            return _train(run, data_dir, reporter, stop_request)
+            return _train(run, data_dir, reporter, stop_request, dataset)
     except KeyboardInterrupt:
         reporter.stopped("Interrupted from the keyboard.")
         raise
@@ -160,9 +161,9 @@ def _train_in_slot(run, data_dir, reporter, stop_request):
         return reporter.failed(error)
 
 
-def _train(run, data_dir, reporter, stop_request):
+def _train(run, data_dir, reporter, stop_request, dataset):
     config, strategy, on_gpu = set_up(run, reporter)
-    data = prepare_data(run, config, data_dir or run.recorded_status().data_dir, reporter)
+    data = prepare_data(run, config, data_dir or run.recorded_status().data_dir, reporter, dataset)
     reporter.clock.validation_images = len(data.dataset.y_val)
     with strategy.scope():
         model, checkpoint = build_or_resume(run, config, data, on_gpu, reporter)
@@ -208,8 +209,9 @@ def set_up(run, reporter):
     return config, strategy, on_gpu
 
 
-def prepare_data(run, config, data_dir, reporter):
-    dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
+def prepare_data(run, config, data_dir, reporter, dataset=None):
+    if dataset is None:
+        dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
     subset = data_module.balanced_subset(dataset.y_train, config.train_subset, config.seed)
     x_train, y_train = dataset.x_train[subset], dataset.y_train[subset]
     reporter.update(data_source=dataset.source, train_images=len(y_train), val_images=len(dataset.y_val))

@@ -1,0 +1,66 @@
+"""Which cluster the server trains on: VGG_CLUSTER names it, and without it nothing imports Ray.
+
+`auto` joins the Ray cluster this machine belongs to (`ray start --head` ran here), `ray://host:10001` one through
+its client port, `host:6379` one through its head's address.
+"""
+
+import os
+import re
+import socket
+
+from vgg.core.errors import UserError
+
+CLUSTER_VARIABLE = "VGG_CLUSTER"
+REACH_SECONDS = 5  # Ray itself waits minutes for a head that does not answer, and the page with it.
+ADDRESS_PATTERN = re.compile(r"^(auto|ray://[A-Za-z0-9.\-\[\]:]+:\d+|[A-Za-z0-9.\-\[\]:]+:\d+)$")
+
+
+def cluster_address():
+    """The cluster named by VGG_CLUSTER, or None for this machine alone."""
+    value = os.environ.get(CLUSTER_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not ADDRESS_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{CLUSTER_VARIABLE} must be auto, ray://host:10001 or host:6379 (a Ray head's address). "
+            f"Received: {value!r}"
+        )
+    return value
+
+
+def use_configured_cluster(runs_dir):
+    """Joins the cluster VGG_CLUSTER names and hands it the queue of `runs_dir`; returns its backend, or None."""
+    address = cluster_address()
+    if address is None:
+        return None
+    refusal = (
+        f"Could not reach the Ray cluster at {address}; start it there with `ray start --head`, "
+        f"or unset {CLUSTER_VARIABLE} to train on this machine."
+    )
+    if not _answers(address):
+        raise ClusterError(refusal)
+    from vgg.cluster.head import ClusterBackend
+    from vgg.runs.queue import use_cluster
+
+    try:
+        backend = ClusterBackend(address, runs_dir)
+    except ConnectionError:  # `auto` with no Ray started on this machine.
+        raise ClusterError(refusal) from None
+    use_cluster(backend)
+    return backend
+
+
+class ClusterError(UserError):
+    """A cluster that cannot be joined; its message is one sentence."""
+
+
+def _answers(address):
+    """Whether the head's port takes a connection (`auto` is looked up by Ray itself, on this machine)."""
+    if address == "auto":
+        return True
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_SECONDS).close()
+    except OSError:
+        return False
+    return True
