@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from helpers import tiny_config
+from helpers import page_test, texts, tiny_config
 
 ray = pytest.importorskip("ray")
 
@@ -81,8 +81,16 @@ def epochs_of(run):
     return [row.epoch for row in run.metrics().epochs]
 
 
+def train_page_showing(run, monkeypatch):
+    """The Train page of the head's server showing `run`, as a browser opening its link sees it."""
+    monkeypatch.setenv("VGG_RUNS_DIR", str(run.path.parent))
+    app = page_test("train_page")
+    app.query_params["run"] = run.name
+    return app.run()
+
+
 def test_two_runs_train_at_once_on_two_nodes_from_the_heads_images_through_a_server_restart_and_stop_ends_one(
-    cluster, image_folder, tmp_path
+    cluster, image_folder, tmp_path, monkeypatch
 ):
     config = tiny_config(epochs=LONG_EPOCHS)
     data_dir = images_only_on_the_head(cluster.backend, image_folder, tmp_path, config)
@@ -99,7 +107,11 @@ def test_two_runs_train_at_once_on_two_nodes_from_the_heads_images_through_a_ser
     cluster.backend.close()  # The server stops; its runs train on without it,
     cluster.backend = start_server(cluster)  # and the restarted server follows them again.
     assert [run.status().state for run in both] == [State.RUNNING, State.RUNNING]
-    first.request_stop()  # What the Train page's Stop does.
+    pages = [train_page_showing(run, monkeypatch) for run in both]
+    for page, status in zip(pages, statuses, strict=True):
+        assert not page.exception and page.get("plotly_chart"), "no live chart on the head"
+        assert f"on **{status.node}**" in texts(page)  # The page names the machine it trains on.
+    pages[0].button(key="stop_first").click().run()
     assert wait_for(first, ENDED_STATES, 60).state == State.STOPPED
     finished = wait_for(second, ENDED_STATES, 240)
     assert finished.state == State.FINISHED, finished.error

@@ -5,8 +5,10 @@ its client port, `host:6379` one through its head's address.
 """
 
 import os
+import pathlib
 import re
 import socket
+import threading
 
 from vgg.core.errors import UserError
 
@@ -28,11 +30,25 @@ def cluster_address():
     return value
 
 
+# The backend joined per (address, runs folder): every page's script run asks, and one server joins once.
+_joined = {}
+_joining = threading.Lock()
+
+
 def use_configured_cluster(runs_dir):
-    """Joins the cluster VGG_CLUSTER names and hands it the queue of `runs_dir`; returns its backend, or None."""
+    """Joins the cluster VGG_CLUSTER names and hands it the queue of `runs_dir`, once per server; returns its
+    backend, or None."""
     address = cluster_address()
     if address is None:
         return None
+    key = (address, str(pathlib.Path(runs_dir).resolve()))
+    with _joining:
+        if key not in _joined:
+            _joined[key] = _join(address, runs_dir)
+        return _joined[key]
+
+
+def _join(address, runs_dir):
     refusal = (
         f"Could not reach the Ray cluster at {address}; start it there with `ray start --head`, "
         f"or unset {CLUSTER_VARIABLE} to train on this machine."
