@@ -1,6 +1,7 @@
 """The tests' fixtures (their helpers are in helpers.py and browser_helpers.py), and the markers each tier's
 folder gives its tests: tests/training and tests/cluster are `slow`, tests/browser is `browser` and `slow`."""
 
+import os
 import pathlib
 import shutil
 import sys
@@ -15,6 +16,7 @@ from browser_helpers import app_server  # noqa: E402
 from helpers import (  # noqa: E402
     PASSWORD,
     PROJECT_ROOT,
+    SHARED_CIFAR10,
     TINY_EXPERIMENT,
     experiment_file,
     tiny_config,
@@ -33,17 +35,45 @@ def pytest_collection_modifyitems(items):
     side on two cores would slow each other past their waits. The cluster tests form another: never two Ray
     clusters at once."""
     for item in items:
-        tier = pathlib.Path(item.path).relative_to(TESTS).parts[0]
+        tier = tier_of(item)
         for marker in TIER_MARKERS.get(tier, ()):
             item.add_marker(marker)
         if tier in ("browser", "cluster"):
             item.add_marker(pytest.mark.xdist_group(tier))
 
 
+def tier_of(item):
+    return pathlib.Path(item.path).relative_to(TESTS).parts[0]
+
+
+@pytest.fixture(scope="session")
+def decoded_cifar10(tmp_path_factory, worker_id):
+    """The decoded-image cache of ../shared/cifar10 (50,000 PNGs, about 10 s of a core to decode), decoded once for
+    the whole run and every xdist worker; empty without the folder. What it decodes is the app's own reading."""
+    from vgg.core.locks import file_lock
+    from vgg.data.cifar10 import read_image_folder
+
+    if not SHARED_CIFAR10.exists():
+        return []
+    # xdist's workers each have a base folder inside the run's own: its parent is theirs to share.
+    root = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    folder = root / "decoded-cifar10"
+    folder.mkdir(exist_ok=True)
+    with file_lock(folder / ".lock"), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VGG_CACHE_DIR", str(folder))
+        read_image_folder(SHARED_CIFAR10 / "train")
+    return sorted(folder.glob("images-*.npz"))
+
+
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test decodes into its own cache, so no test passes on another's leftovers."""
-    monkeypatch.setenv("VGG_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def isolated_cache(request, tmp_path_factory, monkeypatch):
+    """Every test decodes into its own cache, so no test passes on another's leftovers; the slow tiers' caches start
+    with the shared images decoded (a link to the run's one copy, which nothing writes in place)."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("VGG_CACHE_DIR", str(cache))
+    if tier_of(request.node) in TIER_MARKERS:
+        for decoded in request.getfixturevalue("decoded_cifar10"):
+            os.link(decoded, cache / decoded.name)
 
 
 @pytest.fixture(scope="session")
