@@ -14,7 +14,10 @@ from vgg.core.config import PRESETS
 from vgg.explain.predictor import Predictor, load_model
 from vgg.runs.folder import create_run
 
-pytestmark = pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project")
+pytestmark = [
+    pytest.mark.skipif(not SHARED_CIFAR10.exists(), reason="../shared/cifar10 is not beside the project"),
+    pytest.mark.xdist_group("blog"),  # On one worker, so that the blog's run trains once.
+]
 
 # blog-short's fix measured 35% on its 1,000 validation images (python benchmarks/blog_fixes.py, BENCHMARKS.md);
 # the blog's own recipe scores 10% there.

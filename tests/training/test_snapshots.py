@@ -21,6 +21,9 @@ from vgg.runs.snapshots import (
 )
 from vgg.training.export import ship_snapshots as ship
 
+# On one worker, so that the five-epoch run trains once.
+pytestmark = pytest.mark.xdist_group("snapshots")
+
 
 def train(runs_dir, image_folder, name, **changes):
     run = create_run(runs_dir, tiny_config(**changes), name=name, data_dir=str(image_folder))
