@@ -32,6 +32,10 @@ DIAGNOSIS_CAPTION = (
 )
 
 
+# Colour bars lie under their maps: beside them, the left one would cover the right map's layer names.
+BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "len": 0.4, "thickness": 12}
+
+
 def diagnosis_figure(diagnostics):
     """Two heatmaps, layers (input side at the top) by probe: the share of dead units, and the gradient's size on a
     log scale, with exactly zero drawn in its own labelled colour."""
@@ -44,66 +48,69 @@ def diagnosis_figure(diagnostics):
         horizontal_spacing=0.2,
         subplot_titles=("Dead units: share that never fire", "Gradient size: how hard each layer is pushed"),
     )
-    # Colour bars lie under their maps: beside them, the left one would cover the right map's layer names.
-    below = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "len": 0.4, "thickness": 12}
-    figure.add_trace(
-        go.Heatmap(
-            z=[list(row) for row in dead.values],
-            x=x,
-            y=labels,
-            zmin=0,
-            zmax=1,
-            colorscale="Reds",
-            colorbar=below | {"x": 0.2, "tickformat": ".0%"},
-            hovertemplate="%{y} at epoch %{x}: %{z:.0%} dead<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    logs = [[None if value is None or value <= 0 else math.log10(value) for value in row] for row in gradient.values]
-    known = [value for row in logs for value in row if value is not None]
-    ticks, words = power_ticks(known) if known else ([], [])
-    figure.add_trace(
-        go.Heatmap(
-            z=logs,
-            x=x,
-            y=labels,
-            colorscale="Viridis",
-            colorbar=below | {"x": 0.8, "tickvals": ticks, "ticktext": words},
-            hovertemplate="%{y} at epoch %{x}: gradient size %{customdata:.2g}<extra></extra>",
-            customdata=[list(row) for row in gradient.values],
-        ),
-        row=1,
-        col=2,
-    )
-    zeros = [[1 if value == 0 else None for value in row] for row in gradient.values]
-    if any(value for row in zeros for value in row):
-        figure.add_trace(
-            go.Heatmap(
-                z=zeros,
-                x=x,
-                y=labels,
-                colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
-                showscale=False,
-                hovertemplate="%{y} at epoch %{x}: exactly zero, nothing to learn from<extra></extra>",
-            ),
-            row=1,
-            col=2,
-        )
-        figure.add_annotation(
-            text=f"<span style='color:{ZERO_COLOUR}'>■</span> grey: exactly zero",
-            xref="x2 domain",
-            yref="y2 domain",
-            x=1,
-            y=1.0,
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 11},
-        )
+    figure.add_trace(dead_map(dead.values, x, labels), row=1, col=1)
+    figure.add_trace(gradient_map(gradient.values, x, labels), row=1, col=2)
+    if any(value == 0 for row in gradient.values for value in row):
+        add_zero_overlay(figure, gradient.values, x, labels)
     figure.update_yaxes(autorange="reversed")
     figure.update_xaxes(title_text="epoch", type="category", nticks=8)
     figure.update_layout(height=170 + 22 * len(labels), margin={"l": 10, "r": 10, "t": 40, "b": 80})
     return figure
+
+
+def dead_map(values, x, labels):
+    return go.Heatmap(
+        z=[list(row) for row in values],
+        x=x,
+        y=labels,
+        zmin=0,
+        zmax=1,
+        colorscale="Reds",
+        colorbar=BELOW | {"x": 0.2, "tickformat": ".0%"},
+        hovertemplate="%{y} at epoch %{x}: %{z:.0%} dead<extra></extra>",
+    )
+
+
+def gradient_map(values, x, labels):
+    """The gradient's size on a log scale, its colour bar labelled in powers of ten; zero and unknown left blank."""
+    logs = [[None if value is None or value <= 0 else math.log10(value) for value in row] for row in values]
+    known = [value for row in logs for value in row if value is not None]
+    ticks, words = power_ticks(known) if known else ([], [])
+    return go.Heatmap(
+        z=logs,
+        x=x,
+        y=labels,
+        colorscale="Viridis",
+        colorbar=BELOW | {"x": 0.8, "tickvals": ticks, "ticktext": words},
+        hovertemplate="%{y} at epoch %{x}: gradient size %{customdata:.2g}<extra></extra>",
+        customdata=[list(row) for row in values],
+    )
+
+
+def add_zero_overlay(figure, values, x, labels):
+    """Exactly zero gradients in their own grey, named in the map's corner: a log scale has no place for them."""
+    figure.add_trace(
+        go.Heatmap(
+            z=[[1 if value == 0 else None for value in row] for row in values],
+            x=x,
+            y=labels,
+            colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
+            showscale=False,
+            hovertemplate="%{y} at epoch %{x}: exactly zero, nothing to learn from<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    figure.add_annotation(
+        text=f"<span style='color:{ZERO_COLOUR}'>■</span> grey: exactly zero",
+        xref="x2 domain",
+        yref="y2 domain",
+        x=1,
+        y=1.0,
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11},
+    )
 
 
 def diagnosis_chart_ui(diagnostics, key):
