@@ -79,72 +79,77 @@ def main_settings_ui(preset, key, columns):
 
 
 def advanced_settings_ui(preset, key):
-    """Every other setting, folded away; returns them as TrainConfig fields."""
+    """Every other setting, folded away, in three rows (the model, its optimizer, its images); returns them as
+    TrainConfig fields."""
     with st.expander("Advanced settings: model, optimizer, batch, augmentation"):
         columns = st.columns(3)
-        variant = columns[0].selectbox(
-            "VGG variant",
-            list(VARIANTS),
-            index=list(VARIANTS).index(preset.variant),
-            format_func=lambda name: f"{VARIANTS[name]} ({name})",
-            key=key + "variant",
+        return (
+            model_row_ui(columns, preset, key)
+            | optimizer_row_ui(columns, preset, key)
+            | images_row_ui(columns, preset, key)
         )
-        width = columns[1].select_slider(
-            "Width",
-            WIDTHS,
-            value=preset.width,
-            key=key + "width",
-            help="Multiplier on every conv layer's channels: 1.0 is the paper's 64-128-256-512-512. "
-            "Cost grows with its square.",
-        )
-        batch_norm = columns[2].checkbox(
-            "Batch normalization",
-            preset.batch_norm,
-            key=key + "batch_norm",
-            help="Without it, VGG16 trained from scratch often never learns: see the blog preset.",
-        )
-        optimizer = columns[0].selectbox(
-            "Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(preset.optimizer), key=key + "optimizer"
-        )
-        learning_rate = columns[1].number_input(
-            "Learning rate",
-            *RANGES["learning_rate"],
-            float(preset.learning_rate),
-            format="%.4f",
-            key=key + "learning_rate",
-            help="How big a step each batch takes. Too big diverges; too small crawls.",
-        )
-        batch_size = columns[2].select_slider(
-            "Batch size", BATCH_SIZES, value=preset.batch_size, key=key + "batch_size"
-        )
-        augment = columns[0].checkbox("Augmentation (crop + flip)", preset.augment, key=key + "augment")
-        cutout_size = columns[1].select_slider(
-            "Cutout square (pixels)",
-            CUTOUT_SIZES,
-            value=preset.cutout_size,
-            key=key + "cutout_size",
-            disabled=not augment,
-            help="Blacks out a random square of each training image, so the network cannot rely on one part "
-            "of an object (DeVries & Taylor, 2017, found it helps long runs). 0 turns it off.",
-        )
-        whiten = columns[2].checkbox(
-            "Whitened first layer",
-            preset.whiten,
-            key=key + "whiten",
-            help="Block 1's first conv is set, before training, to filters that decorrelate the images' 3x3 "
-            "patches, and is not trained (as airbench does): a short run learns faster.",
-        )
-    return dict(
-        variant=variant,
-        width=float(width),
-        batch_norm=batch_norm,
-        optimizer=optimizer,
-        learning_rate=float(learning_rate),
-        batch_size=int(batch_size),
-        augment=augment,
-        cutout_size=int(cutout_size) if augment else 0,
-        whiten=whiten,
+
+
+def model_row_ui(columns, preset, key):
+    variant = columns[0].selectbox(
+        "VGG variant",
+        list(VARIANTS),
+        index=list(VARIANTS).index(preset.variant),
+        format_func=lambda name: f"{VARIANTS[name]} ({name})",
+        key=key + "variant",
     )
+    width = columns[1].select_slider(
+        "Width",
+        WIDTHS,
+        value=preset.width,
+        key=key + "width",
+        help="Multiplier on every conv layer's channels: 1.0 is the paper's 64-128-256-512-512. "
+        "Cost grows with its square.",
+    )
+    batch_norm = columns[2].checkbox(
+        "Batch normalization",
+        preset.batch_norm,
+        key=key + "batch_norm",
+        help="Without it, VGG16 trained from scratch often never learns: see the blog preset.",
+    )
+    return dict(variant=variant, width=float(width), batch_norm=batch_norm)
+
+
+def optimizer_row_ui(columns, preset, key):
+    optimizer = columns[0].selectbox(
+        "Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(preset.optimizer), key=key + "optimizer"
+    )
+    learning_rate = columns[1].number_input(
+        "Learning rate",
+        *RANGES["learning_rate"],
+        float(preset.learning_rate),
+        format="%.4f",
+        key=key + "learning_rate",
+        help="How big a step each batch takes. Too big diverges; too small crawls.",
+    )
+    batch_size = columns[2].select_slider("Batch size", BATCH_SIZES, value=preset.batch_size, key=key + "batch_size")
+    return dict(optimizer=optimizer, learning_rate=float(learning_rate), batch_size=int(batch_size))
+
+
+def images_row_ui(columns, preset, key):
+    augment = columns[0].checkbox("Augmentation (crop + flip)", preset.augment, key=key + "augment")
+    cutout_size = columns[1].select_slider(
+        "Cutout square (pixels)",
+        CUTOUT_SIZES,
+        value=preset.cutout_size,
+        key=key + "cutout_size",
+        disabled=not augment,
+        help="Blacks out a random square of each training image, so the network cannot rely on one part "
+        "of an object (DeVries & Taylor, 2017, found it helps long runs). 0 turns it off.",
+    )
+    whiten = columns[2].checkbox(
+        "Whitened first layer",
+        preset.whiten,
+        key=key + "whiten",
+        help="Block 1's first conv is set, before training, to filters that decorrelate the images' 3x3 "
+        "patches, and is not trained (as airbench does): a short run learns faster.",
+    )
+    return dict(augment=augment, cutout_size=int(cutout_size) if augment else 0, whiten=whiten)
 
 
 def estimate_text(config):
