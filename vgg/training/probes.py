@@ -82,24 +82,6 @@ def make_probe_function(model, units, shadows):
     activation_outputs = [model.get_layer(name).output for unit in units for name in unit.activation_names]
     probe_model = keras.Model(model.inputs, [*activation_outputs, model.outputs[0]])
 
-    def norm(tensors):
-        return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(tensor, tf.float32))) for tensor in tensors]))
-
-    def activation_stats(activations):
-        if not activations:
-            return [tf.constant(math.nan)] * 3
-        dead = tf.add_n(
-            [
-                tf.reduce_sum(tf.cast(tf.reduce_all(a <= 0, axis=tuple(range(len(a.shape) - 1))), tf.float32))
-                for a in activations
-            ]
-        )
-        return [
-            tf.reduce_mean(activations[-1]),
-            tf.math.reduce_std(activations[-1]),
-            dead / sum(int(a.shape[-1]) for a in activations),
-        ]
-
     @tf.function
     def probe(images, targets):
         variables = [variable for unit in units for variable in unit.variables]
@@ -109,34 +91,64 @@ def make_probe_function(model, units, shadows):
             loss = tf.reduce_mean(keras.losses.categorical_crossentropy(targets, probabilities))
         gradients = tape.gradient(loss, variables)
         activations = [tf.cast(a, tf.float32) for a in activations]
-        rows, first_activation, first_variable = [], 0, 0
-        for unit in units:
-            count, size = len(unit.activation_names), len(unit.variables)
-            weights = [variable.value for variable in unit.variables]
-            before = shadows[first_variable : first_variable + size]
-            unit_gradients = [
-                tf.zeros_like(weight) if gradient is None else gradient
-                for weight, gradient in zip(weights, gradients[first_variable : first_variable + size], strict=True)
-            ]
-            rows.append(
-                tf.stack(
-                    [
-                        *activation_stats(activations[first_activation : first_activation + count]),
-                        norm(unit_gradients),
-                        norm(weights),
-                        norm([weight - old for weight, old in zip(weights, before, strict=True)]),
-                        norm(before),
-                    ]
-                )
-            )
-            first_activation, first_variable = first_activation + count, first_variable + size
-        entropy = -tf.reduce_sum(probabilities * tf.math.log(tf.clip_by_value(probabilities, 1e-12, 1.0)), axis=-1)
-        correct = tf.equal(tf.argmax(probabilities, axis=-1), tf.argmax(targets, axis=-1))
-        spread = tf.reduce_mean(tf.math.reduce_std(probabilities, axis=0))
-        scalars = tf.stack([loss, tf.reduce_mean(tf.cast(correct, tf.float32)), tf.reduce_mean(entropy), spread])
-        return scalars, tf.stack(rows)
+        return output_scalars(loss, probabilities, targets), tf.stack(unit_rows(units, activations, gradients, shadows))
 
     return probe
+
+
+def unit_rows(units, activations, gradients, shadows):
+    """Each unit's stats, in the probe's row order; `activations` and `gradients` are all units' in turn."""
+    rows, first_activation, first_variable = [], 0, 0
+    for unit in units:
+        count, size = len(unit.activation_names), len(unit.variables)
+        weights = [variable.value for variable in unit.variables]
+        before = shadows[first_variable : first_variable + size]
+        unit_gradients = [
+            tf.zeros_like(weight) if gradient is None else gradient
+            for weight, gradient in zip(weights, gradients[first_variable : first_variable + size], strict=True)
+        ]
+        rows.append(
+            tf.stack(
+                [
+                    *activation_stats(activations[first_activation : first_activation + count]),
+                    norm(unit_gradients),
+                    norm(weights),
+                    norm([weight - old for weight, old in zip(weights, before, strict=True)]),
+                    norm(before),
+                ]
+            )
+        )
+        first_activation, first_variable = first_activation + count, first_variable + size
+    return rows
+
+
+def norm(tensors):
+    return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(tensor, tf.float32))) for tensor in tensors]))
+
+
+def activation_stats(activations):
+    """The last activation's mean and spread, and the share of channels that are zero on every probe image."""
+    if not activations:
+        return [tf.constant(math.nan)] * 3
+    dead = tf.add_n(
+        [
+            tf.reduce_sum(tf.cast(tf.reduce_all(a <= 0, axis=tuple(range(len(a.shape) - 1))), tf.float32))
+            for a in activations
+        ]
+    )
+    return [
+        tf.reduce_mean(activations[-1]),
+        tf.math.reduce_std(activations[-1]),
+        dead / sum(int(a.shape[-1]) for a in activations),
+    ]
+
+
+def output_scalars(loss, probabilities, targets):
+    """Loss, accuracy, mean entropy and the predictions' spread over the images (near 0 when all answers match)."""
+    entropy = -tf.reduce_sum(probabilities * tf.math.log(tf.clip_by_value(probabilities, 1e-12, 1.0)), axis=-1)
+    correct = tf.equal(tf.argmax(probabilities, axis=-1), tf.argmax(targets, axis=-1))
+    spread = tf.reduce_mean(tf.math.reduce_std(probabilities, axis=0))
+    return tf.stack([loss, tf.reduce_mean(tf.cast(correct, tf.float32)), tf.reduce_mean(entropy), spread])
 
 
 def _finite_or_none(value):
