@@ -5,7 +5,7 @@ import importlib
 import streamlit as st
 
 import vgg  # noqa: F401  (sets TensorFlow's environment before any page imports it)
-from app_pages.caches import runs_dir, start_queue_pump
+from app_pages.caches import runs_dir, start_queue_pump, start_shipped_preparation
 from app_pages.class_ui import keep_name_in_address, refuse_weak_password
 from app_pages.follow_view import follow_ui, share_view
 from app_pages.pages import DATA, PAGES
@@ -46,6 +46,7 @@ st.set_page_config(page_title="VGG16 Lab", page_icon=":material/neurology:", lay
 refuse_weak_password()
 keep_name_in_address()
 start_queue_pump(str(runs_dir()))
+start_shipped_preparation()
 st.html(f"<style>{CRISP_IMAGES} {PROJECTOR_LAYOUT}</style>")
 presenter_ui()
 # Streamlit serves the default page only at "/": a hidden one takes "/" and sends it on, so /data answers too.

@@ -43,6 +43,18 @@ def start_queue_pump(folder):
     return ensure_pump(folder)
 
 
+def start_shipped_preparation():
+    """Once per server: the shipped models' analyses prepared in a niced process of its own (vgg/explain/ready.py),
+    so their pages open at once the first time, and no page waits for it meanwhile."""
+    from vgg.explain.ready import ensure_shipped_preparation
+    from vgg.runs.record import SHIPPED_MODEL, SNAPSHOT_MODEL
+
+    with contextlib.suppress(OSError):  # A read-only cache: the pages compute on first view, as without it.
+        ensure_shipped_preparation(
+            [path for path in (SHIPPED_MODEL, SNAPSHOT_MODEL) if path.exists()], default_data_dir()
+        )
+
+
 @st.cache_resource(show_spinner="Loading CIFAR-10…")
 def load_dataset(data_dir):
     return load_cifar10(data_dir)

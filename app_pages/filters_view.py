@@ -18,6 +18,7 @@ from vgg.core.layers import conv_of
 from vgg.data.cifar10 import default_data_dir
 from vgg.explain.evaluation import evaluation_key, split_for
 from vgg.explain.feature_vis import CLASSES, first_layer_kinds, pictures_of
+from vgg.explain.ready import SHOWN_CHANNELS, deeper_layers, default_layer
 from vgg.explain.top_images import top_images_of
 from vgg.explain.visualize import (
     channel_card,
@@ -29,7 +30,6 @@ from vgg.explain.visualize import (
 )
 from vgg.model.names import layer_label
 
-SHOWN_CHANNELS = 16  # Channels of a deeper layer shown: four rows of four fit a projector's width.
 CARD_COLUMNS = 4
 
 
@@ -57,10 +57,8 @@ def first_layer_ui(model):
 
 def layer_choice_ui(model):
     """The deeper conv layer the user chose; block 3's last conv by default, whose channels draw textures."""
-    from vgg.model.build import conv_layers
-
-    names = [layer.name for layer in conv_layers(model)][1:]
-    default = max((index for index, name in enumerate(names) if name.startswith("block3_")), default=0)
+    names = deeper_layers(model)
+    default = names.index(default_layer(model))
     return st.selectbox("Deeper layer", names, index=default, format_func=layer_label, key="filter_layer")
 
 

@@ -18,17 +18,15 @@ from vgg.data.cifar10 import default_data_dir
 from vgg.explain.cache import CacheKey
 from vgg.explain.evaluation import split_for
 from vgg.explain.neighbours import (
-    INDEX_IMAGES,
     NEIGHBOURS,
     VOTING_BLOCK,
     calibration_subset,
-    data_id,
     image_features,
     index_key,
     index_of,
+    indexed,
     load_saved,
     query,
-    training_subset,
 )
 
 # Thumbnails drawn 80 px wide: a row of 8 beside its caption fits a 1024x768 projector, and "automobile" fits under one.
@@ -49,8 +47,7 @@ SHARED = {
 @st.cache_resource(show_spinner=False, max_entries=4)
 def subset_and_id(data_dir, validation_size, seed, _dataset):
     """The indexed training images' positions and their digest, computed once per data split."""
-    indices = training_subset(_dataset.y_train, INDEX_IMAGES)
-    return indices, data_id(_dataset, validation_size, seed, indices)
+    return indexed(_dataset, (validation_size, seed))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -24,7 +24,7 @@ from app_pages.presenter import plotly_chart
 from vgg.classroom.policy import check_control, may_control
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
-from vgg.core.phases import PREPARING, SCORING, TRAINING, VALIDATING, WORDS, past_preparing
+from vgg.core.phases import ANALYSING, PREPARING, SCORING, TRAINING, VALIDATING, WORDS, past_preparing
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import open_run
 from vgg.runs.metrics import format_duration, progress, read_metrics
@@ -127,9 +127,31 @@ def apply(action, run, status):
         st.error(plain(error))
 
 
+def analysing(run, status):
+    """Whether a finished run's process still prepares its analyses for the pages (vgg/explain/ready.py); a process
+    killed meanwhile left its phase in the status, but no longer holds the run's lock."""
+    return status.state == State.FINISHED and status.phase == ANALYSING and run.alive()
+
+
+def analysing_now(run_name):
+    """Whether run `run_name` is finished and its process prepares its analyses: its view redraws meanwhile."""
+    try:
+        run = open_run(runs_dir(), run_name)
+        return analysing(run, run.status())
+    except UserError:
+        return False
+
+
 def progress_ui(run, status, metrics, config):
     """The bar and its line: what the run is doing now, phase by phase, with images done while it validates or
     scores, and the time left for all of its remaining phases."""
+    if analysing(run, status):
+        done, total = status.phase_done or 0, status.phase_total or 1
+        st.progress(
+            done / total,
+            text=f"Finished · {WORDS[ANALYSING]}: {done} of {total} ready, so they open at once…",
+        )
+        return
     now = progress(metrics, config.epochs)
     phase = status.phase if status.state in PROCESS_STATES else None
     epoch = f"Epoch {now.epoch:.2f} of {config.epochs} · "
@@ -142,6 +164,9 @@ def progress_ui(run, status, metrics, config):
         text = "Waiting for a training slot…"
     elif phase == PREPARING or (status.active and not now.epoch and phase is None):
         text = "Preparing data and model…"
+    elif phase == ANALYSING and status.phase_total:  # On a cluster's head, a run still counts as running meanwhile.
+        text = f"{epoch}{WORDS[ANALYSING]}: {status.phase_done or 0} of {status.phase_total} ready…"
+        fraction = (status.phase_done or 0) / status.phase_total
     elif phase == SCORING and status.phase_total:
         text = f"{epoch}scoring the final model: {counted} images"
         fraction = (status.phase_done or 0) / status.phase_total
@@ -209,8 +234,9 @@ def follow_state(run, status, live):
     follow)."""
     key = f"last_state_{run.name}"
     previous = st.session_state.get(key)
-    st.session_state[key] = status.state
-    if previous is not None and previous != status.state:
+    # A finished run that ends its analyses changes too: the page then stops redrawing it.
+    st.session_state[key] = now = (status.state, analysing(run, status))
+    if previous is not None and previous != now:
         st.rerun(scope="app")
     if live and st.session_state.get("drawn_signature") not in (None, active_signature(str(runs_dir()))):
         st.rerun(scope="app")

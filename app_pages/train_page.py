@@ -17,7 +17,7 @@ from app_pages.pages import TRAIN, page_header
 from app_pages.plain import plain
 from app_pages.presenter import folded
 from app_pages.replay_view import replay_ui
-from app_pages.run_view import pause_key, run_view_ui
+from app_pages.run_view import analysing_now, pause_key, run_view_ui
 from app_pages.train_settings import settings_ui
 from vgg.classroom.launch import training_runs
 from vgg.classroom.policy import class_mode, clean_name, delete_run, may_delete
@@ -234,7 +234,8 @@ def render():
         st.session_state.pop("started_run", None)
         # Only a run that is training, and not paused, redraws every second: a fragment redrawing while the whole
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
-        if run_name in {run.name for run in training} and not st.session_state.get(pause_key(run_name)):
+        live = run_name in {run.name for run in training} or analysing_now(run_name)
+        if live and not st.session_state.get(pause_key(run_name)):
             st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
         else:
             run_view_ui(run_name, compare_names)

@@ -65,8 +65,13 @@ def app_server(root, data_dir, runs_source=None, **environment):
     runs_dir = root / "runs"
     if runs_source is not None:
         shutil.copytree(runs_source, runs_dir)
+    # A server prepares the shipped models' analyses in a process of its own (vgg/explain/ready.py): not beside
+    # the tests, which time their pages, unless a test asks for it.
     environment = subprocess_environment(
-        VGG_DATA_DIR=data_dir, VGG_RUNS_DIR=runs_dir, VGG_CACHE_DIR=root / "cache", **environment
+        VGG_DATA_DIR=data_dir,
+        VGG_RUNS_DIR=runs_dir,
+        VGG_CACHE_DIR=root / "cache",
+        **{"VGG_PREPARE_SHIPPED": "0", **environment},
     )
     log_path = root / "server.log"
     with open(log_path, "w") as log:

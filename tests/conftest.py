@@ -76,6 +76,13 @@ def isolated_cache(request, tmp_path_factory, monkeypatch):
             os.link(decoded, cache / decoded.name)
 
 
+@pytest.fixture(autouse=True)
+def no_shipped_preparation(monkeypatch):
+    """A server started by a test (the entry file through AppTest, a streamlit run) prepares no shipped model's
+    analyses in a process of its own beside the tests (vgg/explain/ready.py), unless the test asks for it."""
+    monkeypatch.setenv("VGG_PREPARE_SHIPPED", "0")
+
+
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory):
     """60 generated images per class in the CIFAR-10 folder layout."""
@@ -160,12 +167,16 @@ def shipped_model():
 
 @pytest.fixture(scope="session")
 def trained_runs_dir(tmp_path_factory, image_folder):
-    """A runs folder holding one finished tiny run, so the model pages have a model to show."""
+    """A runs folder holding one finished tiny run and the analyses it prepared for its pages, so the model pages
+    have a model to show."""
     from vgg.runs.folder import create_run
 
     runs_dir = tmp_path_factory.mktemp("runs")
     run = create_run(runs_dir, tiny_config(epochs=3), name="tiny", data_dir=str(image_folder), title="tiny")
-    status = train_quietly(run, image_folder)
+    with pytest.MonkeyPatch.context() as patch:
+        # As a server's run: the analyses it prepares once finished are of the images the pages' tests load.
+        patch.setenv("VGG_DATA_DIR", str(image_folder))
+        status = train_quietly(run, image_folder)
     assert status.state == "finished", status.traceback
     return runs_dir
 

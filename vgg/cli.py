@@ -1,9 +1,10 @@
-"""`python -m vgg`: train, evaluate, predict, describe, runs, doctor, export, replays, bench.
+"""`python -m vgg`: train, evaluate, predict, describe, runs, doctor, prepare, export, replays, bench.
 
 Every command takes --json, and a bad input ends in one sentence on stderr with exit code 2.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -316,6 +317,36 @@ def command_replays(args):
             print(f"Saved {replays.save(run, name, command, args.out)}")
 
 
+def command_prepare(args):
+    """Computes and saves what the pages compute on a model's first view: the shipped models' (what the server
+    starts once per install) or one model's."""
+    from vgg.data.cifar10 import default_data_dir
+    from vgg.explain import ready
+    from vgg.runs.record import SHIPPED_MODEL, SNAPSHOT_MODEL
+
+    data_dir = args.data_dir or default_data_dir()
+    if not args.shipped:
+        path, runs_dir = _model_path_from_args(args)
+        for problem in ready.prepare_files([path], data_dir, runs_dir):
+            print(problem, file=sys.stderr)
+        return
+    with contextlib.suppress(OSError):
+        os.nice(ready.SHIPPED_NICENESS)  # Before TensorFlow starts its threads, which inherit it.
+    descriptor = ready.holding_shipped_lock()
+    if descriptor is None:
+        print("Another process prepares the shipped models' analyses already.")
+        return
+    try:
+        shipped = [path for path in (SHIPPED_MODEL, SNAPSHOT_MODEL) if path.exists()]
+        problems = ready.prepare_files(shipped, data_dir, runs_dir_of(args))
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if not problems:
+            ready.mark_shipped_ready(shipped, data_dir)
+    finally:
+        os.close(descriptor)
+
+
 def command_bench(args):
     # The bench is a tool beside the library, not part of it: benchmarks/ is imported from the project root.
     import sys
@@ -383,6 +414,13 @@ def build_parser():
     doctor = add("doctor", "the training doctor's verdict on a run, its evidence and the fix to try", command_doctor)
     doctor.add_argument("run", metavar="RUN", help="the run to diagnose")
     doctor.add_argument("--runs-dir", help=RUNS_DIR_HELP)
+
+    prepare = add(
+        "prepare", "compute what the pages compute on a model's first view, so that they open at once", command_prepare
+    )
+    add_model_options(prepare)
+    prepare.add_argument("--shipped", action="store_true", help="the shipped models (the server starts this once)")
+    prepare.add_argument("--data-dir", help="the image folder the pages load (default: $VGG_DATA_DIR, else Keras')")
 
     _add_maintenance_commands(add)
     return parser

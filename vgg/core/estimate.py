@@ -16,6 +16,9 @@ from vgg.core.errors import UserError
 from vgg.core.layers import convs, hidden_sizes
 from vgg.core.phases import AVERAGING, PHASES, PREPARING, SAVING, SCORING, TRAINING, VALIDATING
 
+# Training images a model's nearest-images index holds (vgg/explain/neighbours.py): tens of MB in memory at width 0.5
+# (BENCHMARKS.md has the cost); here too, as the disk a finished run takes counts them.
+INDEX_IMAGES = 10_000
 # What the slower of the 2-core CPUs this project runs on sustains on VGG training in float32 (the cpu preset
 # at about 110 GFLOP/s on the Intel Xeon, 240 on the AMD EPYC: BENCHMARKS.md), until a run here measures it.
 DEFAULT_GFLOPS = 110.0
@@ -186,6 +189,14 @@ def parameter_count(config, num_classes=NUM_CLASSES):
         count += features * units + units
         features = units
     return count
+
+
+def analyses_bytes(config):
+    """About the disk the analyses a finished run prepares for its pages take beside its model (vgg/explain/ready.py):
+    mostly its index of training images, one float16 per image and channel of each block's last conv; its
+    evaluation, top images and pictures add a few hundred KB."""
+    pooled = sum(conv.channels for conv in convs(config.variant, config.width) if conv.ends_block)
+    return 2 * INDEX_IMAGES * pooled + 1_000_000
 
 
 def models_kept(memory_bytes=None):

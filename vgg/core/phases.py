@@ -13,7 +13,10 @@ VALIDATING = "validating"  # The validation pass at the end of each epoch.
 SAVING = "saving"  # The checkpoint and snapshots of each epoch, and the final model.
 AVERAGING = "averaging"  # Only when the settings average the last epochs' weights.
 SCORING = "scoring"  # The final model on the validation images, as Predict computes it.
-PHASES = (PREPARING, TRAINING, VALIDATING, SAVING, AVERAGING, SCORING)
+# After scoring, the run is finished for its users, and its process computes what the pages would on first view
+# (vgg/explain/ready.py); `phase_done` of `phase_total` then counts analyses, not images.
+ANALYSING = "analysing"
+PHASES = (PREPARING, TRAINING, VALIDATING, SAVING, AVERAGING, SCORING, ANALYSING)
 
 # What a progress line says a run is doing.
 WORDS = {
@@ -23,6 +26,7 @@ WORDS = {
     SAVING: "saving the model",
     AVERAGING: "averaging the weights of its last epochs",
     SCORING: "scoring the final model",
+    ANALYSING: "preparing its analyses for Mistakes and Inside VGG16",
 }
 # The same, in one word each, for a breakdown ("15 s preparing, 60 s training").
 SHORT_WORDS = {
@@ -32,6 +36,7 @@ SHORT_WORDS = {
     SAVING: "saving",
     AVERAGING: "averaging",
     SCORING: "scoring",
+    ANALYSING: "analysing",
 }
 
 
@@ -46,5 +51,6 @@ def spent(status, now=None):
 
 
 def past_preparing(status, now=None):
-    """Seconds a run has spent past `preparing` up to `now`: what a run given minutes counts against its budget."""
-    return sum(seconds for phase, seconds in spent(status, now).items() if phase != PREPARING)
+    """Seconds a run has spent past `preparing` up to `now`, until it finished: what a run given minutes counts
+    against its budget (its analyses come after its end)."""
+    return sum(seconds for phase, seconds in spent(status, now).items() if phase not in (PREPARING, ANALYSING))

@@ -81,6 +81,12 @@ class Evaluation:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.confusion.diagonal() / self.confusion.sum(axis=0)
 
+    @property
+    def unsure_below(self):
+        """The top probability that 95% of the images exceed (its 5th percentile): Predict calls an answer below it
+        unsure."""
+        return float(np.percentile(self.confidence, 5))
+
     def row_shares(self):
         """The confusion matrix as shares of each true class's images."""
         return self.confusion / np.maximum(self.confusion.sum(axis=1, keepdims=True), 1)

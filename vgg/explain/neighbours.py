@@ -21,6 +21,7 @@ import weakref
 import numpy as np
 
 from vgg.core.errors import UserError
+from vgg.core.estimate import INDEX_IMAGES
 from vgg.core.layers import BLOCKS
 from vgg.data.cifar10 import balanced_subset
 from vgg.explain.cache import cache_key, computed_once, load_arrays, save_arrays, saved_seconds, split_digest
@@ -28,7 +29,6 @@ from vgg.explain.unfamiliar import CALIBRATION_IMAGES, COMPARED_BLOCKS, Calibrat
 from vgg.explain.unfamiliar import unit as unit_rows
 
 FORMAT = 2  # Bumped when the saved arrays change meaning; an older file is then built again.
-INDEX_IMAGES = 10_000  # Training images indexed: tens of MB in memory at width 0.5 (BENCHMARKS.md has the cost).
 NEIGHBOURS = 8
 BATCH_SIZE = 250
 VOTING_BLOCK = 5  # The last block's neighbours vote: its features are what the classifier reads.
@@ -247,11 +247,18 @@ def saved_calibration(meta, arrays):
     return Calibration(distances, threshold)
 
 
+def indexed(dataset, split):
+    """(positions of the training images an index holds, their data_id) for `dataset` of split `split`
+    ((validation size, seed)): the page, the command line and a finished run's preparation index the same ones."""
+    indices = training_subset(dataset.y_train)
+    return indices, data_id(dataset, *split, indices)
+
+
 def index_for(model_path, dataset, split, get_model, progress=None):
     """As index_of, for the model file at `model_path` and `dataset`'s training images of split `split` ((validation
-    size, seed)): what the command line and the benchmarks ask for."""
-    indices = training_subset(dataset.y_train)
-    return index_of(index_key(model_path, data_id(dataset, *split, indices)), dataset, indices, get_model, progress)
+    size, seed)): what the command line, the benchmarks and a finished run's preparation ask for."""
+    indices, data = indexed(dataset, split)
+    return index_of(index_key(model_path, data), dataset, indices, get_model, progress)
 
 
 def index_of(key, dataset, indices, get_model, progress=None):

@@ -19,6 +19,7 @@ class Line:
     def __init__(self):
         self._changed = threading.Condition()
         self._waiting = collections.deque()
+        self.given = 0  # Turns given so far: how many analyses this process has computed rather than read back.
 
     def length(self):
         """How many jobs run or wait."""
@@ -39,6 +40,7 @@ class Line:
                     if ahead is not None and self._waiting.index(ticket) == ahead:
                         self._changed.wait(WAIT_SECONDS)  # Nothing moved since the last report.
                     ahead = self._waiting.index(ticket)
+                    self.given += not ahead
                 if not ahead:
                     break
                 if waiting:

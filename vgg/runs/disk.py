@@ -16,7 +16,7 @@ import os
 import pathlib
 
 from vgg.core.errors import UserError
-from vgg.core.estimate import parameter_count
+from vgg.core.estimate import analyses_bytes, parameter_count
 from vgg.core.files import remove_orphaned_temporaries
 from vgg.runs.archive import ARCHIVE_DIR
 from vgg.runs.folder import Run, by_age, run_folders
@@ -43,13 +43,13 @@ def folder_bytes(path):
 
 
 def bytes_needed(config):
-    """About how much disk a run with `config` fills: its checkpoint, final model and weight average, and its
+    """About how much disk a run with `config` fills: its checkpoint, final model and weight average, its
     float16 snapshots at epochs 0, 1, 2, 4, ... when the model is small enough to keep them
-    (vgg/runs/snapshots.py)."""
+    (vgg/runs/snapshots.py), and the analyses it prepares for its pages once finished."""
     weights = 4 * parameter_count(config)
     snapshot = weights // 2
     snapshots = (math.ceil(math.log2(max(config.epochs, 1))) + 2) * snapshot if snapshot <= MAX_SNAPSHOT_BYTES else 0
-    return WEIGHT_COPIES * weights + snapshots
+    return WEIGHT_COPIES * weights + snapshots + analyses_bytes(config)
 
 
 def all_runs(runs_dir):

@@ -18,7 +18,8 @@ from vgg.core.config import epoch_cap, validate
 from vgg.core.files import remove_orphaned_temporaries, replacing
 from vgg.core.phases import AVERAGING, SAVING, SCORING
 from vgg.data import cifar10 as data_module
-from vgg.explain.predictor import evaluate, load_model
+from vgg.explain import evaluation as evaluations
+from vgg.explain.predictor import load_model
 from vgg.model.batch_norm import inference_config
 from vgg.model.build import build_from_config
 from vgg.model.device import device_summary, distribution_strategy, precision_policy, use_jit
@@ -28,6 +29,7 @@ from vgg.runs.folder import CheckpointState, RunError
 from vgg.runs.queue import holding_slot, start_due_runs
 from vgg.runs.record import ModelRecord
 from vgg.runs.status import DamagedRunError, State
+from vgg.training.analyses import prepare_analyses
 from vgg.training.averaging import WeightAverager
 from vgg.training.callbacks import Checkpointer, RunLogger, StopOnRequest, StopRequest
 from vgg.training.lookahead import Lookahead
@@ -75,6 +77,7 @@ class TrainingData:
     validation: tf.data.Dataset | None
     train_images: int
     steps_per_epoch: int
+    from_head: bool = False  # Its images came from a cluster's head (vgg/cluster/worker.py), not from this disk.
 
 
 @contextlib.contextmanager
@@ -183,7 +186,7 @@ def _train(run, data_dir, reporter, stop_request, dataset):
             )
         if stopper.requested:
             return reporter.stopped("Stopped; resume with: python -m vgg train --resume " + run.name)
-    return finish(run, config, model, data, averager, reporter)
+    return finish(run, config, model, data, averager, reporter, stop_request)
 
 
 def set_up(run, reporter):
@@ -210,6 +213,7 @@ def set_up(run, reporter):
 
 
 def prepare_data(run, config, data_dir, reporter, dataset=None):
+    given = dataset
     if dataset is None:
         dataset = data_module.load_cifar10(data_dir, validation_size=config.validation_size, seed=config.seed)
     subset = data_module.balanced_subset(dataset.y_train, config.train_subset, config.seed)
@@ -219,7 +223,8 @@ def prepare_data(run, config, data_dir, reporter, dataset=None):
     validation = (
         data_module.make_tf_dataset(dataset.x_val, dataset.y_val, VALIDATION_BATCH) if len(dataset.y_val) else None
     )
-    return TrainingData(dataset, train, validation, len(y_train), max(1, len(y_train) // config.batch_size))
+    steps = max(1, len(y_train) // config.batch_size)
+    return TrainingData(dataset, train, validation, len(y_train), steps, from_head=given is not None)
 
 
 def build_or_resume(run, config, data, on_gpu, reporter):
@@ -276,7 +281,7 @@ def fit(run, config, model, data, checkpoint, stopper, averager, clock):
     )
 
 
-def finish(run, config, model, data, averager, reporter):
+def finish(run, config, model, data, averager, reporter, stop_request):
     clock = reporter.clock
     if averager and averager.count:
         reporter.progress(f"Averaging the weights of {averager.count} epochs and recomputing batch-norm statistics…")
@@ -286,8 +291,11 @@ def finish(run, config, model, data, averager, reporter):
     # Scored as saved (float32, Keras' own layers), so the run's last numbers are exactly what Predict computes.
     with clock.during(SAVING):
         saved = save_inference_model(model, run.model_path)
-    scores = final_score(saved, data.dataset, config, reporter)
-    return reporter.update(state=State.FINISHED, pid=None, **scores, **reporter.out_of_phases())
+    scored, scores = final_score(saved, data.dataset, config, reporter)
+    # Finished for its users from here, score shown; its process goes on preparing what the pages would compute.
+    reporter.update(state=State.FINISHED, **scores)
+    prepare_analyses(run, saved, data, scored, reporter, stop_request)
+    return reporter.update(pid=None, **reporter.out_of_phases())
 
 
 def save_inference_model(model, path):
@@ -301,38 +309,34 @@ def save_inference_model(model, path):
 
 
 def final_score(model, dataset, config, reporter):
-    """The finished model scored as the app predicts it (mirror images averaged when it trained on
-    flips), so that the run's last number is the one its users will see. Status fields, or none."""
+    """(Evaluation or None, status fields): the finished model scored as the app predicts it (mirror images
+    averaged when it trained on flips), so that the run's last number is the one its users will see; the Evaluation
+    is the Mistakes page's, saved for it when its images are the page's."""
     if not len(dataset.y_val):
-        return {}
+        return None, {}
     reporter.progress("Scoring the final model on the validation images…")
     reporter.clock.switch(SCORING, len(dataset.y_val))
     try:
-        result = evaluate(
-            model,
-            dataset.x_val,
-            dataset.y_val,
-            num_classes=len(dataset.class_names),
-            flip_average=config.augment,
-            progress=reporter.clock.progress,
+        scored = evaluations.compute(
+            model, dataset.x_val, dataset.y_val, dataset.class_names, config.augment, reporter.clock.progress
         )
     except Exception as error:  # noqa: BLE001  (the model is saved; a failed extra score must not fail the run)
         reporter.progress(
             f"The final score could not be computed ({type(error).__name__}: {error}); the model is saved."
         )
-        return {"final_score_error": traceback.format_exc()}
+        return None, {"final_score_error": traceback.format_exc()}
     if config.augment:
         reporter.progress(
-            f"Final validation accuracy: {result['accuracy']:.2%} with each image averaged with its "
-            f"mirror image ({result['single_view_accuracy']:.2%} on the images alone)."
+            f"Final validation accuracy: {scored.accuracy:.2%} with each image averaged with its "
+            f"mirror image ({scored.single_view_accuracy:.2%} on the images alone)."
         )
     else:
-        reporter.progress(f"Final validation accuracy: {result['accuracy']:.2%}.")
-    return {
-        "final_accuracy": result["accuracy"],
-        "final_single_view_accuracy": result["single_view_accuracy"],
+        reporter.progress(f"Final validation accuracy: {scored.accuracy:.2%}.")
+    return scored, {
+        "final_accuracy": scored.accuracy,
+        "final_single_view_accuracy": scored.single_view_accuracy,
         "final_flip_average": config.augment,
-        "final_unsure_below": result["unsure_below"],
+        "final_unsure_below": scored.unsure_below,
     }
 
 
