@@ -24,6 +24,10 @@ from helpers import (  # noqa: E402
     write_image_folder,
 )
 
+# A finished run's process prepares its pages' analyses (vgg/explain/ready.py) only in the tests of that
+# (tests/training/test_ready.py): in every other test's runs, servers and fixtures it would add seconds of work.
+os.environ["VGG_PREPARE_ANALYSES"] = "0"
+
 TIER_MARKERS = {"training": ("slow",), "browser": ("browser", "slow"), "cluster": ("slow",)}
 
 
@@ -167,16 +171,12 @@ def shipped_model():
 
 @pytest.fixture(scope="session")
 def trained_runs_dir(tmp_path_factory, image_folder):
-    """A runs folder holding one finished tiny run and the analyses it prepared for its pages, so the model pages
-    have a model to show."""
+    """A runs folder holding one finished tiny run, so the model pages have a model to show."""
     from vgg.runs.folder import create_run
 
     runs_dir = tmp_path_factory.mktemp("runs")
     run = create_run(runs_dir, tiny_config(epochs=3), name="tiny", data_dir=str(image_folder), title="tiny")
-    with pytest.MonkeyPatch.context() as patch:
-        # As a server's run: the analyses it prepares once finished are of the images the pages' tests load.
-        patch.setenv("VGG_DATA_DIR", str(image_folder))
-        status = train_quietly(run, image_folder)
+    status = train_quietly(run, image_folder)
     assert status.state == "finished", status.traceback
     return runs_dir
 

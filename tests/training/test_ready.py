@@ -4,15 +4,19 @@ nothing computed on the server; a failure while preparing leaves the run finishe
 
 import re
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import PROJECT_ROOT, neighbours_page, page_test, texts, tiny_config
 from vgg.core.phases import ANALYSING
+from vgg.explain.ready import RUN_VARIABLE
 from vgg.explain.turns import ANALYSES
 from vgg.runs.folder import create_run
 from vgg.runs.status import State
 from vgg.training.trainer import train_run
 
+# Its tests share one run's training, on one worker.
+pytestmark = pytest.mark.xdist_group("ready")
 # What a finished run saves beside its model, one file each (vgg/explain/ready.py): two kinds of pictures.
 SAVED_KINDS = ["evaluation", "neighbours", "pictures", "pictures", "top-images"]
 
@@ -22,18 +26,26 @@ def saved_kinds(run):
     return sorted(re.match(r"model\.([a-z-]+)-[0-9a-f]{16}-", path.name)[1] for path in run.path.glob("model.*.npz"))
 
 
-def test_a_run_is_finished_with_its_score_while_its_process_prepares_the_pages_analyses(
-    tmp_path, image_folder, monkeypatch
-):
-    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))  # The server's images, which its runs inherit.
-    run = create_run(tmp_path / "runs", tiny_config(epochs=1), name="ready", data_dir=str(image_folder))
+@pytest.fixture(scope="module")
+def ready_run(tmp_path_factory, image_folder):
+    """(run, its final status, [(each "Preparing" line, the status then)]): a tiny run trained as a server's
+    process trains it, its analyses prepared once it finished."""
+    run = create_run(tmp_path_factory.mktemp("runs"), tiny_config(epochs=1), name="ready", data_dir=str(image_folder))
     seen = []
 
     def progress(message):
         if message.startswith("Preparing "):
             seen.append((message, run.status()))
 
-    status = train_run(run, data_dir=image_folder, progress=progress)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(RUN_VARIABLE, "1")
+        patch.setenv("VGG_DATA_DIR", str(image_folder))  # The server's images, which its runs inherit.
+        status = train_run(run, data_dir=image_folder, progress=progress)
+    return run, status, seen
+
+
+def test_a_run_is_finished_with_its_score_while_its_process_prepares_the_pages_analyses(ready_run):
+    run, status, seen = ready_run
 
     assert status.state == State.FINISHED, status.traceback
     assert status.phase is None and status.pid is None and status.phase_seconds[ANALYSING] > 0
@@ -53,6 +65,7 @@ def test_a_run_is_finished_with_its_score_while_its_process_prepares_the_pages_a
 
 
 def test_a_failure_while_preparing_leaves_the_run_finished_with_its_model(tmp_path, image_folder, monkeypatch):
+    monkeypatch.setenv(RUN_VARIABLE, "1")
     # The server's image folder (which its training processes inherit) is gone: the pages' images cannot be read.
     monkeypatch.setenv("VGG_DATA_DIR", str(tmp_path / "moved away"))
     run = create_run(tmp_path / "runs", tiny_config(epochs=1), name="unready", data_dir=str(image_folder))
@@ -67,9 +80,10 @@ def test_a_failure_while_preparing_leaves_the_run_finished_with_its_model(tmp_pa
 
 
 def test_a_finished_runs_mistakes_and_nearest_images_open_from_saved_files_computing_nothing(
-    tiny_run, image_folder, monkeypatch
+    ready_run, image_folder, monkeypatch
 ):
-    """The done-when test of issue 35: the session's tiny run, finished like any run, opened as a student would."""
+    """The done-when test of issue 35: a run that finished like any run, opened as a student would."""
+    tiny_run = ready_run[0]
     monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
     monkeypatch.setenv("VGG_RUNS_DIR", str(tiny_run.path.parent))
     monkeypatch.chdir(PROJECT_ROOT)
@@ -78,7 +92,7 @@ def test_a_finished_runs_mistakes_and_nearest_images_open_from_saved_files_compu
     computed = ANALYSES.given  # Every analysis a page computes takes a turn in this process's line.
 
     mistakes = page_test("mistakes_page")
-    mistakes.query_params["model"] = "Run tiny (final)"
+    mistakes.query_params["model"] = "Run ready (final)"
     mistakes.run()
     assert not mistakes.exception and not mistakes.error
     assert [metric.label for metric in mistakes.metric] == ["Accuracy"]

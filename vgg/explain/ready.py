@@ -34,6 +34,8 @@ BUDGET_SECONDS = 120.0
 # Changed when what `steps` saves changes meaning: a server's record that the shipped models are ready then expires.
 FORMATS = (evaluations.FORMAT, neighbours.FORMAT, top_images.FORMAT, feature_vis.FORMAT)
 SHIPPED_VARIABLE = "VGG_PREPARE_SHIPPED"  # "0": the server never prepares the shipped models' analyses itself.
+# "0": a finished run's process leaves its analyses to its pages' first view, and frees its training slot at once.
+RUN_VARIABLE = "VGG_PREPARE_ANALYSES"
 # `prepare --shipped` runs below the web server and the training runs: it only spares the first visitor a wait.
 SHIPPED_NICENESS = 19
 

@@ -6,6 +6,8 @@ On a cluster (vgg/cluster/worker.py) the files are written in the worker's copy 
 with the run's other files; the head shows the run in this phase until they have arrived.
 """
 
+import os
+
 from vgg.core.phases import ANALYSING
 from vgg.data import cifar10 as data_module
 from vgg.explain import evaluation as evaluations
@@ -17,6 +19,8 @@ def prepare_analyses(run, model, data, scored, reporter, stop_request):
     """Computes and saves what the pages would compute on the first view of the run's final model
     (vgg/explain/ready.py), within its budget, as the phase `analysing`. A stop or a failure leaves the run
     finished and its model kept: its pages then compute what is missing on first view."""
+    if os.environ.get(ready.RUN_VARIABLE) == "0":
+        return
     try:
         dataset = pages_dataset(run, data)
         record = ModelRecord.of(run.model_path)
