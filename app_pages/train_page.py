@@ -25,7 +25,7 @@ from vgg.core.config import REDRAW_SECONDS, validate
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import list_runs, open_run
-from vgg.runs.naming import name_of
+from vgg.runs.naming import distinct_names, name_of
 from vgg.runs.queue import slot_count
 from vgg.runs.status import State
 
@@ -166,8 +166,8 @@ def runs_table_ui(runs, titles):
 
 
 def run_titles(runs):
-    """{folder name: what lists call the run} (vgg/runs/naming.py)."""
-    return {run.name: name_of(run) for run in runs}
+    """{folder name: what lists call the run}, each distinct (vgg/runs/naming.py)."""
+    return distinct_names(runs)
 
 
 def run_choice_ui(titles, default_name):

@@ -18,6 +18,7 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from vgg.classroom.launch import launch, wait_for  # noqa: E402
+from vgg.cluster.connect import CLUSTER_VARIABLE, use_configured_cluster  # noqa: E402
 from vgg.cluster.head import ClusterBackend  # noqa: E402
 from vgg.data.cifar10 import load_cifar10  # noqa: E402
 from vgg.runs.queue import use_cluster  # noqa: E402
@@ -112,8 +113,8 @@ def test_two_runs_train_at_once_on_two_nodes_from_the_heads_images_through_a_ser
     for page, status in zip(pages, statuses, strict=True):
         assert not page.exception and page.get("plotly_chart"), "no live chart on the head"
         assert f"on **{status.node}**" in texts(page)  # The page names the machine it trains on.
-    assert [button for button in pages[0].button if button.key == "stop_first"], "no Stop on the head's page"
-    first.request_stop()  # What that Stop button's click calls (app_pages/run_view.apply).
+    stopping = pages[0].button(key="stop_first").click().run()  # Stop, pressed on the head's page.
+    assert not stopping.exception and not stopping.error, [error.value for error in stopping.error]
     assert wait_for(first, ENDED_STATES, 60).state == State.STOPPED
     finished = wait_for(second, ENDED_STATES, 240)
     assert finished.state == State.FINISHED, finished.error
@@ -140,3 +141,14 @@ def test_a_node_killed_mid_run_interrupts_it_and_it_resumes_on_the_head_without_
     assert finished.state == State.FINISHED, finished.error
     assert finished.node_id != node_id and saved >= 1
     assert epochs_of(run) == list(range(1, config.epochs + 1))  # Not one lost, not one twice.
+
+
+def test_the_server_joins_the_cluster_once_however_many_pages_ask(cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv(CLUSTER_VARIABLE, cluster.lab.address)
+    backend = use_configured_cluster(tmp_path)  # Every page's script run asks (app_pages/caches.start_queue_pump).
+    try:
+        # The same follower of the runs: a second would take their locks and relay each run twice.
+        assert use_configured_cluster(tmp_path) is backend and use_configured_cluster(tmp_path / ".") is backend
+    finally:
+        backend.close()
+        use_cluster(cluster.backend)

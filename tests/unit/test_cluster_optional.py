@@ -56,3 +56,20 @@ def test_a_cluster_that_does_not_answer_is_said_in_one_sentence_without_waiting_
     with pytest.raises(ClusterError) as refused:
         use_configured_cluster(tmp_path)
     assert_user_error(refused.value, naming=address)
+
+
+def test_a_cluster_that_did_not_answer_is_not_knocked_on_again_at_every_page(monkeypatch, tmp_path):
+    with socket.socket() as head:
+        head.bind(("127.0.0.1", 0))  # Bound, not yet listening: a connection is refused.
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        monkeypatch.setenv(CLUSTER_VARIABLE, address)
+        with pytest.raises(ClusterError) as refused:
+            use_configured_cluster(tmp_path)
+        head.listen()
+        head.setblocking(False)
+        with pytest.raises(ClusterError) as again:  # The next page's script run, with the head up meanwhile.
+            use_configured_cluster(tmp_path)
+        assert str(again.value) == str(refused.value) and "tries again after" in str(again.value)
+        assert_user_error(again.value, naming=address)
+        with pytest.raises(BlockingIOError):
+            head.accept()  # Nobody knocked: that page did not wait for the cluster again.

@@ -36,14 +36,20 @@ def test_rows_travel_as_complete_lines_and_a_rewrite_travels_whole(tmp_path):
     assert (head / "metrics.jsonl").read_bytes() == b'{"epoch": 1}\n{"epoch": 9}\n{"epoch": 9}\n'
 
 
-def test_a_relay_that_takes_over_appends_after_what_the_head_has(tmp_path):
+def test_a_relay_that_takes_over_appends_after_what_the_head_has_and_leaves_its_unchanged_files_alone(tmp_path):
     worker, head = tmp_path / "worker", tmp_path / "head"
     worker.mkdir()
     head.mkdir()
     (worker / "metrics.jsonl").write_bytes(b"1\n2\n3\n")
     (head / "metrics.jsonl").write_bytes(b"1\n2\n")  # What reached the head before its server restarted.
+    for side in (worker, head):
+        (side / "config.json").write_bytes(b'{"epochs": 3}')
+    settings = (head / "config.json").stat()
     send(worker, head, sync.head_known(head))
     assert (head / "metrics.jsonl").read_bytes() == b"1\n2\n3\n"  # No row lost, none twice.
+    # Not written again: the lists, newest run first by when its settings were written, keep their order.
+    now = (head / "config.json").stat()
+    assert (now.st_ino, now.st_mtime_ns) == (settings.st_ino, settings.st_mtime_ns)
 
 
 def test_a_checkpoint_record_is_applied_after_the_checkpoint_it_describes(tmp_path):

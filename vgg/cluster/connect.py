@@ -9,11 +9,15 @@ import pathlib
 import re
 import socket
 import threading
+import time
 
 from vgg.core.errors import UserError
 
 CLUSTER_VARIABLE = "VGG_CLUSTER"
 REACH_SECONDS = 5  # Ray itself waits minutes for a head that does not answer, and the page with it.
+# A cluster that could not be joined is asked again after this, not at every page's script run (each waits
+# REACH_SECONDS for it).
+RETRY_SECONDS = 60
 ADDRESS_PATTERN = re.compile(r"^(auto|ray://[A-Za-z0-9.\-\[\]:]+:\d+|[A-Za-z0-9.\-\[\]:]+:\d+)$")
 
 
@@ -30,8 +34,9 @@ def cluster_address():
     return value
 
 
-# The backend joined per (address, runs folder): every page's script run asks, and one server joins once.
-_joined = {}
+# Per (address, runs folder): every page's script run asks, and one server joins once.
+_joined = {}  # The backend joined.
+_refused = {}  # (time.monotonic() when it was refused, why), while it is not asked again.
 _joining = threading.Lock()
 
 
@@ -44,14 +49,21 @@ def use_configured_cluster(runs_dir):
     key = (address, str(pathlib.Path(runs_dir).resolve()))
     with _joining:
         if key not in _joined:
-            _joined[key] = _join(address, runs_dir)
+            refused_at, refusal = _refused.get(key, (-float("inf"), None))
+            if time.monotonic() - refused_at < RETRY_SECONDS:
+                raise ClusterError(refusal)
+            try:
+                _joined[key] = _join(address, runs_dir)
+            except ClusterError as error:
+                _refused[key] = (time.monotonic(), str(error))
+                raise
         return _joined[key]
 
 
 def _join(address, runs_dir):
     refusal = (
-        f"Could not reach the Ray cluster at {address}; start it there with `ray start --head`, "
-        f"or unset {CLUSTER_VARIABLE} to train on this machine."
+        f"Could not reach the Ray cluster at {address} (the server tries again after {RETRY_SECONDS} s); start it "
+        f"there with `ray start --head`, or unset {CLUSTER_VARIABLE} to train on this machine."
     )
     if not _answers(address):
         raise ClusterError(refusal)

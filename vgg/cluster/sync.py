@@ -66,17 +66,28 @@ def changes(folder, known):
 
 
 def apply(folder, found):
-    """Writes `found` (from `changes`) into `folder`: appended rows at their offset, whole files atomically."""
+    """Writes `found` (from `changes`) into `folder`: appended rows at their offset, whole files atomically unless
+    unchanged."""
     folder = pathlib.Path(folder)
     for relative, offset, data in found:
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         if offset is None:
-            write_bytes(path, data)
+            if not _holds(path, data):
+                write_bytes(path, data)
             continue
         with open(path, "ab") as file:
             file.truncate(offset)  # A row half-copied before a relay was lost is written again, never twice.
             file.write(data)
+
+
+def _holds(path, data):
+    """Whether `path` holds `data` already: a relay that takes over after a restart is sent every whole file again,
+    and an unchanged one keeps its time (lists order runs by when their settings were written)."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def head_known(folder):

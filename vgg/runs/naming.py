@@ -39,10 +39,31 @@ def display_name(config, status, with_owner=True):
 
 def name_of(run, with_owner=True):
     """What people call `run`, or its folder's name when its files cannot say (a damaged run)."""
+    return _name_and_age(run, with_owner)[0]
+
+
+def _name_and_age(run, with_owner):
     try:
-        return display_name(run.config(), run.status(), with_owner)
+        status = run.status()
+        return display_name(run.config(), status, with_owner), status.created or ""
     except UserError:
-        return run.name
+        return run.name, ""
+
+
+def distinct_names(runs, with_owner=True):
+    """{folder name: what people call the run} of `runs`, in their order, where runs called alike are numbered by
+    when they were started ('… · 20:32', '… · 20:32 (2)'): a picker tells its choices apart only by what it shows
+    (Streamlit hands back the last of equal labels, whichever was chosen)."""
+    named = {run.name: _name_and_age(run, with_owner) for run in runs}
+    taken, distinct = set(), {}
+    for folder, (name, _) in sorted(named.items(), key=lambda item: (item[1][1], item[0])):
+        label, count = name, 1
+        while label in taken:
+            count += 1
+            label = f"{name} ({count})"
+        taken.add(label)
+        distinct[folder] = label
+    return {run.name: distinct[run.name] for run in runs}
 
 
 def fix_title(title):

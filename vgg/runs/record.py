@@ -14,7 +14,7 @@ from vgg.core.paths import ASSETS_DIR
 from vgg.data.cifar10 import CLASS_NAMES
 from vgg.runs.card import Card
 from vgg.runs.folder import Run, list_runs
-from vgg.runs.naming import name_of
+from vgg.runs.naming import distinct_names
 from vgg.runs.status import ACTIVE_STATES
 
 SNAPSHOT_MODEL = ASSETS_DIR / "vgg16_cpu_snapshots.keras"
@@ -192,9 +192,11 @@ def _models(runs_dir):
     models = {SHIPPED_LABEL: (SHIPPED_MODEL, SHIPPED_LABEL)} if SHIPPED_MODEL.exists() else {}
     if SNAPSHOT_MODEL.exists():  # A small run shipped with its weights over time, for the Epoch slider.
         models[SNAPSHOT_LABEL] = (SNAPSHOT_MODEL, SNAPSHOT_LABEL)
-    for run in list_runs(runs_dir):
+    runs = list_runs(runs_dir)
+    names = distinct_names(runs)  # A picker tells its models apart by these names alone.
+    for run in runs:
         if run.model_path.exists():
-            models[f"Run {run.name} (final)"] = (run.model_path, f"{name_of(run)} (final)")
+            models[f"Run {run.name} (final)"] = (run.model_path, f"{names[run.name]} (final)")
         elif run.checkpoint_path.exists():
-            models[f"Run {run.name} (last checkpoint)"] = (run.checkpoint_path, f"{name_of(run)} (last checkpoint)")
+            models[f"Run {run.name} (last checkpoint)"] = (run.checkpoint_path, f"{names[run.name]} (last checkpoint)")
     return models
