@@ -22,7 +22,7 @@ from vgg.core.config import changes_from_preset
 from vgg.core.errors import UserError
 from vgg.core.words import settings_words
 from vgg.runs.folder import list_runs, open_run
-from vgg.runs.naming import name_of
+from vgg.runs.naming import distinct_names
 
 # The settings a class varies most, as the chart's axes: (setting, axis title, drawn on a log scale).
 CHART_SETTINGS = (
@@ -38,7 +38,7 @@ CHART_SETTINGS = (
 
 def board_rows(runs):
     """One record per run: what the table shows and the settings the chart plots."""
-    rows = []
+    rows, names = [], distinct_names(runs, with_owner=False)  # Runs called alike read apart, in the pins too.
     for run in runs:
         summary = run.summary()
         try:
@@ -49,7 +49,7 @@ def board_rows(runs):
         rows.append(
             {
                 "pinned": summary.pinned,
-                "name": name_of(run, with_owner=False),
+                "name": names[run.name],
                 "folder": summary.name,
                 "owner": summary.owner or "",
                 "preset": summary.preset or "",

@@ -26,3 +26,17 @@ def test_a_run_called_like_another_stays_shown_when_the_page_reruns(tmp_path, mo
     assert chooser.options[1] == chooser.options[0] + " (2)"  # The one started later, numbered.
     models = model_names(tmp_path)
     assert models["Run second (final)"] == models["Run first (final)"].replace(" (final)", " (2) (final)")
+
+
+def test_the_run_board_and_its_pins_tell_runs_called_alike_apart(tmp_path, monkeypatch, image_folder):
+    for name in ("first", "second"):
+        create_run(tmp_path, tiny_config(epochs=3), name=name)  # Alike in words, started the same minute.
+    monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.chdir(PROJECT_ROOT)
+    app = page_test("board_page").run()
+    assert not app.exception
+    names = list(app.dataframe[0].value["name"])
+    assert len(names) == 2 and len(set(names)) == 2, names
+    pins = app.multiselect(key="board_pins")
+    assert len(set(pins.options)) == 2, pins.options
