@@ -159,10 +159,11 @@ def blog_baseline_throughput(images, labels, warmup_steps):
         return json.loads(result_path.read_text())
 
 
-def matmul_gflops(size=2048, repeats=20):
-    """This CPU's float32 matrix-multiply rate through TensorFlow (oneDNN): the practical peak."""
-    left = tf.random.normal([size, size])
-    right = tf.random.normal([size, size])
+def matmul_gflops(size=2048, repeats=20, dtype="float32"):
+    """This CPU's matrix-multiply rate in `dtype` through TensorFlow (oneDNN), timed warm: the practical peak, from
+    the fastest call, as other work on a shared machine only ever slows one down."""
+    left = tf.cast(tf.random.normal([size, size]), dtype)
+    right = tf.cast(tf.random.normal([size, size]), dtype)
     multiply = tf.function(lambda: tf.matmul(left, right))
     multiply().numpy()
     times = []
@@ -170,7 +171,31 @@ def matmul_gflops(size=2048, repeats=20):
         start = time.perf_counter()
         multiply().numpy()
         times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
+    return 2 * size**3 / min(times) / 1e9
+
+
+def peak_dtype(config):
+    """The dtype of the matrix multiplies `config` trains with here: bfloat16 under mixed bfloat16 (AMX), else
+    float32."""
+    policy = precision_policy(config, on_gpu=bool(tf.config.list_physical_devices("GPU")))
+    return "bfloat16" if policy == "mixed_bfloat16" else "float32"
+
+
+def compute_share_row(name, images_per_second, config, peak):
+    """The row of `config`'s training GFLOP/s (training FLOPs per image from its layer plan, vgg/core/estimate.py)
+    against `peak`, the matrix-multiply GFLOP/s measured in the same run: its ratio is the share of the peak."""
+    flops = training_flops_per_image(config)
+    gflops = images_per_second * flops / 1e9
+    return make_row(
+        f"{name} training compute",
+        gflops,
+        "GFLOP/s",
+        peak,
+        f"{peak_dtype(config)} 2048x2048 matmul peak in this run",
+        None,
+        f"{flops / 1e9:.3f} GFLOP per training image (3x the forward pass's conv and Dense multiply-adds) at "
+        f"{images_per_second:,.0f} images/s: {gflops / peak:.1%} of the {peak:.0f} GFLOP/s peak",
+    )
 
 
 def median_milliseconds(function, calls):
@@ -258,6 +283,10 @@ def training_rows(args, plan):
             )
             xla_name, note = "same preset with jit_compile on", f"preset's jit_compile={config.jit_compile} vs on"
         rows.append(make_row(f"{name} training", project, "images/s", xla, xla_name, None, note))
+        if name == "cpu":
+            dtype = peak_dtype(config)
+            say(f"timing {dtype} matrix multiplies right after the cpu preset's training, at the same load")
+            rows.append(compute_share_row(name, project, config, matmul_gflops(dtype=dtype)))
     return rows
 
 

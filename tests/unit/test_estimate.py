@@ -102,6 +102,33 @@ def test_the_work_of_each_phase_follows_the_settings():
     assert work[SAVING] == 4 * parameter_count(config)
 
 
+def conv_flops(size, in_channels, channels):
+    """A 3x3 conv's multiply-adds on `size` x `size` maps, 2 FLOPs each."""
+    return 2 * size * size * 9 * in_channels * channels
+
+
+def test_a_training_image_costs_three_forward_passes_of_the_conv_and_dense_layers():
+    # VGG16 at 1/64 of its width, counted by hand: channels 1, 2, 4, 8 and 8 on maps of 32, 16, 8, 4 and 2 pixels
+    # (five poolings), then the small head's Dense 8 and the 10 classes.
+    forward = (
+        conv_flops(32, 3, 1)
+        + conv_flops(32, 1, 1)
+        + conv_flops(16, 1, 2)
+        + conv_flops(16, 2, 2)
+        + conv_flops(8, 2, 4)
+        + 2 * conv_flops(8, 4, 4)
+        + conv_flops(4, 4, 8)
+        + 2 * conv_flops(4, 8, 8)
+        + 3 * conv_flops(2, 8, 8)
+        + 2 * 8 * 8
+        + 2 * 8 * 10
+    )
+    assert forward == 207_648
+    assert training_flops_per_image(preset("cpu").replace(width=1 / 64)) == 3 * forward
+    # The cpu preset: the 0.12 GFLOP per training image that its GFLOP/s count (BENCHMARKS.md).
+    assert training_flops_per_image(preset("cpu")) == pytest.approx(0.1195e9, rel=1e-3)
+
+
 def test_the_same_shape_times_it_before_a_newer_run_of_another_shape(tmp_path):
     config = preset("cpu").replace(epochs=1)
     timed_run(tmp_path, "same", config, age=100)

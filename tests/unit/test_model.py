@@ -1,7 +1,8 @@
 import keras
 import pytest
 
-from vgg.core.config import PRESETS, SettingError, TrainConfig, validate
+from vgg.core.config import PRESETS, SettingError, TrainConfig, preset, validate
+from vgg.core.estimate import training_flops_per_image
 from vgg.model.build import activation_layer_names, build_from_config, build_vgg, conv_layers, describe
 
 
@@ -39,6 +40,21 @@ def test_width_multiplier_scales_channels_and_feature_maps_follow_relus():
     assert model.get_layer("block5_conv3").filters == 128
     names = activation_layer_names(model)
     assert names[0] == "block1_relu1" and names[-1] == "block5_relu3" and len(names) == 13
+
+
+def test_the_estimate_s_flops_count_the_layers_the_builder_makes():
+    config = preset("cpu").replace(width=0.125)
+    model = build_from_config(config)
+    forward = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            rows, columns, channels = layer.output.shape[1:]
+            forward += (
+                2 * rows * columns * channels * layer.kernel.shape[0] * layer.kernel.shape[1] * layer.input.shape[-1]
+            )
+        elif isinstance(layer, keras.layers.Dense):
+            forward += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    assert training_flops_per_image(config) == 3 * forward
 
 
 def test_model_takes_raw_pixels_and_returns_probabilities():

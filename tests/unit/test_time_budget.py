@@ -1,6 +1,7 @@
 """A run given minutes: its setting's checks, its clock-driven learning rate, the reserve for its end, and the
 estimate, time left and class limit that follow its budget rather than its epochs."""
 
+import dataclasses
 import time
 
 import pytest
@@ -61,20 +62,18 @@ def test_the_learning_rate_follows_the_clock_from_a_warm_up_down_to_zero():
 
 
 def test_the_end_is_reserved_from_the_run_s_own_times():
-    # Measured: the first validation pass 3 s (tracing 2 s of it), the next 1 s, saves 0.5 s at an epoch's end;
-    # the end is a pass, the epoch's saves and the final model's, a fresh trace (about half as long) and two views.
-    measured = EndCosts(0.1, 64, (3.0, 1.0), 0.5, weights=10_000)
-    assert end_seconds(measured, 500, 2) == pytest.approx(1.0 + 2 * 0.5 + 2.0 / 2 + 2 * 1.0)
-    assert end_seconds(measured, 500, 1) == pytest.approx(4.0)
-    # Before any pass: a forward pass costs a third of a training step per image, plus a guessed trace.
-    unmeasured = EndCosts(0.064, 64, (), None, weights=0)  # A step of 64 images in 64 ms.
-    reserve = end_seconds(unmeasured, 3000, 2)
-    assert reserve == pytest.approx(3 * 3000 * 0.001 / 3 + 2.0 + 2.0 / 2 + 2 * 0.3)
-    # One pass, mostly tracing: its images count as a forward pass at the training speed.
-    assert end_seconds(EndCosts(0.064, 64, (4.0,), 0.5), 3000, 2) == pytest.approx(1.0 + 2 * 0.5 + 3.0 / 2 + 2 * 1.0)
-    # Its forward pass timed before any validation pass: 1 ms an image, 1.5 s of tracing.
-    timed = EndCosts(0.064, 64, (), None, weights=0, forward=(0.001, 1.5))
-    assert end_seconds(timed, 3000, 2) == pytest.approx(3.0 + 1.5 + 2 * 0.3 + 1.5 / 2 + 2 * 3.0)
+    # Measured: the score's forward pass 1 ms an image when a step took 0.1 s, a validation pass 0.8 of that per
+    # image, 0.5 s of saves at an epoch's end; the end is a pass, two views scored, the epoch's saves and the final
+    # model's (the run traced both passes while preparing, so no tracing is left for the end).
+    measured = EndCosts(0.1, 64, forward=(0.001, 0.1), validation_share=0.8, epoch_end_saves=0.5, weights=10_000)
+    assert end_seconds(measured, 500, 2) == pytest.approx(500 * 0.001 * (0.8 + 2) + 2 * 0.5)
+    assert end_seconds(measured, 500, 1) == pytest.approx(500 * 0.001 * 1.8 + 1.0)
+    # The machine's load doubled the steps since: the forward passes take twice as long too.
+    slower = dataclasses.replace(measured, step_seconds=0.2)
+    assert end_seconds(slower, 500, 2) == pytest.approx(500 * 0.002 * 2.8 + 1.0)
+    # Before any timing: a forward pass costs a third of a training step per image, and a guessed save.
+    unmeasured = EndCosts(0.064, 64)  # A step of 64 images in 64 ms.
+    assert end_seconds(unmeasured, 3000, 2) == pytest.approx(3000 * 0.001 / 3 * 3 + 2 * 0.3)
     # No validation images: only the saves.
     assert end_seconds(measured, 0, 2) == pytest.approx(1.0)
 

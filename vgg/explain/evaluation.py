@@ -154,13 +154,14 @@ def evaluation_key(model_path, split):
 def compute(model, images, labels, class_names, flip_average, progress=None):
     """Scores `model` on every image exactly as vgg.explain.predictor.evaluate does (same batches, each image's
     probabilities averaged with its mirror image's with `flip_average`); `progress(done, total)` after each batch."""
-    outputs = model.outputs[0].shape[-1]
+    from vgg.explain.predictor import Predictor, score_views
+
+    # A budgeted run scores through a one-view Predictor it traced ahead (vgg/training/time_budget.py).
+    outputs = (model.model if isinstance(model, Predictor) else model).outputs[0].shape[-1]
     if outputs != len(class_names):
         raise EvaluationError(f"The model answers {outputs} classes but the data has {len(class_names)}.")
     if len(labels) == 0:
         raise EvaluationError("There are no validation images to score the model on.")
-    from vgg.explain.predictor import score_views
-
     started = time.perf_counter()
     original, probabilities = score_views(model, images, flip_average, progress=progress)
     return Evaluation(

@@ -165,8 +165,9 @@ class Predictor:
 
 def score_views(model, images, flip_average, batch_size=SCORING_BATCH, progress=None):
     """(each image's probabilities alone, the probabilities Predict shows: with `flip_average`, averaged with its
-    mirror image's) for `images`, in batches, with `progress(done, total)` after each batch."""
-    one_view = Predictor(model, flip_average=False)
+    mirror image's) for `images`, in batches, with `progress(done, total)` after each batch. `model` may be a
+    one-view Predictor already traced (a budgeted run's, vgg/training/time_budget.py), which then traces nothing."""
+    one_view = model if isinstance(model, Predictor) else Predictor(model, flip_average=False)
     original, mirrored = [], []
     for start in range(0, len(images), batch_size):
         batch = np.asarray(images[start : start + batch_size], dtype=np.float32)

@@ -19,7 +19,7 @@ from vgg.core.files import remove_orphaned_temporaries, replacing
 from vgg.core.phases import AVERAGING, SAVING, SCORING
 from vgg.data import cifar10 as data_module
 from vgg.explain import evaluation as evaluations
-from vgg.explain.predictor import load_model
+from vgg.explain.predictor import Predictor, load_model
 from vgg.model.batch_norm import inference_config
 from vgg.model.build import build_from_config
 from vgg.model.device import device_summary, distribution_strategy, precision_policy, use_jit
@@ -177,8 +177,9 @@ def _train(run, data_dir, reporter, stop_request, dataset):
         stop_request.deadline = time.monotonic() + limit * 60 - checkpoint.elapsed
     stopper = StopOnRequest(stop_request, data.steps_per_epoch)
     averager = WeightAverager(run, stopper, config.average_from_epoch) if config.average_from_epoch else None
+    scorer = end_scorer(config, model, data)
     if checkpoint.epochs_done < epoch_cap(config):
-        fit(run, config, model, data, checkpoint, stopper, averager, reporter.clock)
+        fit(run, config, model, data, checkpoint, stopper, averager, reporter.clock, scorer)
         if stopper.requested and stop_request.out_of_time:
             return reporter.stopped(
                 f"Stopped at the class's limit of {limit:g} min of training.",
@@ -186,7 +187,7 @@ def _train(run, data_dir, reporter, stop_request, dataset):
             )
         if stopper.requested:
             return reporter.stopped("Stopped; resume with: python -m vgg train --resume " + run.name)
-    return finish(run, config, model, data, averager, reporter, stop_request)
+    return finish(run, config, model, data, averager, reporter, stop_request, scorer)
 
 
 def set_up(run, reporter):
@@ -252,11 +253,22 @@ def build_or_resume(run, config, data, on_gpu, reporter):
     return model, checkpoint
 
 
-def fit(run, config, model, data, checkpoint, stopper, averager, clock):
+def end_scorer(config, model, data):
+    """For a run given minutes, the model it will save, built now as a one-view Predictor, so that its end traces
+    nothing inside the budget (vgg/training/time_budget.py); None for other runs."""
+    if not config.minutes or data.validation is None:
+        return None
+    return Predictor(inference_copy(model), flip_average=False)
+
+
+def fit(run, config, model, data, checkpoint, stopper, averager, clock, scorer=None):
     logger = RunLogger(run, config, data.train_images, data.steps_per_epoch, checkpoint.elapsed, stopper)
-    probe = data.dataset.x_val[:VALIDATION_BATCH].astype("float32") if len(data.dataset.y_val) else None
-    budget = TimeBudget(config, data.steps_per_epoch, clock, len(data.dataset.y_val), checkpoint.step, probe)
-    budget = [budget] if config.minutes else []
+    budget = []
+    if config.minutes:
+        probe = data.dataset.x_val[:VALIDATION_BATCH].astype("float32")  # As the final score's batches.
+        val_images = len(data.dataset.y_val)
+        budget = [TimeBudget(config, data.steps_per_epoch, clock, val_images, checkpoint.step, scorer, probe)]
+        budget[0].prepare_end(model, data.validation)
     callbacks = [
         clock,
         *budget,  # After the clock, which ends `preparing` at the first step: the budget counts from there.
@@ -281,7 +293,9 @@ def fit(run, config, model, data, checkpoint, stopper, averager, clock):
     )
 
 
-def finish(run, config, model, data, averager, reporter, stop_request):
+def finish(run, config, model, data, averager, reporter, stop_request, scorer=None):
+    """Averages (when set), saves and scores the run's model, then prepares its pages' analyses; `scorer`, a one-view
+    Predictor of the saved model's architecture traced ahead, saves and scores it without tracing again."""
     clock = reporter.clock
     if averager and averager.count:
         reporter.progress(f"Averaging the weights of {averager.count} epochs and recomputing batch-norm statistics…")
@@ -290,18 +304,24 @@ def finish(run, config, model, data, averager, reporter, stop_request):
         reporter.update(averaged_epochs=averager.count)
     # Scored as saved (float32, Keras' own layers), so the run's last numbers are exactly what Predict computes.
     with clock.during(SAVING):
-        saved = save_inference_model(model, run.model_path)
-    scored, scores = final_score(saved, data.dataset, config, reporter)
+        saved = save_inference_model(model, run.model_path, None if scorer is None else scorer.model)
+    scored, scores = final_score(saved if scorer is None else scorer, data.dataset, config, reporter)
     # Finished for its users from here, score shown; its process goes on preparing what the pages would compute.
     reporter.update(state=State.FINISHED, **scores)
     prepare_analyses(run, saved, data, scored, reporter, stop_request)
     return reporter.update(pid=None, **reporter.out_of_phases())
 
 
-def save_inference_model(model, path):
-    """Saves weights and architecture without the optimizer state (a third the size of a checkpoint), as a
-    plain float32 Keras model whatever the training used (vgg/model/batch_norm.py); returns that model."""
-    inference_model = keras.Model.from_config(inference_config(model.get_config()))
+def inference_copy(model):
+    """`model`'s architecture as a plain float32 Keras model whatever the training used (vgg/model/batch_norm.py),
+    its weights not yet set."""
+    return keras.Model.from_config(inference_config(model.get_config()))
+
+
+def save_inference_model(model, path, inference_model=None):
+    """Saves weights and architecture without the optimizer state (a third the size of a checkpoint), as
+    `inference_model` (`inference_copy(model)` when None) with `model`'s weights; returns that model."""
+    inference_model = inference_copy(model) if inference_model is None else inference_model
     inference_model.set_weights(model.get_weights())
     with replacing(path, f"the final model of run {path.parent.name!r}") as temporary:
         inference_model.save(temporary)
@@ -309,9 +329,9 @@ def save_inference_model(model, path):
 
 
 def final_score(model, dataset, config, reporter):
-    """(Evaluation or None, status fields): the finished model scored as the app predicts it (mirror images
-    averaged when it trained on flips), so that the run's last number is the one its users will see; the Evaluation
-    is the Mistakes page's, saved for it when its images are the page's."""
+    """(Evaluation or None, status fields): the finished model (or a one-view Predictor of it) scored as the app
+    predicts it (mirror images averaged when it trained on flips), so that the run's last number is the one its users
+    will see; the Evaluation is the Mistakes page's, saved for it when its images are the page's."""
     if not len(dataset.y_val):
         return None, {}
     reporter.progress("Scoring the final model on the validation images…")
