@@ -5,10 +5,9 @@ import math
 import zlib
 
 import numpy as np
-from plotly.subplots import make_subplots
 
 from app_pages.plain import plain_html
-from app_pages.plots import go
+from app_pages.plots import SharedFigure, go
 from vgg.core.cifar10 import CHANCE_ACCURACY, CHANCE_LOSS
 from vgg.runs.metrics import downsample
 
@@ -18,6 +17,8 @@ RIGHT_COLOUR = "#74c476"  # The diagonal (right answers) in green, apart from th
 # White to a medium red, not to Plotly's near-black "Reds": the counts stay readable in black on every cell.
 MISTAKE_SCALE = [[0, "#fff5f0"], [0.5, "#fc9272"], [1, "#e0393a"]]
 MAX_POINTS = 1000  # Per training curve, as TensorBoard draws: the shape stays, each redraw sends far less.
+# The training chart's chance levels: (label, value, axes' suffix: "" for the loss plot, "2" for accuracy).
+CHANCE_LINES = (("ln 10: guessing", CHANCE_LOSS, ""), ("10%: chance", CHANCE_ACCURACY, "2"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,82 +61,91 @@ def run_colours(names):
     return colours
 
 
-def training_figure(series, x_axis="epoch"):
+def training_figure(series, x_axis="epoch", shared=False):
     """Loss and accuracy for [Series]: training per logged interval (solid lines), validation per epoch
-    (dashed, with markers), against epochs or images seen (`x_axis` "epoch" or "images")."""
-    # The reference lines' labels stand inside their plots, so the gap needs room for the axis labels only, even at
-    # the presenter view's larger text.
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
-    highest_training_loss = 0.0
+    (dashed, with markers), against epochs or images seen (`x_axis` "epoch" or "images"); `shared`: a SharedFigure,
+    for a cache that hands it to every session."""
+    traces, highest_training_loss = [], 0.0
     colours = run_colours([run.name for run in series])
     for run in series:
         color, label = colours[run.name], plain_html(run.label)
         scale = run.images_per_epoch if x_axis == "images" else 1
         batches, epochs = run.metrics.batches, [row for row in run.metrics.epochs if row.val_loss is not None]
         highest_training_loss = max([highest_training_loss] + [row.loss for row in batches])
-        for column, key in ((1, "loss"), (2, "accuracy")):
+        for axes, key in (("", "loss"), ("2", "accuracy")):
             x, y = downsample(
                 [row.epoch * scale for row in batches], [getattr(row, key) for row in batches], MAX_POINTS
             )
-            figure.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    name=label,
-                    legendgroup=run.name,
-                    showlegend=column == 1,
-                    meta=run.name,
-                    line={"color": color, "width": 2},
-                    hovertemplate=f"{label}<br>training {key}: %{{y:.3f}}<extra></extra>",
-                ),
-                row=1,
-                col=column,
+            common = {"legendgroup": run.name, "meta": run.name, "xaxis": f"x{axes}", "yaxis": f"y{axes}"}
+            # Dicts, not go.Scatter: the figure checks each trace once, as it is made.
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": x,
+                    "y": y,
+                    "mode": "lines",
+                    "name": label,
+                    "showlegend": not axes,
+                    "line": {"color": color, "width": 2},
+                    "hovertemplate": f"{label}<br>training {key}: %{{y:.3f}}<extra></extra>",
+                }
+                | common
             )
-            figure.add_trace(
-                go.Scatter(
-                    x=[row.epoch * scale for row in epochs],
-                    y=[getattr(row, f"val_{key}") for row in epochs],
-                    mode="lines+markers",
-                    name=f"{label} (validation)",
-                    legendgroup=run.name,
-                    showlegend=False,
-                    meta=run.name,
-                    line={"color": color, "dash": "dash", "width": 2},
-                    marker={"size": 9},
-                    hovertemplate=f"{label}<br>validation {key}: %{{y:.3f}}<extra></extra>",
-                ),
-                row=1,
-                col=column,
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [row.epoch * scale for row in epochs],
+                    "y": [getattr(row, f"val_{key}") for row in epochs],
+                    "mode": "lines+markers",
+                    "name": f"{label} (validation)",
+                    "showlegend": False,
+                    "line": {"color": color, "dash": "dash", "width": 2},
+                    "marker": {"size": 9},
+                    "hovertemplate": f"{label}<br>validation {key}: %{{y:.3f}}<extra></extra>",
+                }
+                | common
             )
-    # The reference lines' labels stand in the right margin, off the curves that lie on them.
-    figure.add_hline(
-        y=CHANCE_LOSS,
-        line={"color": "grey", "dash": "dot"},
-        row=1,
-        col=1,
-        annotation_text="ln 10: guessing",
-        annotation_position="top right",
-    )
-    figure.add_hline(
-        y=CHANCE_ACCURACY,
-        line={"color": "grey", "dash": "dot"},
-        row=1,
-        col=2,
-        annotation_text="10%: chance",
-        annotation_position="top right",
-    )
-    figure.update_xaxes(title_text="images seen" if x_axis == "images" else "epoch", rangemode="tozero")
     # An early validation loss of 30 (batch norm statistics not yet settled) would flatten every
     # other curve: the axis follows the training loss, and higher points leave the chart.
-    figure.update_yaxes(range=[0, max(2.6, min(5.0, 1.1 * highest_training_loss))], row=1, col=1)
-    figure.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
-    figure.update_layout(
-        height=340,
-        margin={"l": 10, "r": 70, "t": 30, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.2},
-    )
-    return figure
+    loss_range = [0, max(2.6, min(5.0, 1.1 * highest_training_loss))]
+    layout = training_layout("images seen" if x_axis == "images" else "epoch", loss_range)
+    return (SharedFigure if shared else go.Figure)(traces, layout)
+
+
+def training_layout(x_title, loss_range):
+    """The training chart's two plots side by side (Loss, Accuracy), each with its chance level as a dotted line
+    labelled inside it: written out rather than made by make_subplots and add_hline, which took most of the time
+    of a chart that the live view builds anew every second."""
+    x_axis = {"title": {"text": x_title}, "rangemode": "tozero"}
+    # The reference lines' labels stand inside their plots, so the gap between the plots needs room for the axis
+    # labels only, even at the presenter view's larger text.
+    return {
+        "xaxis": {"anchor": "y", "domain": [0.0, 0.45]} | x_axis,
+        "yaxis": {"anchor": "x", "domain": [0.0, 1.0], "range": loss_range},
+        "xaxis2": {"anchor": "y2", "domain": [0.55, 1.0]} | x_axis,
+        "yaxis2": {"anchor": "x2", "domain": [0.0, 1.0], "range": [0, 1], "tickformat": ".0%"},
+        "annotations": [
+            *(
+                {"font": {"size": 16}, "showarrow": False, "text": title, "x": x, "xanchor": "center"}
+                | {"xref": "paper", "y": 1.0, "yanchor": "bottom", "yref": "paper"}
+                for title, x in (("Loss", 0.225), ("Accuracy", 0.775))
+            ),
+            *(
+                {"showarrow": False, "text": text, "x": 1, "xanchor": "right", "xref": f"x{axes} domain", "y": y}
+                | {"yanchor": "bottom", "yref": f"y{axes}"}
+                for text, y, axes in CHANCE_LINES
+            ),
+        ],
+        # Each chance level as a dotted line across its plot; its label (above) stands at the line's right end.
+        "shapes": [
+            {"line": {"color": "grey", "dash": "dot"}, "type": "line", "x0": 0, "x1": 1, "xref": f"x{axes} domain"}
+            | {"y0": y, "y1": y, "yref": f"y{axes}"}
+            for _, y, axes in CHANCE_LINES
+        ],
+        "margin": {"l": 10, "r": 70, "t": 30, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.2},
+        "height": 340,
+    }
 
 
 def top_classes_figure(top):

@@ -4,7 +4,6 @@ import base64
 import io
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 from PIL import Image
 
@@ -116,6 +115,8 @@ def _default_cell(dataset, grid):
 
 def sample_grid_ui(dataset, classes, per_class, seed, page):
     """One row per class, columns numbered from 1; returns (class, column, image index) of the picked image, or None."""
+    import pandas as pd  # Here: the page's heading and controls paint while pandas (about a second) loads.
+
     labels = [dataset.class_names.index(name) for name in classes]
     draws = draw_per_class(dataset.y_train, labels, per_class, seed, page)
     columns = [str(number) for number in range(1, per_class + 1)]

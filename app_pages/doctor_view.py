@@ -1,7 +1,8 @@
 """The training doctor on the Train page: the shown run's verdict in one sentence with its numbers, heatmaps of
 dead units and gradient size per block over time, and the fix as one button that starts the fixed run.
 
-Drawn inside the run view (app_pages/run_view.py), so it redraws live with it while the run trains.
+Drawn inside the run view (app_pages/run_view.py), so it redraws live with it while the run trains; the verdict
+and the heatmaps are made once per change of the run's files for every session watching it.
 """
 
 import math
@@ -12,12 +13,14 @@ from plotly.subplots import make_subplots
 from app_pages import links
 from app_pages.charts import power_ticks
 from app_pages.plain import plain
-from app_pages.plots import go
+from app_pages.plots import SharedFigure, go
 from app_pages.presenter import plotly_chart
 from vgg.classroom.doctor import Verdict, diagnose_records
 from vgg.core.errors import UserError
+from vgg.core.files import file_stamp
 from vgg.model.names import layer_label
 from vgg.runs.diagnostics import heatmap, read_diagnostics
+from vgg.runs.folder import Run
 
 VERDICT_LOOK = {Verdict.HEALTHY: st.success, Verdict.WAITING: st.info}
 
@@ -113,10 +116,26 @@ def add_zero_overlay(figure, values, x, labels):
     )
 
 
-def diagnosis_chart_ui(diagnostics, key):
-    """The two heatmaps and the sentence that reads them."""
-    plotly_chart(diagnosis_figure(diagnostics), key=key)
+def diagnosis_chart_ui(figure, key):
+    """The two heatmaps (`diagnosis_figure`) and the sentence that reads them."""
+    plotly_chart(figure, key=key)
     st.caption(DIAGNOSIS_CAPTION)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shared_diagnosis(run_path, stamps):
+    """(diagnostics, diagnosis) of the run at `run_path`, read and judged once per change of its files (`stamps`)
+    for every session watching it: each redraws every 2 seconds. Callers must not change them."""
+    run = Run(run_path)
+    diagnostics = read_diagnostics(run)
+    return diagnostics, diagnose_records(run.config(), diagnostics, run.metrics())
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shared_heatmaps(run_path, stamp):
+    """The heatmaps of the run at `run_path`, built once per change of its diagnostics.jsonl (`stamp`) for every
+    session watching it. Callers must not change it."""
+    return SharedFigure(diagnosis_figure(read_diagnostics(Run(run_path))))
 
 
 def fix_ui(run, config, diagnosis):
@@ -137,19 +156,21 @@ def fix_ui(run, config, diagnosis):
     return None
 
 
-def doctor_ui(run, config, metrics):
-    """The run's diagnosis; returns the fixed TrainConfig to start, or None."""
+def doctor_ui(run, config):
+    """The run's diagnosis; returns the fixed TrainConfig (of `config`) to start, or None."""
+    path, diagnostics_stamp = str(run.path), file_stamp(run.diagnostics_path)
     try:
-        diagnostics = read_diagnostics(run)
-        diagnosis = diagnose_records(config, diagnostics, metrics)
+        stamps = (file_stamp(run.config_path), diagnostics_stamp, file_stamp(run.metrics_path))
+        diagnostics, diagnosis = shared_diagnosis(path, stamps)
+        figure = shared_heatmaps(path, diagnostics_stamp) if diagnostics.probes else None
     except UserError as error:
         st.error(plain(error))
         return None
     with st.container(border=True):
         st.markdown("**Diagnosis**")
         VERDICT_LOOK.get(diagnosis.verdict, st.warning)(diagnosis.sentence)
-        if diagnostics.probes:
-            diagnosis_chart_ui(diagnostics, f"doctor_chart_{run.name}")
+        if figure is not None:
+            diagnosis_chart_ui(figure, f"doctor_chart_{run.name}")
         if diagnosis.fix_sentence:
             return fix_ui(run, config, diagnosis)
     return None

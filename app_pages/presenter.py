@@ -5,8 +5,6 @@ import contextlib
 
 import streamlit as st
 
-from app_pages.plots import go
-
 # On a projector every rem grows by a quarter and the sidebar narrows: the text reads from the back of the room.
 # 12rem: narrower, the sidebar's "Try this" task at 20 px breaks its words apart.
 PRESENTER_STYLE = (
@@ -52,6 +50,8 @@ def plotly_chart(figure, container=st, **options):
     """`container.plotly_chart(figure, **options)`, with the chart's text as large as the page's in the presenter
     view: every page draws its Plotly charts through here."""
     if presenting():
+        from app_pages.plots import go  # Here: the router imports this module, and pandas would delay the first page.
+
         # A copy: some figures are built once and shared by every session (run_view.shared_figure).
         figure = go.Figure(figure)
         figure.update_layout(font={"size": PRESENTER_CHART_FONT})

@@ -10,7 +10,7 @@ import time
 import streamlit as st
 
 from app_pages.charts import Series, run_colours, training_figure
-from app_pages.doctor_view import diagnosis_chart_ui
+from app_pages.doctor_view import diagnosis_chart_ui, diagnosis_figure
 from app_pages.plain import plain
 from app_pages.plots import go
 from app_pages.presenter import plotly_chart
@@ -97,7 +97,7 @@ def explanation_ui(recorded, moment):
             f"same way ({outcome(blog)} for the blog's own recipe; {steps})."
         )
     if moment.diagnostics.probes:
-        diagnosis_chart_ui(moment.diagnostics, "replay_doctor")
+        diagnosis_chart_ui(diagnosis_figure(moment.diagnostics), "replay_doctor")
     if len(recorded) > 1:
         plotly_chart(dead_units_figure(recorded), key="replay_dead_units")
         st.caption(

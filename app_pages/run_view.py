@@ -24,6 +24,7 @@ from app_pages.presenter import plotly_chart
 from vgg.classroom.policy import check_control, may_control
 from vgg.core.config import REDRAW_SECONDS
 from vgg.core.errors import UserError
+from vgg.core.files import file_stamp
 from vgg.core.phases import ANALYSING, PREPARING, SCORING, TRAINING, VALIDATING, WORDS, past_preparing
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import open_run
@@ -261,7 +262,7 @@ def run_view_ui(run_name, compare_names, live=False):
     progress_ui(run, status, metrics, config)
     chart_ui(run, config, status, compare_names)
     numbers_ui(status, metrics)
-    fixed = doctor_ui(run, config, metrics)
+    fixed = doctor_ui(run, config)
     if fixed is not None:
         start_fix(run, status, fixed)
     if status.state == State.FINISHED and run.model_path.exists():
@@ -288,12 +289,12 @@ def start_fix(run, status, fixed):
 
 def series_key(run, config, status):
     """What one run's curves depend on: its metrics file's size and time, and how it is labelled."""
-    try:
-        stat = run.metrics_path.stat()
-        version = (stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        version = (0, 0)
-    return (str(run.path), display_name(config, status), images_per_epoch(config, status), *version)
+    return (
+        str(run.path),
+        display_name(config, status),
+        images_per_epoch(config, status),
+        *file_stamp(run.metrics_path),
+    )
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -309,7 +310,7 @@ def shared_figure(keys, x_axis):
         )
         for path, label, images, _, _ in keys
     ]
-    return training_figure(series, x_axis)
+    return training_figure(series, x_axis, shared=True)
 
 
 def chart_ui(run, config, status, compare_names):

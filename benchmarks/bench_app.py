@@ -59,13 +59,18 @@ def streamlit_rows(args):
     warm = "Data page drawn, warm server"
     if result.get("skipped"):
         return [make_row(row, None, "s", target=target, note=f"skipped: {result['skipped']}") for row in (name, warm)]
+    first = (
+        f"from starting the server process, browser open; the server's CPU until then "
+        f"{result['server_cpu_seconds']:.2f} s; the whole Data page (grid, pictures) after "
+        f"{result['data_page_drawn_seconds']:.2f} s"
+    )
     return [
-        make_row(name, result["seconds"], "s", target=target, note="from starting the server process; browser open"),
+        make_row(name, result["seconds"], "s", target=target, note=first),
         make_row(
             warm,
             result["data_page_warm_seconds"],
             "s",
-            target=target,
+            target=("value", "<=", 2),
             note="a second visitor: grid and every picture, the data already loaded once",
         ),
     ]

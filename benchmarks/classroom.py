@@ -28,6 +28,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from benchmarks.browser import (  # noqa: E402
     SERVER_START_TIMEOUT,
+    cpu_seconds,
     launch_chromium,
     print_browser_bench,
     streamlit_server,
@@ -38,18 +39,7 @@ from vgg.core.config import PRESETS  # noqa: E402
 from vgg.model.device import cpu_name  # noqa: E402
 from vgg.runs.status import State  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 RUN_EPOCHS = 30  # Longer than any measurement: the run trains throughout.
-
-
-def cpu_seconds(pid):
-    """User plus system CPU seconds of one process so far, or 0 once it has gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            fields = file.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def descendants(root, excluded):

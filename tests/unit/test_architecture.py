@@ -118,3 +118,34 @@ def test_the_check_finds_a_wrong_way_import_a_cycle_and_tensorflow_where_it_must
     (copy / module).write_text((copy / module).read_text() + f"\n{line}\n")
     found = problems(copy)
     assert any(expected in problem for problem in found), found
+
+
+def load_time_imports(entry):
+    """Every module that importing the project file `entry` imports at module level, following the project's own
+    modules (vgg/ and app_pages/) transitively: what loads before any of its functions runs."""
+    root = PACKAGE.parent
+    modules = {module_name(path, root / "vgg"): path for path in (root / "vgg").rglob("*.py")}
+    modules |= {module_name(path, root / "app_pages"): path for path in (root / "app_pages").glob("*.py")}
+    found, todo, seen = set(), [entry], set()
+    while todo:
+        path = todo.pop()
+        for imported, top_level in imports(ast.parse(path.read_text(), str(path))):
+            if not top_level:
+                continue
+            while "." in imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            found.add(imported)
+            if imported in modules and imported not in seen:
+                seen.add(imported)
+                todo.append(modules[imported])
+    return found
+
+
+def test_the_router_and_the_data_page_load_neither_tensorflow_nor_pandas_as_they_load():
+    # The first page a class opens paints its heading before TensorFlow (seconds) or pandas (most of a second) loads:
+    # BENCHMARKS.md, first paint. Streamlit itself imports Plotly.
+    root = PACKAGE.parent
+    loaded = load_time_imports(root / "streamlit_app.py") | load_time_imports(root / "app_pages" / "data_page.py")
+    assert "app_pages.caches" in loaded and "numpy" in loaded  # The walk follows the project's modules.
+    heavy = sorted(name for name in loaded if name.split(".")[0] in ("tensorflow", "keras", "pandas"))
+    assert heavy == [], f"the Data page's path imports {heavy} as it loads; import them inside the functions"

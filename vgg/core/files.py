@@ -103,6 +103,16 @@ def file_version(path):
         return None
 
 
+def file_stamp(path):
+    """(size, modification time in ns) of `path`, or (0, 0) when it is gone: it changes with every line a run
+    appends, so what is cached under it is read anew exactly when the file changed."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
 def read_json(path, default=None):
     """The JSON value in `path`, or `default` when the file is missing or not JSON (cut short by a crash)."""
     try:
