@@ -17,9 +17,7 @@ lint_status=0
 python3 -m ruff check . || lint_status=$?
 python3 -m ruff format --check . || lint_status=$?
 test_status=0
-# One worker per core and one more (the browser tests keep to one of them): the browser tests and the runs'
-# subprocesses wait on a server, a page or a child more than they compute, and two workers left a core idle.
-workers=$(($(nproc) + 1))
-python3 -m pytest --numprocesses="$workers" --dist=loadgroup --durations=25 "$@" || test_status=$?
+# One worker per core (the browser tests keep to one of them): a third worker on two cores made the suite slower.
+python3 -m pytest --numprocesses=auto --dist=loadgroup --durations=25 "$@" || test_status=$?
 if [ "$test_status" -ne 0 ]; then exit "$test_status"; fi
 exit "$lint_status"

@@ -10,6 +10,7 @@ EXPECTED_NAMES = [
     "blog training",
     "blog training compute",
     "cpu training",
+    "cpu training compute",
     "half training",
     "top-5 of one image",
     "Grad-CAM",
