@@ -139,9 +139,11 @@ def test_guesses_of_the_teachers_password_pause(queueing_class, fresh_guesses, c
     with caplog.at_level(logging.WARNING):
         app.text_input(key="teacher_password").set_value(PASSWORD).run()
     # Even the right password waits now, for every browser, and the server's log says where the guesses came from.
-    # The pause counts down from 60 s; a slow machine may already show 59.
+    # The pause counts down from 60 s (a busy machine shows a few seconds less; test_the_pause_ends_after_a_minute
+    # checks the count on a clock of its own).
     [pause] = errors(app)
-    assert re.fullmatch(r"Too many wrong passwords: try again in (59|60) s\.", pause), pause
+    counted = re.fullmatch(r"Too many wrong passwords: try again in (\d+) s\.", pause)
+    assert counted and 0 < int(counted[1]) <= password.PAUSE_SECONDS, pause
     assert not [element for element in app.success if element.value == "Teacher's controls on."]
     other = page_test("train_page").run()
     other.text_input(key="teacher_password").set_value(PASSWORD).run()
