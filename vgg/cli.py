@@ -369,11 +369,6 @@ def build_parser():
         command.set_defaults(function=function)
         return command
 
-    def add_model_options(command):
-        command.add_argument("--model", help="a .keras file in the runs folder or assets/ (default: the shipped model)")
-        command.add_argument("--run", help="use this run's final model (or its checkpoint)")
-        command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
-
     train = add("train", "train a VGG on CIFAR-10 as a run (or resume one)", command_train)
     train.add_argument(
         "--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help=f"starting settings (default: {DEFAULT_PRESET})"
@@ -389,7 +384,7 @@ def build_parser():
     evaluate = add(
         "evaluate", "accuracy, per-class accuracy and confusion matrix on the validation split", command_evaluate
     )
-    add_model_options(evaluate)
+    _add_model_options(evaluate)
     evaluate.add_argument("--data-dir", help="local image folder (default: $VGG_DATA_DIR, else Keras' download)")
     evaluate.add_argument("--validation-size", type=int, help="held-out images (default: the run's, else 5000)")
     evaluate.add_argument("--seed", type=int, help="seed of the held-out split (default: the run's, else 0)")
@@ -397,7 +392,7 @@ def build_parser():
     predict = add("predict", "top-k classes for image files", command_predict)
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, WebP, GIF, BMP)")
     predict.add_argument("--top-k", type=int, default=5, choices=range(1, 11), metavar="K")
-    add_model_options(predict)
+    _add_model_options(predict)
     predict.add_argument(
         "--data-dir",
         help="the image folder the model trained on, whose images say what is unfamiliar to it (default: "
@@ -406,7 +401,7 @@ def build_parser():
 
     describe = add("describe", "layers, output shapes and parameters of a preset or a saved model", command_describe)
     describe.add_argument("--preset", choices=list(PRESETS))
-    add_model_options(describe)
+    _add_model_options(describe)
 
     runs_command = add("runs", "list runs and their status", command_runs)
     runs_command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
@@ -418,12 +413,18 @@ def build_parser():
     prepare = add(
         "prepare", "compute what the pages compute on a model's first view, so that they open at once", command_prepare
     )
-    add_model_options(prepare)
+    _add_model_options(prepare)
     prepare.add_argument("--shipped", action="store_true", help="the shipped models (the server starts this once)")
     prepare.add_argument("--data-dir", help="the image folder the pages load (default: $VGG_DATA_DIR, else Keras')")
 
     _add_maintenance_commands(add)
     return parser
+
+
+def _add_model_options(command):
+    command.add_argument("--model", help="a .keras file in the runs folder or assets/ (default: the shipped model)")
+    command.add_argument("--run", help="use this run's final model (or its checkpoint)")
+    command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
 
 
 def _add_maintenance_commands(add):
