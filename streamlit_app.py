@@ -11,6 +11,7 @@ from app_pages.follow_view import follow_ui, share_view
 from app_pages.pages import DATA, PAGES
 from app_pages.presenter import presenter_ui
 from app_pages.streamlit_patches import patch_streamlit
+from app_pages.warm import note_page, start_warm_up
 
 patch_streamlit()  # No Keras reset after each run, and uploads capped per browser (app_pages/streamlit_patches.py).
 
@@ -43,6 +44,7 @@ def open_data_page():
 
 
 st.set_page_config(page_title="VGG16 Lab", page_icon=":material/neurology:", layout="wide")
+note_page()
 refuse_weak_password()
 keep_name_in_address()
 start_queue_pump(str(runs_dir()))
@@ -55,3 +57,6 @@ navigation = st.navigation([home, *ROUTES.values()])
 follow_ui(BY_PATH, navigation.url_path)
 navigation.run()
 share_view(navigation.url_path)  # The teacher's view as this run left it, shared at once while the class follows.
+# TensorFlow and the first models load at a quiet moment after the first page, not on someone's first Inside view.
+note_page()
+start_warm_up(str(runs_dir()))

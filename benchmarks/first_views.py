@@ -2,15 +2,16 @@
 <= 3 s), for a finished run's model and for the shipped model, in headless Chromium against one server.
 
     python benchmarks/first_views.py --data-dir ../shared/cifar10 [--sessions 10] [--images 2000]
-        [--views "Nearest images,Mistakes"] [--models run,shipped]
+        [--views "Nearest images,Mistakes"] [--models run,shipped] [--browsers new|open]
 
 It trains a short real run (the cpu preset's model on --images training images, one epoch), whose process prepares
 its analyses as any finished run's does, and prepares the shipped models (`python -m vgg prepare --shipped`) with
 the server's images and cache; starts one server; lets one first visitor open the Data page, as a class's teacher
-would; then, view by view, opens --sessions browser contexts on the view's link at once. A page counts as drawn
-when its content (a picture, chart or table in the open tab, or in Mistakes' page) shows, the app is idle, every
-picture has loaded and no "Computing ..." or "Waiting to compute ..." line shows; it is timed in the page from its
-navigation's start. Each view's row says whether any session saw such a line, i.e. whether the server computed.
+would, and waits for the server's line saying its warm-up is done (app_pages/warm.py: it is printed); then, view
+by view, opens --sessions browser contexts on the view's link at once. A page counts as drawn when its content (a
+picture, chart or table in the open tab, or in Mistakes' page) shows, the app is idle, every picture has loaded and
+no "Computing ..." or "Waiting to compute ..." line shows; it is timed in the page from its navigation's start.
+Each view's row says whether any session saw such a line, i.e. whether the server computed.
 """
 
 import argparse
@@ -28,8 +29,11 @@ sys.path.insert(0, str(PROJECT))
 
 import vgg  # noqa: E402, F401  (TensorFlow's environment, before it is imported)
 from app_pages.pages import DATA, INSIDE, MISTAKES  # noqa: E402
+from app_pages.warm import READY_LINE  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
     PROJECT_ROOT,
+    browsers_cpu_seconds,
+    cpu_seconds,
     launch_chromium,
     print_browser_bench,
     screenshot,
@@ -71,6 +75,7 @@ WATCH = """
   setInterval(tick, 25);
 })();
 """
+WARM_UP_TIMEOUT = 180  # Seconds: TensorFlow and four models, after a quiet moment.
 DRAWN_TIMEOUT = 300  # Seconds for every session's view; a first view that computes can take a minute on 2 cores.
 
 
@@ -90,6 +95,18 @@ def finished_run(runs_dir, data_dir, images):
     return run
 
 
+def warmed_up(log_path, timeout=WARM_UP_TIMEOUT):
+    """The server's line saying that its warm-up is done, once it is in its console's `log_path`."""
+    prefix = READY_LINE.split("{")[0]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [line for line in log_path.read_text().splitlines() if line.startswith(prefix)]
+        if lines:
+            return lines[0]
+        time.sleep(0.5)
+    raise RuntimeError(f"The server did not warm up within {timeout} s: {log_path.read_text()[-2000:]}")
+
+
 def view_link(url, view, model):
     """The address that opens `view` on `model` (app_pages/links.py parameters), on the first cat sample."""
     if view == "Mistakes":
@@ -98,14 +115,20 @@ def view_link(url, view, model):
     return f"{url}/{INSIDE.path}?" + urllib.parse.urlencode(query)
 
 
-def open_at_once(browser, link, sessions, shot=None):
-    """([seconds to each session's drawn view], whether any session saw a computing line): `sessions` fresh
-    contexts navigate to `link` together."""
+def open_at_once(browser, link, sessions, shot=None, opened=None, server_pid=None):
+    """([seconds to each session's drawn view], whether any session saw a computing line, the server's and the
+    browsers' CPU seconds meanwhile): `sessions` fresh
+    contexts navigate to `link` together; with `opened` (the Data page's address), each has the app open there
+    first, as a class's browsers have after the teacher's first link, so Streamlit's scripts come from its cache."""
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1100}) for _ in range(sessions)]
     try:
         pages = [context.new_page() for context in contexts]
+        for page in pages if opened else []:
+            page.goto(opened)
+            wait_until_drawn(page)
         for page in pages:
             page.add_init_script(WATCH % (list(COMPUTING), CONTENT))
+        used, browsers = (cpu_seconds(server_pid) if server_pid else 0.0), browsers_cpu_seconds()
         for page in pages:
             page.goto(link, wait_until="commit")
         deadline = time.monotonic() + DRAWN_TIMEOUT
@@ -116,10 +139,12 @@ def open_at_once(browser, link, sessions, shot=None):
         drawn = [page.evaluate("window.__drawnAt") for page in pages]
         seconds = [None if value is None else value / 1000 for value in drawn]
         computed = any(page.evaluate("window.__sawComputing") for page in pages)
+        server_cpu = cpu_seconds(server_pid) - used if server_pid else None
+        browsers = browsers_cpu_seconds() - browsers
         wait_until_idle(pages[0])
         if shot:
             screenshot(pages[0], shot)
-        return seconds, computed
+        return seconds, computed, server_cpu, browsers
     finally:
         for context in contexts:
             context.close()
@@ -134,7 +159,12 @@ def measure(args, runs_dir, environment):
 
     models = {"run": "Run bench (final)", "shipped": SHIPPED_LABEL}
     rows = {}
-    with sync_playwright() as playwright, streamlit_server(environment) as (_, url):
+    # The server's console goes to a file, for its warm-up's line.
+    with (
+        tempfile.NamedTemporaryFile("w+", suffix=".log") as log,
+        sync_playwright() as playwright,
+        streamlit_server(environment, output=log) as (server, url),
+    ):
         browser = launch_chromium(playwright)
         try:
             teacher = browser.new_page()
@@ -142,17 +172,24 @@ def measure(args, runs_dir, environment):
             teacher.goto(f"{url}/{DATA.path}")
             wait_until_drawn(teacher)
             print(f"first visitor's Data page: {time.perf_counter() - started:.1f} s")
+            # As a teacher speaks before the class opens Inside: the server's warm-up (app_pages/warm.py) ends.
+            print(warmed_up(pathlib.Path(log.name)), flush=True)
             for which in args.models:
                 for view in args.views:
                     shot = PROJECT_ROOT / "tests" / "screenshots" / f"first_view_{which}_{view.replace(' ', '_')}.png"
                     link = view_link(url, view, models[which])
-                    seconds, computed = open_at_once(browser, link, args.sessions, shot)
+                    opened = f"{url}/{DATA.path}" if args.browsers == "open" else None
+                    seconds, computed, server_cpu, browsers_cpu = open_at_once(
+                        browser, link, args.sessions, shot, opened, server.pid
+                    )
                     done = [value for value in seconds if value is not None]
                     row = {
                         "slowest": rounded(max(done)) if len(done) == len(seconds) else None,
                         "median": rounded(statistics.median(done)) if done else None,
                         "not drawn": len(seconds) - len(done),
                         "computed on the server": computed,
+                        "server CPU s": rounded(server_cpu),
+                        "browsers CPU s": rounded(browsers_cpu),
                     }
                     rows[f"{which} · {view}"] = row
                     print(f"{which} model · {view}: {row}", flush=True)
@@ -167,6 +204,12 @@ def main():
     parser.add_argument("--sessions", type=int, default=10, help="browser sessions opening each view at once")
     parser.add_argument("--images", type=int, default=2000, help="training images of the run's one epoch")
     parser.add_argument("--views", type=lambda text: text.split(","), default=VIEWS, help=f"of {VIEWS}")
+    parser.add_argument(
+        "--browsers",
+        choices=["new", "open"],
+        default="new",
+        help="new: each session's browser meets the app for the first time; open: it has the Data page open already",
+    )
     parser.add_argument("--models", type=lambda text: text.split(","), default=["run", "shipped"])
     args = parser.parse_args()
     from vgg.model.device import cpu_name

@@ -66,12 +66,12 @@ def app_server(root, data_dir, runs_source=None, **environment):
     if runs_source is not None:
         shutil.copytree(runs_source, runs_dir)
     # A server prepares the shipped models' analyses in a process of its own (vgg/explain/ready.py): not beside
-    # the tests, which time their pages, unless a test asks for it.
+    # the tests, which time their pages, nor warms up TensorFlow (app_pages/warm.py), unless a test asks for it.
     environment = subprocess_environment(
         VGG_DATA_DIR=data_dir,
         VGG_RUNS_DIR=runs_dir,
         VGG_CACHE_DIR=root / "cache",
-        **{"VGG_PREPARE_SHIPPED": "0", **environment},
+        **{"VGG_PREPARE_SHIPPED": "0", "VGG_WARM_UP": "0", **environment},
     )
     log_path = root / "server.log"
     with open(log_path, "w") as log:

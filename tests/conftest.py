@@ -83,8 +83,10 @@ def isolated_cache(request, tmp_path_factory, monkeypatch):
 @pytest.fixture(autouse=True)
 def no_shipped_preparation(monkeypatch):
     """A server started by a test (the entry file through AppTest, a streamlit run) prepares no shipped model's
-    analyses in a process of its own beside the tests (vgg/explain/ready.py), unless the test asks for it."""
+    analyses in a process of its own beside the tests (vgg/explain/ready.py), nor warms up TensorFlow and the
+    models in a thread (app_pages/warm.py), unless the test asks for it."""
     monkeypatch.setenv("VGG_PREPARE_SHIPPED", "0")
+    monkeypatch.setenv("VGG_WARM_UP", "0")
 
 
 @pytest.fixture(scope="session")
