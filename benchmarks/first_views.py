@@ -29,7 +29,7 @@ sys.path.insert(0, str(PROJECT))
 
 import vgg  # noqa: E402, F401  (TensorFlow's environment, before it is imported)
 from app_pages.pages import DATA, INSIDE, MISTAKES  # noqa: E402
-from app_pages.warm import READY_LINE  # noqa: E402
+from app_pages.warm import READY_LINE, WARM_UP_VARIABLE  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
     PROJECT_ROOT,
     browsers_cpu_seconds,
@@ -96,7 +96,8 @@ def finished_run(runs_dir, data_dir, images):
 
 
 def warmed_up(log_path, timeout=WARM_UP_TIMEOUT):
-    """The server's line saying that its warm-up is done, once it is in its console's `log_path`."""
+    """The server's line saying that its warm-up is done, once it is in its console's `log_path` (with
+    VGG_WARM_UP=0 it has none, and the views load TensorFlow and their models themselves)."""
     prefix = READY_LINE.split("{")[0]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -173,7 +174,8 @@ def measure(args, runs_dir, environment):
             wait_until_drawn(teacher)
             print(f"first visitor's Data page: {time.perf_counter() - started:.1f} s")
             # As a teacher speaks before the class opens Inside: the server's warm-up (app_pages/warm.py) ends.
-            print(warmed_up(pathlib.Path(log.name)), flush=True)
+            off = environment.get(WARM_UP_VARIABLE) == "0"
+            print("warm-up off" if off else warmed_up(pathlib.Path(log.name)), flush=True)
             for which in args.models:
                 for view in args.views:
                     shot = PROJECT_ROOT / "tests" / "screenshots" / f"first_view_{which}_{view.replace(' ', '_')}.png"
