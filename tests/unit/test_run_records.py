@@ -1,7 +1,9 @@
 """Run files read back as typed records: a file of the wrong JSON type damages one run, never the page
 or the other runs; a run is alive only while its training process holds its lock."""
 
+import dataclasses
 import json
+import pathlib
 
 import pytest
 
@@ -11,6 +13,7 @@ from vgg.core.errors import UserError
 from vgg.core.files import WriteError, read_json, replacing, write_json
 from vgg.runs.folder import create_run, list_runs, open_run
 from vgg.runs.metrics import BatchRow, EpochRow, Metrics, downsample, kept_after_resume, progress
+from vgg.runs.record import ModelRecord
 from vgg.runs.status import RunStatus, State
 
 WRONG_TYPES = [None, [], 7, "running"]
@@ -101,3 +104,10 @@ def test_status_records_round_trip_and_ignore_unknown_fields():
 def test_open_run_of_an_unknown_name_is_one_sentence(tmp_path):
     with pytest.raises(UserError, match="No run named"):
         open_run(tmp_path, "nothing")
+
+
+def test_a_models_summary_counts_one_epoch_in_the_singular():
+    record = ModelRecord(pathlib.Path("model.keras"), "run", tiny_config(), epochs=1, val_accuracy=0.104)
+    assert record.summary() == "VGG16 at width 0.125, trained 1 epoch: 10.4% of validation images right."
+    three = dataclasses.replace(record, epochs=3, planned_epochs=5)
+    assert "trained 3 of 5 epochs:" in three.summary()

@@ -86,7 +86,8 @@ class ModelRecord:
         if self.planned_epochs and self.epochs != self.planned_epochs:
             epochs += f" of {self.planned_epochs}"
         images = f"{self.validation_images:,} " if self.validation_images else ""
-        return f"{name}, trained {epochs} epochs: {self.val_accuracy:.1%} of {images}validation images right."
+        unit = "epoch" if epochs == "1" else "epochs"
+        return f"{name}, trained {epochs} {unit}: {self.val_accuracy:.1%} of {images}validation images right."
 
     def origin(self):
         """The record of this file kept by a run that starts from it: its name and SHA-256 and, when
