@@ -7,7 +7,8 @@ import shlex
 import pytest
 
 from helpers import tiny_config
-from vgg.cli import _config_from_args, build_parser
+from vgg.cli import build_parser
+from vgg.cli.options import config_from_args
 from vgg.explain.predictor import evaluate, load_model
 from vgg.runs.folder import RunError, open_run
 
@@ -46,7 +47,7 @@ def test_the_cards_command_rebuilds_the_runs_settings(trained_runs_dir, image_fo
     card = export_run(open_run(trained_runs_dir, "tiny"), image_folder, assets_dir=tmp_path)
     arguments = shlex.split(card["command"])
     assert arguments[:4] == ["python", "-m", "vgg", "train"]
-    rebuilt = _config_from_args(build_parser().parse_args(arguments[3:]))
+    rebuilt = config_from_args(build_parser().parse_args(arguments[3:]))
     assert json.loads(rebuilt.to_json()) == card["config"] == json.loads(tiny_config(epochs=3).to_json())
 
 

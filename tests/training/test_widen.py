@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from helpers import tiny_config, train_quietly
-from vgg.cli import _config_from_args, build_parser
+from vgg.cli import build_parser
+from vgg.cli.options import config_from_args
 from vgg.data.cifar10 import load_cifar10
 from vgg.model.build import build_from_config, conv_layers
 from vgg.model.widen import WidenError, transfer_weights
@@ -78,7 +79,7 @@ def test_a_wider_run_begins_at_the_trained_models_accuracy_and_its_card_says_whe
     # The command reads the starting model where its own run leaves it, not at this machine's path.
     arguments = shlex.split(card["command"])
     assert arguments[arguments.index("--init-from") + 1] == "runs/tiny/model.keras"
-    rebuilt = _config_from_args(build_parser().parse_args(arguments[3:]))
+    rebuilt = config_from_args(build_parser().parse_args(arguments[3:]))
     assert rebuilt.replace(init_from=config.init_from) == config
     markdown = (tmp_path / "wider" / "MODEL_CARD.md").read_text()
     assert f"{start_card['command']} --name tiny\n{card['command']}\n" in markdown

@@ -119,10 +119,11 @@ def test_train_command_spells_out_every_change_from_its_preset():
 def test_train_command_round_trips_through_the_command_line():
     import shlex
 
-    from vgg.cli import _config_from_args, build_parser
+    from vgg.cli import build_parser
+    from vgg.cli.options import config_from_args
     from vgg.core.config import train_command
 
     config = PRESETS["half"].replace(epochs=160, cutout_size=12)
     arguments = shlex.split(train_command(config, "half", "../shared/cifar10"))
     assert {"--epochs", "160", "--cutout-size", "12"} <= set(arguments)
-    assert _config_from_args(build_parser().parse_args(arguments[3:])) == config
+    assert config_from_args(build_parser().parse_args(arguments[3:])) == config

@@ -1,55 +1,24 @@
-"""`python -m vgg`: train, evaluate, predict, describe, runs, doctor, prepare, export, replays, bench.
+"""`python -m vgg`: train, evaluate, predict, describe, runs, doctor; prepare, export, replays, bench in maintenance."""
 
-Every command takes --json, and a bad input ends in one sentence on stderr with exit code 2.
-"""
+# Every command takes --json, and a bad input ends in one sentence on stderr with exit code 2 (`main`).
 
 import argparse
-import contextlib
-import dataclasses
-import json
 import os
 import pathlib
 import sys
 
-from vgg.core import config as config_module
-from vgg.core.config import DEFAULT_PRESET, DEFAULT_SPLIT, PRESETS, TrainConfig
+from vgg.cli import maintenance
+from vgg.cli.options import (
+    RUNS_DIR_HELP,
+    add_model_options,
+    add_setting_options,
+    config_from_args,
+    model_path_from_args,
+    runs_dir_of,
+    say,
+)
+from vgg.core.config import DEFAULT_PRESET, DEFAULT_SPLIT, PRESETS, preset
 from vgg.core.errors import UserError
-
-
-def _add_setting_options(parser):
-    """One option per TrainConfig field, so the CLI can never fall behind the settings."""
-    group = parser.add_argument_group("settings (override the preset)")
-    for field in dataclasses.fields(TrainConfig):
-        option = "--" + field.name.replace("_", "-")
-        if field.type in (bool, "bool"):
-            group.add_argument(option, dest=field.name, action=argparse.BooleanOptionalAction, default=None)
-        else:
-            kind = {"int": int, "float": float, "str": str}.get(
-                field.type if isinstance(field.type, str) else field.type.__name__, str
-            )
-            group.add_argument(option, dest=field.name, type=kind, default=None, metavar=field.name.upper())
-
-
-def _config_from_args(args):
-    config = config_module.preset(args.preset)
-    overrides = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)}
-    return config_module.validate(
-        config.replace(**{name: value for name, value in overrides.items() if value is not None})
-    )
-
-
-def _print(args, value, text):
-    print(json.dumps(value, indent=2) if args.json else text)
-
-
-RUNS_DIR_HELP = "runs folder (default: $VGG_RUNS_DIR or ./runs)"
-
-
-def runs_dir_of(args):
-    """The runs folder a command works in: --runs-dir, else $VGG_RUNS_DIR, else ./runs."""
-    from vgg.core.paths import default_runs_dir
-
-    return pathlib.Path(args.runs_dir or default_runs_dir())
 
 
 def command_train(args):
@@ -67,7 +36,7 @@ def command_train(args):
         if run.alive() and locks.inherited(run.lock_path) is None:
             raise runs.RunError(f"Run {args.resume!r} is {state} already.")
     else:
-        config = _config_from_args(args)
+        config = config_from_args(args)
         if config.init_from:
             # Checked before a run folder exists, and made absolute: the app may resume the run from another folder.
             from vgg.explain.predictor import trusted_model_path
@@ -91,32 +60,13 @@ def command_train(args):
     text = f"{run.name}: {status.state}, validation accuracy {summary.val_accuracy}"
     if status.final_flip_average:
         text += f"; {summary.final_accuracy:.4f} with each image averaged with its mirror image, as the app predicts"
-    _print(args, summary.to_dict(), text)
-
-
-def _model_path_from_args(args):
-    """(the model file the arguments name, the runs folder that may hold it). --run opens a run's own model file in
-    --runs-dir; a --model path is trusted only inside the app's runs folder ($VGG_RUNS_DIR, else ./runs) or
-    assets/, never inside --runs-dir: the same command line would both name a file and declare it trusted."""
-    from vgg.explain import predictor as inference
-    from vgg.runs import folder as runs
-    from vgg.runs import record as model_record
-
-    if args.run:
-        run = runs.open_run(runs_dir_of(args), args.run)
-        return (run.model_path if run.model_path.exists() else run.checkpoint_path), runs_dir_of(args)
-    if args.model:
-        return pathlib.Path(args.model), None
-    path = model_record.default_model_path()
-    if path is None:
-        raise inference.ModelError("No model given and none ships in assets/; pass --model or --run.")
-    return path, None
+    say(args, summary.to_dict(), text)
 
 
 def _predictor_from_args(args):
     from vgg.explain import predictor as inference
 
-    path, runs_dir = _model_path_from_args(args)
+    path, runs_dir = model_path_from_args(args)
     return inference.Predictor.for_file(path, runs_dir), str(path)
 
 
@@ -161,7 +111,7 @@ def command_evaluate(args):
     ]
     lines.append("confusion matrix (rows: true, columns: predicted):")
     lines += ["  " + " ".join(f"{count:5d}" for count in row) for row in result["confusion_matrix"]]
-    _print(args, result, "\n".join(lines))
+    say(args, result, "\n".join(lines))
 
 
 def _model_index(args, predictor, path):
@@ -216,20 +166,20 @@ def command_predict(args):
             {"image": file_name, "top": [{"class": row.name, "probability": row.probability} for row in top]}
             | _familiarity_fields(index, predictor, pixels)
         )
-    _print(args, {"model": path, "predictions": results}, "\n".join(map(_prediction_line, results)))
+    say(args, {"model": path, "predictions": results}, "\n".join(map(_prediction_line, results)))
 
 
 def command_describe(args):
     from vgg.model import build as model_module
 
     if args.preset:
-        config = config_module.preset(args.preset)
+        config = preset(args.preset)
         model = model_module.build_from_config(config)
         source = f"preset {args.preset}"
     else:
         from vgg.explain import predictor as inference
 
-        path, runs_dir = _model_path_from_args(args)
+        path, runs_dir = model_path_from_args(args)
         source = str(path)
         model = inference.load_model(path, runs_dir)
     description = model_module.describe(model)
@@ -240,7 +190,7 @@ def command_describe(args):
             f"{row['name']:<16}{row['kind']:<20}{str(tuple(row['output_shape'] or ())):<20}{row['params']:>12,}"
         )
     lines.append(f"total parameters: {description['params']:,}")
-    _print(args, description, "\n".join(lines))
+    say(args, description, "\n".join(lines))
 
 
 def command_runs(args):
@@ -254,7 +204,7 @@ def command_runs(args):
             f"{row.name:<36}{row.state:<13}{row.epochs_done}/{row.epochs or '?':<7}{accuracy:<9}"
             f"{row.device or row.problem or ''}"
         )
-    _print(args, [row.to_dict() for row in summaries], "\n".join(lines) if summaries else "No runs yet.")
+    say(args, [row.to_dict() for row in summaries], "\n".join(lines) if summaries else "No runs yet.")
 
 
 def _evidence_text(value):
@@ -281,82 +231,7 @@ def command_doctor(args):
         # The whole command, so the fix is one paste away: the run's preset, then what differs from it.
         command = train_command(diagnosis.fixed_config(run.config()), status.preset, status.data_dir)
         lines += [f"Fix: {diagnosis.fix_sentence}", f"  {command}"]
-    _print(args, diagnosis.to_dict(), "\n".join(lines))
-
-
-def command_export(args):
-    from vgg.runs import folder as runs
-    from vgg.training.export import export_run
-
-    run = runs.open_run(runs_dir_of(args), args.run)
-    card = export_run(run, args.data_dir)
-    _print(
-        args,
-        card,
-        f"Shipped {run.name} with {card['weights']} weights: "
-        f"validation accuracy {card['val_accuracy']:.4f}; wrote assets/.",
-    )
-
-
-def command_replays(args):
-    """Trains each shipped replay's recipe anew and copies its records into assets/replays/."""
-    import tempfile
-
-    from vgg.classroom import replays
-    from vgg.runs import folder as runs
-    from vgg.training.trainer import train_run
-
-    with tempfile.TemporaryDirectory(prefix="vgg-replays-") as folder:
-        for name, options in replays.RECIPES.items():
-            config = _config_from_args(build_parser().parse_args(["train", *options]))
-            run = runs.create_run(folder, config, name=name, preset=options[1], data_dir=args.data_dir)
-            status = train_run(run, data_dir=args.data_dir, progress=lambda message: print(message, flush=True))
-            if status.state != "finished":
-                raise runs.RunError(f"The replay {name!r} did not finish: {status.error}")
-            command = " ".join(["python -m vgg train", *options, "--data-dir", str(args.data_dir), "--name", name])
-            print(f"Saved {replays.save(run, name, command, args.out)}")
-
-
-def command_prepare(args):
-    """Computes and saves what the pages compute on a model's first view: the shipped models' (what the server
-    starts once per install) or one model's."""
-    from vgg.data.cifar10 import default_data_dir
-    from vgg.explain import ready
-    from vgg.runs.record import SHIPPED_MODEL, SNAPSHOT_MODEL
-
-    data_dir = args.data_dir or default_data_dir()
-    if not args.shipped:
-        path, runs_dir = _model_path_from_args(args)
-        for problem in ready.prepare_files([path], data_dir, runs_dir):
-            print(problem, file=sys.stderr)
-        return
-    with contextlib.suppress(OSError):
-        os.nice(ready.SHIPPED_NICENESS)  # Before TensorFlow starts its threads, which inherit it.
-    descriptor = ready.holding_shipped_lock()
-    if descriptor is None:
-        print("Another process prepares the shipped models' analyses already.")
-        return
-    try:
-        shipped = [path for path in (SHIPPED_MODEL, SNAPSHOT_MODEL) if path.exists()]
-        problems = ready.prepare_files(shipped, data_dir, runs_dir_of(args))
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if not problems:
-            ready.mark_shipped_ready(shipped, data_dir)
-    finally:
-        os.close(descriptor)
-
-
-def command_bench(args):
-    # The bench is a tool beside the library, not part of it: benchmarks/ is imported from the project root.
-    import sys
-
-    from vgg.core.paths import PROJECT_ROOT
-
-    sys.path.insert(0, str(PROJECT_ROOT))
-    from benchmarks import bench
-
-    bench.main(args)
+    say(args, diagnosis.to_dict(), "\n".join(lines))
 
 
 def build_parser():
@@ -379,12 +254,12 @@ def build_parser():
     train.add_argument("--runs-dir", help=RUNS_DIR_HELP)
     train.add_argument("--name", help="run name (default: preset and time)")
     train.add_argument("--resume", metavar="RUN", help="resume this run from its last checkpoint")
-    _add_setting_options(train)
+    add_setting_options(train)
 
     evaluate = add(
         "evaluate", "accuracy, per-class accuracy and confusion matrix on the validation split", command_evaluate
     )
-    _add_model_options(evaluate)
+    add_model_options(evaluate)
     evaluate.add_argument("--data-dir", help="local image folder (default: $VGG_DATA_DIR, else Keras' download)")
     evaluate.add_argument("--validation-size", type=int, help="held-out images (default: the run's, else 5000)")
     evaluate.add_argument("--seed", type=int, help="seed of the held-out split (default: the run's, else 0)")
@@ -392,7 +267,7 @@ def build_parser():
     predict = add("predict", "top-k classes for image files", command_predict)
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, WebP, GIF, BMP)")
     predict.add_argument("--top-k", type=int, default=5, choices=range(1, 11), metavar="K")
-    _add_model_options(predict)
+    add_model_options(predict)
     predict.add_argument(
         "--data-dir",
         help="the image folder the model trained on, whose images say what is unfamiliar to it (default: "
@@ -401,7 +276,7 @@ def build_parser():
 
     describe = add("describe", "layers, output shapes and parameters of a preset or a saved model", command_describe)
     describe.add_argument("--preset", choices=list(PRESETS))
-    _add_model_options(describe)
+    add_model_options(describe)
 
     runs_command = add("runs", "list runs and their status", command_runs)
     runs_command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
@@ -410,39 +285,8 @@ def build_parser():
     doctor.add_argument("run", metavar="RUN", help="the run to diagnose")
     doctor.add_argument("--runs-dir", help=RUNS_DIR_HELP)
 
-    prepare = add(
-        "prepare", "compute what the pages compute on a model's first view, so that they open at once", command_prepare
-    )
-    _add_model_options(prepare)
-    prepare.add_argument("--shipped", action="store_true", help="the shipped models (the server starts this once)")
-    prepare.add_argument("--data-dir", help="the image folder the pages load (default: $VGG_DATA_DIR, else Keras')")
-
-    _add_maintenance_commands(add)
+    maintenance.add_commands(add)
     return parser
-
-
-def _add_model_options(command):
-    command.add_argument("--model", help="a .keras file in the runs folder or assets/ (default: the shipped model)")
-    command.add_argument("--run", help="use this run's final model (or its checkpoint)")
-    command.add_argument("--runs-dir", help=RUNS_DIR_HELP)
-
-
-def _add_maintenance_commands(add):
-    """The commands that make what the project ships (its model, its replays) and measure this machine."""
-    export = add("export", "ship a finished run as assets/vgg16_cifar10.keras with its model card", command_export)
-    export.add_argument("--run", required=True, help="the finished run to ship")
-    export.add_argument("--runs-dir", help=RUNS_DIR_HELP)
-    export.add_argument("--data-dir", help="the data its validation split comes from")
-
-    replays_command = add(
-        "replays", "train the shipped replays (the blog's run and its fix) anew into assets/replays", command_replays
-    )
-    replays_command.add_argument("--data-dir", required=True, help="real CIFAR-10 as an image folder")
-    replays_command.add_argument("--out", default=None, help="folder to write them to (default: assets/replays)")
-
-    bench = add("bench", "measure training and inference speed on this machine", command_bench)
-    bench.add_argument("--data-dir", help="local image folder for real images")
-    bench.add_argument("--quick", action="store_true", help="fewer steps, for a smoke test")
 
 
 def main(argv=None):
