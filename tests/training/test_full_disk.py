@@ -168,3 +168,22 @@ def test_cli_training_onto_a_disk_that_fills_up_prints_one_error_line(small_disk
     assert read_json(run.status_path) is not None and run.status().state in ("failed", "interrupted")
     assert read_json(run.path / "checkpoint.json")["epochs_done"] >= 1
     assert not list(run.path.glob(".checkpoint*.tmp*"))
+
+
+def test_a_writer_that_fails_holding_its_file_open_frees_the_space_for_the_failure_to_be_recorded(small_disk):
+    import zipfile
+
+    from vgg.core.files import replacing
+
+    def save(path):  # As Keras saves a .keras file: a zip file that the full disk interrupts while it is open.
+        archive = zipfile.ZipFile(path, "w")
+        archive.writestr("weights", os.urandom(2_000_000))
+        archive.close()
+
+    left = fill_disk(small_disk, leave_bytes=256 * 1024)
+    # The error stays at hand while the failure is recorded, as the trainer records it.
+    with pytest.raises(WriteError) as caught, replacing(small_disk / "checkpoint.keras") as temporary:
+        save(temporary)
+    assert free_bytes(small_disk) >= left, "the failed checkpoint still holds the disk's last space"
+    write_json(small_disk / "status.json", {"state": "failed", "error": str(caught.value)})
+    assert read_json(small_disk / "status.json")["error"] == str(caught.value)

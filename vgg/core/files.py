@@ -11,6 +11,7 @@ import os
 import pathlib
 import re
 import threading
+import traceback
 
 from vgg.core.errors import UserError
 
@@ -72,10 +73,13 @@ def replacing(path, what=None):
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException as error:
-        # A half-written file would keep a full disk full, and then not even the failure could be recorded.
+        # A half-written file would keep a full disk full, and then not even the failure could be recorded. The
+        # writer's ended frames can hold it open (a zip file, a Keras save), keeping its space after the unlink:
+        # their locals are dropped.
         with contextlib.suppress(OSError):
             temporary.unlink()
         if isinstance(error, OSError):
+            traceback.clear_frames(error.__traceback__)
             raise WriteError(
                 f"Could not write {what or path.name} ({error.strerror or error}); what was saved before is kept."
             ) from None
