@@ -57,9 +57,10 @@ class WarmUp:
         self.ready.set()
         seen = folder_signature(self.folder)
         while not self.stopped.wait(WATCH_SECONDS):
-            if folder_signature(self.folder) == seen:
+            now = folder_signature(self.folder)
+            if now == seen:
                 continue  # One listing of the runs folder: reading every run's status each time would cost more.
-            seen = folder_signature(self.folder)
+            seen = now
             if any((str(path), file_version(path)) not in self.warmed for path in models_to_warm(self.folder)):
                 wait_for_quiet(self.quiet_seconds)
                 self.warm()
@@ -80,6 +81,9 @@ class _WithoutContextWarning(logging.Filter):
 
     def filter(self, record):
         return threading.current_thread().name != THREAD_NAME or "missing ScriptRunContext" not in record.getMessage()
+
+
+logging.getLogger(CONTEXT_LOGGER).addFilter(_WithoutContextWarning())
 
 
 def note_page():
@@ -117,7 +121,6 @@ def start_warm_up(folder, quiet_seconds=QUIET_SECONDS):
     `WarmUp` (tests wait for it), or None."""
     if os.environ.get(WARM_UP_VARIABLE) == "0":
         return None
-    logging.getLogger(CONTEXT_LOGGER).addFilter(_WithoutContextWarning())
     warm_up = WarmUp(folder, quiet_seconds)
     warm_up.thread.start()
     return warm_up

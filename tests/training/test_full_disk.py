@@ -170,6 +170,8 @@ def test_cli_training_onto_a_disk_that_fills_up_prints_one_error_line(small_disk
     assert not list(run.path.glob(".checkpoint*.tmp*"))
 
 
+# The interrupted zip file's own close fails again on the full disk once its frames are dropped: expected here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_writer_that_fails_holding_its_file_open_frees_the_space_for_the_failure_to_be_recorded(small_disk):
     import zipfile
 
