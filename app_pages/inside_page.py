@@ -2,7 +2,7 @@
 square frames the pixels it looks at), what the filters and classes want (app_pages/filters_view.py); for a model
 whose run kept snapshots, an Epoch slider shows all of it as it was at an earlier epoch (app_pages/snapshot_view.py).
 
-The whole page reruns on every change; the Filters tab is drawn only while it is the open tab."""
+The whole page reruns on every change; only the open tab is drawn."""
 
 import numpy as np
 import streamlit as st
@@ -312,6 +312,17 @@ def follow_links():
     links.share_ui(INSIDE.path, LINK)
 
 
+# The Feature maps tab's choices, kept while another tab is open: Streamlit forgets the value of a widget that a run
+# does not draw, and the page's link (written before the tabs) names them.
+MAPS_CHOICES = ("feature_layer", "feature_count", "feature_shared", "inside_beside_start")
+
+
+def keep_choices(keys):
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def render():
     page_header(INSIDE)
     follow_links()
@@ -326,20 +337,23 @@ def render():
     links.write(INSIDE.path, LINK, {param.name: st.session_state.get(param.key) for param in LINK})
     if predictor is None:
         return
-    # Filters, attention and neighbours take seconds the first time: those tabs are drawn only while open (`.open`
-    # needs the key).
+    # Only the open tab is drawn (`.open` needs the key): a closed tab's pictures, table and chart would still cost
+    # every student's browser its drawing, and the server a few more.
     architecture_tab, maps_tab, where_tab, near_tab, filters_tab = st.tabs(TABS, key="inside_tab", on_change="rerun")
-    with architecture_tab:
-        architecture_ui(predictor.model)
-    # The feature maps are quick (milliseconds) and drawn always; the other two only while open.
+    if architecture_tab.open:
+        with architecture_tab:
+            architecture_ui(predictor.model)
+    if not maps_tab.open:
+        keep_choices(MAPS_CHOICES)
     for tab, what in ((maps_tab, "its feature maps"), (where_tab, "where it looks"), (near_tab, "its nearest images")):
         with tab:
-            if chosen is None and (tab is maps_tab or tab.open):
+            if chosen is None and tab.open:
                 st.info(f"Choose a CIFAR-10 sample or upload an image to see {what}.")
     if chosen is not None:
         image, label = chosen
-        with maps_tab:
-            feature_maps_ui(predictor, image, label, epoch)
+        if maps_tab.open:
+            with maps_tab:
+                feature_maps_ui(predictor, image, label, epoch)
         if where_tab.open:
             with where_tab:
                 attention_ui(predictor, image, key="inside_attention")

@@ -254,7 +254,7 @@ def inside_link(label, dataset, index, split):
     if split != DEFAULT_SPLIT:
         return links.address(INSIDE.path, {"model": label})
     class_name, number = sample_of(dataset.y_val, index)
-    return links.address(INSIDE.path, {"model": label, "class": class_name, "index": number})
+    return links.address(INSIDE.path, {"model": label, "class": class_name, "index": number, "tab": "Feature maps"})
 
 
 def inside_link_text(label, dataset, index, split):

@@ -2,7 +2,7 @@
 <= 3 s), for a finished run's model and for the shipped model, in headless Chromium against one server.
 
     python benchmarks/first_views.py --data-dir ../shared/cifar10 [--sessions 10] [--images 2000]
-        [--views "Nearest images,Mistakes"] [--models run,shipped] [--browsers new|open]
+        [--views "Nearest images,Mistakes"] [--models run,shipped] [--browsers new|open] [--clients protocol]
 
 It trains a short real run (the cpu preset's model on --images training images, one epoch), whose process prepares
 its analyses as any finished run's does, and prepares the shipped models (`python -m vgg prepare --shipped`) with
@@ -12,9 +12,15 @@ by view, opens --sessions browser contexts on the view's link at once. A page co
 picture, chart or table in the open tab, or in Mistakes' page) shows, the app is idle, every picture has loaded and
 no "Computing ..." or "Waiting to compute ..." line shows; it is timed in the page from its navigation's start.
 Each view's row says whether any session saw such a line, i.e. whether the server computed.
+
+Chromium's sessions draw on the server's own two cores, where a class's devices would draw on their own: with
+`--clients protocol` each session is instead a client of Streamlit's protocol (benchmarks/stream_client.py), and a
+view counts as delivered when its script run has ended and every picture it names is downloaded: the server's part
+of the first view, for as many sessions as a class has (--sessions 30).
 """
 
 import argparse
+import json
 import os
 import pathlib
 import statistics
@@ -30,6 +36,7 @@ sys.path.insert(0, str(PROJECT))
 import vgg  # noqa: E402, F401  (TensorFlow's environment, before it is imported)
 from app_pages.pages import DATA, INSIDE, MISTAKES  # noqa: E402
 from app_pages.warm import READY_LINE, WARM_UP_VARIABLE  # noqa: E402
+from benchmarks import stream_client  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
     PROJECT_ROOT,
     browsers_cpu_seconds,
@@ -155,6 +162,43 @@ def rounded(seconds):
     return None if seconds is None else round(seconds, 2)
 
 
+def protocol_row(url, link, sessions, server_pid):
+    """One view's row with `sessions` protocol clients (benchmarks/stream_client.py) opening `link` together: the
+    server's part of a class's first view, with no browser on the server's cores."""
+    used = cpu_seconds(server_pid)
+    deliveries = stream_client.open_at_once(url, link, sessions)
+    seconds = [delivery.seconds for delivery in deliveries]
+    return {
+        "slowest": rounded(max(seconds)),
+        "median": rounded(statistics.median(seconds)),
+        "slowest script end": rounded(max(delivery.script_seconds for delivery in deliveries)),
+        "pictures each": deliveries[0].pictures,
+        "computed on the server": any(text.startswith(COMPUTING) for d in deliveries for text in d.texts),
+        "server CPU s": rounded(cpu_seconds(server_pid) - used),
+    }
+
+
+def measure_protocol(args, environment):
+    """{view: row} with protocol clients in place of Chromium: the first visitor's Data page, the warm-up, then each
+    view opened by --sessions clients at once."""
+    models = {"run": "Run bench (final)", "shipped": SHIPPED_LABEL}
+    rows = {}
+    with (
+        tempfile.NamedTemporaryFile("w+", suffix=".log") as log,
+        streamlit_server(environment, output=log) as (server, url),
+    ):
+        stream_client.open_at_once(url, f"{url}/{DATA.path}", 1)
+        off = environment.get(WARM_UP_VARIABLE) == "0"
+        print("warm-up off" if off else warmed_up(pathlib.Path(log.name)), flush=True)
+        for which in args.models:
+            for view in args.views:
+                rows[f"{which} · {view}"] = row = protocol_row(
+                    url, view_link(url, view, models[which]), args.sessions, server.pid
+                )
+                print(f"{which} model · {view}: {row}", flush=True)
+    return rows
+
+
 def measure(args, runs_dir, environment):
     from playwright.sync_api import sync_playwright
 
@@ -213,6 +257,13 @@ def main():
         help="new: each session's browser meets the app for the first time; open: it has the Data page open already",
     )
     parser.add_argument("--models", type=lambda text: text.split(","), default=["run", "shipped"])
+    parser.add_argument(
+        "--clients",
+        choices=["chromium", "protocol"],
+        default="chromium",
+        help="chromium: a headless Chromium context per session, on the server's cores; protocol: a client of "
+        "Streamlit's own protocol per session (benchmarks/stream_client.py), the server's part alone",
+    )
     args = parser.parse_args()
     from vgg.model.device import cpu_name
 
@@ -230,7 +281,10 @@ def main():
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "vgg", "prepare", "--shipped"], env=environment, check=True)
         print(f"prepared the shipped models in {time.perf_counter() - started:.0f} s")
-        print_browser_bench(lambda: measure(args, runs_dir, environment))
+        if args.clients == "protocol":
+            print(json.dumps(measure_protocol(args, environment)))
+        else:
+            print_browser_bench(lambda: measure(args, runs_dir, environment))
     print(f"load average after: {os.getloadavg()}")
 
 

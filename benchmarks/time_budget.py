@@ -6,7 +6,8 @@ Each budget trains one run through `python -m vgg train --preset cpu --minutes M
 machine, then per budget: the end of its final score after preparing, by the run's own phase clock (what the budget
 counts, vgg/training/time_budget.py), its distance from the budget, the preparing before it and the whole command's
 seconds, the epochs it fitted, and its last validation accuracy (images alone) and final score (as Predict scores);
-then the run's own line saying when it stopped training and what it reserved for its end, and its phases' seconds.
+then the run's own line saying when it stopped training and what it reserved for its end, its phases' seconds,
+and its curve: the validation accuracy at each epoch's end against the training seconds then.
 """
 
 import argparse
@@ -53,6 +54,7 @@ def budgeted_run(data_dir, minutes, options=()):
         "val_accuracy": epochs[-1].val_accuracy if epochs else float("nan"),
         "final": status.final_accuracy if status.final_accuracy is not None else float("nan"),
         "stop": stop[-1] if stop else "(no stop line)",
+        "curve": [(row.elapsed, row.epoch, row.val_accuracy) for row in epochs],
         "phases": seconds,
     }
 
@@ -75,6 +77,8 @@ def main():
         )
         phases = ", ".join(f"{seconds:.1f} s {phase}" for phase, seconds in row["phases"].items())
         print(f"  {row['stop']} Phases: {phases}.", flush=True)
+        curve = ", ".join(f"{seconds:.0f} s {accuracy:.1%}" for seconds, _, accuracy in row["curve"])
+        print(f"  curve (training seconds, validation accuracy at each epoch's end): {curve}.", flush=True)
     return 0
 
 

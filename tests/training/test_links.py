@@ -128,7 +128,7 @@ def test_an_inside_link_opens_its_model_image_and_tab_and_can_hide_the_choosers(
     app.number_input(key="inside_image_index").set_value(3).run()
     assert query(app)["index"] == "3"
 
-    hidden = opened("inside_page", **link, hide="model,class")
+    hidden = opened("inside_page", **link | {"tab": "Feature maps"}, hide="model,class")
     assert "inside_model" not in widget_keys(hidden, "selectbox")
     assert "inside_image_class" not in widget_keys(hidden, "selectbox")
     assert "The model says" in " ".join(element.value for element in hidden.markdown)
@@ -152,11 +152,15 @@ def test_an_inside_link_with_every_parameter_reproduces_each_control(app_environ
     }
     app = opened("inside_page", **link)
     assert app.select_slider(key="inside_epoch").value == "2"
+    assert app.selectbox(key="inside_attention_compare").value == 9
+    assert query(app) == link
+    # The Feature maps tab's choices, kept while another tab is open, show when it opens.
+    app.session_state["inside_tab"] = "Feature maps"
+    app.run()
     assert app.select_slider(key="feature_layer").value == "block3_conv2"
     assert app.slider(key="feature_count").value == 8
     assert app.toggle(key="feature_shared").value is False
-    assert app.selectbox(key="inside_attention_compare").value == 9
-    assert query(app) == link
+    assert query(app) == link | {"tab": "Feature maps"}
     app.select_slider(key="feature_layer").set_value("block4_pool").run()
     app.slider(key="feature_count").set_value(12).run()
     assert query(app) | {"layer": "block4_pool", "channels": "12"} == query(app)
@@ -169,7 +173,7 @@ def test_an_inside_link_with_every_parameter_reproduces_each_control(app_environ
 def test_a_view_only_link_draws_no_control_of_the_view(app_environment):
     """`hide=all` (the copy-link control's "View only"): students see the view the link names, with none of its
     controls and no settings or Start button."""
-    link = {"model": TINY, "class": "cat", "index": "2", "layer": "block2_conv1", "hide": "all"}
+    link = {"model": TINY, "class": "cat", "index": "2", "tab": "Feature maps", "layer": "block2_conv1", "hide": "all"}
     app = opened("inside_page", **link)
     assert "The model says" in " ".join(element.value for element in app.markdown)
     assert not widget_keys(app, "selectbox") and not widget_keys(app, "select_slider")

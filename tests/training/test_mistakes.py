@@ -276,7 +276,7 @@ def test_page_shows_the_matrix_then_a_chosen_cells_gallery_then_one_image(monkey
     from app_pages.mistakes_page import inside_link
 
     link = inside_link("Run tiny (final)", tiny_dataset, expected[0], DEFAULT_SPLIT)
-    assert link == f"inside?model=Run+tiny+%28final%29&class=cat&index={number}"
+    assert link == f"inside?model=Run+tiny+%28final%29&class=cat&index={number}&tab=Feature+maps"
     # Another visit reads the saved evaluation back: the file is not written again.
     saved_at = key.file.stat().st_mtime_ns
     again = page_test().run()

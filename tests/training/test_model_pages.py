@@ -35,6 +35,9 @@ def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment
     assert len(app.expander) == 5
     assert "receptive field" in app.expander[0].label and "at 32x32, pooled to 16x16" in app.expander[0].label
     assert "(the whole image)" in app.expander[4].label
+    assert "feature_layer" not in [slider.key for slider in app.get("select_slider")], "a closed tab was drawn"
+    app.session_state["inside_tab"] = "Feature maps"
+    app.run()
     assert app.select_slider(key="feature_layer").value == "block1_conv1"
     app.select_slider(key="feature_layer").set_value("block5_pool").run()
     assert not app.exception
@@ -42,6 +45,12 @@ def test_inside_page_shows_architecture_feature_maps_and_filters(app_environment
     assert "The model says" in texts(app)
     # Every block at a glance says how many of its channels are silent for this image.
     assert texts(app).count("channels are zero for this image") >= 5
+    # Another tab and back: the chosen layer is still chosen.
+    app.session_state["inside_tab"] = "Architecture"
+    app.run()
+    app.session_state["inside_tab"] = "Feature maps"
+    app.run()
+    assert app.select_slider(key="feature_layer").value == "block5_pool"
 
 
 def test_predict_page_predicts_an_upload_and_refuses_a_non_image(app_environment):

@@ -98,6 +98,7 @@ def pictures(app):
 
 def test_the_inside_page_shows_the_model_at_the_chosen_epoch(app_environment):
     app = page_test("inside_page").run()
+    app.session_state["inside_tab"] = "Feature maps"
     app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
     assert not app.exception
     slider = next(slider for slider in app.select_slider if slider.label == "Epoch")
@@ -124,6 +125,7 @@ def test_the_inside_page_shows_the_model_at_the_chosen_epoch(app_environment):
 
 def test_the_feature_maps_of_epoch_0_stand_beside_the_trained_ones(app_environment):
     app = page_test("inside_page").run()
+    app.session_state["inside_tab"] = "Feature maps"
     app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
     alone = pictures(app)
     app.toggle(key="inside_beside_start").set_value(True).run()

@@ -84,6 +84,7 @@ def test_a_chosen_square_of_a_feature_map_frames_its_pixels(app_environment):
     from helpers import page_test
 
     app = page_test("inside_page").run()
+    app.session_state["inside_tab"] = "Feature maps"
     app.selectbox(key="inside_model").set_value("Run tiny (final)").run()
     assert not app.exception
     words = " ".join(element.value for element in app.markdown)

@@ -79,7 +79,7 @@ class TrainConfig:
     seed: int = 0  # Seed of the validation split, the shuffling, the augmentation and the initial weights.
     jit_compile: str = "auto"  # XLA: "auto" uses it on a GPU only; it slows VGG training on a CPU (BENCHMARKS.md).
     # "float16", "bfloat16" or "off"; "auto" picks what was measured fastest on the device: float16 on a GPU,
-    # bfloat16 on a CPU with AMX, float32 on other CPUs (vgg/model/device.py).
+    # bfloat16 on a CPU with bfloat16 instructions (AMX or AVX-512 BF16), float32 on others (vgg/model/device.py).
     mixed_precision: str = "auto"
     log_every_seconds: float = 1.0  # How often a batch line is written to metrics.jsonl.
 

@@ -28,7 +28,7 @@ from vgg.training.callbacks import current_learning_rate
 
 PROBE_BUDGET = 0.04  # Share of the first epoch's training time the probes may add.
 # A probe's image costs about two training images: training runs the fused batch-norm kernel (in bfloat16 on
-# AMX), a probe Keras' own, and records every layer's activations (the bench's probe row, BENCHMARKS.md).
+# CPUs with it), a probe Keras' own, and records every layer's activations (the bench's probe row, BENCHMARKS.md).
 PROBE_IMAGE_COST = 2
 MIN_FIRST_EPOCH_PROBES = 4  # A short first epoch is still seen at this many points, whatever the budget says.
 
