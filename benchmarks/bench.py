@@ -175,8 +175,8 @@ def matmul_gflops(size=2048, repeats=20, dtype="float32"):
 
 
 def peak_dtype(config):
-    """The dtype of the matrix multiplies `config` trains with here: bfloat16 under mixed bfloat16 (AMX), else
-    float32."""
+    """The dtype of the matrix multiplies `config` trains with here: bfloat16 under mixed bfloat16 (a CPU with
+    bfloat16 instructions), else float32."""
     policy = precision_policy(config, on_gpu=bool(tf.config.list_physical_devices("GPU")))
     return "bfloat16" if policy == "mixed_bfloat16" else "float32"
 

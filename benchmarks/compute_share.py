@@ -24,6 +24,7 @@ from vgg.core.config import preset  # noqa: E402
 # Each variant: (environment variables, the cpu preset's settings changed, TensorFlow's (intra, inter)-op threads).
 VARIANTS = {
     "cpu": ({}, {}, None),
+    "float32": ({}, {"mixed_precision": "off"}, None),
     "onednn-off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, {}, None),
     "caller-thread": ({"TF_ONEDNN_THREADPOOL_USE_CALLER_THREAD": "1"}, {}, None),
     "threads-2-1": ({}, {}, (2, 1)),

@@ -57,9 +57,18 @@ class Estimate:
 
 
 def same_shape(config, other):
-    """Whether two settings train at the same images/s: the same network and batch size."""
-    fields = ("variant", "width", "batch_norm", "head", "batch_size")
+    """Whether two settings train at the same images/s: the same network, batch size and precision setting."""
+    fields = ("variant", "width", "batch_norm", "head", "batch_size", "mixed_precision")
     return all(getattr(config, name) == getattr(other, name) for name in fields)
+
+
+def stand_in(config, candidates):
+    """The first of `candidates` ((settings, measure), newest first) whose model is big enough to keep the cores
+    busy, one of the same precision setting first: a CPU with bfloat16 trains the presets 1.2x to 1.6x faster than
+    the blog's float32 (BENCHMARKS.md). None when none is big enough."""
+    big = [(other, found) for other, found in candidates if training_flops_per_image(other) >= SMALLEST_MEASURING_FLOPS]
+    alike = [found for other, found in big if other.mixed_precision == config.mixed_precision]
+    return alike[0] if alike else big[0][1] if big else None
 
 
 def phase_work(config, train_images, val_images):
@@ -111,7 +120,7 @@ def calibration_of(run):
 def calibration(config, runs):
     """The newest finished run in `runs` (newest first) with phase records, of the same shape as `config`, else
     of a model big enough to keep the cores busy; None when none has them."""
-    big_enough = None
+    others = []
     for run in runs:
         with contextlib.suppress(UserError, KeyError):
             found = calibration_of(run)
@@ -119,10 +128,9 @@ def calibration(config, runs):
                 continue
             if same_shape(config, found.config):
                 return found
-            # Toy models (tests, tiny demos) leave the cores idle between small kernels: no guide to a real one.
-            if big_enough is None and training_flops_per_image(found.config) >= SMALLEST_MEASURING_FLOPS:
-                big_enough = found
-    return big_enough
+            others.append((found.config, found))
+    # Toy models (tests, tiny demos) leave the cores idle between small kernels: no guide to a real one.
+    return stand_in(config, others)
 
 
 def machine_gflops(config, runs):
@@ -140,10 +148,7 @@ def machine_gflops(config, runs):
     for name, other, gflops in measured:
         if same_shape(config, other):
             return gflops, name
-    for name, other, gflops in measured:
-        if training_flops_per_image(other) >= SMALLEST_MEASURING_FLOPS:
-            return gflops, name
-    return DEFAULT_GFLOPS, None
+    return stand_in(config, [(other, (gflops, name)) for name, other, gflops in measured]) or (DEFAULT_GFLOPS, None)
 
 
 def default_rates(gflops):

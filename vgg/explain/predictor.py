@@ -2,6 +2,7 @@
 probabilities, feature maps of every block, Grad-CAM."""
 
 import collections
+import contextlib
 import pathlib
 import zipfile
 
@@ -14,6 +15,7 @@ from vgg.core.errors import UserError
 from vgg.core.paths import ASSETS_DIR, default_runs_dir
 from vgg.data.cifar10 import CLASS_NAMES, DataError
 from vgg.explain.attention import BLOCKS, AttentionMaps, is_empty, upsample
+from vgg.explain.neighbours import NeighbourError, image_features
 from vgg.explain.visualize import heatmap_is_empty
 from vgg.model.build import activation_layer_names, pool_layer_names
 from vgg.runs.record import ModelRecord
@@ -122,12 +124,17 @@ class Predictor:
         )
 
     def warm_up(self):
-        """Traces the answer, the feature maps and two classes' maps (as Where it looks asks) on one blank image, so
-        that the first page to ask pays no tracing (about a second on 2 cores). Returns self."""
+        """Traces the answer, the feature maps, two classes' maps (as Where it looks asks), one class's Grad-CAM (as
+        Mistakes asks) and the pooled features that Nearest images compares, on one blank image, so that the first
+        page to ask pays no tracing (about a second on 2 cores, while a class's other sessions wait for it).
+        Returns self."""
         blank = np.zeros(self.model.inputs[0].shape[1:], np.uint8)
         self.top_k(blank)
         self.feature_maps(blank)
         self.attention(blank, [0, 1 % len(self.class_names)])
+        self.grad_cam(blank, class_index=0)
+        with contextlib.suppress(NeighbourError):  # A model without VGG's five pooling blocks has no neighbours.
+            image_features(self.model, blank)
         return self
 
     def top_k(self, image, k=5):
