@@ -82,6 +82,39 @@ WATCH = """
   setInterval(tick, 25);
 })();
 """
+# For --browsers following: moves an open page to the view's address inside the app, as following the teacher does
+# (app_pages/follow_view.py: st.switch_page, no reload), and times it as WATCH does, from that moment, once the view's
+# page and tab show.
+IN_APP = """
+([link, busy, selector, view]) => {
+  window.__drawnAt = null; window.__sawComputing = false;
+  const started = performance.now();
+  const arrived = () => {
+    const tab = document.querySelector("[role=tab][aria-selected=true]");
+    const heading = document.querySelector("h1");
+    return view === "Mistakes" ? !tab && heading && heading.innerText.includes("Mistakes")
+      : tab && tab.innerText.trim() === view;
+  };
+  const tick = () => {
+    const text = document.body ? document.body.innerText : "";
+    if (busy.some(line => text.includes(line))) window.__sawComputing = true;
+    if (window.__drawnAt !== null) return;
+    const app = document.querySelector("[data-testid=stApp]");
+    const panels = Array.from(document.querySelectorAll("[role=tabpanel]")).filter(p => p.offsetParent !== null);
+    const scope = panels.length ? panels[0] : document.querySelector("[data-testid=stMain]");
+    const content = scope && Array.from(scope.querySelectorAll(selector)).some(e => e.offsetParent !== null);
+    const idle = app && app.dataset.testScriptState === "notRunning"
+      && !document.querySelector("[data-testid=stStatusWidget]");
+    const loaded = Array.from(document.images).every(i => i.complete && i.naturalWidth > 0);
+    if (arrived() && content && idle && loaded && !busy.some(line => text.includes(line))) {
+      window.__drawnAt = performance.now() - started;
+    }
+  };
+  setInterval(tick, 25);
+  history.pushState(null, "", link);
+  window.dispatchEvent(new PopStateEvent("popstate", {state: null}));
+}
+"""
 WARM_UP_TIMEOUT = 180  # Seconds: TensorFlow and four models, after a quiet moment.
 DRAWN_TIMEOUT = 300  # Seconds for every session's view; a first view that computes can take a minute on 2 cores.
 
@@ -123,11 +156,12 @@ def view_link(url, view, model):
     return f"{url}/{INSIDE.path}?" + urllib.parse.urlencode(query)
 
 
-def open_at_once(browser, link, sessions, shot=None, opened=None, server_pid=None):
+def open_at_once(browser, link, sessions, shot=None, opened=None, server_pid=None, in_app=None):
     """([seconds to each session's drawn view], whether any session saw a computing line, the server's and the
     browsers' CPU seconds meanwhile): `sessions` fresh
     contexts navigate to `link` together; with `opened` (the Data page's address), each has the app open there
-    first, as a class's browsers have after the teacher's first link, so Streamlit's scripts come from its cache."""
+    first, as a class's browsers have after the teacher's first link, so Streamlit's scripts come from its cache;
+    with `in_app` (the view's name) too, each then moves there inside the app instead of loading the address."""
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1100}) for _ in range(sessions)]
     try:
         pages = [context.new_page() for context in contexts]
@@ -138,7 +172,10 @@ def open_at_once(browser, link, sessions, shot=None, opened=None, server_pid=Non
             page.add_init_script(WATCH % (list(COMPUTING), CONTENT))
         used, browsers = (cpu_seconds(server_pid) if server_pid else 0.0), browsers_cpu_seconds()
         for page in pages:
-            page.goto(link, wait_until="commit")
+            if in_app:
+                page.evaluate(IN_APP, [link, list(COMPUTING), CONTENT, in_app])
+            else:
+                page.goto(link, wait_until="commit")
         deadline = time.monotonic() + DRAWN_TIMEOUT
         while not all(page.evaluate("window.__drawnAt") is not None for page in pages):
             if time.monotonic() > deadline:
@@ -224,9 +261,15 @@ def measure(args, runs_dir, environment):
                 for view in args.views:
                     shot = PROJECT_ROOT / "tests" / "screenshots" / f"first_view_{which}_{view.replace(' ', '_')}.png"
                     link = view_link(url, view, models[which])
-                    opened = f"{url}/{DATA.path}" if args.browsers == "open" else None
+                    opened = f"{url}/{DATA.path}" if args.browsers != "new" else None
                     seconds, computed, server_cpu, browsers_cpu = open_at_once(
-                        browser, link, args.sessions, shot, opened, server.pid
+                        browser,
+                        link,
+                        args.sessions,
+                        shot,
+                        opened,
+                        server.pid,
+                        in_app=args.browsers == "following" and view,
                     )
                     done = [value for value in seconds if value is not None]
                     row = {
@@ -252,9 +295,11 @@ def main():
     parser.add_argument("--views", type=lambda text: text.split(","), default=VIEWS, help=f"of {VIEWS}")
     parser.add_argument(
         "--browsers",
-        choices=["new", "open"],
+        choices=["new", "open", "following"],
         default="new",
-        help="new: each session's browser meets the app for the first time; open: it has the Data page open already",
+        help="new: each session's browser meets the app for the first time; open: it has the Data page open already "
+        "and loads the view's address; following: it has the Data page open and moves to the view inside the app, "
+        "as a class following the teacher does",
     )
     parser.add_argument("--models", type=lambda text: text.split(","), default=["run", "shipped"])
     parser.add_argument(
