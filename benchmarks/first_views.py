@@ -60,36 +60,17 @@ CONTENT = (
     "[data-testid=stGraphVizChart], [data-testid=stVegaLiteChart], [data-testid=stTable]"
 )
 COMPUTING = ("Computing ", "Waiting to compute ")  # app_pages/computed.py progress_bar
-# Runs in every page from its start: notes the first moment (ms since navigation) the view is drawn, and whether a
-# computing line ever showed. The open tab's panel is the one visible; Mistakes has no tabs.
+# Notes the first moment (ms) the view is drawn, and whether a computing line ever showed. The open tab's panel is the
+# one visible; Mistakes has no tabs. Without a link it runs in every page from its start and times from its
+# navigation. With one (--browsers following) it moves the open page there inside the app, as following the teacher
+# does (app_pages/follow_view.py: st.switch_page, no reload), and times from that moment, once the view's page and
+# tab show.
 WATCH = """
-(() => {
+([busy, selector, link, view]) => {
   window.__drawnAt = null; window.__sawComputing = false;
-  const busy = %s;
-  const tick = () => {
-    const text = document.body ? document.body.innerText : "";
-    if (busy.some(line => text.includes(line))) window.__sawComputing = true;
-    if (window.__drawnAt !== null) return;
-    const app = document.querySelector("[data-testid=stApp]");
-    const panels = Array.from(document.querySelectorAll("[role=tabpanel]")).filter(p => p.offsetParent !== null);
-    const scope = panels.length ? panels[0] : document.querySelector("[data-testid=stMain]");
-    const content = scope && Array.from(scope.querySelectorAll(%r)).some(e => e.offsetParent !== null);
-    const idle = app && app.dataset.testScriptState === "notRunning"
-      && !document.querySelector("[data-testid=stStatusWidget]");
-    const loaded = Array.from(document.images).every(i => i.complete && i.naturalWidth > 0);
-    if (content && idle && loaded && !busy.some(line => text.includes(line))) window.__drawnAt = performance.now();
-  };
-  setInterval(tick, 25);
-})();
-"""
-# For --browsers following: moves an open page to the view's address inside the app, as following the teacher does
-# (app_pages/follow_view.py: st.switch_page, no reload), and times it as WATCH does, from that moment, once the view's
-# page and tab show.
-IN_APP = """
-([link, busy, selector, view]) => {
-  window.__drawnAt = null; window.__sawComputing = false;
-  const started = performance.now();
+  const started = link ? performance.now() : 0;
   const arrived = () => {
+    if (!link) return true;
     const tab = document.querySelector("[role=tab][aria-selected=true]");
     const heading = document.querySelector("h1");
     return view === "Mistakes" ? !tab && heading && heading.innerText.includes("Mistakes")
@@ -111,8 +92,10 @@ IN_APP = """
     }
   };
   setInterval(tick, 25);
-  history.pushState(null, "", link);
-  window.dispatchEvent(new PopStateEvent("popstate", {state: null}));
+  if (link) {
+    history.pushState(null, "", link);
+    window.dispatchEvent(new PopStateEvent("popstate", {state: null}));
+  }
 }
 """
 WARM_UP_TIMEOUT = 180  # Seconds: TensorFlow and four models, after a quiet moment.
@@ -169,11 +152,11 @@ def open_at_once(browser, link, sessions, shot=None, opened=None, server_pid=Non
             page.goto(opened)
             wait_until_drawn(page)
         for page in pages:
-            page.add_init_script(WATCH % (list(COMPUTING), CONTENT))
+            page.add_init_script(f"({WATCH})({json.dumps([list(COMPUTING), CONTENT, None, None])})")
         used, browsers = (cpu_seconds(server_pid) if server_pid else 0.0), browsers_cpu_seconds()
         for page in pages:
             if in_app:
-                page.evaluate(IN_APP, [link, list(COMPUTING), CONTENT, in_app])
+                page.evaluate(WATCH, [list(COMPUTING), CONTENT, link, in_app])
             else:
                 page.goto(link, wait_until="commit")
         deadline = time.monotonic() + DRAWN_TIMEOUT
