@@ -1,9 +1,7 @@
 """Plotly figures: training curves, a top-5 prediction, a confusion matrix."""
 
-import collections
 import dataclasses
 import math
-import threading
 import zlib
 
 import numpy as np
@@ -169,30 +167,9 @@ def top_classes_figure(top):
     return figure
 
 
-# Confusion figures by (counts, class names, chosen cell): a class opening Mistakes on one model draws the same
-# figure in every session, and building a Plotly figure was a third of that page's script.
-_CONFUSION_FIGURES = collections.OrderedDict()
-_CONFUSION_LOCK = threading.Lock()
-CONFUSION_FIGURES_KEPT = 64
-
-
-def confusion_figure(evaluation, chosen):
-    """The confusion matrix (a SharedFigure that nobody may change): mistakes on a white-to-red scale of each true
-    class's share, right answers in green on the diagonal, every cell with its count; `chosen` (true, called) is
-    outlined."""
-    key = (evaluation.confusion.tobytes(), str(evaluation.confusion.shape), tuple(evaluation.class_names), *chosen)
-    with _CONFUSION_LOCK:
-        figure = _CONFUSION_FIGURES.get(key)
-    if figure is None:
-        figure = new_confusion_figure(evaluation, chosen)
-        with _CONFUSION_LOCK:
-            _CONFUSION_FIGURES[key] = figure
-            while len(_CONFUSION_FIGURES) > CONFUSION_FIGURES_KEPT:
-                _CONFUSION_FIGURES.popitem(last=False)
-    return figure
-
-
-def new_confusion_figure(evaluation, chosen):
+def confusion_figure(evaluation, chosen, shared=False):
+    """The confusion matrix: mistakes on a white-to-red scale of each true class's share, right answers in green
+    on the diagonal, every cell with its count; `chosen` (true, called) is outlined. `shared`: a SharedFigure."""
     names = list(evaluation.class_names)
     counts, shares = evaluation.confusion, evaluation.row_shares()
     diagonal = np.eye(len(names), dtype=bool)
@@ -212,7 +189,7 @@ def new_confusion_figure(evaluation, chosen):
         "xgap": 2,
         "ygap": 2,
     }
-    figure = SharedFigure(
+    figure = (SharedFigure if shared else go.Figure)(
         [
             go.Heatmap(z=wrong, colorscale=MISTAKE_SCALE, zmin=0, zmax=top, name="mistakes", **common),
             go.Heatmap(

@@ -130,6 +130,18 @@ def follow_click(names):
         st.session_state[MATRIX_KEY + "_clicks"] = st.session_state.get(MATRIX_KEY + "_clicks", 0) + 1
 
 
+def confusion_key(evaluation):
+    """What the confusion figure depends on: the counts and the class names."""
+    return evaluation.confusion.tobytes(), evaluation.confusion.shape, tuple(evaluation.class_names)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shared_confusion_figure(key, chosen, _evaluation):
+    """The confusion figure of one matrix and chosen cell, built once for every session: a class opening Mistakes
+    on one model draws the same figure 30 times. Callers must not change it."""
+    return confusion_figure(_evaluation, chosen, shared=True)
+
+
 def matrix_ui(evaluation):
     """The matrix and the per-class table side by side; returns the chosen cell as (true, called) class indices."""
     names = list(evaluation.class_names)
@@ -146,7 +158,7 @@ def matrix_ui(evaluation):
             "Click a square to see its images."
         )
         plotly_chart(
-            confusion_figure(evaluation, chosen),
+            shared_confusion_figure(confusion_key(evaluation), chosen, evaluation),
             key=matrix_key(),
             on_select=lambda: follow_click(names),
             selection_mode="points",

@@ -2,7 +2,8 @@
 <= 3 s), for a finished run's model and for the shipped model, in headless Chromium against one server.
 
     python benchmarks/first_views.py --data-dir ../shared/cifar10 [--sessions 10] [--images 2000]
-        [--views "Nearest images,Mistakes"] [--models run,shipped] [--browsers new|open] [--clients protocol]
+        [--views "Nearest images,Mistakes"] [--models run,shipped] [--browsers new|open|following]
+        [--clients protocol]
 
 It trains a short real run (the cpu preset's model on --images training images, one epoch), whose process prepares
 its analyses as any finished run's does, and prepares the shipped models (`python -m vgg prepare --shipped`) with
@@ -98,6 +99,7 @@ WATCH = """
   }
 }
 """
+MODELS = {"run": "Run bench (final)", "shipped": SHIPPED_LABEL}  # The bench's two models, as the pickers name them.
 WARM_UP_TIMEOUT = 180  # Seconds: TensorFlow and four models, after a quiet moment.
 DRAWN_TIMEOUT = 300  # Seconds for every session's view; a first view that computes can take a minute on 2 cores.
 
@@ -201,7 +203,6 @@ def protocol_row(url, link, sessions, server_pid):
 def measure_protocol(args, environment):
     """{view: row} with protocol clients in place of Chromium: the first visitor's Data page, the warm-up, then each
     view opened by --sessions clients at once."""
-    models = {"run": "Run bench (final)", "shipped": SHIPPED_LABEL}
     rows = {}
     with (
         tempfile.NamedTemporaryFile("w+", suffix=".log") as log,
@@ -213,7 +214,7 @@ def measure_protocol(args, environment):
         for which in args.models:
             for view in args.views:
                 rows[f"{which} · {view}"] = row = protocol_row(
-                    url, view_link(url, view, models[which]), args.sessions, server.pid
+                    url, view_link(url, view, MODELS[which]), args.sessions, server.pid
                 )
                 print(f"{which} model · {view}: {row}", flush=True)
     return rows
@@ -222,7 +223,6 @@ def measure_protocol(args, environment):
 def measure(args, runs_dir, environment):
     from playwright.sync_api import sync_playwright
 
-    models = {"run": "Run bench (final)", "shipped": SHIPPED_LABEL}
     rows = {}
     # The server's console goes to a file, for its warm-up's line.
     with (
@@ -243,7 +243,7 @@ def measure(args, runs_dir, environment):
             for which in args.models:
                 for view in args.views:
                     shot = PROJECT_ROOT / "tests" / "screenshots" / f"first_view_{which}_{view.replace(' ', '_')}.png"
-                    link = view_link(url, view, models[which])
+                    link = view_link(url, view, MODELS[which])
                     opened = f"{url}/{DATA.path}" if args.browsers != "new" else None
                     seconds, computed, server_cpu, browsers_cpu = open_at_once(
                         browser,
