@@ -49,14 +49,15 @@ def pause_key(run_name):
     return f"pause_{run_name}"
 
 
-def controls_ui(run, status, live):
-    """The run's state line and its buttons (only for those who may use them); returns "stop", "resume" or None."""
+def controls_ui(run, status, live, title=None):
+    """The run's state line, naming it `title` (a twin's "(2)") or as its files do, and its buttons (only for those
+    who may use them); returns "stop", "resume" or None."""
     columns = st.columns([3, 1, 1])
     owner = f" · started by {plain(status.owner)}" if status.owner else ""
     precision = f" · {PRECISION_WORDS[status.precision]}" if status.precision in PRECISION_WORDS else ""
     machine = f" on **{plain(status.node)}**" if status.node else ""  # A cluster machine (vgg/cluster/), by name.
     columns[0].markdown(
-        f"{STATE_ICONS.get(status.state, '')} **{plain(name_of(run, with_owner=False))}** is "
+        f"{STATE_ICONS.get(status.state, '')} **{plain(title or name_of(run, with_owner=False))}** is "
         f"**{status.state}**{machine} · device: {plain(status.device or 'not yet known')}{precision}{owner}"
     )
     # A view-only link shows the run as it goes; its buttons stay with whoever opened the page itself.
@@ -243,8 +244,9 @@ def follow_state(run, status, live):
         st.rerun(scope="app")
 
 
-def run_view_ui(run_name, compare_names, live=False):
-    """Draws run `run_name` with `compare_names` overlaid on its chart. `live`: drawn by the fragment."""
+def run_view_ui(run_name, compare_names, live=False, title=None):
+    """Draws run `run_name` with `compare_names` overlaid on its chart. `live`: drawn by the fragment. `title`: what
+    the page's lists call the run, given by the page since telling twins apart reads every run's files."""
     try:
         run = open_run(runs_dir(), run_name)
         config, status, metrics = run.config(), run.status(), run.metrics()
@@ -252,7 +254,7 @@ def run_view_ui(run_name, compare_names, live=False):
         st.error(plain(error))
         return
     follow_state(run, status, live)
-    action = controls_ui(run, status, live)
+    action = controls_ui(run, status, live, title)
     if action:
         apply(action, run, status)
     if status.state == State.FAILED:

@@ -46,9 +46,9 @@ LINK = (
 )
 
 
-def start_ui(training, column):
+def start_ui(training, titles, column):
     """The Start button in `column`; returns whether it was pressed. While `training` (runs) hold every slot,
-    a new run waits in the queue, and the button says so."""
+    a new run waits in the queue, and the button says so, naming them by `titles` (run_titles)."""
     full = len(training) >= slot_count()
     pressed = column.button(
         "Queue run" if full else "Start training",
@@ -58,7 +58,7 @@ def start_ui(training, column):
         help="Every training slot is busy: the run waits in the queue and starts by itself." if full else None,
     )
     if full:
-        names = ", ".join(f"**{plain(name_of(run))}**" for run in training)
+        names = ", ".join(f"**{plain(titles.get(run.name) or name_of(run))}**" for run in training)
         st.info(
             f"{names} {'is' if len(training) == 1 else 'are'} training; a new run waits in the queue below and "
             "starts by itself when a slot frees."
@@ -211,21 +211,21 @@ def render():
         return
     identity_ui()
     title = run_title_ui()
+    runs = list_runs(runs_dir())  # Starting a run reruns the page, so the list stays true below.
+    titles = run_titles(runs)
     with folded("Settings and Start"):
         preset_name, config, start_column = settings_ui()
         training = training_runs(runs_dir())
-        if start_ui(training, start_column):
+        if start_ui(training, titles, start_column):
             start(preset_name, config, title)
     links.follow(TRAIN.path, LINK)
     started = st.session_state.get("started_run")
 
-    runs = list_runs(runs_dir())
     signature = st.session_state.drawn_signature = active_signature(str(runs_dir()))
     if not runs:
         st.info("No runs yet: choose a preset and press Start training.")
         follow_other_sessions_ui(signature)
     else:
-        titles = run_titles(runs)
         # The queue before the run shown: whoever waits looks for their place first.
         action = queue_ui(titles)
         if action:
@@ -236,9 +236,9 @@ def render():
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
         live = run_name in {run.name for run in training} or analysing_now(run_name)
         if live and not st.session_state.get(pause_key(run_name)):
-            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
+            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, True, titles[run_name])
         else:
-            run_view_ui(run_name, compare_names)
+            run_view_ui(run_name, compare_names, title=titles[run_name])
             follow_other_sessions_ui(signature)
     replay_ui(expanded=not runs)
     if runs:
@@ -260,11 +260,12 @@ def view_only_ui():
     if not runs:
         st.info("No runs yet: this view shows the teacher's run once it starts.")
     else:
-        run_name, compare_names = run_choice_ui(run_titles(runs), training[0].name if training else runs[0].name)
+        titles = run_titles(runs)
+        run_name, compare_names = run_choice_ui(titles, training[0].name if training else runs[0].name)
         if run_name in {run.name for run in training}:
-            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, live=True)
+            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, True, titles[run_name])
             return
-        run_view_ui(run_name, compare_names)
+        run_view_ui(run_name, compare_names, title=titles[run_name])
     follow_other_sessions_ui(signature)
 
 

@@ -165,3 +165,21 @@ def screenshot(page, path):
 def docs_screenshot(page, name):
     """A screenshot for the docs: docs/screenshots/NAME.png."""
     screenshot(page, DOCS_SCREENSHOTS / f"{name}.png")
+
+
+WARM_UP_TIMEOUT = 180  # Seconds: TensorFlow and four models, after a quiet moment.
+
+
+def warmed_up(log_path, timeout=WARM_UP_TIMEOUT):
+    """The server's line saying that its warm-up is done, once it is in its console's `log_path` (with
+    VGG_WARM_UP=0 it has none, and the views load TensorFlow and their models themselves)."""
+    from app_pages.warm import READY_LINE  # Streamlit's import, only for the benches that wait for it.
+
+    prefix = READY_LINE.split("{")[0]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [line for line in log_path.read_text().splitlines() if line.startswith(prefix)]
+        if lines:
+            return lines[0]
+        time.sleep(0.5)
+    raise RuntimeError(f"The server did not warm up within {timeout} s: {log_path.read_text()[-2000:]}")

@@ -20,6 +20,7 @@ import contextlib
 import os
 import pathlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from benchmarks.browser import (  # noqa: E402
     launch_chromium,
     print_browser_bench,
     streamlit_server,
+    warmed_up,
 )
 from vgg.classroom.follow import View, lead, publish  # noqa: E402
 from vgg.classroom.launch import launch, stop_active_runs, wait_for  # noqa: E402
@@ -60,8 +62,8 @@ def descendants(root, excluded):
     return found
 
 
-def app_server(data_dir, runs_dir):
-    return streamlit_server(dict(os.environ, VGG_DATA_DIR=str(data_dir), VGG_RUNS_DIR=str(runs_dir)))
+def app_server(data_dir, runs_dir, output=subprocess.DEVNULL):
+    return streamlit_server(dict(os.environ, VGG_DATA_DIR=str(data_dir), VGG_RUNS_DIR=str(runs_dir)), output)
 
 
 def measure(server, run, training_pid, seconds):
@@ -112,7 +114,8 @@ def classroom(data_dir, watchers, seconds):
 
     with (
         tempfile.TemporaryDirectory(prefix="vgg-classroom-") as runs_dir,
-        app_server(data_dir, runs_dir) as (server, url),
+        tempfile.NamedTemporaryFile("w+", suffix=".log") as log,
+        app_server(data_dir, runs_dir, log) as (server, url),
     ):
         run, process = launch(
             runs_dir, "classroom", config=PRESETS["cpu"].replace(epochs=RUN_EPOCHS), preset="cpu", data_dir=data_dir
@@ -125,6 +128,8 @@ def classroom(data_dir, watchers, seconds):
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
                 load_a_model(browser, url)
+                # The first page starts the server's warm-up (app_pages/warm.py), which must not count as idle.
+                print(warmed_up(pathlib.Path(log.name)), file=sys.stderr, flush=True)
                 idle = measure(server, run, process.pid, seconds)
                 pages = watch(browser, url, watchers)
                 watched = measure(server, run, process.pid, seconds)

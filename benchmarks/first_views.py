@@ -36,7 +36,7 @@ sys.path.insert(0, str(PROJECT))
 
 import vgg  # noqa: E402, F401  (TensorFlow's environment, before it is imported)
 from app_pages.pages import DATA, INSIDE, MISTAKES  # noqa: E402
-from app_pages.warm import READY_LINE, WARM_UP_VARIABLE  # noqa: E402
+from app_pages.warm import WARM_UP_VARIABLE  # noqa: E402
 from benchmarks import stream_client  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
     PROJECT_ROOT,
@@ -47,6 +47,7 @@ from benchmarks.browser import (  # noqa: E402
     screenshot,
     streamlit_server,
     wait_until_idle,
+    warmed_up,
 )
 from benchmarks.first_paint import wait_until_drawn  # noqa: E402
 from vgg.core.config import preset  # noqa: E402
@@ -100,7 +101,6 @@ WATCH = """
 }
 """
 MODELS = {"run": "Run bench (final)", "shipped": SHIPPED_LABEL}  # The bench's two models, as the pickers name them.
-WARM_UP_TIMEOUT = 180  # Seconds: TensorFlow and four models, after a quiet moment.
 DRAWN_TIMEOUT = 300  # Seconds for every session's view; a first view that computes can take a minute on 2 cores.
 
 
@@ -118,19 +118,6 @@ def finished_run(runs_dir, data_dir, images):
         raise RuntimeError(f"The run did not finish: {status.traceback}")
     print(f"trained {images:,} images for 1 epoch and prepared its analyses in {time.perf_counter() - started:.0f} s")
     return run
-
-
-def warmed_up(log_path, timeout=WARM_UP_TIMEOUT):
-    """The server's line saying that its warm-up is done, once it is in its console's `log_path` (with
-    VGG_WARM_UP=0 it has none, and the views load TensorFlow and their models themselves)."""
-    prefix = READY_LINE.split("{")[0]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lines = [line for line in log_path.read_text().splitlines() if line.startswith(prefix)]
-        if lines:
-            return lines[0]
-        time.sleep(0.5)
-    raise RuntimeError(f"The server did not warm up within {timeout} s: {log_path.read_text()[-2000:]}")
 
 
 def view_link(url, view, model):

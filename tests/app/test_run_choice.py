@@ -1,6 +1,7 @@
 """Runs called alike on the Train page: each keeps its own name in the pickers, so the run a person opened stays the
 one shown (Streamlit hands a picker back the last of equal labels)."""
 
+from app_pages.plain import plain
 from helpers import PROJECT_ROOT, page_test, tiny_config
 from vgg.runs.folder import create_run
 from vgg.runs.record import model_names
@@ -40,3 +41,20 @@ def test_the_run_board_and_its_pins_tell_runs_called_alike_apart(tmp_path, monke
     assert len(names) == 2 and len(set(names)) == 2, names
     pins = app.multiselect(key="board_pins")
     assert len(set(pins.options)) == 2, pins.options
+
+
+def test_the_state_line_names_the_run_shown_as_its_picker_does(tmp_path, monkeypatch, image_folder):
+    for name in ("first", "second"):
+        create_run(tmp_path, tiny_config(epochs=3), name=name)  # Alike in words, started the same minute.
+    monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
+    monkeypatch.chdir(PROJECT_ROOT)
+    app = page_test("train_page")
+    app.query_params["run"] = "second"
+    app.run()
+    assert not app.exception
+    shown = app.selectbox(key="show_run_second")
+    label = shown.options[shown.index]
+    assert label.endswith(" (2)"), label
+    line = f"**{plain(label)}** is"  # As the page writes any run's name: Markdown's signs taken literally.
+    assert any(line in block.value for block in app.markdown), (line, [block.value for block in app.markdown])
