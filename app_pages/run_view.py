@@ -50,8 +50,8 @@ def pause_key(run_name):
 
 
 def controls_ui(run, status, live, title=None):
-    """The run's state line, naming it `title` (a twin's "(2)") or as its files do, and its buttons (only for those
-    who may use them); returns "stop", "resume" or None."""
+    """The run's state line, naming it `title` (a twin's "(2)" included) or as its files do, and its buttons (only
+    for those who may use them); returns "stop", "resume" or None."""
     columns = st.columns([3, 1, 1])
     owner = f" · started by {plain(status.owner)}" if status.owner else ""
     precision = f" · {PRECISION_WORDS[status.precision]}" if status.precision in PRECISION_WORDS else ""
@@ -246,7 +246,8 @@ def follow_state(run, status, live):
 
 def run_view_ui(run_name, compare_names, live=False, title=None):
     """Draws run `run_name` with `compare_names` overlaid on its chart. `live`: drawn by the fragment. `title`: what
-    the page's lists call the run, given by the page since telling twins apart reads every run's files."""
+    the page calls the run without who started it (a twin's "(2)" included), given by the page since telling twins
+    apart reads every run's files."""
     try:
         run = open_run(runs_dir(), run_name)
         config, status, metrics = run.config(), run.status(), run.metrics()

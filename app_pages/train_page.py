@@ -25,7 +25,7 @@ from vgg.core.config import REDRAW_SECONDS, validate
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
 from vgg.runs.folder import list_runs, open_run
-from vgg.runs.naming import distinct_names, name_of
+from vgg.runs.naming import distinct_name_pairs, name_of
 from vgg.runs.queue import slot_count
 from vgg.runs.status import State
 
@@ -166,8 +166,9 @@ def runs_table_ui(runs, titles):
 
 
 def run_titles(runs):
-    """{folder name: what lists call the run}, each distinct (vgg/runs/naming.py)."""
-    return distinct_names(runs)
+    """({folder name: what lists call the run}, the same without who started it, for the run's state line, which
+    says so itself), each distinct (vgg/runs/naming.py)."""
+    return distinct_name_pairs(runs)
 
 
 def run_choice_ui(titles, default_name):
@@ -212,7 +213,7 @@ def render():
     identity_ui()
     title = run_title_ui()
     runs = list_runs(runs_dir())  # Starting a run reruns the page, so the list stays true below.
-    titles = run_titles(runs)
+    titles, line_titles = run_titles(runs)
     with folded("Settings and Start"):
         preset_name, config, start_column = settings_ui()
         training = training_runs(runs_dir())
@@ -236,9 +237,9 @@ def render():
         # page reruns (a setting changed) can leave the page blank, so idle pages keep none.
         live = run_name in {run.name for run in training} or analysing_now(run_name)
         if live and not st.session_state.get(pause_key(run_name)):
-            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, True, titles[run_name])
+            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, True, line_titles[run_name])
         else:
-            run_view_ui(run_name, compare_names, title=titles[run_name])
+            run_view_ui(run_name, compare_names, title=line_titles[run_name])
             follow_other_sessions_ui(signature)
     replay_ui(expanded=not runs)
     if runs:
@@ -260,12 +261,12 @@ def view_only_ui():
     if not runs:
         st.info("No runs yet: this view shows the teacher's run once it starts.")
     else:
-        titles = run_titles(runs)
+        titles, line_titles = run_titles(runs)
         run_name, compare_names = run_choice_ui(titles, training[0].name if training else runs[0].name)
         if run_name in {run.name for run in training}:
-            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, True, titles[run_name])
+            st.fragment(run_every=REDRAW_SECONDS)(run_view_ui)(run_name, compare_names, True, line_titles[run_name])
             return
-        run_view_ui(run_name, compare_names, title=titles[run_name])
+        run_view_ui(run_name, compare_names, title=line_titles[run_name])
     follow_other_sessions_ui(signature)
 
 

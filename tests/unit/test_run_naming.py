@@ -3,7 +3,7 @@
 from vgg.core.config import PRESETS
 from vgg.core.words import settings_words
 from vgg.runs.folder import create_run
-from vgg.runs.naming import fix_title, name_of
+from vgg.runs.naming import distinct_name_pairs, fix_title, name_of
 from vgg.runs.record import model_names
 
 
@@ -12,6 +12,14 @@ def test_a_titled_run_is_named_by_title_and_owner_and_its_model_too(tmp_path):
     run.model_path.write_bytes(b"")  # The picker lists a run by its final model file.
     assert name_of(run) == "blog recipe (demo) · Ada"
     assert model_names(tmp_path)[f"Run {run.name} (final)"] == "blog recipe (demo) · Ada (final)"
+
+
+def test_runs_called_alike_are_numbered_where_their_names_meet(tmp_path):
+    runs = [create_run(tmp_path, PRESETS["cpu"], preset="cpu", title="my run", owner=who) for who in ("Ada", "Ben")]
+    with_owner, alone = distinct_name_pairs(runs)
+    # The pickers show who started each, which tells the two apart; the run's own line says it apart from the name.
+    assert [with_owner[run.name] for run in runs] == ["my run · Ada", "my run · Ben"]
+    assert [alone[run.name] for run in runs] == ["my run", "my run (2)"]
 
 
 def test_an_untitled_run_is_named_by_its_preset_and_what_it_changed_in_words(tmp_path):

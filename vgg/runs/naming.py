@@ -39,22 +39,20 @@ def display_name(config, status, with_owner=True):
 
 def name_of(run, with_owner=True):
     """What people call `run`, or its folder's name when its files cannot say (a damaged run)."""
-    return _name_and_age(run, with_owner)[0]
+    return _read_names(run)[0 if with_owner else 1]
 
 
-def _name_and_age(run, with_owner):
+def _read_names(run):
+    """(name with its owner, name alone, when it started) from one read of the run's files."""
     try:
-        status = run.status()
-        return display_name(run.config(), status, with_owner), status.created or ""
+        config, status = run.config(), run.status()
     except UserError:
-        return run.name, ""
+        return run.name, run.name, ""
+    return display_name(config, status), display_name(config, status, with_owner=False), status.created or ""
 
 
-def distinct_names(runs, with_owner=True):
-    """{folder name: what people call the run} of `runs`, in their order, where runs called alike are numbered by
-    when they were started ('… · 20:32', '… · 20:32 (2)'): a picker tells its choices apart only by what it shows
-    (Streamlit hands back the last of equal labels, whichever was chosen)."""
-    named = {run.name: _name_and_age(run, with_owner) for run in runs}
+def _numbered(named):
+    """{folder: name} of `named` ({folder: (name, age)}) with names alike numbered by age."""
     taken, distinct = set(), {}
     for folder, (name, _) in sorted(named.items(), key=lambda item: (item[1][1], item[0])):
         label, count = name, 1
@@ -63,7 +61,22 @@ def distinct_names(runs, with_owner=True):
             label = f"{name} ({count})"
         taken.add(label)
         distinct[folder] = label
-    return {run.name: distinct[run.name] for run in runs}
+    return distinct
+
+
+def distinct_name_pairs(runs):
+    """({folder name: what people call the run}, the same without who started it) of `runs`, in their order, where
+    runs called alike are numbered by when they were started ('… · 20:32', '… · 20:32 (2)'): a picker tells its
+    choices apart only by what it shows (Streamlit hands back the last of equal labels, whichever was chosen)."""
+    read = {run.name: _read_names(run) for run in runs}
+    with_owner = _numbered({folder: (names[0], names[2]) for folder, names in read.items()})
+    alone = _numbered({folder: (names[1], names[2]) for folder, names in read.items()})
+    return {run.name: with_owner[run.name] for run in runs}, {run.name: alone[run.name] for run in runs}
+
+
+def distinct_names(runs, with_owner=True):
+    """{folder name: what people call the run} of `runs`, each distinct (distinct_name_pairs)."""
+    return distinct_name_pairs(runs)[0 if with_owner else 1]
 
 
 def fix_title(title):
