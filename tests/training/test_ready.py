@@ -17,8 +17,8 @@ from vgg.training.trainer import train_run
 
 # Its tests share one run's training, on one worker.
 pytestmark = pytest.mark.xdist_group("ready")
-# What a finished run saves beside its model, one file each (vgg/explain/ready.py): two kinds of pictures.
-SAVED_KINDS = ["evaluation", "neighbours", "pictures", "pictures", "top-images"]
+# What a finished run saves beside its model, one file each (vgg/explain/ready.py): three sets of pictures.
+SAVED_KINDS = ["evaluation", "neighbours", "pictures", "pictures", "pictures", "top-images"]
 
 
 def saved_kinds(run):
@@ -55,12 +55,13 @@ def test_a_run_is_finished_with_its_score_while_its_process_prepares_the_pages_a
         "Preparing the top photos of its channels",
         "Preparing the pictures of what each class wants",
         "Preparing the pictures of what block3_conv3's channels want",
+        "Preparing the pictures of what block5_conv3's channels want",  # Inside VGG16's task: block 1 against 5.
     ]
     # Meanwhile the run read as finished, its score shown, in the phase `analysing` counting its analyses.
     for _, during in seen:
         assert during.state == State.FINISHED and during.final_accuracy is not None
-        assert (during.phase, during.phase_total) == (ANALYSING, 5)
-    assert [during.phase_done for _, during in seen] == [0, 1, 2, 3, 4]
+        assert (during.phase, during.phase_total) == (ANALYSING, 6)
+    assert [during.phase_done for _, during in seen] == [0, 1, 2, 3, 4, 5]
     assert saved_kinds(run) == SAVED_KINDS
 
 
@@ -104,6 +105,15 @@ def test_a_finished_runs_mistakes_and_nearest_images_open_from_saved_files_compu
     assert "Block 5's 8 nearest training images vote" in texts(nearest)
     assert len([picture for element in nearest.get("image") for picture in element.proto.imgs]) == 1 + 5 * 8
     assert "Computing" not in texts(nearest)
+
+    # Inside VGG16's task compares block 1's filters with block 5's: block 5's pictures are read back too.
+    inside = page_test("inside_page")
+    inside.query_params.update(model="Run ready (final)", tab="Filters")
+    inside.run()
+    inside.selectbox(key="filter_layer").set_value("block5_conv3").run()
+    assert not inside.exception and not inside.error
+    assert "What each channel of Block 5, conv 3 wants" in texts(inside)
+    assert "Computing" not in texts(inside)
 
     assert ANALYSES.given == computed, "a page computed an analysis instead of reading the run's"
     assert {path: path.stat().st_mtime_ns for path in tiny_run.path.glob("*.npz")} == saved

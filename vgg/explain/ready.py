@@ -2,10 +2,10 @@
 
 Mistakes scores the model on its split's validation images (vgg/explain/evaluation.py); Nearest images indexes its
 training images (vgg/explain/neighbours.py); Filters finds each channel's top validation images
-(vgg/explain/top_images.py), the pictures of what each class wants, and of what the default layer's first channels
-want (vgg/explain/feature_vis.py). The pages take their layer and counts from here, and `steps` asks for the very
-same files, so a run's training process that prepares them when the run finishes (vgg/training/analyses.py), and
-`python -m vgg prepare` for the shipped models, save exactly what the pages read back.
+(vgg/explain/top_images.py), the pictures of what each class wants, and of what the first channels of the default
+layer and of the deepest want (vgg/explain/feature_vis.py). The pages take their layer and counts from here, and
+`steps` asks for the very same files, so a run's training process that prepares them when the run finishes
+(vgg/training/analyses.py), and `python -m vgg prepare` for the shipped models, save exactly what the pages read back.
 """
 
 import dataclasses
@@ -27,12 +27,14 @@ from vgg.explain.evaluation import evaluation_key, split_id
 
 SHOWN_CHANNELS = 16  # Channels of a deeper layer the Filters tab shows: four rows of four fit a projector's width.
 DEFAULT_BLOCK = 3  # The Filters tab opens on this block's last conv, whose channels draw textures.
-# A run's analyses start one after another while they have taken less than this: all five of a cpu-preset model fit
+# A run's analyses start one after another while they have taken less than this: all six of a cpu-preset model fit
 # well within it on 2 cores (BENCHMARKS.md, "A finished run's analyses"), while a far larger model on a slow machine
 # stops early rather than hold the training slot from the next run, and its pages compute the rest on first view.
 BUDGET_SECONDS = 120.0
 # Changed when what `steps` saves changes meaning: a server's record that the shipped models are ready then expires.
 FORMATS = (evaluations.FORMAT, neighbours.FORMAT, top_images.FORMAT, feature_vis.FORMAT)
+# What `steps` prepares, in words: the record expires too when it changes, and a server prepares what is new.
+PREPARED = ("evaluation", "index", "top photos", "class pictures", "default layer's pictures", "deepest layer's")
 SHIPPED_VARIABLE = "VGG_PREPARE_SHIPPED"  # "0": the server never prepares the shipped models' analyses itself.
 # "0": a finished run's process leaves its analyses to its pages' first view, and frees its training slot at once.
 RUN_VARIABLE = "VGG_PREPARE_ANALYSES"
@@ -104,13 +106,17 @@ def steps(model_path, model, dataset, split, flip_average, class_names, scored=N
             ),
         )
     )
-    layer = default_layer(model)
-    found.append(
-        Step(
-            f"the pictures of what {layer}'s channels want",
-            lambda progress: feature_vis.pictures_of(model_path, layer, get_model, SHOWN_CHANNELS, progress),
+    # The default layer's, then the deepest's: Inside VGG16's task (experiments/try-this.toml) has a class compare
+    # block 1's filters, drawn as they are, with block 5's pictures. Other layers wait for their first view.
+    for layer in dict.fromkeys((default_layer(model), deeper_layers(model)[-1])):
+        found.append(
+            Step(
+                f"the pictures of what {layer}'s channels want",
+                lambda progress, layer=layer: feature_vis.pictures_of(
+                    model_path, layer, get_model, SHOWN_CHANNELS, progress
+                ),
+            )
         )
-    )
     return found
 
 
@@ -196,12 +202,13 @@ def prepare_files(paths, data_dir, runs_dir, say=print):
 
 
 def shipped_record(models, data_dir):
-    """What a server's shipped analyses were prepared for: the model files as they are, the data and the formats."""
+    """What a server's shipped analyses were prepared for: the model files as they are, the data, the formats and
+    the analyses."""
     files = {}
     for path in models:
         stat = pathlib.Path(path).stat()
         files[str(path)] = [stat.st_size, stat.st_mtime_ns]
-    return {"models": files, "data_dir": data_dir, "formats": list(FORMATS)}
+    return {"models": files, "data_dir": data_dir, "formats": list(FORMATS), "prepared": list(PREPARED)}
 
 
 def shipped_marker():
