@@ -31,6 +31,8 @@ CHROMIUM_ARGUMENTS = [
 SERVER_START_TIMEOUT = 90  # Seconds; streamlit on a loaded 2-core machine can take a while.
 VIEWPORT = {"width": 1400, "height": 1100}
 IMAGE_LOADED = "image => image.complete && image.naturalWidth > 0"
+# Streamlit's grey placeholders for elements whose code has not loaded yet.
+SKELETONS = "[data-testid=stSkeleton], [data-testid=stSkeletonElement]"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -143,14 +145,20 @@ def screenshot(page, path):
     # Streamlit sends pictures after the text around them: wait until the script is done and every one has loaded.
     wait_until_idle(page)
     try:
+        # Widgets whose code loads on first use show grey placeholders (Streamlit's skeletons) until it has.
+        page.wait_for_function(f"!document.querySelector('{SKELETONS}')", timeout=30_000)
         page.wait_for_function(f"Array.from(document.images).every({IMAGE_LOADED})", timeout=30_000)
     except PlaywrightTimeoutError:
         # A screenshot is for a person to look at, not an assertion: take it anyway, and say what is missing.
         missing = page.evaluate(
             f"Array.from(document.images).filter(image => !({IMAGE_LOADED})(image)).map(image => image.src)"
         )
+        placeholders = page.locator(SKELETONS).count()
         name = pathlib.Path(path).name
-        warnings.warn(f"{name}: {len(missing)} picture(s) had not loaded after 30 s: {missing}", stacklevel=2)
+        warnings.warn(
+            f"{name}: {len(missing)} picture(s) and {placeholders} placeholder(s) still there after 30 s: {missing}",
+            stacklevel=2,
+        )
     # The app scrolls inside its own pane, which a full-page shot does not unroll: grow the window instead.
     viewport = page.viewport_size
     content_height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
