@@ -1,6 +1,8 @@
 """Runs called alike on the Train page: each keeps its own name in the pickers, so the run a person opened stays the
 one shown (Streamlit hands a picker back the last of equal labels)."""
 
+import pytest
+
 from app_pages.plain import plain
 from helpers import PROJECT_ROOT, page_test, tiny_config
 from vgg.runs.folder import create_run
@@ -29,12 +31,17 @@ def test_a_run_called_like_another_stays_shown_when_the_page_reruns(tmp_path, mo
     assert models["Run second (final)"] == models["Run first (final)"].replace(" (final)", " (2) (final)")
 
 
-def test_the_run_board_and_its_pins_tell_runs_called_alike_apart(tmp_path, monkeypatch, image_folder):
+@pytest.fixture
+def twins(tmp_path, monkeypatch, image_folder):
+    """Two runs alike in words, started the same minute, in the pages' runs folder."""
     for name in ("first", "second"):
-        create_run(tmp_path, tiny_config(epochs=3), name=name)  # Alike in words, started the same minute.
+        create_run(tmp_path, tiny_config(epochs=3), name=name)
     monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
     monkeypatch.chdir(PROJECT_ROOT)
+
+
+def test_the_run_board_and_its_pins_tell_runs_called_alike_apart(twins):
     app = page_test("board_page").run()
     assert not app.exception
     names = list(app.dataframe[0].value["name"])
@@ -43,12 +50,7 @@ def test_the_run_board_and_its_pins_tell_runs_called_alike_apart(tmp_path, monke
     assert len(set(pins.options)) == 2, pins.options
 
 
-def test_the_state_line_names_the_run_shown_as_its_picker_does(tmp_path, monkeypatch, image_folder):
-    for name in ("first", "second"):
-        create_run(tmp_path, tiny_config(epochs=3), name=name)  # Alike in words, started the same minute.
-    monkeypatch.setenv("VGG_RUNS_DIR", str(tmp_path))
-    monkeypatch.setenv("VGG_DATA_DIR", str(image_folder))
-    monkeypatch.chdir(PROJECT_ROOT)
+def test_the_state_line_names_the_run_shown_as_its_picker_does(twins):
     app = page_test("train_page")
     app.query_params["run"] = "second"
     app.run()
