@@ -212,11 +212,12 @@ def render():
         return
     identity_ui()
     title = run_title_ui()
-    runs = list_runs(runs_dir())  # Starting a run reruns the page, so the list stays true below.
+    # Training runs first, so that each is among all runs listed after; starting a run reruns the page.
+    training = training_runs(runs_dir())
+    runs = list_runs(runs_dir())
     titles, line_titles = run_titles(runs)
     with folded("Settings and Start"):
         preset_name, config, start_column = settings_ui()
-        training = training_runs(runs_dir())
         if start_ui(training, titles, start_column):
             start(preset_name, config, title)
     links.follow(TRAIN.path, LINK)
@@ -255,9 +256,9 @@ def view_only_ui():
     """A view-only link (links.view_only): the run it names, live while it trains, with its overlays and no
     control: no settings, no Start, no table."""
     links.follow(TRAIN.path, LINK)
+    training = training_runs(runs_dir())  # First, so that each is among all runs listed after.
     runs = list_runs(runs_dir())
     signature = st.session_state.drawn_signature = active_signature(str(runs_dir()))
-    training = training_runs(runs_dir())
     if not runs:
         st.info("No runs yet: this view shows the teacher's run once it starts.")
     else:
