@@ -146,8 +146,10 @@ def screenshot(page, path):
     wait_until_idle(page)
     try:
         # Widgets whose code loads on first use show grey placeholders (Streamlit's skeletons) until it has.
-        page.wait_for_function(f"!document.querySelector('{SKELETONS}')", timeout=30_000)
-        page.wait_for_function(f"Array.from(document.images).every({IMAGE_LOADED})", timeout=30_000)
+        page.wait_for_function(
+            f"!document.querySelector('{SKELETONS}') && Array.from(document.images).every({IMAGE_LOADED})",
+            timeout=30_000,
+        )
     except PlaywrightTimeoutError:
         # A screenshot is for a person to look at, not an assertion: take it anyway, and say what is missing.
         missing = page.evaluate(
