@@ -88,7 +88,8 @@ def test_the_presenter_view_leaves_a_shared_figure_as_every_other_session_sees_i
         "st.session_state.presenter = True\nfigure = go.Figure(go.Bar(y=[1, 2]))\nplotly_chart(figure)\n"
         "st.text(f'shared font: {figure.layout.font.size}')\n"
     )
-    app = AppTest.from_string(script).run()
+    # Plotly's first import on a cold machine can outlast AppTest's default of 3 s.
+    app = AppTest.from_string(script, default_timeout=60).run()
     assert not app.exception
     assert json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]["font"]["size"] == PRESENTER_CHART_FONT
     assert app.text[0].value == "shared font: None", "the cached figure other sessions draw must not change"
