@@ -14,9 +14,9 @@ def make_row(name, value, unit, baseline=None, baseline_name=None, target=None, 
         met = measured is not None and (measured >= number if operator == ">=" else measured <= number)
     return {
         "name": name,
-        "value": None if value is None else round(value, 2),
+        "value": rounded(value),
         "unit": unit,
-        "baseline": None if baseline is None else round(baseline, 2),
+        "baseline": rounded(baseline),
         "baseline_name": baseline_name,
         "ratio": None if ratio is None else round(ratio, 2),
         "target": None if target is None else f"{target[0]} {target[1]} {target[2]}",
@@ -25,10 +25,19 @@ def make_row(name, value, unit, baseline=None, baseline_name=None, target=None, 
     }
 
 
+def rounded(number):
+    """Two decimals, or three significant digits below 1: a watcher's 0.0047 of a core must not read 0."""
+    if number is None:
+        return None
+    return round(number, 2) if abs(number) >= 1 else float(f"{number:.3g}")
+
+
 def format_number(number):
     if number is None:
         return "-"
-    return f"{number:,.1f}" if abs(number) >= 100 else f"{number:.2f}"
+    if abs(number) >= 100:
+        return f"{number:,.1f}"
+    return f"{number:.2f}" if abs(number) >= 1 or number == 0 else f"{number:.3g}"
 
 
 def format_table(rows):
