@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.bench_app import classroom_row, streamlit_rows
+from benchmarks.bench_budget import budget_rows
 from benchmarks.bench_table import format_table, make_row, summary_line
 from vgg.core.cifar10 import TRAINING_IMAGES
 from vgg.core.config import DEFAULT_SPLIT, PRESETS
@@ -39,20 +40,8 @@ from vgg.training.optimizer import compile_model
 # make_tf_dataset keeps a lone batch's shape open, and the new shape would trace the step again.
 FULL_PLAN = {"warmup_steps": 3, "blog_steps": 40, "preset_steps": 60, "xla_steps": 5, "calls": 50}
 QUICK_PLAN = {"warmup_steps": 2, "blog_steps": 2, "preset_steps": 2, "xla_steps": 0, "calls": 15}
-# The time-to-accuracy training: the cpu preset for as many epochs as fit in five minutes here, at the speed the
-# bench measured for it. A schedule that ends within the budget (its learning rate down to zero, the weights
-# settled) scores higher than a longer one read halfway, and is what a teacher planning a lesson would run.
-BUDGET_SECONDS = 300
-STARTUP_SECONDS = 30  # From the command to the first step: imports, data, building, tracing.
-TIME_TO_ACCURACY_EPOCHS = 10  # When no speed was measured.
-
-
-def budget_epochs(
-    images_per_second, train_images=TRAINING_IMAGES - DEFAULT_SPLIT[0], validation_images=DEFAULT_SPLIT[0]
-):
-    """Epochs of the cpu preset that fit in BUDGET_SECONDS at `images_per_second` (validation included)."""
-    epoch_seconds = (train_images + validation_images / 3) / images_per_second
-    return max(1, int((BUDGET_SECONDS - STARTUP_SECONDS) // epoch_seconds))
+# benchmarks/time_to_accuracy.py's epochs: one idea at a time against the preset, for a fixed number of steps.
+TIME_TO_ACCURACY_EPOCHS = 10
 
 
 # The blog's plain Keras code, run in a fresh interpreter that never imports `vgg`, so that
@@ -379,59 +368,6 @@ def follow_epochs(process, metrics_path, start):
         time.sleep(0.2)
 
 
-def time_to_accuracy_rows(args, cpu_images_per_second=None):
-    """Trains the cpu preset for real with `python -m vgg train`, as a user would, for the epochs that fit five
-    minutes at `cpu_images_per_second`, and reads the validation accuracy after each epoch against the wall clock
-    from the command's start."""
-    names = ("accuracy within 1 minute", "accuracy within 5 minutes")
-    targets = (("value", ">=", 60), ("value", ">=", 85))
-    if not args.data_dir:
-        return [
-            make_row(name, None, "%", target=target, note="skipped: needs --data-dir (real CIFAR-10 images)")
-            for name, target in zip(names, targets, strict=True)
-        ]
-    epochs = budget_epochs(cpu_images_per_second) if cpu_images_per_second else TIME_TO_ACCURACY_EPOCHS
-    say(f"training the cpu preset for {epochs} epochs on real images (about 5 minutes)")
-    try:
-        curve, total, final = time_to_accuracy_curve(pathlib.Path(args.data_dir).resolve(), epochs)
-    except RuntimeError as error:
-        # A failed training is a result to report; the rows measured before it are kept.
-        return [
-            dict(make_row(name, None, "%", target=target, note=f"failed: {error}"), target_met=False)
-            for name, target in zip(names, targets, strict=True)
-        ]
-    # A final score that failed is recorded as missing; the curve still counts.
-    final_text = "no final score" if final is None else f"{final:.1%}"
-    say(
-        "curve: "
-        + ", ".join(f"epoch {epoch} at {seconds:.0f} s: {accuracy:.1%}" for epoch, seconds, accuracy, _ in curve)
-        + f"; final model at {total:.0f} s: {final_text}"
-    )
-    within_minute = max([accuracy for _, seconds, accuracy, _ in curve if seconds <= 60], default=0.0)
-    # Within five minutes: the best epoch by then, or the final score if the whole command fit.
-    within_five = max(
-        [accuracy for _, seconds, accuracy, _ in curve if seconds <= 300]
-        + ([final] if total <= 300 and final is not None else []),
-        default=0.0,
-    )
-    curve_text = " ".join(f"{seconds:.0f}s:{accuracy:.1%}" for _, seconds, accuracy, _ in curve)
-    # The machine's speed beside the accuracy, so that a figure from a slower or faster machine reads fairly.
-    speed = f"{statistics.median(rate for *_, rate in curve):,.0f} images/s" if curve else "no epoch"
-    return [
-        make_row(
-            names[0], 100 * within_minute, "%", target=targets[0], note=f"cpu preset at {speed}; curve {curve_text}"
-        ),
-        make_row(
-            names[1],
-            100 * within_five,
-            "%",
-            target=targets[1],
-            note=f"cpu preset at {speed}, {epochs} epochs; whole command {total:.0f} s, final model {final_text} "
-            "(averaged with mirror images)",
-        ),
-    ]
-
-
 def time_to_accuracy_curve(data_dir, epochs=TIME_TO_ACCURACY_EPOCHS, options=()):
     """(curve of (epoch, seconds, validation accuracy), whole command's seconds, final score) of a real
     cpu-preset run, with `options` added to its command line."""
@@ -476,8 +412,7 @@ def main(args):
     started = time.perf_counter()
     rows = training_rows(args, plan) + inference_rows(args, plan) + streamlit_rows(args)
     if not args.quick:
-        cpu_speed = next((row["value"] for row in rows if row["name"] == "cpu training"), None)
-        rows += [classroom_row(args), diagnostics_row(args)] + time_to_accuracy_rows(args, cpu_speed)
+        rows += [classroom_row(args), diagnostics_row(args)] + budget_rows(args.data_dir, say)
     say(f"finished in {time.perf_counter() - started:.0f} s")
     if args.json:
         print(json.dumps(rows, indent=2))

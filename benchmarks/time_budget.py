@@ -12,51 +12,12 @@ and its curve: the validation accuracy at each epoch's end against the training 
 
 import argparse
 import pathlib
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench import PROJECT_ROOT, machine_summary  # noqa: E402
-from vgg.core.phases import ANALYSING, PREPARING  # noqa: E402
-from vgg.runs.folder import open_run  # noqa: E402
-
-
-def budgeted_run(data_dir, minutes, options=()):
-    """{measure: value} of one cpu-preset run given `minutes`, with `options` added to its command line."""
-    with tempfile.TemporaryDirectory(prefix="vgg-bench-budget-") as runs_dir:
-        command = [
-            *(sys.executable, "-m", "vgg", "train", "--preset", "cpu", "--minutes", str(minutes)),
-            *("--data-dir", str(data_dir), "--runs-dir", runs_dir, "--name", "budget", *options),
-        ]
-        log_path = pathlib.Path(runs_dir, "train.log")
-        started = time.perf_counter()
-        with open(log_path, "w") as log:  # A file, not a pipe nobody reads while it trains.
-            finished = subprocess.run(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, check=False)
-        whole = time.perf_counter() - started
-        if finished.returncode != 0:
-            raise RuntimeError(f"The {minutes} min run failed: {log_path.read_text().strip()[-2000:]}")
-        run = open_run(runs_dir, "budget")
-        status, epochs = run.status(), run.metrics().validated_epochs
-        stop = [line for line in log_path.read_text().splitlines() if line.startswith("Training stops at")]
-    seconds = status.phase_seconds or {}
-    # The budget counts from the first step to the final score; the run reads finished then, and its analyses for
-    # the pages (vgg/explain/ready.py) follow outside it.
-    ended = sum(value for phase, value in seconds.items() if phase not in (PREPARING, ANALYSING))
-    return {
-        "ended": ended,
-        "off": ended / (minutes * 60) - 1,
-        "preparing": seconds.get(PREPARING, float("nan")),
-        "whole": whole,
-        "epochs": epochs[-1].epoch if epochs else 0,
-        "val_accuracy": epochs[-1].val_accuracy if epochs else float("nan"),
-        "final": status.final_accuracy if status.final_accuracy is not None else float("nan"),
-        "stop": stop[-1] if stop else "(no stop line)",
-        "curve": [(row.elapsed, row.epoch, row.val_accuracy) for row in epochs],
-        "phases": seconds,
-    }
+from benchmarks.bench import machine_summary  # noqa: E402
+from benchmarks.bench_budget import budgeted_run  # noqa: E402
 
 
 def main():
