@@ -21,12 +21,20 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+import vgg  # noqa: E402, F401  (TensorFlow's environment, oneDNN on, before it is imported)
+
+# isort: split
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from benchmarks.bench import machine_summary, sample_images  # noqa: E402
 from vgg.core.config import PRECISIONS, preset  # noqa: E402
+from vgg.data.cifar10 import training_dataset  # noqa: E402
+from vgg.model.build import build_from_config  # noqa: E402
+from vgg.model.device import precision_policy  # noqa: E402
+from vgg.model.whitening import whiten_first_layer  # noqa: E402
+from vgg.training.optimizer import compile_model  # noqa: E402
 
 # Operation types (TensorFlow's, less oneDNN's prefixes) by what they do in the step; any other is "the rest".
 KINDS = {
@@ -60,11 +68,6 @@ class StepTimer(keras.callbacks.Callback):
 
 def preset_model(config, images):
     """The cpu preset's model, compiled and its first layer whitened on `images`, as a run builds it."""
-    from vgg.model.build import build_from_config
-    from vgg.model.device import precision_policy
-    from vgg.model.whitening import whiten_first_layer
-    from vgg.training.optimizer import compile_model
-
     keras.mixed_precision.set_global_policy(precision_policy(config, on_gpu=False))
     model = build_from_config(config, for_training=True)
     if config.whiten:
@@ -98,8 +101,6 @@ def main():
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="the preset's mixed_precision")
     args = parser.parse_args()
-    from vgg.data.cifar10 import training_dataset
-
     config = preset("cpu").replace(mixed_precision=args.precision)
     images, labels = sample_images(config.batch_size * 8, args.data_dir)
     model = preset_model(config, images)
