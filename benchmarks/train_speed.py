@@ -14,6 +14,9 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+import vgg  # noqa: E402, F401  (TensorFlow's environment, oneDNN on, before it is imported)
+
+# isort: split
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import bench
