@@ -14,6 +14,7 @@ import streamlit as st
 
 from app_pages.caches import cached_split_id, dataset_for
 from app_pages.computed import computed_ui, still_training_ui
+from app_pages.picture_grid import picture_grid
 from vgg.core.layers import conv_of
 from vgg.data.cifar10 import default_data_dir
 from vgg.explain.evaluation import evaluation_key, split_for
@@ -118,11 +119,8 @@ def channels_ui(model, path, split):
     for index, channel in enumerate(pictures.targets):
         crops = found[0].crops(found[1], receptive_field_geometry(model), activation, channel) if found else []
         cards.append(channel_card(pictures.images[index], crops) if crops else enlarge(pictures.images[index], 3))
-    for start in range(0, len(cards), CARD_COLUMNS):
-        for column, offset in zip(
-            st.columns(CARD_COLUMNS), range(start, min(start + CARD_COLUMNS, len(cards))), strict=False
-        ):
-            column.image(cards[offset], caption=f"Channel {pictures.targets[offset]}", width="stretch")
+    # A wider gap than a row of photos': each card is a picture beside photos, and cards must not run together.
+    st.html(picture_grid(cards, [f"Channel {target}" for target in pictures.targets], CARD_COLUMNS, column_gap=1.25))
     with st.expander("The layer's weights, summed over their inputs (advanced)"):
         kernel = model.get_layer(layer).get_weights()[0]
         st.caption(
@@ -142,8 +140,8 @@ def classes_ui(model, path, class_names):
         "**What each class wants**: for each class, a picture made up to raise the model's score for it "
         "as far as it goes. Look for colours and textures (blue sky, green grass, fur) more than shapes."
     )
-    for column, target, image in zip(st.columns(len(pictures.targets)), pictures.targets, pictures.images, strict=True):
-        column.image(enlarge(image, 3), caption=class_names[target], width="stretch")
+    captions = [class_names[target] for target in pictures.targets]
+    st.html(picture_grid(list(pictures.images), captions, len(captions)))
 
 
 def filters_ui(predictor, path):

@@ -5,16 +5,14 @@ bar), saved, then read back once per server for every session; each later image 
 and five matrix products. It draws no widgets, so one page can show it under several images.
 """
 
-import functools
-import io
 import pathlib
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 from app_pages.caches import dataset_for
 from app_pages.computed import computed_ui, model_key_ui, saved, still_training_ui
+from app_pages.picture_grid import picture_grid
 from app_pages.plain import plain
 from vgg.core.errors import UserError
 from vgg.data.cifar10 import default_data_dir
@@ -32,9 +30,7 @@ from vgg.explain.neighbours import (
     query,
 )
 
-# Thumbnails drawn 80 px wide: a row of 8 beside its caption fits a 1024x768 projector, and "automobile" fits under one.
-# They are sent at 32x32 as PNG and enlarged by the browser with crisp pixels (the app's CSS): Streamlit would shrink
-# a larger picture to the width smoothly, and JPEG smudges so small a picture.
+# Thumbnails of at most 80 px: a row of 8 beside the block's text fits a 1024x768 projector, shrinking to fit.
 THUMBNAIL_WIDTH = 80
 # What a block's nearest training images tend to have in common with the image (measured on the shipped model:
 # 35% of block 1's neighbours share a validation image's class, 92% of block 5's; BENCHMARKS.md, neighbours).
@@ -45,19 +41,6 @@ SHARED = {
     4: "shapes and parts, often the class",
     5: "the class",
 }
-
-
-@functools.lru_cache(maxsize=2048)
-def _png(raw, shape):
-    buffer = io.BytesIO()
-    Image.fromarray(np.frombuffer(raw, np.uint8).reshape(shape)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def thumbnail_png(pixels):
-    """A training image's PNG, encoded once for every session: a class opening Nearest images on one sample asks
-    for the same 40 thumbnails 30 times, and encoding them was a fifth of the page's script."""
-    return _png(pixels.tobytes(), pixels.shape)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -121,13 +104,9 @@ def block_ui(block, dataset, answer, channels):
         f"They tend to share {SHARED[block.block]}: {same} of {len(block.labels)} are {answer.name}, "
         "the network's answer."
     )
-    # A fixed width: a caption wider than its picture would otherwise stretch the picture.
-    pictures.image(
-        [thumbnail_png(dataset.x_train[position]) for position in block.indices],
-        width=THUMBNAIL_WIDTH,
-        caption=[dataset.class_names[label] for label in block.labels],
-        output_format="PNG",
-    )
+    thumbnails = [dataset.x_train[position] for position in block.indices]
+    captions = [dataset.class_names[label] for label in block.labels]
+    pictures.html(picture_grid(thumbnails, captions, len(thumbnails), max_width=THUMBNAIL_WIDTH))
 
 
 def model_index_ui(predictor, model_path):

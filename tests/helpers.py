@@ -3,9 +3,11 @@ show, the one-sentence check, quiet training and stopping a run. (Fixtures are i
 helpers in browser_helpers.py.)"""
 
 import contextlib
+import html
 import io
 import os
 import pathlib
+import re
 import subprocess
 
 import numpy as np
@@ -244,6 +246,14 @@ def neighbours_page(model_path):
     dataset = load_cifar10(default_data_dir(), 100, 0)
     st.caption(f"Page for {len(dataset.y_val)} images")
     neighbours_ui(predictor, dataset.x_val[3], model_path)
+
+
+def picture_grids(app):
+    """The captions of each grid of pictures on the page (app_pages/picture_grid.py draws one as an HTML element)."""
+    grids = [element.value for element in app.get("html") if "vgg-grid" in element.value]
+    return [
+        [html.unescape(caption) for caption in re.findall(r"<figcaption>(.*?)</figcaption>", grid)] for grid in grids
+    ]
 
 
 def counting(monkeypatch, module, name):

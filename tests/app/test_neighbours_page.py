@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from helpers import neighbours_page
+from helpers import neighbours_page, picture_grids
 from vgg.model.build import build_vgg
 
 
@@ -24,4 +24,11 @@ def test_a_dead_block_5_has_no_neighbours_and_casts_no_vote(data_environment, mo
     text = " ".join(element.value for element in [*app.markdown, *app.caption])
     assert "No vote: every number of block 5 is zero for this image." in text
     assert "Every number is zero for this image" in text and text.count("the network's answer.") == 4
-    assert len([picture for element in app.get("image") for picture in element.proto.imgs]) == 1 + 4 * 8
+    assert [len(row) for row in picture_grids(app)] == [8] * 4, "blocks 1 to 4 still have neighbours"
+
+
+def test_a_class_folders_name_in_a_pictures_caption_stays_text():
+    from app_pages.picture_grid import picture_grid
+
+    grid = picture_grid([np.zeros((32, 32, 3), np.uint8)], ['<img src=x onerror="alert(1)">'], columns=8)
+    assert "<img src=x" not in grid and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in grid

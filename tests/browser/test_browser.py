@@ -59,6 +59,10 @@ def test_inside_page_draws_feature_maps_of_a_sample(page, server):
     screenshot(page, "inside-feature-maps")
     page.get_by_role("tab", name="Filters").click()
     expect(page.get_by_text("First layer")).to_be_visible()
+    # The channels' cards come inline in one HTML grid (app_pages/picture_grid.py): the browser must show them.
+    expect(page.locator("figcaption", has_text="Channel 0")).to_be_visible(timeout=90_000)
+    widths = page.locator(".vgg-grid img").evaluate_all("images => images.map(image => image.naturalWidth)")
+    assert widths and all(width > 0 for width in widths), widths
     screenshot(page, "inside-filters")
 
 

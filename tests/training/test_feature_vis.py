@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import generated_images
+from helpers import generated_images, picture_grids
 from vgg.explain.feature_vis import CLASSES, cache_file, maximize, pictures_of
 
 
@@ -96,9 +96,9 @@ def test_the_filters_tab_shows_what_the_shipped_models_channels_and_classes_want
     assert "filter_layer" in app.session_state and app.selectbox(key="filter_layer").value == "block3_conv3"
     assert "What each channel of Block 3, conv 3 wants" in text and "9 validation photos" in text
     assert "What each class wants" in text
-    captions = [image.caption for element in app.get("image") for image in element.proto.imgs]
-    assert [f"Channel {channel}" for channel in range(16)] == [c for c in captions if c.startswith("Channel")]
-    assert {"airplane", "horse", "truck"} <= set(captions)
+    channels, classes = picture_grids(app)
+    assert channels == [f"Channel {channel}" for channel in range(16)]
+    assert {"airplane", "horse", "truck"} <= set(classes)
     # A later layer is drawn from its own saved pictures; the pass over the photos is not run again.
     app.selectbox(key="filter_layer").set_value("block4_conv1").run()
     assert not app.exception and "What each channel of Block 4, conv 1 wants" in " ".join(

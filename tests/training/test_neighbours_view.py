@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import SHARED_CIFAR10, neighbours_page, real_cifar10
+from helpers import SHARED_CIFAR10, neighbours_page, picture_grids, real_cifar10
+from vgg.data.cifar10 import CLASS_NAMES
 from vgg.explain import neighbours
 
 requires_cifar10 = pytest.mark.skipif(not (SHARED_CIFAR10 / "train").is_dir(), reason="no CIFAR-10 at ../shared")
@@ -47,11 +48,12 @@ def test_the_view_draws_a_row_of_eight_per_block_and_the_vote_beside_the_softmax
         for line in element.value.split("\n")
     ]
     assert sum(int(vote[2]) for vote in votes if vote) == 8
-    pictures = [picture for element in app.get("image") for picture in element.proto.imgs]
-    assert len(pictures) == 1 + 5 * 8
+    assert len([picture for element in app.get("image") for picture in element.proto.imgs]) == 1, "the image"
+    rows = picture_grids(app)
+    assert [len(row) for row in rows] == [8] * 5 and set(rows[4]) <= set(CLASS_NAMES), rows
     (saved,) = app_environment.glob("tiny/model.neighbours-*.npz")
     written = saved.stat().st_mtime_ns
     # Another session: the same index, not built again.
     again = AppTest.from_function(neighbours_page, args=(model_path,), default_timeout=120).run()
-    assert not again.exception and len(again.get("image")) == len(app.get("image"))
+    assert not again.exception and picture_grids(again) == rows
     assert saved.stat().st_mtime_ns == written

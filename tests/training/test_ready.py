@@ -7,7 +7,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import PROJECT_ROOT, neighbours_page, page_test, texts, tiny_config
+from helpers import PROJECT_ROOT, neighbours_page, page_test, picture_grids, texts, tiny_config
 from vgg.core.phases import ANALYSING
 from vgg.explain.ready import RUN_VARIABLE
 from vgg.explain.turns import ANALYSES
@@ -103,7 +103,7 @@ def test_a_finished_runs_mistakes_and_nearest_images_open_from_saved_files_compu
     nearest = AppTest.from_function(neighbours_page, args=(str(tiny_run.model_path),), default_timeout=120).run()
     assert not nearest.exception and not nearest.error
     assert "Block 5's 8 nearest training images vote" in texts(nearest)
-    assert len([picture for element in nearest.get("image") for picture in element.proto.imgs]) == 1 + 5 * 8
+    assert [len(row) for row in picture_grids(nearest)] == [8] * 5
     assert "Computing" not in texts(nearest)
 
     # Inside VGG16's task compares block 1's filters with block 5's: block 5's pictures are read back too.
